@@ -1,0 +1,81 @@
+package dev.lowbit.pipeline.output;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * {@code lowbit-manifest.json}: what produced an artifact — the recipe, sha256 of every input file, the seed, tool
+ * and runtime versions, and the figures measured. Deliberately free of wall-clock times and absolute paths so the
+ * same input, recipe and seed give a byte-identical output directory; timings go to the console report instead.
+ */
+public final class Manifest {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+
+    private final ObjectNode root = JSON.createObjectNode();
+    private final Map<String, String> inputs = new TreeMap<>();
+    private final Map<String, Object> figures = new TreeMap<>();
+
+    public Manifest(String recipeJson, long seed) {
+        root.put("tool", "lowbit");
+        root.put("lowbit_version", version());
+        root.put("seed", seed);
+        try {
+            root.set("recipe", JSON.readTree(recipeJson));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String version() {
+        String v = Manifest.class.getPackage().getImplementationVersion();
+        return v == null ? "0.1.0-SNAPSHOT" : v;
+    }
+
+    /** Records sha256 of each file under {@code label/<file name>}. */
+    public Manifest input(String label, List<Path> files) {
+        for (Path f : files) inputs.put(label + "/" + f.getFileName(), sha256(f));
+        return this;
+    }
+
+    public Manifest figure(String name, Object value) {
+        figures.put(name, value);
+        return this;
+    }
+
+    public void write(Path file) {
+        ObjectNode out = root.deepCopy();
+        out.set("inputs_sha256", JSON.valueToTree(inputs));
+        out.set("figures", JSON.valueToTree(figures));
+        try {
+            Files.writeString(file, JSON.writeValueAsString(out) + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static String sha256(Path f) {
+        try (InputStream in = Files.newInputStream(f)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+            return HexFormat.of().formatHex(md.digest());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot hash " + f, e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
