@@ -15,6 +15,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Every codec of this package against llama.cpp on real weights ({@code ../shared/data/ggml-ref}): dequantizing
  * ggml's bytes gives ggml's floats bit for bit, and our quantizer is at least as accurate as ggml's (RMSE against the
  * f32 rows, over all 885 rows), with and without an importance vector. Prints the RMSE table.
+ *
+ * <p>Without importance our quantizers follow ggml's reference quantizers operation by operation, so their bytes must
+ * equal ggml's: that is asserted for every type, k-quants and IQ4 included. A deliberate improvement of a search would
+ * have to relax that assertion for its type, keeping the RMSE bound.
  */
 class KQuantGgmlRefTest {
     static Stream<Codec> codecs() {
@@ -40,8 +44,8 @@ class KQuantGgmlRefTest {
         x = KQuantRefData.matrix();
         imp = KQuantRefData.syntheticImportance(42);
         assertEquals(KQuantRefData.ROWS * KQuantRefData.COLS, x.length);
-        table.append(String.format("%-7s %12s %12s %8s %14s %14s %14s%n", "type", "rmse ggml", "rmse ours",
-                "diffblk", "w-rmse ggml", "w-rmse ours", "w-rmse ours+imp"));
+        table.append(String.format("%-7s %12s %12s %8s %14s %14s %14s %14s%n", "type", "rmse ggml", "rmse ours",
+                "diffblk", "rmse ours+imp", "w-rmse ggml", "w-rmse ours", "w-rmse ours+imp"));
     }
 
     @AfterAll
@@ -74,9 +78,10 @@ class KQuantGgmlRefTest {
         double wImp = KQuantRefData.weightedRmse(oursImp, x, imp);
         int diff = KQuantRefData.differingBlocks(c, ggmlQ, ours);
         synchronized (table) {
-            table.append(String.format("%-7s %12.6e %12.6e %8d %14.6e %14.6e %14.6e%n", c.name(), rGgml, rOurs, diff,
-                    wGgml, wOurs, wImp));
+            table.append(String.format("%-7s %12.6e %12.6e %8d %14.6e %14.6e %14.6e %14.6e%n", c.name(), rGgml, rOurs,
+                    diff, KQuantRefData.rmse(oursImp, x), wGgml, wOurs, wImp));
         }
+        assertEquals(0, diff, () -> c.name() + ": " + diff + " blocks differ from ggml's bytes");
         assertTrue(rOurs <= rGgml, () -> c.name() + ": our RMSE " + rOurs + " > ggml's " + rGgml);
         // the importance-weighted search must not raise the importance-weighted error it optimises
         assertTrue(wImp <= wOurs, () -> c.name() + ": weighted RMSE with importance " + wImp + " > without " + wOurs);
