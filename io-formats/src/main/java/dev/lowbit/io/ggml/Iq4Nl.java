@@ -29,6 +29,7 @@ public final class Iq4Nl {
     /** Search half-width of the IQ4 scale search ({@code ntry} in ggml). */
     static final int NTRY = 7;
 
+    /** Dequantizes {@code n} values (a whole number of blocks) from {@code src} at {@code off} into {@code y[yOff..]}. */
     public static void dequantizeRow(MemorySegment src, long off, float[] y, int yOff, int n) {
         KQuantBits.checkDequant("IQ4_NL", y, yOff, n, BLOCK_SIZE);
         for (int b = 0; b < n / BLOCK_SIZE; b++) {
@@ -45,7 +46,8 @@ public final class Iq4Nl {
 
     /**
      * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 32) into {@code n/32} blocks at
-     * {@code dstOff}. {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
+     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
+     * result for them). {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
      */
     public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
         KQuantBits.checkRow("IQ4_NL", x, off, n, importance, BLOCK_SIZE);

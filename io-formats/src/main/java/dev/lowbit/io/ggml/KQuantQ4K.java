@@ -26,6 +26,7 @@ public final class KQuantQ4K {
     public static final int BLOCK_SIZE = QK_K;
     public static final int TYPE_SIZE = 144;
 
+    /** Dequantizes {@code n} values (a whole number of blocks) from {@code src} at {@code off} into {@code y[yOff..]}. */
     public static void dequantizeRow(MemorySegment src, long off, float[] y, int yOff, int n) {
         KQuantBits.checkDequant("Q4_K", y, yOff, n, BLOCK_SIZE);
         for (int b = 0; b < n / BLOCK_SIZE; b++) {
@@ -49,7 +50,8 @@ public final class KQuantQ4K {
 
     /**
      * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
+     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
+     * result for them). {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
      */
     public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
         KQuantBits.checkRow("Q4_K", x, off, n, importance, BLOCK_SIZE);

@@ -8,6 +8,10 @@ package dev.lowbit.io.ggml;
  * next to the block codecs until the codec interface exists. Every function reproduces the float arithmetic of the
  * ggml function it is named after, operation by operation in f32 and in the same order, so that the blocks come out
  * byte-identical to ggml's: rounding is {@link #nearestInt} (round half to even, ggml's {@code nearest_int}).
+ *
+ * <p>"ggml's bytes" means a build without fused multiply-add contraction (the default x86-64 target, and the build
+ * that made {@code ../shared/data/ggml-ref}); a {@code -march=native -ffp-contract=fast} build of ggml contracts
+ * these sums into FMAs and produces slightly different blocks for every searching type.
  */
 final class KQuantSearch {
     private KQuantSearch() {}

@@ -33,6 +33,7 @@ public final class Mxfp4 {
         return e < 2 ? Float.intBitsToFloat(0x00200000 << e) : Float.intBitsToFloat((e - 1) << 23);
     }
 
+    /** Dequantizes {@code n} values (a whole number of blocks) from {@code src} at {@code off} into {@code y[yOff..]}. */
     public static void dequantizeRow(MemorySegment src, long off, float[] y, int yOff, int n) {
         KQuantBits.checkDequant("MXFP4", y, yOff, n, BLOCK_SIZE);
         for (int b = 0; b < n / BLOCK_SIZE; b++) {
@@ -49,7 +50,8 @@ public final class Mxfp4 {
 
     /**
      * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 32) into {@code n/32} blocks at
-     * {@code dstOff}. MXFP4 has no search in ggml, so {@code importance} is accepted and ignored.
+     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
+     * result for them). MXFP4 has no search in ggml, so {@code importance} is accepted and ignored.
      */
     public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
         KQuantBits.checkRow("MXFP4", x, off, n, importance, BLOCK_SIZE);

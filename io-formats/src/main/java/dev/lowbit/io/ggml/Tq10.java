@@ -31,6 +31,7 @@ public final class Tq10 {
         return (q * 3) >> 8;
     }
 
+    /** Dequantizes {@code n} values (a whole number of blocks) from {@code src} at {@code off} into {@code y[yOff..]}. */
     public static void dequantizeRow(MemorySegment src, long off, float[] y, int yOff, int n) {
         KQuantBits.checkDequant("TQ1_0", y, yOff, n, BLOCK_SIZE);
         for (int b = 0; b < n / BLOCK_SIZE; b++) {
@@ -55,7 +56,8 @@ public final class Tq10 {
 
     /**
      * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. TQ1_0 has no search, so {@code importance} is accepted and ignored, as in ggml.
+     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
+     * result for them). TQ1_0 has no search, so {@code importance} is accepted and ignored, as in ggml.
      */
     public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
         KQuantBits.checkRow("TQ1_0", x, off, n, importance, BLOCK_SIZE);
