@@ -125,8 +125,9 @@ public final class SafetensorsFile implements TensorSource {
             root = JSON.readTree(text);
         } catch (IOException e) {
             String why = firstLine(e.getMessage());
-            throw new BadInputException(path, why.startsWith("Duplicate")
-                    ? "header has a duplicate name: " + why
+            // Jackson words it "Duplicate field 'name'" (STRICT_DUPLICATE_DETECTION)
+            throw new BadInputException(path, why.startsWith("Duplicate field ")
+                    ? "duplicate name " + why.substring("Duplicate field ".length()) + " in header"
                     : "header is not valid JSON: " + why);
         }
         if (!(root instanceof ObjectNode obj)) throw new BadInputException(path, "header is not a JSON object");
