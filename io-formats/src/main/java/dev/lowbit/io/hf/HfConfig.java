@@ -68,6 +68,8 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
             text = Files.readString(configJson);
         } catch (NoSuchFileException e) {
             throw new BadInputException(configJson, "not found (a Hugging Face model directory needs config.json)");
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new BadInputException(configJson, "not valid UTF-8");
         } catch (IOException e) {
             throw new BadInputException(configJson, "cannot read: " + e.getMessage());
         }
@@ -149,7 +151,7 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
 
     private static RopeScaling ropeScaling(Fields f, JsonNode n, String key) {
         if (!present(n)) return RopeScaling.NONE;
-        if (!n.isObject()) throw new BadInputException(f.source, key + " must be an object, got " + n);
+        if (!n.isObject()) throw new BadInputException(f.source, key + " must be an object, got " + show(n));
         JsonNode type = present(n.get("rope_type")) ? n.get("rope_type") : n.get("type");
         String ropeType = present(type) ? f.text(type, key + ".rope_type") : "default";
         return new RopeScaling(ropeType,
@@ -164,6 +166,12 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
     private static double optionalNumber(Fields f, JsonNode n, String field, String key) {
         JsonNode v = n.get(field);
         return present(v) ? f.number(v, key + "." + field) : Double.NaN;
+    }
+
+    /** A JSON value for an error message: one line, at most 80 characters. */
+    private static String show(JsonNode n) {
+        String s = n.toString().replace('\n', ' ');
+        return s.length() > 80 ? s.substring(0, 80) + "…" : s;
     }
 
     private static boolean present(JsonNode n) {
@@ -198,7 +206,7 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
         boolean optionalBoolean(String key, boolean dflt) {
             JsonNode n = root.get(key);
             if (!present(n)) return dflt;
-            if (!n.isBoolean()) throw new BadInputException(source, key + " must be true or false, got " + n);
+            if (!n.isBoolean()) throw new BadInputException(source, key + " must be true or false, got " + show(n));
             return n.booleanValue();
         }
 
@@ -210,7 +218,7 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
         List<String> stringList(String key) {
             JsonNode n = root.get(key);
             if (!present(n)) return List.of();
-            if (!n.isArray()) throw new BadInputException(source, key + " must be a list of strings, got " + n);
+            if (!n.isArray()) throw new BadInputException(source, key + " must be a list of strings, got " + show(n));
             List<String> out = new ArrayList<>();
             for (JsonNode e : n) out.add(text(e, key + " entry"));
             return out;
@@ -227,18 +235,18 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
 
         int integer(JsonNode n, String key) {
             if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-                throw new BadInputException(source, key + " must be an integer, got " + n);
+                throw new BadInputException(source, key + " must be an integer, got " + show(n));
             }
             return n.intValue();
         }
 
         double number(JsonNode n, String key) {
-            if (!n.isNumber()) throw new BadInputException(source, key + " must be a number, got " + n);
+            if (!n.isNumber()) throw new BadInputException(source, key + " must be a number, got " + show(n));
             return n.doubleValue();
         }
 
         String text(JsonNode n, String key) {
-            if (!n.isTextual()) throw new BadInputException(source, key + " must be a string, got " + n);
+            if (!n.isTextual()) throw new BadInputException(source, key + " must be a string, got " + show(n));
             return n.textValue();
         }
     }

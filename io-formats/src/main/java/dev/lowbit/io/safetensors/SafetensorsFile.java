@@ -140,6 +140,7 @@ public final class SafetensorsFile implements TensorSource {
             String name = f.getKey();
             JsonNode v = f.getValue();
             if (name.equals("__metadata__")) {
+                if (v.isNull()) continue; // serde reads null as "no metadata", and so do we
                 if (!v.isObject()) throw new BadInputException(path, "__metadata__ is not an object");
                 for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
                     Map.Entry<String, JsonNode> kv = m.next();

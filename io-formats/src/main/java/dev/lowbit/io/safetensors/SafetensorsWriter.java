@@ -97,7 +97,7 @@ public final class SafetensorsWriter {
     public record Options(Map<String, String> metadata, boolean transformers, Order order, List<String> headerOrder,
                           boolean overwrite) {
         public Options {
-            metadata = Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
+            metadata = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(metadata, "metadata")));
             Objects.requireNonNull(order, "order");
             headerOrder = headerOrder == null ? null : List.copyOf(headerOrder);
             if (headerOrder != null && order != Order.AS_GIVEN) {

@@ -49,6 +49,7 @@ public final class ShardedSafetensorsWriter {
     public static Result write(Path dir, String stem, List<TensorSpec> tensors, long maxShardBytes, Options options)
             throws IOException {
         if (maxShardBytes <= 0) throw new IllegalArgumentException("max shard size must be positive: " + maxShardBytes);
+        if (options.headerOrder() != null) throw new IllegalArgumentException("headerOrder applies to single files only");
         SafetensorsWriter.dataOrder(tensors, SafetensorsWriter.Order.AS_GIVEN); // validate names once, up front
         List<List<TensorSpec>> shards = split(tensors, maxShardBytes);
         int n = shards.size();

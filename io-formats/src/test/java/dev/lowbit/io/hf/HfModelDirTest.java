@@ -56,6 +56,13 @@ class HfModelDirTest {
     }
 
     @Test
+    void configJsonThatIsNotUtf8(@TempDir Path dir) throws IOException {
+        Files.write(dir.resolve("config.json"), new byte[] {'{', '"', (byte) 0xFF, '"', ':', '1', '}'});
+        BadInputException e = assertThrows(BadInputException.class, () -> HfModelDir.open(dir));
+        assertTrue(e.getMessage().contains("not valid UTF-8"), e.getMessage());
+    }
+
+    @Test
     void notADirectory() {
         Path file = TinyLlama.dir().resolve("config.json");
         BadInputException e = assertThrows(BadInputException.class, () -> HfModelDir.open(file));

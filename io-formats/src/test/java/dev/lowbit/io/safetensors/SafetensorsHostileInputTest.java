@@ -220,6 +220,13 @@ class SafetensorsHostileInputTest {
     }
 
     @Test
+    void nullMetadataMeansNoneAsInTheReference() {
+        try (SafetensorsFile f = SafetensorsFile.parse(NAME, MemorySegment.ofArray(image("{\"__metadata__\":null}", 0)))) {
+            assertEquals(java.util.Map.of(), f.metadata());
+        }
+    }
+
+    @Test
     void namesWithControlCharactersStayOnOneLine() {
         assertCause(image("{" + t("a\\nb", "F32", "[3]", 0, 8) + "}", 8), "'a\\u000ab'");
     }
