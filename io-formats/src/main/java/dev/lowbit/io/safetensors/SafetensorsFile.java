@@ -36,8 +36,11 @@ import java.util.Map;
 
 /**
  * One memory-mapped safetensors file: {@code u64 N}, N bytes of UTF-8 JSON header, then the data section.
- * Validation follows the reference loader: header ≤ 100,000,000 bytes starting with '{', tensors tiling the data
- * section exactly (no holes, no overlap, no trailing bytes), byte size = product(shape) × element size.
+ * Validation follows the reference loader: header ≤ 100,000,000 bytes starting with '{' (trailing space padding is
+ * fine, anything else after the object is not), valid UTF-8, nesting ≤ 8, no duplicate names, offsets and dimensions
+ * non-negative JSON integers, tensors tiling the data section exactly in (begin, end) order (no holes, no overlap, no
+ * trailing bytes), byte size = product(shape) × element size. Every failure is a one-line {@link BadInputException}
+ * naming the file; sizes claimed by the header are checked against the real file before anything is sized from them.
  * Tensors are zero-copy slices of the mapping, valid until {@link #close()}.
  */
 public final class SafetensorsFile implements TensorSource {

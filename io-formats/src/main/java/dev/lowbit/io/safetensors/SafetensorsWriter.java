@@ -4,11 +4,14 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
@@ -59,6 +62,21 @@ public final class SafetensorsWriter {
         static TensorData of(MemorySegment bytes) {
             return out -> writeSegment(bytes, out);
         }
+
+        /** Bytes produced by a callback that prefers an {@link OutputStream} (buffered; flushed when it returns). */
+        static TensorData ofStream(StreamWriter writer) {
+            return out -> {
+                OutputStream os = new BufferedOutputStream(Channels.newOutputStream(out), 1 << 16);
+                writer.writeTo(os);
+                os.flush(); // not close(): the channel belongs to the writer
+            };
+        }
+    }
+
+    /** A tensor's bytes written to a stream; see {@link TensorData#ofStream}. */
+    @FunctionalInterface
+    public interface StreamWriter {
+        void writeTo(OutputStream out) throws IOException;
     }
 
     /** One tensor to write: its header entry and where its bytes come from. */

@@ -111,10 +111,17 @@ class SafetensorsWriterTest {
             out.write(ByteBuffer.wrap(new byte[] {1, 2}));
             out.write(ByteBuffer.wrap(new byte[] {3, 4, 5, 6}));
         });
+        TensorSpec fromStream = new TensorSpec("s", DType.I16, Shape.of(70_000), TensorData.ofStream(os -> {
+            for (int i = 0; i < 70_000; i++) {
+                os.write(i & 0xFF);
+                os.write((i >> 8) & 0xFF);
+            }
+        }));
         Path out = dir.resolve("s.safetensors");
-        SafetensorsWriter.write(out, List.of(fromFloats, fromCallback), Options.defaults().withOrder(SafetensorsWriter.Order.AS_GIVEN));
+        SafetensorsWriter.write(out, List.of(fromFloats, fromCallback, fromStream), Options.defaults().withOrder(SafetensorsWriter.Order.AS_GIVEN));
         try (SafetensorsFile f = SafetensorsFile.open(out)) {
-            assertEquals(List.of("f", "c"), f.names());
+            assertEquals(List.of("f", "c", "s"), f.names());
+            assertEquals((short) 69_999, (short) f.tensor("s").getLong(69_999));
             assertArrayEquals(values, f.tensor("f").toFloatArray());
             assertArrayEquals(new byte[] {1, 2, 3, 4, 5, 6}, f.tensor("c").data().toArray(ValueLayout.JAVA_BYTE));
         }
