@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -35,8 +36,11 @@ import java.util.Map;
 
 /**
  * One memory-mapped safetensors file: {@code u64 N}, N bytes of UTF-8 JSON header, then the data section.
- * Validation follows the reference loader: header ≤ 100,000,000 bytes starting with '{', tensors tiling the data
- * section exactly (no holes, no overlap, no trailing bytes), byte size = product(shape) × element size.
+ * Validation follows the reference loader: header ≤ 100,000,000 bytes starting with '{' (trailing space padding is
+ * fine, anything else after the object is not), valid UTF-8, nesting ≤ 8, no duplicate names, offsets and dimensions
+ * non-negative JSON integers, tensors tiling the data section exactly in (begin, end) order (no holes, no overlap, no
+ * trailing bytes), byte size = product(shape) × element size. Every failure is a one-line {@link BadInputException}
+ * naming the file; sizes claimed by the header are checked against the real file before anything is sized from them.
  * Tensors are zero-copy slices of the mapping, valid until {@link #close()}.
  */
 public final class SafetensorsFile implements TensorSource {
@@ -46,6 +50,8 @@ public final class SafetensorsFile implements TensorSource {
     static final ObjectMapper JSON = JsonMapper.builder()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            // serde_json (the reference) rejects anything but whitespace after the top-level object
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
 
     static {
@@ -121,7 +127,11 @@ public final class SafetensorsFile implements TensorSource {
         try {
             root = JSON.readTree(text);
         } catch (IOException e) {
-            throw new BadInputException(path, "header is not valid JSON: " + firstLine(e.getMessage()));
+            String why = firstLine(e.getMessage());
+            // Jackson words it "Duplicate field 'name'" (STRICT_DUPLICATE_DETECTION)
+            throw new BadInputException(path, why.startsWith("Duplicate field ")
+                    ? "duplicate name " + why.substring("Duplicate field ".length()) + " in header"
+                    : "header is not valid JSON: " + why);
         }
         if (!(root instanceof ObjectNode obj)) throw new BadInputException(path, "header is not a JSON object");
 
@@ -133,11 +143,12 @@ public final class SafetensorsFile implements TensorSource {
             String name = f.getKey();
             JsonNode v = f.getValue();
             if (name.equals("__metadata__")) {
+                if (v.isNull()) continue; // serde reads null as "no metadata", and so do we
                 if (!v.isObject()) throw new BadInputException(path, "__metadata__ is not an object");
                 for (Iterator<Map.Entry<String, JsonNode>> m = v.fields(); m.hasNext(); ) {
                     Map.Entry<String, JsonNode> kv = m.next();
                     if (!kv.getValue().isTextual()) {
-                        throw new BadInputException(path, "__metadata__ value '" + kv.getKey() + "' is not a string");
+                        throw new BadInputException(path, "__metadata__ value " + quote(kv.getKey()) + " is not a string");
                     }
                     metadata.put(kv.getKey(), kv.getValue().textValue());
                 }
@@ -147,13 +158,14 @@ public final class SafetensorsFile implements TensorSource {
         }
         // Tiling check: sorted by begin, each tensor starts where the previous ended and the last ends at the end.
         Entry[] sorted = list.toArray(Entry[]::new);
-        Arrays.sort(sorted, (a, b) -> Long.compare(a.begin, b.begin));
+        // Order by (begin, end) like the reference, so empty tensors sharing an offset with the next one tile cleanly.
+        Arrays.sort(sorted, (a, b) -> a.begin != b.begin ? Long.compare(a.begin, b.begin) : Long.compare(a.end, b.end));
         long expect = 0;
         for (Entry e : sorted) {
             if (e.begin != expect) {
                 throw new BadInputException(path, e.begin < expect
-                        ? "tensor '" + e.name + "' data_offsets [" + e.begin + "," + e.end + "] overlap the previous tensor"
-                        : "hole in the data section before tensor '" + e.name + "' (bytes " + expect + ".." + e.begin + ")");
+                        ? "tensor " + quote(e.name) + " data_offsets [" + e.begin + "," + e.end + "] overlap the previous tensor"
+                        : "hole in the data section before tensor " + quote(e.name) + " (bytes " + expect + ".." + e.begin + ")");
             }
             expect = e.end;
         }
@@ -168,26 +180,35 @@ public final class SafetensorsFile implements TensorSource {
     }
 
     private static Entry entry(Path path, String name, JsonNode v, long dataSize) {
-        if (!v.isObject()) throw new BadInputException(path, "tensor '" + name + "' header entry is not an object");
+        String q = quote(name);
+        if (!v.isObject()) throw new BadInputException(path, "tensor " + q + " header entry is not an object");
         JsonNode dt = v.get("dtype"), sh = v.get("shape"), off = v.get("data_offsets");
-        if (dt == null || !dt.isTextual()) throw new BadInputException(path, "tensor '" + name + "' has no dtype");
-        if (sh == null || !sh.isArray()) throw new BadInputException(path, "tensor '" + name + "' has no shape");
+        if (dt == null || !dt.isTextual()) throw new BadInputException(path, "tensor " + q + " has no dtype");
+        if (sh == null || !sh.isArray()) throw new BadInputException(path, "tensor " + q + " has no shape");
         if (off == null || !off.isArray() || off.size() != 2) {
-            throw new BadInputException(path, "tensor '" + name + "' has no data_offsets [begin, end]");
+            throw new BadInputException(path, "tensor " + q + " has no data_offsets [begin, end]");
         }
-        DType dtype = DType.fromWireName(dt.textValue(), path.toString());
+        DType dtype;
+        try {
+            dtype = DType.fromWireName(dt.textValue(), path.toString());
+        } catch (BadInputException e) {
+            // the wire name is attacker-controlled: name it, but bounded and on one line
+            String wire = dt.textValue();
+            boolean plain = wire.length() <= 32 && wire.chars().allMatch(c -> c > ' ' && c < 127);
+            throw new BadInputException(path, "tensor " + q + ": " + (plain ? e.getMessage() : "unknown dtype " + quote(wire)));
+        }
         long[] dims = new long[sh.size()];
         for (int i = 0; i < dims.length; i++) {
-            JsonNode d = sh.get(i);
-            if (!d.canConvertToExactIntegral() || !d.canConvertToLong() || d.longValue() < 0) {
-                throw new BadInputException(path, "tensor '" + name + "' has an invalid dimension " + d);
-            }
-            dims[i] = d.longValue();
+            dims[i] = unsigned(sh.get(i));
+            if (dims[i] < 0) throw new BadInputException(path, "tensor " + q + " has an invalid dimension " + bounded(sh.get(i)));
         }
-        long begin = offset(path, name, off.get(0)), end = offset(path, name, off.get(1));
-        if (end < begin) throw new BadInputException(path, "tensor '" + name + "' data_offsets [" + begin + "," + end + "] are reversed");
+        long begin = unsigned(off.get(0)), end = unsigned(off.get(1));
+        if (begin < 0 || end < 0) {
+            throw new BadInputException(path, "tensor " + q + " has invalid data_offsets " + bounded(off));
+        }
+        if (end < begin) throw new BadInputException(path, "tensor " + q + " data_offsets [" + begin + "," + end + "] are reversed");
         if (end > dataSize) {
-            throw new BadInputException(path, "tensor '" + name + "' data_offsets [" + begin + "," + end
+            throw new BadInputException(path, "tensor " + q + " data_offsets [" + begin + "," + end
                     + "] exceed the data section of " + dataSize + " bytes");
         }
         Shape shape = new Shape(dims);
@@ -195,26 +216,47 @@ public final class SafetensorsFile implements TensorSource {
         try {
             bytes = dtype.byteSizeOf(shape.elementCount());
         } catch (ArithmeticException e) {
-            throw new BadInputException(path, "tensor '" + name + "' shape " + shape + " overflows");
+            throw new BadInputException(path, "tensor " + q + " shape " + shape + " overflows");
         }
         if (bytes != end - begin) {
-            throw new BadInputException(path, "tensor '" + name + "' shape " + shape + " of " + dtype.wireName()
+            throw new BadInputException(path, "tensor " + q + " shape " + shape + " of " + dtype.wireName()
                     + " needs " + bytes + " bytes but data_offsets give " + (end - begin));
         }
         return new Entry(name, dtype, shape, begin, end);
     }
 
-    private static long offset(Path path, String name, JsonNode n) {
-        if (n == null || !n.canConvertToExactIntegral() || !n.canConvertToLong() || n.longValue() < 0) {
-            throw new BadInputException(path, "tensor '" + name + "' has an invalid data offset " + n);
+    /** A JSON non-negative integer that fits a long, or −1. Floats such as 1.0 are rejected, as serde_json does. */
+    private static long unsigned(JsonNode n) {
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToLong()) return -1;
+        long v = n.longValue();
+        return v < 0 ? -1 : v;
+    }
+
+    private static String bounded(JsonNode n) {
+        return n == null ? "null" : quoteRaw(n.toString());
+    }
+
+    /** A name for an error message: quoted, control characters escaped, at most 100 characters. */
+    static String quote(String s) {
+        return "'" + quoteRaw(s) + "'";
+    }
+
+    private static String quoteRaw(String s) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < s.length() && b.length() < 100; i++) {
+            char c = s.charAt(i);
+            if (c < ' ' || c == 127) b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
         }
-        return n.longValue();
+        if (b.length() >= 100 && s.length() > 100) b.append("…");
+        return b.toString();
     }
 
     private static String firstLine(String s) {
         if (s == null) return "";
         int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
+        String line = i < 0 ? s : s.substring(0, i);
+        return line.length() > 200 ? line.substring(0, 200) + "…" : line;
     }
 
     public Path path() {
@@ -249,7 +291,7 @@ public final class SafetensorsFile implements TensorSource {
     @Override
     public Tensor tensor(String name) {
         Entry e = entries.get(name);
-        if (e == null) throw new BadInputException(path, "no tensor named '" + name + "'");
+        if (e == null) throw new BadInputException(path, "no tensor named " + quote(name));
         return new Tensor(name, e.dtype, e.shape, file.asSlice(dataStart + e.begin, e.end - e.begin));
     }
 

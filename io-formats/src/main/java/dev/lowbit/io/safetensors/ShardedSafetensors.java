@@ -48,7 +48,8 @@ public final class ShardedSafetensors implements TensorSource {
         try {
             root = SafetensorsFile.JSON.readTree(Files.readString(index));
         } catch (IOException e) {
-            throw new BadInputException(index, "cannot parse: " + e.getMessage().split("\n")[0]);
+            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().split("\n")[0];
+            throw new BadInputException(index, "cannot parse: " + why);
         }
         JsonNode wm = root.get("weight_map");
         if (wm == null || !wm.isObject()) throw new BadInputException(index, "no weight_map object");
@@ -56,9 +57,13 @@ public final class ShardedSafetensors implements TensorSource {
         List<String> order = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = wm.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            String file = e.getValue().asText();
+            if (!e.getValue().isTextual() || e.getValue().textValue().isEmpty()) {
+                throw new BadInputException(index, "weight_map entry " + SafetensorsFile.quote(e.getKey()) + " is not a file name");
+            }
+            String file = e.getValue().textValue();
             if (file.contains("/") || file.contains("\\") || file.startsWith(".")) {
-                throw new BadInputException(index, "weight_map entry '" + e.getKey() + "' points outside the directory: " + file);
+                throw new BadInputException(index, "weight_map entry " + SafetensorsFile.quote(e.getKey())
+                        + " points outside the directory: " + SafetensorsFile.quote(file));
             }
             map.put(e.getKey(), file);
         }
@@ -69,13 +74,18 @@ public final class ShardedSafetensors implements TensorSource {
                 SafetensorsFile f = s.shard(file);
                 for (String name : f.names()) {
                     String owner = map.get(name);
-                    if (owner == null) throw new BadInputException(f.path(), "tensor '" + name + "' is not in " + INDEX);
-                    if (owner.equals(file)) order.add(name);
+                    if (owner == null) throw new BadInputException(f.path(), "tensor " + SafetensorsFile.quote(name) + " is not in " + INDEX);
+                    if (!owner.equals(file)) {
+                        throw new BadInputException(f.path(), "duplicate tensor " + SafetensorsFile.quote(name)
+                                + ": " + INDEX + " places it in " + owner);
+                    }
+                    order.add(name);
                 }
             }
             for (String name : map.keySet()) {
                 if (!s.shard(map.get(name)).contains(name)) {
-                    throw new BadInputException(dir.resolve(map.get(name)), "tensor '" + name + "' listed in " + INDEX + " is missing");
+                    throw new BadInputException(dir.resolve(map.get(name)), "tensor " + SafetensorsFile.quote(name)
+                            + " listed in " + INDEX + " is missing");
                 }
             }
         } catch (RuntimeException e) {
@@ -107,7 +117,7 @@ public final class ShardedSafetensors implements TensorSource {
     @Override
     public Tensor tensor(String name) {
         String file = weightMap.get(name);
-        if (file == null) throw new BadInputException(dir.resolve(INDEX), "no tensor named '" + name + "'");
+        if (file == null) throw new BadInputException(dir.resolve(INDEX), "no tensor named " + SafetensorsFile.quote(name));
         return shard(file).tensor(name);
     }
 
