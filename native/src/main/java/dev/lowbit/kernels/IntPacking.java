@@ -9,7 +9,7 @@ package dev.lowbit.kernels;
  *       [32w, 32w + 32), so for b ∤ 32 values straddle word boundaries. GPTQ's {@code qweight}/{@code qzeros}
  *       (3-bit: 32 values in 3 words) and current compressed-tensors {@code pack_to_int32} use this.</li>
  *   <li><b>word-aligned</b>: ⌊32/b⌋ values per word, value i in word i / ⌊32/b⌋ at bit b·(i mod ⌊32/b⌋), the top
- *       32 mod b bits unused (3-bit: 10 per word). Older compressed-tensors releases used this.</li>
+ *       32 mod b bits unused (3-bit: 10 per word). compressed-tensors between its PRs #715 and #732 used this.</li>
  * </ul>
  *
  * For b ∈ {1, 2, 4, 8} the two layouts are the same. Unused bits are written as zero and ignored when reading.
