@@ -12,6 +12,8 @@ import java.lang.System.Logger.Level;
  */
 public final class Kernels {
     private static final System.Logger LOG = System.getLogger("dev.lowbit.kernels");
+    /** The Vector API kernels, or null when the incubator module is absent or they fail to load. */
+    private static final ConversionKernels PANAMA = loadPanama();
     private static final ConversionKernels CONVERSIONS = choose();
 
     private Kernels() {}
@@ -32,7 +34,7 @@ public final class Kernels {
      * @throws UnsupportedOperationException when {@code jdk.incubator.vector} is not in the boot layer
      */
     public static ConversionKernels vectorConversions() {
-        ConversionKernels k = loadPanama();
+        ConversionKernels k = PANAMA;
         if (k == null) {
             throw new UnsupportedOperationException("jdk.incubator.vector is not available; run java with "
                     + "--add-modules jdk.incubator.vector");
@@ -48,7 +50,7 @@ public final class Kernels {
             chosen = ScalarConversionKernels.INSTANCE;
             why = "forced by -Dlowbit.vectorization=scalar";
         } else {
-            ConversionKernels panama = loadPanama();
+            ConversionKernels panama = PANAMA;
             if (panama == null) {
                 chosen = ScalarConversionKernels.INSTANCE;
                 why = "jdk.incubator.vector not present (add --add-modules jdk.incubator.vector)";
