@@ -95,10 +95,15 @@ public final class GptqPacking {
         int n = t.outFeatures(), k = t.inFeatures(), groups = t.groups();
         checkGeometry(name, bits, k, n);
         int[] gIdx = t.gIdx() != null ? t.gIdx().clone() : QuantizedTensor.sequentialGroups(k, scheme);
+        int maxGroup = -1;
         for (int c = 0; c < k; c++) {
             if (gIdx[c] < 0 || gIdx[c] >= groups) {
                 throw new IllegalArgumentException(name + ": g_idx[" + c + "] = " + gIdx[c] + " outside 0.." + (groups - 1));
             }
+            maxGroup = Math.max(maxGroup, gIdx[c]);
+        }
+        if (maxGroup + 1 != groups) {
+            throw new IllegalArgumentException(name + ": scales has " + groups + " groups but g_idx uses " + (maxGroup + 1));
         }
 
         int kWords = k * bits / 32;

@@ -169,6 +169,11 @@ class GptqPackingTest {
         assertThrows(IllegalArgumentException.class, () -> GptqPacking.pack(random(4, 12, 32, -1, true, null, 4)));
         assertThrows(IllegalArgumentException.class, () -> GptqPacking.pack(random(4, 16, 36, -1, true, null, 4)));
         assertThrows(IllegalArgumentException.class, () -> GptqPacking.pack(random(5, 32, 32, -1, true, null, 4)));
+        GptqTensors ok = GptqPacking.pack(random(4, 8, 32, 16, true, null, 7));
+        int[] badGIdx = new int[32];
+        badGIdx[3] = 2; // only 2 groups of scales
+        assertThrows(IllegalArgumentException.class, () -> GptqPacking.unpack("w",
+                new GptqTensors(4, 32, 8, ok.qweight(), ok.qzeros(), ok.scales(), badGIdx), new QuantScheme(4, 16, true)));
         QuantizedTensor big = random(4, 8, 8, -1, true, null, 6);
         big.scales()[0] = 1e6f;
         assertThrows(IllegalArgumentException.class, () -> GptqPacking.pack(big));
