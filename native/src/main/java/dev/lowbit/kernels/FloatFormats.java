@@ -26,9 +26,33 @@ public final class FloatFormats {
         return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
     }
 
-    /** f32 → IEEE binary16 bits, round to nearest even; overflow → ±Inf; NaN stays NaN (quiet). */
+    /**
+     * f32 → IEEE binary16 bits, round to nearest even; overflow (|f| ≥ 65520) → ±Inf; −0 stays −0.
+     *
+     * <p>Equal to {@link Float#floatToFloat16} for every non-NaN input. NaN is pinned down here because the JDK's
+     * result for NaN differs between its Java code and its hardware intrinsics: NaN → a quiet NaN with the input's
+     * sign and the top 9 bits of its payload (what x86 {@code vcvtps2ph} and Arm {@code fcvt} produce).
+     */
     public static short f32ToF16(float f) {
-        return Float.floatToFloat16(f);
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 16) & 0x8000;
+        int a = bits & 0x7FFFFFFF;
+        int h;
+        if (a > 0x7F800000) {
+            h = 0x7E00 | ((a >>> 13) & 0x1FF);
+        } else if (a >= (143 << 23)) {
+            h = 0x7C00; // ≥ 2^16 (and Inf): beyond the largest finite half by more than half an ulp
+        } else if (a < (113 << 23)) {
+            // below 2^-14: subnormal half. Adding 0.5f aligns the ulp of the sum to 2^-24, the half subnormal step,
+            // so the f32 addition itself rounds to nearest even; the low bits of the sum are the half's bits.
+            h = Float.floatToRawIntBits(Float.intBitsToFloat(a) + 0.5f) - (126 << 23);
+        } else {
+            // normal: rebias the exponent and round the 13 dropped mantissa bits to nearest even; a carry out of the
+            // mantissa bumps the exponent, up to 0x7C00 (Inf) for 65520 ≤ |f| < 65536
+            int odd = (a >>> 13) & 1;
+            h = (a + ((15 - 127) << 23) + 0xFFF + odd) >>> 13;
+        }
+        return (short) (sign | h);
     }
 
     /** bfloat16 bits → f32 (exact: the high half of the f32 pattern). */
@@ -70,11 +94,12 @@ public final class FloatFormats {
     }
 
     /**
-     * f32 → FP8 E4M3 (fn), round to nearest even, saturating finite overflow to ±448; NaN → 0x7F (with sign).
+     * f32 → FP8 E4M3 (fn), round to nearest even, saturating: everything of magnitude ≥ 448 (Inf included) becomes
+     * ±448 (0x7E/0xFE), as compressed-tensors and ModelOpt clamp before casting; NaN → 0x7F/0xFF (keeping its sign).
      */
     public static byte f32ToE4m3(float f) {
-        if (Float.isNaN(f)) return (byte) 0x7F;
         int sign = (Float.floatToRawIntBits(f) >>> 31) << 7;
+        if (Float.isNaN(f)) return (byte) (sign | 0x7F);
         float a = Math.abs(f);
         if (a >= 464f) return (byte) (sign | 0x7E); // beyond the midpoint of 448 and the (absent) 480: saturate
         // smallest normal is 2^-6; subnormal step is 2^-9
@@ -92,12 +117,26 @@ public final class FloatFormats {
         return (byte) (sign | code);
     }
 
-    /** f32 → FP8 E5M2, round to nearest even via binary16 then to the top byte. */
+    /**
+     * f32 → FP8 E5M2, one round to nearest even straight from f32 (not via binary16, which would round twice);
+     * IEEE overflow like binary16: |f| ≥ 61440 (the midpoint of 57344 and 2^16) → ±Inf; NaN → quiet NaN 0x7E/0xFE.
+     */
     public static byte f32ToE5m2(float f) {
-        int h = f32ToF16(f) & 0xFFFF;
-        if ((h & 0x7FFF) > 0x7C00) return (byte) ((h >>> 8) | 0x02);
-        int lsb = (h >>> 8) & 1;
-        int r = h + 0x7F + lsb;
-        return (byte) (r >>> 8);
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 24) & 0x80;
+        int a = bits & 0x7FFFFFFF;
+        int code;
+        if (a > 0x7F800000) {
+            code = 0x7E;
+        } else if (a < (113 << 23)) {
+            // below 2^-14: subnormal E5M2, step 2^-16; a·2^16 < 4 is exact, rint rounds half to even (4 = min normal)
+            code = (int) Math.rint(Float.intBitsToFloat(a) * 0x1p16f);
+        } else {
+            // normal: rebias the exponent, round the 21 dropped mantissa bits to nearest even, saturate codes at Inf
+            int odd = (a >>> 21) & 1;
+            long r = ((long) a + ((15 - 127) << 23) + 0xFFFFF + odd) >>> 21;
+            code = (int) Math.min(r, 0x7C);
+        }
+        return (byte) (sign | code);
     }
 }
