@@ -80,6 +80,24 @@ class ExportLlamaCppCheck {
         }
     }
 
+    /**
+     * Compares our plan with what {@code llama-quantize} made of that F32 file: run
+     * {@code llama-quantize tiny-f32.gguf tiny-<MIX>.gguf <MIX>} for Q4_K_M, Q3_K_M and Q2_K into one directory and pass
+     * it as {@code -Dlowbit.export.quantized=<dir>}. Same names, same order, same types, same {@code general.file_type}.
+     */
+    @Test
+    @EnabledIfSystemProperty(named = "lowbit.export.quantized", matches = ".+")
+    void plansMatchLlamaQuantize() throws IOException {
+        Path dir = Path.of(System.getProperty("lowbit.export.quantized"));
+        for (LlamaFtype f : java.util.List.of(LlamaFtype.Q4_K_M, LlamaFtype.Q3_K_M, LlamaFtype.Q2_K)) {
+            ExportGgufHeader ref = ExportGgufHeader.read(dir.resolve("tiny-" + f.name() + ".gguf"));
+            ExportPlan plan = GgufExportPlanner.plan(ExportPlannerTest.TINY, QuantMix.Options.of(f)).plan();
+            assertEquals(ref.tensors.stream().map(i -> i.name() + " " + GgmlType.byId(i.type())).toList(),
+                    plan.tensors().stream().map(t -> t.name() + " " + t.type()).toList(), f.name());
+            assertEquals((long) f.id(), ref.kvs.get("general.file_type").value());
+        }
+    }
+
     static long pad(long n) {
         return (n + 31) / 32 * 32;
     }
