@@ -42,6 +42,11 @@ import java.util.regex.Pattern;
  *       (llama.cpp aborts there).</li>
  * </ul>
  * The Falcon-specific branches are not modelled: lowbit exports only llama, qwen2 and qwen3.
+ *
+ * <p>Version note: this follows current llama.cpp. Builds from early 2025 (e.g. c392e50, 2025-02-20) fell back
+ * Q2_K/Q3_K to IQ4_NL instead of Q4_0, applied no fallback under {@code --pure}, and had no {@code --tensor-type};
+ * the mix rules themselves are unchanged between the two, and for models whose rows are multiples of 256 (such as
+ * tiny-llama-code) both give the same plan.
  */
 public final class QuantMix {
 
