@@ -4,6 +4,7 @@ import dev.lowbit.io.ggml.GgmlType;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -220,9 +221,12 @@ public final class GgufWriter {
     }
 
     private static void writeSegment(WritableByteChannel out, MemorySegment data) throws IOException {
+        // asByteBuffer() works for native segments and byte[]-backed ones; other heap arrays go through a copy
+        boolean direct = data.heapBase().map(o -> o instanceof byte[]).orElse(true);
         for (long at = 0; at < data.byteSize(); at += CHUNK) {
-            long n = Math.min(CHUNK, data.byteSize() - at);
-            writeFully(out, data.asSlice(at, n).asByteBuffer());
+            int n = (int) Math.min(CHUNK, data.byteSize() - at);
+            MemorySegment chunk = data.asSlice(at, n);
+            writeFully(out, direct ? chunk.asByteBuffer() : ByteBuffer.wrap(chunk.toArray(ValueLayout.JAVA_BYTE)));
         }
     }
 
