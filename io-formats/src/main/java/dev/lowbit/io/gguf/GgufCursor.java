@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -27,6 +28,10 @@ final class GgufCursor {
     private final Path path;
     private final MemorySegment seg;
     private long pos;
+    /** Strict: a token or key that is not UTF-8 is reported, never silently replaced (a round trip must be exact). */
+    private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
 
     GgufCursor(Path path, MemorySegment seg) {
         this.path = path;
@@ -89,10 +94,7 @@ final class GgufCursor {
         ByteBuffer bytes = seg.asSlice(pos, len).asByteBuffer();
         pos += len;
         try {
-            return StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(bytes).toString();
+            return utf8.decode(bytes).toString();
         } catch (CharacterCodingException e) {
             throw new BadInputException(path, what + " is not valid UTF-8");
         }

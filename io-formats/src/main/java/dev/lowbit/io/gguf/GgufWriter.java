@@ -1,6 +1,9 @@
 package dev.lowbit.io.gguf;
 
+import dev.lowbit.io.ggml.BlockCodec;
+import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.GgmlType;
+import dev.lowbit.io.tensor.Tensor;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -16,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -100,6 +104,35 @@ public final class GgufWriter {
         return this;
     }
 
+    /**
+     * Adds {@code source} (any dense dtype, PyTorch shape) encoded as {@code type} with {@link BlockCodecs}: GGUF dims
+     * are the shape reversed, and rows of dims[0] elements are decoded to f32 and quantized at write time, a chunk of
+     * rows at a time, so nothing proportional to the tensor is held in memory.
+     */
+    public GgufWriter addTensor(String name, GgmlType type, Tensor source) {
+        long[] shape = source.shape().dims();
+        long[] dims = new long[shape.length];
+        for (int i = 0; i < shape.length; i++) dims[i] = shape[shape.length - 1 - i];
+        BlockCodec codec = BlockCodecs.forType(type);
+        long size = checkTensor(name, dims, type);
+        int row = Math.toIntExact(dims.length == 0 ? 1 : dims[0]);
+        long rows = row == 0 ? 0 : source.elementCount() / row;
+        long rowBytes = row == 0 ? 0 : codec.rowBytes(row);
+        tensors.add(new PendingTensor(name, dims, type, size, out -> {
+            int rowsPerChunk = (int) Math.max(1, Math.min(rows, CHUNK / Math.max(1, Math.max(rowBytes, 4L * row))));
+            float[] x = new float[Math.multiplyExact(rowsPerChunk, row)];
+            byte[] buf = new byte[Math.toIntExact(rowsPerChunk * rowBytes)];
+            MemorySegment seg = MemorySegment.ofArray(buf);
+            for (long r = 0; r < rows; r += rowsPerChunk) {
+                int k = (int) Math.min(rowsPerChunk, rows - r);
+                source.toFloats(r * row, x, 0, k * row);
+                for (int i = 0; i < k; i++) codec.quantizeRow(x, i * row, row, seg, i * rowBytes);
+                writeFully(out, ByteBuffer.wrap(buf, 0, (int) (k * rowBytes)));
+            }
+        }));
+        return this;
+    }
+
     /** A writer holding every KV and tensor of {@code f} in file order (tensor bytes read from its mapping). */
     public static GgufWriter copyOf(GgufFile f) {
         GgufWriter w = new GgufWriter();
@@ -154,6 +187,12 @@ public final class GgufWriter {
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
         boolean done = false;
         try {
+            try {
+                // createTempFile makes the file private (0600); a model file is as readable as any other
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException notPosix) {
+                // keep the platform default
+            }
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeTo(ch);
                 ch.force(true);

@@ -101,6 +101,8 @@ class GgufFilesTest {
         GgufWriter w = new GgufWriter().putString("general.architecture", "llama");
         w.write(out);
         long size = Files.size(out);
+        assertTrue(Files.getPosixFilePermissions(out).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ),
+                "not left private like a temp file");
         GgufWriter w2 = new GgufWriter().putString("general.architecture", "llama").putUint32("a", 1);
         assertThrows(FileAlreadyExistsException.class, () -> w2.write(out));
         assertEquals(size, Files.size(out));

@@ -11,7 +11,10 @@ import dev.lowbit.io.ggml.GgmlType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -89,5 +92,23 @@ class GgufStoriesQuantTest {
             }
         }
         assertTrue(quantized >= expectedQuantized, variant + ": compared " + quantized + " quantized tensors");
+    }
+
+    /** The writer's quantize-on-write path: F32 stories260K written as Q8_0 / Q4_0 holds llama.cpp's bytes. */
+    @ParameterizedTest
+    @CsvSource({"Q8_0", "Q4_0"})
+    void writerQuantizesF32SourceLikeLlamaCpp(GgmlType type, @TempDir Path dir) throws IOException {
+        Path out = dir.resolve("out.gguf");
+        try (GgufFile q = GgufFile.open(stories(type.name())); GgufFile f32 = GgufFile.open(stories("f32"))) {
+            GgufWriter w = new GgufWriter();
+            q.kv().forEach(w::put);
+            for (GgufTensorInfo t : q.tensorInfos()) w.addTensor(t.name(), t.type(), f32.tensor(t.name()));
+            w.write(out);
+            try (GgufFile g = GgufFile.open(out)) {
+                assertEquals(q.tensorInfos(), g.tensorInfos());
+            }
+        }
+        // every tensor type in these files has a codec, so the whole file is llama-quantize's output byte for byte
+        assertEquals(-1L, Files.mismatch(stories(type.name()), out), "first differing byte");
     }
 }
