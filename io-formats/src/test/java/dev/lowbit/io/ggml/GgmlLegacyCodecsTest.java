@@ -73,6 +73,51 @@ class GgmlLegacyCodecsTest {
         }
     }
 
+    /**
+     * Offsets are honoured and the round-trip error stays within a step on an awkward row length (7 blocks) of seeded
+     * Gaussian data with an outlier. Bound: |x − deq| ≤ step·(1/2 + qmax·2^−11) for the fp16-rounded scale, except the
+     * one clamped level of Q4_0/Q5_0 (the side opposite the signed max), which may be off by a whole step.
+     */
+    @ParameterizedTest
+    @CsvSource({"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"})
+    void offsetsAndErrorBoundOnAwkwardRows(GgmlType type) {
+        BlockCodec c = BlockCodecs.forType(type);
+        java.util.Random rnd = new java.util.Random(42);
+        int n = 7 * 32;
+        float[] x = new float[3 + n];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        x[3 + 100] = 9f;
+        MemorySegment atOffset = MemorySegment.ofArray(new byte[5 + (int) c.rowBytes(n)]);
+        c.quantizeRow(x, 3, n, atOffset, 5);
+        MemorySegment plain = MemorySegment.ofArray(new byte[(int) c.rowBytes(n)]);
+        c.quantizeRow(java.util.Arrays.copyOfRange(x, 3, x.length), 0, n, plain, 0);
+        assertEquals(-1L, atOffset.asSlice(5).mismatch(plain), "same bytes at an offset");
+        float[] y = new float[2 + n];
+        c.dequantizeRow(atOffset, 5, y, 2, n);
+        for (int b = 0; b < 7; b++) {
+            float lo = Float.MAX_VALUE, hi = -Float.MAX_VALUE;
+            for (int j = 0; j < 32; j++) {
+                lo = Math.min(lo, x[3 + 32 * b + j]);
+                hi = Math.max(hi, x[3 + 32 * b + j]);
+            }
+            float amax = Math.max(-lo, hi);
+            float step = switch (type) {
+                case Q8_0 -> amax / 127;
+                case Q4_0 -> amax / 8;
+                case Q5_0 -> amax / 16;
+                case Q4_1 -> (hi - lo) / 15;
+                default -> (hi - lo) / 31;
+            };
+            boolean clamps = type == GgmlType.Q4_0 || type == GgmlType.Q5_0;
+            float bound = step * ((clamps ? 1f : 0.5f) + 127 * 0x1p-11f) + Math.abs(lo) * 0x1p-11f + 1e-6f;
+            for (int j = 0; j < 32; j++) {
+                int i = 32 * b + j;
+                float err = Math.abs(x[3 + i] - y[2 + i]);
+                if (err > bound) fail(type + " element " + i + ": error " + err + " > " + bound);
+            }
+        }
+    }
+
     @Test
     void zeroBlockQuantizesToZeroScale() {
         for (GgmlType t : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1}) {

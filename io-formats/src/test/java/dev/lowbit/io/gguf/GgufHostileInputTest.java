@@ -98,6 +98,22 @@ class GgufHostileInputTest {
         rejects(GgufBytes.header(1, 0).tensor("t", F32, 0, 4), "truncated");
     }
 
+    @Test
+    void version2IsReadAndBlockTypesNeedDequantize() {
+        byte[] v2 = new GgufBytes().raw("GGUF".getBytes()).u32(2).u64(2).u64(0)
+                .tensor("q", Q4_0, 0, 32).tensor("k", 12, 32, 256).pad(32).zeros(32 + 144).bytes();
+        try (GgufFile f = GgufFile.parse(NAME, MemorySegment.ofArray(v2))) {
+            assertEquals(2, f.version());
+            assertEquals(32, f.dequantize("q").elementCount());
+            BadInputException e = assertThrows(BadInputException.class, () -> f.tensor("q"));
+            assertTrue(e.getMessage().contains("dequantize"), e.getMessage());
+            assertThrows(BadInputException.class, () -> f.tensorInfo("missing"));
+            if (!dev.lowbit.io.ggml.BlockCodecs.supports(dev.lowbit.io.ggml.GgmlType.Q4_K)) {
+                assertThrows(BadInputException.class, () -> f.dequantize("k"));
+            }
+        }
+    }
+
     /** Every prefix of a real file that ends before its data section is rejected as truncated. */
     @Test
     void everyTruncationOfARealHeaderIsRejected() {
