@@ -11,7 +11,6 @@ import dev.lowbit.io.ggml.GgmlRef;
 import dev.lowbit.io.tensor.Tensor;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.FileAlreadyExistsException;
@@ -147,9 +146,5 @@ class GgufFilesTest {
                 ch -> ch.write(ByteBuffer.wrap(new byte[] {1})));
         assertThrows(IllegalStateException.class, () -> bad.write(tmp.resolve("bad.gguf")));
         assertFalse(Files.exists(tmp.resolve("bad.gguf")), "an incomplete file is never published");
-    }
-
-    static byte[] bytesOf(MemorySegment s) {
-        return s.toArray(ValueLayout.JAVA_BYTE);
     }
 }
