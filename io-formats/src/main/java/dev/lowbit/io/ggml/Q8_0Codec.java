@@ -1,0 +1,49 @@
+package dev.lowbit.io.ggml;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * {@code Q8_0}: blocks of 32 as {@code fp16 d; i8 qs[32]}, x = qs·d.
+ *
+ * <p>Reference quantizer ({@code quantize_row_q8_0_ref}): amax = max|x|, d = amax/127, id = d ≠ 0 ? 1/d : 0 (from the
+ * f32 d, before rounding d to fp16), qs[j] = roundf(x[j]·id) with C {@code roundf} (halfway away from zero).
+ */
+final class Q8_0Codec implements BlockCodec {
+    static final Q8_0Codec INSTANCE = new Q8_0Codec();
+    private static final int QK = 32;
+
+    private Q8_0Codec() {}
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q8_0;
+    }
+
+    @Override
+    public void quantizeRow(float[] x, int off, int n, MemorySegment dst, long dstOff) {
+        int nb = Blocks.blocks(GgmlType.Q8_0, n);
+        for (int i = 0; i < nb; i++) {
+            int base = off + i * QK;
+            long at = dstOff + 34L * i;
+            float amax = 0f;
+            for (int j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[base + j]));
+            float d = amax / 127;
+            float id = d != 0f ? 1.0f / d : 0f;
+            Blocks.putF16(dst, at, d);
+            for (int j = 0; j < QK; j++) {
+                dst.set(ValueLayout.JAVA_BYTE, at + 2 + j, (byte) Blocks.roundf(x[base + j] * id));
+            }
+        }
+    }
+
+    @Override
+    public void dequantizeRow(MemorySegment src, long srcOff, float[] y, int off, int n) {
+        int nb = Blocks.blocks(GgmlType.Q8_0, n);
+        for (int i = 0; i < nb; i++) {
+            long at = srcOff + 34L * i;
+            float d = Blocks.getF16(src, at);
+            for (int j = 0; j < QK; j++) y[off + i * QK + j] = src.get(ValueLayout.JAVA_BYTE, at + 2 + j) * d;
+        }
+    }
+}
