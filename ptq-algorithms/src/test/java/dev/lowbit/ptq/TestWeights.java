@@ -2,6 +2,7 @@ package dev.lowbit.ptq;
 
 import dev.lowbit.io.safetensors.ShardedSafetensors;
 import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.kernels.linalg.Linalg;
 import java.nio.file.Path;
 import java.util.Random;
 
@@ -28,13 +29,13 @@ public final class TestWeights {
 
     /**
      * Correlated inputs with uneven channel scales, like a Linear's activations: x = z·M with z standard normal,
-     * M = diag(s)·(I + 0.3·G/√cols), s log-uniform over [0.1, 10] so a few channels dominate diag(H).
+     * M = diag(s)·(I + 0.3·G/√cols), s log-uniform over [1/spread, spread] so a few channels dominate diag(H).
      */
-    public static float[] correlatedInputs(long seed, int rows, int cols) {
+    public static float[] correlatedInputs(long seed, int rows, int cols, double spread) {
         Random rnd = new Random(seed);
         float[] m = new float[cols * cols];
         for (int i = 0; i < cols; i++) {
-            double s = Math.exp((rnd.nextDouble() * 2 - 1) * Math.log(10));
+            double s = Math.exp((rnd.nextDouble() * 2 - 1) * Math.log(spread));
             for (int j = 0; j < cols; j++) {
                 double v = (i == j ? 1 : 0) + 0.3 * rnd.nextGaussian() / Math.sqrt(cols);
                 m[i * cols + j] = (float) (s * v);
@@ -42,12 +43,7 @@ public final class TestWeights {
         }
         float[] z = gaussian(seed + 1, rows * cols, 1f);
         float[] x = new float[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            for (int k = 0; k < cols; k++) {
-                float zk = z[r * cols + k];
-                for (int j = 0; j < cols; j++) x[r * cols + j] += zk * m[k * cols + j];
-            }
-        }
+        Linalg.kernels().gemm(rows, cols, cols, 1f, z, 0, cols, m, 0, cols, x, 0, cols);
         return x;
     }
 }
