@@ -21,6 +21,8 @@ final class PanamaLinalg implements LinalgKernels {
     private static final int NC = 256;
     /** Cholesky block size (panel width). */
     private static final int NB = 64;
+    /** Cholesky trailing-update column chunk: four f64 vectors. */
+    private static final int CHUNK = 4 * DL;
 
     static LinalgKernels createIfUseful() {
         return F.vectorBitSize() >= 256 ? new PanamaLinalg() : null;
@@ -174,7 +176,11 @@ final class PanamaLinalg implements LinalgKernels {
 
     @Override
     public void cholesky(int n, double[] a) {
-        double[] pt = new double[NB * n]; // the current panel transposed: pt[k − kb][i] = L[i][k]
+        // the current panel transposed, pt[k − kb][i] = L[i][k], rows padded by 8 doubles: with a row stride of n·8
+        // bytes (a multiple of 4 KiB for n = 512, 1536, 4096) the 64 rows a trailing update reads would all map to the
+        // same L1 set and evict each other
+        int ldp = n + 8;
+        double[] pt = new double[NB * ldp];
         for (int block = 0; block < n; block += NB) {
             int kb = block;
             int e = Math.min(n, kb + NB);
@@ -204,7 +210,7 @@ final class PanamaLinalg implements LinalgKernels {
                         for (int k = kb; k < j; k++) s = Math.fma(-a[i * n + k], a[j * n + k], s);
                         double l = s / a[j * n + j];
                         a[i * n + j] = l;
-                        pt[(j - kb) * n + i] = l;
+                        pt[(j - kb) * ldp + i] = l;
                     }
                 }
             });
@@ -213,42 +219,61 @@ final class PanamaLinalg implements LinalgKernels {
             int parts3 = Math.min(Parallel.partsFor((double) rowsBelow * rowsBelow * w), Math.max(1, rowsBelow / 16));
             int[] bounds = Parallel.splitByCost(rowsBelow, parts3, r -> r + 1);
             Parallel.run(parts3, p -> {
-                for (int i = fe + bounds[p]; i < fe + bounds[p + 1]; i++) {
-                    int row = i * n;
-                    int jEnd = i + 1;
-                    int j = fe;
-                    for (; j + 4 * DL <= jEnd; j += 4 * DL) {
-                        DoubleVector s0 = DoubleVector.fromArray(D, a, row + j), s1 = DoubleVector.fromArray(D, a, row + j + DL);
-                        DoubleVector s2 = DoubleVector.fromArray(D, a, row + j + 2 * DL), s3 = DoubleVector.fromArray(D, a, row + j + 3 * DL);
-                        for (int k = 0; k < w; k++) {
-                            DoubleVector l = DoubleVector.broadcast(D, -a[row + kb + k]);
-                            int q = k * n + j;
-                            s0 = l.fma(DoubleVector.fromArray(D, pt, q), s0);
-                            s1 = l.fma(DoubleVector.fromArray(D, pt, q + DL), s1);
-                            s2 = l.fma(DoubleVector.fromArray(D, pt, q + 2 * DL), s2);
-                            s3 = l.fma(DoubleVector.fromArray(D, pt, q + 3 * DL), s3);
-                        }
-                        s0.intoArray(a, row + j); s1.intoArray(a, row + j + DL);
-                        s2.intoArray(a, row + j + 2 * DL); s3.intoArray(a, row + j + 3 * DL);
-                    }
-                    for (; j + DL <= jEnd; j += DL) {
-                        DoubleVector s0 = DoubleVector.fromArray(D, a, row + j);
-                        for (int k = 0; k < w; k++) {
-                            s0 = DoubleVector.broadcast(D, -a[row + kb + k]).fma(DoubleVector.fromArray(D, pt, k * n + j), s0);
-                        }
-                        s0.intoArray(a, row + j);
-                    }
-                    for (; j < jEnd; j++) {
-                        double s = a[row + j];
-                        for (int k = 0; k < w; k++) s = Math.fma(-a[row + kb + k], pt[k * n + j], s);
-                        a[row + j] = s;
-                    }
+                // column chunks outermost: a 64 × 32 slice of pt (16 KiB) stays in L1 across all rows of this part
+                int from = fe + bounds[p], to = fe + bounds[p + 1];
+                for (int jc = fe; jc < to; jc += CHUNK) {
+                    for (int i = Math.max(from, jc); i < to; i++) trailingSpan(a, pt, n, ldp, i, kb, w, jc, Math.min(jc + CHUNK, i + 1));
                 }
             });
         }
         for (int i = 0; i < n; i++) {
             for (int j = i + 1; j < n; j++) a[i * n + j] = 0;
         }
+    }
+
+    /**
+     * Row i, columns [jFrom, jEnd) of the trailing update: A[i][j] −= Σ_k L[i][kb + k]·pt[k][j]. A method of its own
+     * so that it is compiled normally rather than on-stack-replaced inside a long-running loop.
+     */
+    private static void trailingSpan(double[] a, double[] pt, int n, int ldp, int i, int kb, int w, int jFrom, int jEnd) {
+        int row = i * n;
+        int j = jFrom;
+        for (; j + 4 * DL <= jEnd; j += 4 * DL) {
+            DoubleVector s0 = DoubleVector.fromArray(D, a, row + j), s1 = DoubleVector.fromArray(D, a, row + j + DL);
+            DoubleVector s2 = DoubleVector.fromArray(D, a, row + j + 2 * DL), s3 = DoubleVector.fromArray(D, a, row + j + 3 * DL);
+            for (int k = 0; k < w; k++) {
+                DoubleVector l = DoubleVector.broadcast(D, -a[row + kb + k]);
+                int q = k * ldp + j;
+                s0 = l.fma(DoubleVector.fromArray(D, pt, q), s0);
+                s1 = l.fma(DoubleVector.fromArray(D, pt, q + DL), s1);
+                s2 = l.fma(DoubleVector.fromArray(D, pt, q + 2 * DL), s2);
+                s3 = l.fma(DoubleVector.fromArray(D, pt, q + 3 * DL), s3);
+            }
+            s0.intoArray(a, row + j); s1.intoArray(a, row + j + DL);
+            s2.intoArray(a, row + j + 2 * DL); s3.intoArray(a, row + j + 3 * DL);
+        }
+        for (; j + DL <= jEnd; j += DL) {
+            DoubleVector s0 = DoubleVector.fromArray(D, a, row + j);
+            for (int k = 0; k < w; k++) {
+                s0 = DoubleVector.broadcast(D, -a[row + kb + k]).fma(DoubleVector.fromArray(D, pt, k * ldp + j), s0);
+            }
+            s0.intoArray(a, row + j);
+        }
+        for (; j < jEnd; j++) {
+            double s = a[row + j];
+            for (int k = 0; k < w; k++) s = Math.fma(-a[row + kb + k], pt[k * ldp + j], s);
+            a[row + j] = s;
+        }
+    }
+
+    /** y[yOff..yOff+len) = fma(alpha, x[xOff..], y[yOff..]), vector body + scalar tail. */
+    private static void axpy(int len, double alpha, double[] x, int xOff, double[] y, int yOff) {
+        DoubleVector av = DoubleVector.broadcast(D, alpha);
+        int j = 0;
+        for (; j + DL <= len; j += DL) {
+            av.fma(DoubleVector.fromArray(D, x, xOff + j), DoubleVector.fromArray(D, y, yOff + j)).intoArray(y, yOff + j);
+        }
+        for (; j < len; j++) y[yOff + j] = Math.fma(alpha, x[xOff + j], y[yOff + j]);
     }
 
     @Override
@@ -270,12 +295,7 @@ final class PanamaLinalg implements LinalgKernels {
             for (int k = j0; k < i; k++) {
                 double lik = src[i * n + k];
                 int end = Math.min(k + 1, j1) - j0; // X[k][j] is zero for j > k
-                int xr = k * n + j0;
-                int j = 0;
-                for (; j + DL <= end; j += DL) {
-                    DoubleVector.broadcast(D, lik).fma(DoubleVector.fromArray(D, x, xr + j), DoubleVector.fromArray(D, acc, j)).intoArray(acc, j);
-                }
-                for (; j < end; j++) acc[j] = Math.fma(lik, x[xr + j], acc[j]);
+                axpy(end, lik, x, k * n + j0, acc, 0);
             }
             double d = src[i * n + i];
             int end = Math.min(i, j1);
@@ -294,12 +314,7 @@ final class PanamaLinalg implements LinalgKernels {
                 int bi = i * nrhs;
                 for (int k = 0; k < i; k++) {
                     double lik = -l[i * n + k];
-                    int bk = k * nrhs;
-                    int c = c0;
-                    for (; c + DL <= c1; c += DL) {
-                        DoubleVector.broadcast(D, lik).fma(DoubleVector.fromArray(D, b, bk + c), DoubleVector.fromArray(D, b, bi + c)).intoArray(b, bi + c);
-                    }
-                    for (; c < c1; c++) b[bi + c] = Math.fma(lik, b[bk + c], b[bi + c]);
+                    axpy(c1 - c0, lik, b, k * nrhs + c0, b, bi + c0);
                 }
                 double d = l[i * n + i];
                 for (int c = c0; c < c1; c++) b[bi + c] /= d;
@@ -318,13 +333,7 @@ final class PanamaLinalg implements LinalgKernels {
                 int row = i * n;
                 java.util.Arrays.fill(out, row, row + i + 1, 0);
                 for (int k = i; k < n; k++) {
-                    double lki = l[k * n + i];
-                    int lk = k * n;
-                    int j = 0;
-                    for (; j + DL <= i + 1; j += DL) {
-                        DoubleVector.broadcast(D, lki).fma(DoubleVector.fromArray(D, l, lk + j), DoubleVector.fromArray(D, out, row + j)).intoArray(out, row + j);
-                    }
-                    for (; j <= i; j++) out[row + j] = Math.fma(lki, l[lk + j], out[row + j]);
+                    axpy(i + 1, l[k * n + i], l, k * n, out, row);
                 }
             }
         });
