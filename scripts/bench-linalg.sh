@@ -16,7 +16,7 @@ echo
 echo "benchmark,impl,n,ms/op,GFLOP/s"
 awk -F, 'NR > 1 {
   gsub(/"/, "");
-  name = $1; sub(/.*\./, "", name); ms = $5; n = $NF; impl = (NF >= 9 ? $(NF-1) : "djl");
+  name = $1; sub(/.*\./, "", name); ms = $5; n = $NF; impl = $(NF-1); if (impl == "") impl = "djl-pytorch";
   if (name == "gemm" || name == "matMul") f = 2 * n^3; else if (name == "syrk") f = n^3; else f = n^3 / 3;
   printf "%s,%s,%d,%.2f,%.1f\n", name, impl, n, ms, f / (ms * 1e6)
 }' "$out"

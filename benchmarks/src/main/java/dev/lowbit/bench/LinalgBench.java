@@ -20,8 +20,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The linear-algebra kernels at GPTQ sizes, vector vs scalar in the same run. Time per operation; GFLOP/s =
- * flops / time with GEMM 2n³, SYRK n³ (n × n Xᵀ·X, one triangle: rows·n² multiply-adds… counted as n·n·n),
- * Cholesky n³/3 (scripts/bench-linalg.sh prints them).
+ * flops / time, counting GEMM as 2n³, SYRK of n rows as n³ (one triangle: n·n(n+1)/2 multiply-adds) and Cholesky
+ * as n³/3 (scripts/bench-linalg.sh prints them). The DJL/PyTorch baseline is {@link LinalgDjlBench}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

@@ -57,11 +57,18 @@ public final class Linalg {
      * inverse, transpose to upper. Returns a new n×n array.
      */
     public static double[] upperCholeskyOfInverse(LinalgKernels k, int n, double[] a) {
-        double[] inv = spdInverse(k, n, a);
-        k.cholesky(n, inv);
+        return choleskyUpper(k, n, spdInverse(k, n, a));
+    }
+
+    /**
+     * The upper Cholesky factor U of an SPD matrix, A = Uᵀ·U ({@code torch.linalg.cholesky(A, upper=True)}): the
+     * transpose of the lower factor. Factors {@code a} in place (its lower triangle becomes L) and returns U.
+     */
+    public static double[] choleskyUpper(LinalgKernels k, int n, double[] a) {
+        k.cholesky(n, a);
         double[] u = new double[n * n];
         for (int i = 0; i < n; i++) {
-            for (int j = 0; j <= i; j++) u[j * n + i] = inv[i * n + j];
+            for (int j = 0; j <= i; j++) u[j * n + i] = a[i * n + j];
         }
         return u;
     }
