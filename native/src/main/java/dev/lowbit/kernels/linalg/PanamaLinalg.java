@@ -57,12 +57,7 @@ final class PanamaLinalg implements LinalgKernels {
     @Override
     public void syrk(int rows, int n, float[] x, int xOff, int ldx, float[] h) {
         if (n == 0 || rows == 0) return;
-        float[] t = new float[n * n];
-        // T = Xᵀ·X, lower triangle: A = Xᵀ is read in place (a(i, p) = x[p][i]), B = X
-        int parts = Math.min(Parallel.partsFor(1.0 * n * n * rows), Math.max(1, n / 8));
-        int[] bounds = Parallel.splitByCost(n, parts, i -> i + 1);
-        Parallel.run(parts, p -> gemmRows(bounds[p], bounds[p + 1], n, rows, 1f,
-                x, xOff, 1, ldx, x, xOff, ldx, t, 0, n, true));
+        float[] t = lowerGramF32(rows, n, x, xOff, ldx);
         for (int i = 0; i < n; i++) {
             for (int j = 0; j <= i; j++) {
                 float v = h[i * n + j] + t[i * n + j];
@@ -70,6 +65,30 @@ final class PanamaLinalg implements LinalgKernels {
                 h[j * n + i] = v;
             }
         }
+    }
+
+    @Override
+    public void syrkAccumulate(int rows, int n, float[] x, int xOff, int ldx, double[] h) {
+        if (n == 0 || rows == 0) return;
+        float[] t = lowerGramF32(rows, n, x, xOff, ldx);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++) {
+                double v = h[i * n + j] + t[i * n + j];
+                h[i * n + j] = v;
+                h[j * n + i] = v;
+            }
+        }
+    }
+
+    /** The lower triangle (plus a few entries above it) of Xᵀ·X in f32, in a fresh n × n array. */
+    private static float[] lowerGramF32(int rows, int n, float[] x, int xOff, int ldx) {
+        float[] t = new float[n * n];
+        // T = Xᵀ·X, lower triangle: A = Xᵀ is read in place (a(i, p) = x[p][i]), B = X
+        int parts = Math.min(Parallel.partsFor(1.0 * n * n * rows), Math.max(1, n / 8));
+        int[] bounds = Parallel.splitByCost(n, parts, i -> i + 1);
+        Parallel.run(parts, p -> gemmRows(bounds[p], bounds[p + 1], n, rows, 1f,
+                x, xOff, 1, ldx, x, xOff, ldx, t, 0, n, true));
+        return t;
     }
 
     /**
