@@ -177,7 +177,7 @@ public final class LlamaRunner implements AutoCloseable {
         overrides.computeIfAbsent(layer, i -> new EnumMap<>(Linear.class)).put(linear, w.clone());
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
-            NDArray old = cached.weight.put(linear, manager.create(w, new Shape(shape)));
+            NDArray old = cached.weight.put(linear, persistent(w, shape));
             if (old != null) old.close();
         }
     }
@@ -231,7 +231,7 @@ public final class LlamaRunner implements AutoCloseable {
         for (Linear l : Linear.values()) {
             long[] shape = linearShape(l);
             String name = arch.linearName(i, l);
-            w.weight.put(l, subst.containsKey(l) ? manager.create(subst.get(l), new Shape(shape))
+            w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape)
                     : load(name + ".weight", shape[0], shape[1]));
             if (weights.contains(name + ".bias")) w.bias.put(l, load(name + ".bias", shape[0]));
         }
@@ -326,6 +326,13 @@ public final class LlamaRunner implements AutoCloseable {
             buf.put(chunk, 0, count);
         }
         NDArray a = manager.create(buf.flip(), new Shape(shape));
+        NDScope.unregister(a);
+        return a;
+    }
+
+    /** An array that outlives any {@link NDScope} open on this thread (weights, cached tables). */
+    private NDArray persistent(float[] values, long[] shape) {
+        NDArray a = manager.create(values, new Shape(shape));
         NDScope.unregister(a);
         return a;
     }

@@ -60,6 +60,19 @@ public final class ModelTokenizer implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The id the tokenizer puts in front of a text when asked to add special tokens (its BOS), if any:
+     * llama.cpp's protocol writes it over each window's first token.
+     */
+    public java.util.OptionalInt bosToken() {
+        long[] with = tokenizer.encode("a", true, false).getIds();
+        long[] without = tokenizer.encode("a", false, false).getIds();
+        if (with.length > without.length && with.length > 0 && (without.length == 0 || with[0] != without[0])) {
+            return java.util.OptionalInt.of(Math.toIntExact(with[0]));
+        }
+        return java.util.OptionalInt.empty();
+    }
+
     /** First safe cut at or after {@code from}, or the end of the text. */
     static int cut(String text, int from) {
         for (int i = Math.max(from, 2); i < text.length(); i++) {
