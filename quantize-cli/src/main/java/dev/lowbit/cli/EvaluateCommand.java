@@ -63,8 +63,8 @@ final class EvaluateCommand implements Callable<Integer> {
         if (json) {
             System.out.println(r.toJson(ctx));
         } else {
-            System.out.printf(Locale.ROOT, "perplexity %.4f  (%d windows of %d, %d scored of %d tokens, %.1f s, %.0f tokens/s)%n",
-                    r.perplexity(), r.windows(), ctx, r.scored(), r.tokens(), r.seconds(), r.tokensPerSecond(ctx));
+            System.out.printf(Locale.ROOT, "perplexity %.4f  (%d windows of %d, %d scored of %d tokens; %.1f s, forward %.0f tokens/s)%n",
+                    r.perplexity(), r.windows(), ctx, r.scored(), r.tokens(), r.seconds(), r.forwardTokensPerSecond(ctx));
             if (r.hasBaseline()) {
                 System.out.printf(Locale.ROOT, "KL(baseline || model) %.6f  top-1 agreement %.4f  max |delta logit| %.4f%n",
                         r.kl(), r.top1Agreement(), r.maxAbsDeltaLogit());

@@ -12,17 +12,25 @@ import java.util.Map;
  *
  * @param tokens       tokens in the tokenized file
  * @param scored       predicted (scored) positions
+ * @param seconds      wall time of the whole evaluation (tokenize, load, forward)
+ * @param forwardSeconds wall time of the forward + scoring loop alone
  * @param kl           NaN without a baseline (as are the other two comparisons)
  */
-public record EvalResult(double perplexity, long tokens, int windows, long scored, double seconds, double kl,
+public record EvalResult(double perplexity, long tokens, int windows, long scored, double seconds,
+                         double forwardSeconds, double kl,
                          double top1Agreement, double maxAbsDeltaLogit) {
     public boolean hasBaseline() {
         return !Double.isNaN(kl);
     }
 
-    /** Tokens pushed through the model per second (windows × ctx / seconds). */
+    /** Tokens pushed through the model per second of the whole run (windows × ctx / seconds). */
     public double tokensPerSecond(int ctx) {
         return windows * (double) ctx / seconds;
+    }
+
+    /** Tokens pushed through the model per second of forward + scoring (windows × ctx / forwardSeconds). */
+    public double forwardTokensPerSecond(int ctx) {
+        return windows * (double) ctx / forwardSeconds;
     }
 
     public String toJson(int ctx) {
@@ -33,6 +41,8 @@ public record EvalResult(double perplexity, long tokens, int windows, long score
         m.put("scored_tokens", scored);
         m.put("seconds", seconds);
         m.put("tokens_per_second", tokensPerSecond(ctx));
+        m.put("forward_seconds", forwardSeconds);
+        m.put("forward_tokens_per_second", forwardTokensPerSecond(ctx));
         if (hasBaseline()) {
             m.put("kl", kl);
             m.put("top1_agreement", top1Agreement);

@@ -44,6 +44,7 @@ public final class Evaluator {
         }
         int first = req.protocol().firstScored(req.ctx());
         Sums sums = new Sums();
+        long tForward;
         try (LlamaRunner model = LlamaRunner.open(req.model(), req.threads());
              LlamaRunner baseline = req.baseline() == null ? null : LlamaRunner.open(req.baseline(), req.threads())) {
             if (baseline != null && baseline.config().vocabSize() != model.config().vocabSize()) {
@@ -51,15 +52,18 @@ public final class Evaluator {
                         + " differs from the model's " + model.config().vocabSize());
             }
             progress.start(windows.length);
+            tForward = System.nanoTime();
             for (int from = 0; from < windows.length; from += req.batch()) {
                 int[][] batch = java.util.Arrays.copyOfRange(windows, from, Math.min(windows.length, from + req.batch()));
                 score(model, baseline, batch, first, sums);
                 progress.advance(batch.length);
             }
+            tForward = System.nanoTime() - tForward;
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         boolean cmp = req.baseline() != null;
         return new EvalResult(Math.exp(sums.nll / sums.count), tokens.length, windows.length, sums.count, seconds,
+                tForward / 1e9,
                 cmp ? sums.kl / sums.count : Double.NaN, cmp ? (double) sums.agree / sums.count : Double.NaN,
                 cmp ? sums.maxAbsDelta : Double.NaN);
     }
