@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.lowbit.calib.data.TextDataset;
 import dev.lowbit.calib.data.TokenWindows;
 import dev.lowbit.calib.model.LinearHook;
+import dev.lowbit.calib.model.LlamaConfig;
 import dev.lowbit.calib.model.LlamaRunner;
 import dev.lowbit.calib.tokenize.ModelTokenizer;
 import dev.lowbit.io.BadInputException;
@@ -32,6 +33,9 @@ public final class Evaluator {
 
     public static EvalResult evaluate(EvalRequest req, Progress progress) {
         long t0 = System.nanoTime();
+        // validate the models before the (slower) tokenization: config.json problems are the likeliest bad input
+        LlamaConfig.fromJson(req.model());
+        if (req.baseline() != null) LlamaConfig.fromJson(req.baseline());
         int[] tokens;
         OptionalInt bos;
         try (ModelTokenizer tokenizer = ModelTokenizer.open(req.model())) {
