@@ -82,15 +82,25 @@ public final class Evaluator {
 
     /** Runs all layers of {@code runner} on {@code windows}: logits {@code [B, T, V]}. */
     public static NDArray logits(LlamaRunner runner, int[][] windows) {
+        return logits(runner, windows, 0, windows[0].length);
+    }
+
+    /**
+     * Runs all layers on {@code windows} and applies the head to positions {@code from..to−1} only
+     * (the scored rows): logits {@code [B, to−from, V]}.
+     */
+    public static NDArray logits(LlamaRunner runner, int[][] windows, int from, int to) {
         NDArray h = runner.embed(windows);
         for (int l = 0; l < runner.config().numLayers(); l++) {
             NDArray next = runner.runLayer(l, h, LinearHook.NONE);
             h.close();
             h = next;
         }
-        NDArray logits = runner.finalLogits(h);
+        NDArray rows = from == 0 && to == windows[0].length ? h : h.get(new NDIndex(":, {}:{}, :", from, to));
+        NDArray logits = runner.finalLogits(rows);
+        if (rows != h) rows.close();
         h.close();
-        NDArray out = logits.reshape(windows.length, windows[0].length, runner.config().vocabSize());
+        NDArray out = logits.reshape(windows.length, to - from, runner.config().vocabSize());
         if (out != logits) logits.close();
         return out;
     }
@@ -102,15 +112,14 @@ public final class Evaluator {
         long[] targets = new long[b * s];
         for (int w = 0; w < b; w++) for (int j = 0; j < s; j++) targets[w * s + j] = batch[w][first + j + 1];
         try (NDScope scope = new NDScope()) {
-            NDIndex rows = new NDIndex(":, {}:{}, :", first, t - 1);
-            NDArray z = logits(model, batch).get(rows);
+            NDArray z = logits(model, batch, first, t - 1);
             NDArray logp = z.logSoftmax(2);
             NDArray target = model.manager().create(targets, new Shape(b, s, 1));
             float[] picked = logp.gather(target, 2).toFloatArray();
             for (float lp : picked) sums.nll -= lp;
             sums.count += picked.length;
             if (baseline != null) {
-                NDArray zb = logits(baseline, batch).get(rows);
+                NDArray zb = logits(baseline, batch, first, t - 1);
                 NDArray logpb = zb.logSoftmax(2);
                 float[] kl = logpb.exp().mul(logpb.sub(logp)).sum(new int[] {2}).toFloatArray();
                 for (float k : kl) sums.kl += k;
