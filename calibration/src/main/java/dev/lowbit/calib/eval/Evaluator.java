@@ -114,6 +114,7 @@ public final class Evaluator {
         try (NDScope scope = new NDScope()) {
             NDArray z = logits(model, batch, first, t - 1);
             NDArray logp = z.logSoftmax(2);
+            if (baseline == null) z.close();   // [B, S, V] is the largest array of a batch: free it early
             NDArray target = model.manager().create(targets, new Shape(b, s, 1));
             float[] picked = logp.gather(target, 2).toFloatArray();
             for (float lp : picked) sums.nll -= lp;

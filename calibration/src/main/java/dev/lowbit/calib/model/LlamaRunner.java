@@ -127,20 +127,32 @@ public final class LlamaRunner implements AutoCloseable {
             NDArray[] rope = rope((int) t);
             q = rotate(q, rope);
             k = rotate(k, rope);
-            // grouped-query attention: query head j uses key/value head j / rep; fold the rep query heads into rows
-            NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2))
-                    .mul(1.0 / Math.sqrt(hd))
-                    .reshape(b, kv, rep, t, t).add(causalMask((int) t));
-            NDArray attn = scores.softmax(4).reshape(b, kv, rep * t, t).matMul(v)
-                    .reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
+            // grouped-query attention: query head j uses key/value head j / rep; fold the rep query heads into rows.
+            // Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+            NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
+            scores.muli(1.0 / Math.sqrt(hd));
+            NDArray masked = scores.reshape(b, kv, rep, t, t);
+            masked.addi(causalMask((int) t));
+            NDArray probs = masked.softmax(4);
+            scores.close();
+            masked.close();
+            NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
+            probs.close();
+            NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
+            context.close();
             hook.onInput(layer, LinearInput.O, attn);
-            NDArray x1 = x.add(linear(attn, w, Linear.O).reshape(b, t, d));
+            NDArray x1 = linear(attn, w, Linear.O).reshape(b, t, d);
+            x1.addi(x);
             NDArray m = rmsNorm(x1, w.postAttentionNorm).reshape(b * t, d);
             hook.onInput(layer, LinearInput.GATE_UP, m);
             NDArray gate = linear(m, w, Linear.GATE);
-            NDArray act = gate.mul(Activation.sigmoid(gate)).mul(linear(m, w, Linear.UP));
+            NDArray act = Activation.sigmoid(gate);
+            act.muli(gate);
+            act.muli(linear(m, w, Linear.UP));
+            gate.close();
             hook.onInput(layer, LinearInput.DOWN, act);
-            NDArray out = x1.add(linear(act, w, Linear.DOWN).reshape(b, t, d));
+            NDArray out = linear(act, w, Linear.DOWN).reshape(b, t, d);
+            out.addi(x1);
             NDScope.unregister(out);
             return out;
         }
