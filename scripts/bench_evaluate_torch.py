@@ -54,8 +54,8 @@ def main():
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * g
 
     def rot(x):
-        h = x.shape[-1] // 2
-        return x * cos + torch.cat([-x[..., h:], x[..., :h]], -1) * sin
+        h, t = x.shape[-1] // 2, x.shape[-2]
+        return x * cos[:t] + torch.cat([-x[..., h:], x[..., :h]], -1) * sin[:t]
 
     def forward(ids):
         b, t = ids.shape
@@ -69,7 +69,7 @@ def main():
             q, k = rot(q), rot(k)
             k = k.repeat_interleave(nh // nkv, 1)
             v = v.repeat_interleave(nh // nkv, 1)
-            s = (q @ k.transpose(2, 3)) / math.sqrt(hd) + mask
+            s = (q @ k.transpose(2, 3)) / math.sqrt(hd) + mask[:t, :t]
             o = (s.softmax(-1) @ v).transpose(1, 2).reshape(b, t, nh * hd)
             x = x + o @ w[p + "self_attn.o_proj.weight"].T
             m = rms(x, w[p + "post_attention_layernorm.weight"])
@@ -77,17 +77,33 @@ def main():
             x = x + g @ w[p + "mlp.down_proj.weight"].T
         return rms(x, w["model.norm.weight"]) @ head.T
 
+    # check this forward against the golden logits before timing it
+    golden = os.path.join(model_dir, "..", "..", "data", "tiny-llama-code.golden-logits.safetensors")
+    max_diff = None
+    if os.path.exists(golden):
+        with open(golden, "rb") as fh:
+            n = struct.unpack("<Q", fh.read(8))[0]
+            header = json.loads(fh.read(n))
+            data = fh.read()
+        a, b = header["input_ids"]["data_offsets"]
+        gids = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.int32).astype(np.int64))
+        a, b = header["logits"]["data_offsets"]
+        glog = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).copy()).reshape(header["logits"]["shape"])
+        with torch.inference_mode():
+            max_diff = (forward(gids[None])[0] - glog).abs().max().item()
+
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(0, cfg["vocab_size"], (windows, ctx), generator=gen)
     with torch.inference_mode():
-        forward(ids[:1, :16])  # warm-up
+        forward(ids[:1])  # warm-up
         t0 = time.perf_counter()
         for i in range(0, windows, batch):
             z = forward(ids[i:i + batch])
             lp = z[:, :-1].log_softmax(-1).gather(-1, ids[i:i + batch, 1:, None])
         secs = time.perf_counter() - t0
     print(json.dumps({"tokens_per_second": windows * ctx / secs, "windows": windows, "seconds": secs,
-                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
+                      "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "golden_max_abs_diff": max_diff}))
 
 
 if __name__ == "__main__":
