@@ -1,5 +1,6 @@
 package dev.lowbit.calib.observe;
 
+import ai.djl.ndarray.NDArray;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -8,8 +9,10 @@ import java.util.Set;
  * GPTQ's proxy Hessian per module: {@code H = Σ_t x_t x_tᵀ} over all observed tokens, with the token count
  * {@code n} (GPTQ uses {@code 2H/n}). Each batch's {@code XᵀX} is accumulated in f32 (as the reference does on
  * the GPU), batches are reduced in f64 so the result does not depend on how many batches there were.
+ * Fed by {@link ObservingHook}, the batch product runs as one f32 GEMM in PyTorch ({@link #observe(String, NDArray)});
+ * the {@code float[]} path is the scalar reference.
  */
-public final class HessianObserver implements LinearObserver {
+public final class HessianObserver implements LinearObserver, NDArrayObserver {
     private final Map<String, double[]> sums = new LinkedHashMap<>();
     private final Map<String, Long> counts = new LinkedHashMap<>();
     private final Map<String, Integer> widths = new LinkedHashMap<>();
@@ -28,13 +31,25 @@ public final class HessianObserver implements LinearObserver {
                 for (int j = 0; j <= i; j++) batch[hi + j] += xi * x[base + j];
             }
         }
-        double[] h = sums.computeIfAbsent(module, m -> new double[cols * cols]);
-        for (int i = 0; i < cols; i++) {
-            for (int j = 0; j <= i; j++) {
-                h[i * cols + j] += batch[i * cols + j];
-                if (i != j) h[j * cols + i] = h[i * cols + j];
-            }
+        for (int i = 0; i < cols; i++) for (int j = 0; j < i; j++) batch[j * cols + i] = batch[i * cols + j];
+        reduce(module, batch, rows, cols);
+    }
+
+    /** {@code XᵀX} of the batch as one f32 matrix product on the engine, then the same f64 reduction. */
+    @Override
+    public void observe(String module, NDArray x) {
+        int rows = Math.toIntExact(x.getShape().get(0));
+        int cols = Math.toIntExact(x.getShape().get(1));
+        Integer w = widths.putIfAbsent(module, cols);
+        if (w != null && w != cols) throw new IllegalArgumentException(module + ": width " + cols + " after " + w);
+        try (NDArray xtx = x.transpose().matMul(x)) {
+            reduce(module, xtx.toFloatArray(), rows, cols);
         }
+    }
+
+    private void reduce(String module, float[] batch, int rows, int cols) {
+        double[] h = sums.computeIfAbsent(module, m -> new double[cols * cols]);
+        for (int i = 0; i < h.length; i++) h[i] += batch[i];
         counts.merge(module, (long) rows, Long::sum);
     }
 

@@ -9,7 +9,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * A {@link LinearHook} that copies the selected Linear inputs to the heap and hands them to observers.
+ * A {@link LinearHook} that hands the selected Linear inputs to observers: as the engine array to those that
+ * implement {@link NDArrayObserver}, else copied to the heap once per input.
  * Linears that share an input are observed once, under the name of the first reader
  * ({@link #key}: q_proj for q/k/v, gate_proj for gate/up).
  */
@@ -34,8 +35,15 @@ public final class ObservingHook implements LinearHook {
         if (!inputs.contains(input)) return;
         int rows = Math.toIntExact(x.getShape().get(0));
         int cols = Math.toIntExact(x.getShape().get(1));
-        float[] values = x.toFloatArray();
         String module = key(arch, layer, input.readers().getFirst());
-        for (LinearObserver o : observers) o.observe(module, values, rows, cols);
+        float[] values = null;
+        for (LinearObserver o : observers) {
+            if (o instanceof NDArrayObserver fast) {
+                fast.observe(module, x);
+            } else {
+                if (values == null) values = x.toFloatArray();
+                o.observe(module, values, rows, cols);
+            }
+        }
     }
 }

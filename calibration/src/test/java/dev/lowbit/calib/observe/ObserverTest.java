@@ -38,6 +38,26 @@ class ObserverTest {
         }
     }
 
+    /** The engine path (one f32 GEMM) equals the scalar reference up to f32 summation order. */
+    @Test
+    void engineHessianMatchesScalarReference() {
+        Random rnd = new Random(11);
+        int rows = 53, cols = 70;
+        float[] x = new float[rows * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        HessianObserver scalar = new HessianObserver();
+        HessianObserver engine = new HessianObserver();
+        scalar.observe("m", x, rows, cols);
+        try (ai.djl.ndarray.NDManager nd = dev.lowbit.calib.model.DjlEngine.newManager(1)) {
+            engine.observe("m", nd.create(x, new ai.djl.ndarray.types.Shape(rows, cols)));
+        }
+        double[] a = scalar.hessian("m");
+        double[] b = engine.hessian("m");
+        // |entries| ≲ rows; f32 sums of 53 products differ by ≲ 53·2⁻²⁴·|x|² per term order: 1e-4 abs is generous
+        for (int i = 0; i < a.length; i++) assertEquals(a[i], b[i], 1e-4 + 1e-5 * Math.abs(a[i]));
+        assertEquals(scalar.samples("m"), engine.samples("m"));
+    }
+
     @Test
     void rejectsMismatchedShapes() {
         HessianObserver h = new HessianObserver();
