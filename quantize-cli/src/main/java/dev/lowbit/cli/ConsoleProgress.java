@@ -16,7 +16,17 @@ final class ConsoleProgress implements Evaluator.Progress, AutoCloseable {
 
     /** A bar when stdout/stderr are a terminal, else {@link Evaluator.Progress#NONE}-like silence. */
     static ConsoleProgress forTask(String task) {
-        return new ConsoleProgress(System.console() != null && System.console().isTerminal() ? task : null);
+        return new ConsoleProgress(interactive() ? task : null);
+    }
+
+    /**
+     * Whether a person watches stderr. The launcher pipes stderr through a filter and says whether it was a terminal
+     * in {@code lowbit.stderr.tty}; without the launcher, ask the console.
+     */
+    static boolean interactive() {
+        String p = System.getProperty("lowbit.stderr.tty");
+        if (p != null && !p.isEmpty()) return Boolean.parseBoolean(p);
+        return System.console() != null && System.console().isTerminal();
     }
 
     @Override

@@ -62,7 +62,7 @@ public final class LlamaRunner implements AutoCloseable {
     /** Opens a Hugging Face model directory (config.json + safetensors) with {@code threads} PyTorch threads. */
     public static LlamaRunner open(Path modelDir, int threads) {
         LlamaConfig config = LlamaConfig.fromJson(modelDir);
-        TensorSource source = ShardedSafetensors.open(modelDir);
+        TensorSource source = dev.lowbit.io.hf.DequantizingSource.openDirectory(modelDir);
         try {
             return new LlamaRunner(config, source, DjlEngine.newManager(threads));
         } catch (RuntimeException e) {

@@ -54,6 +54,27 @@ public final class DequantizingSource implements TensorSource {
     }
 
     /**
+     * Opens the weights of a Hugging Face directory: plain safetensors as they are, a GPTQ or compressed-tensors
+     * checkpoint (config.json has a {@code quantization_config}) dequantized on the fly.
+     */
+    public static TensorSource openDirectory(java.nio.file.Path dir) {
+        java.nio.file.Path cfg = dir.resolve("config.json");
+        JsonNode config;
+        try {
+            config = new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readString(cfg));
+        } catch (java.io.IOException e) {
+            throw new BadInputException(cfg, "cannot read: " + e.getMessage().split("\n")[0]);
+        }
+        TensorSource packed = dev.lowbit.io.safetensors.ShardedSafetensors.open(dir);
+        try {
+            return wrap(packed, config, cfg.toString());
+        } catch (RuntimeException e) {
+            packed.close();
+            throw e;
+        }
+    }
+
+    /**
      * Wraps {@code packed} when {@code config} has a {@code quantization_config} lowbit reads; returns {@code packed}
      * itself for an unquantized checkpoint.
      */
