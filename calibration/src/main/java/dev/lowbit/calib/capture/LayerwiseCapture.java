@@ -51,7 +51,9 @@ public final class LayerwiseCapture {
             for (int layer = 0; layer < runner.config().numLayers(); layer++) {
                 for (Set<LinearInput> stage : stages) {
                     ObservingHook hook = new ObservingHook(runner.config().architecture(), stage, step.observers(layer, stage));
-                    for (NDArray h : hidden) runner.runLayer(layer, h, hook).close();
+                    LinearInput last = null; // the stage's last input in execution order: the layer need not run further
+                    for (LinearInput in : LinearInput.values()) if (stage.contains(in)) last = in;
+                    for (NDArray h : hidden) runner.runLayer(layer, h, hook, last);
                     step.afterStage(layer, stage, runner);
                 }
                 for (int i = 0; i < hidden.size(); i++) {

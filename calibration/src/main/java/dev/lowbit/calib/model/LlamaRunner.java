@@ -110,6 +110,15 @@ public final class LlamaRunner implements AutoCloseable {
 
     /** Runs decoder layer {@code layer} on {@code x} {@code [B, T, D]}; {@code hook} sees each Linear input. */
     public NDArray runLayer(int layer, NDArray x, LinearHook hook) {
+        return runLayer(layer, x, hook, null);
+    }
+
+    /**
+     * Runs decoder layer {@code layer} only as far as the input {@code until} (which {@code hook} still sees) and
+     * returns null; with {@code until == null}, the whole layer and its output. Calibration stages use this to skip
+     * the part of the layer that their observers do not need.
+     */
+    public NDArray runLayer(int layer, NDArray x, LinearHook hook, LinearInput until) {
         LayerWeights w = layer(layer);
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
@@ -121,6 +130,7 @@ public final class LlamaRunner implements AutoCloseable {
         try (NDScope scope = new NDScope()) {
             NDArray a = rmsNorm(x, w.inputNorm).reshape(b * t, d);
             hook.onInput(layer, LinearInput.QKV, a);
+            if (until == LinearInput.QKV) return null;
             NDArray q = heads(linear(a, w, Linear.Q), b, t, h, hd, w.qNorm);
             NDArray k = heads(linear(a, w, Linear.K), b, t, kv, hd, w.kNorm);
             NDArray v = linear(a, w, Linear.V).reshape(b, t, kv, hd).transpose(0, 2, 1, 3);
@@ -141,16 +151,19 @@ public final class LlamaRunner implements AutoCloseable {
             NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
             context.close();
             hook.onInput(layer, LinearInput.O, attn);
+            if (until == LinearInput.O) return null;
             NDArray x1 = linear(attn, w, Linear.O).reshape(b, t, d);
             x1.addi(x);
             NDArray m = rmsNorm(x1, w.postAttentionNorm).reshape(b * t, d);
             hook.onInput(layer, LinearInput.GATE_UP, m);
+            if (until == LinearInput.GATE_UP) return null;
             NDArray gate = linear(m, w, Linear.GATE);
             NDArray act = Activation.sigmoid(gate);
             act.muli(gate);
             act.muli(linear(m, w, Linear.UP));
             gate.close();
             hook.onInput(layer, LinearInput.DOWN, act);
+            if (until == LinearInput.DOWN) return null;
             NDArray out = linear(act, w, Linear.DOWN).reshape(b, t, d);
             out.addi(x1);
             NDScope.unregister(out);

@@ -12,7 +12,7 @@ import java.util.Set;
  * Fed by {@link ObservingHook}, the batch product runs as one f32 GEMM in PyTorch ({@link #observe(String, NDArray)});
  * the {@code float[]} path is the scalar reference.
  */
-public final class HessianObserver implements LinearObserver, NDArrayObserver {
+public class HessianObserver implements LinearObserver, NDArrayObserver {
     private final Map<String, double[]> sums = new LinkedHashMap<>();
     private final Map<String, Long> counts = new LinkedHashMap<>();
     private final Map<String, Integer> widths = new LinkedHashMap<>();

@@ -31,7 +31,7 @@ import dev.lowbit.pipeline.output.OutputDirectory;
 import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqResult;
-import dev.lowbit.ptq.observe.HessianObserver;
+import dev.lowbit.calib.observe.HessianObserver;
 import dev.lowbit.ptq.rtn.Rtn;
 import dev.lowbit.ptq.scheme.ClipSearch;
 import java.io.IOException;
@@ -45,7 +45,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -205,17 +204,13 @@ public final class QuantizePipeline {
         long[] solveAndWrite = new long[1];
         try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
             LayerwiseCapture.run(runner, windows, 8, g.trueSequential(), new LayerwiseCapture.Step() {
-                final Map<String, HessianObserver> hessians = new HashMap<>();
+                HessianObserver hessians;
                 final Map<String, QuantizedTensor> done = new LinkedHashMap<>();
 
                 @Override
                 public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
-                    hessians.clear();
-                    return List.of((module, x, rows, cols) -> {
-                        long t = System.nanoTime();
-                        hessians.computeIfAbsent(module, k -> new HessianObserver(cols)).add(x, rows, cols);
-                        time.add("hessian", System.nanoTime() - t);
-                    });
+                    hessians = new TimedHessianObserver(time);
+                    return List.of(hessians);
                 }
 
                 @Override
@@ -225,8 +220,9 @@ public final class QuantizePipeline {
                         for (Linear l : in.readers()) {
                             Target tg = byModule.get(arch.linearName(layer, l));
                             if (tg == null) continue;
-                            HessianObserver h = hessians.get(ObservingHook.key(arch, layer, l));
-                            GptqResult res = Gptq.quantize(tg.module, r.linearWeight(layer, l), tg.rows, tg.cols, h.hessian(), cfg);
+                            // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
+                            double[] h = hessians.hessian(ObservingHook.key(arch, layer, l)).clone();
+                            GptqResult res = Gptq.quantize(tg.module, r.linearWeight(layer, l), tg.rows, tg.cols, h, cfg);
                             r.setLinearWeight(layer, l, res.quantized().dequantize());
                             done.put(tg.module, res.quantized());
                         }
@@ -374,6 +370,22 @@ public final class QuantizePipeline {
 
         double bitsPerWeight() {
             return parameters == 0 ? 0 : packedBytes * 8.0 / parameters;
+        }
+    }
+
+    /** The engine-side Hessian observer, with its time booked under "hessian". */
+    static final class TimedHessianObserver extends HessianObserver {
+        private final Timings time;
+
+        TimedHessianObserver(Timings time) {
+            this.time = time;
+        }
+
+        @Override
+        public void observe(String module, ai.djl.ndarray.NDArray x) {
+            long t = System.nanoTime();
+            super.observe(module, x);
+            time.add("hessian", System.nanoTime() - t);
         }
     }
 

@@ -1,0 +1,43 @@
+package dev.lowbit.calib.observe;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.lowbit.calib.model.DjlEngine;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The engine-side Hessian (one f32 GEMM per batch in PyTorch) and ptq-algorithms' Java SYRK observer must agree:
+ * both are Σ xxᵀ accumulated in f32 per batch and reduced in f64, so they may differ only by f32 summation order.
+ */
+class HessianAgreementTest {
+    @Test
+    void engineGemmAgreesWithJavaSyrk() {
+        int rows = 4096, cols = 512;
+        SplittableRandom rnd = new SplittableRandom(7);
+        float[] x = new float[rows * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (1 + (i % cols) / 64.0));
+        HessianObserver engine = new HessianObserver();
+        dev.lowbit.ptq.observe.HessianObserver java = new dev.lowbit.ptq.observe.HessianObserver(cols);
+        try (NDManager m = DjlEngine.newManager(2)) {
+            NDArray a = m.create(x, new Shape(rows, cols));
+            engine.observe("m", a);
+        }
+        java.add(x, rows, cols, 1);
+        double[] he = engine.hessian("m");
+        double[] hj = java.hessian(); // 2/n·Σ with n = 1
+        double worst = 0;
+        for (int i = 0; i < cols; i++) {
+            for (int j = 0; j < cols; j++) {
+                double a = he[i * cols + j], b = hj[i * cols + j] / 2;
+                double scale = Math.sqrt(he[i * cols + i] * he[j * cols + j]);
+                worst = Math.max(worst, Math.abs(a - b) / scale);
+            }
+        }
+        // f32 sums of 4096 products: relative error ~ sqrt(4096)·2^-24 ≈ 4e-6 of the Cauchy–Schwarz bound; allow 1e-4.
+        assertTrue(worst < 1e-4, "worst relative difference " + worst);
+    }
+}
