@@ -7,6 +7,6 @@ final class Commands {
     private Commands() {}
 
     static List<Object> all() {
-        return List.of(new InspectCommand(), new QuantizeCommand(), new EvaluateCommand());
+        return List.of(new InspectCommand(), new QuantizeCommand(), new EvaluateCommand(), new TokenizeCommand());
     }
 }
