@@ -39,6 +39,7 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int numLaye
 
     /** Reads {@code config.json} from a model directory (or the file itself). */
     public static LlamaConfig fromJson(Path path) {
+        if (!Files.exists(path)) throw new BadInputException(path, "no such model directory");
         Path file = Files.isDirectory(path) ? path.resolve(FILE) : path;
         if (!Files.isRegularFile(file)) throw new BadInputException(file, "missing (a model directory needs config.json)");
         JsonNode root;

@@ -24,6 +24,13 @@ class DatasetTest {
     }
 
     @Test
+    void plainTextIsReadWithUniversalNewlines() throws Exception {
+        Path f = dir.resolve("crlf.txt");
+        Files.write(f, "a\r\nb\rc\n\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals("a\nb\nc\n\n", TextDataset.read(f));
+    }
+
+    @Test
     void firstWindowsDropTheRemainder() {
         int[] tokens = new int[10];
         for (int i = 0; i < tokens.length; i++) tokens[i] = i;

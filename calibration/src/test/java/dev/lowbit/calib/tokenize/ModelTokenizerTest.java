@@ -18,6 +18,14 @@ class ModelTokenizerTest {
         }
     }
 
+    /** reference.json: wiki_tokens = 403,812 (the file's CRLFs read as newlines, as Python's text mode does). */
+    @Test
+    void wikiTokenCountMatchesReference() {
+        try (ModelTokenizer tok = ModelTokenizer.open(Fixtures.tinyLlama())) {
+            assertEquals(403_812, tok.encode(TextDataset.read(Fixtures.data("wiki.test.raw"))).length);
+        }
+    }
+
     /** Cutting at the safe boundaries gives the same ids as one call (byte-level BPE). */
     @Test
     void chunkedEncodingEqualsWholeEncoding() {
