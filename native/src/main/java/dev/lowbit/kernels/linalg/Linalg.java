@@ -18,24 +18,24 @@ public final class Linalg {
 
     private static LinalgKernels choose() {
         if ("scalar".equals(System.getProperty("lowbit.linalg"))) {
-            LOG.log(System.Logger.Level.INFO, "lowbit linalg: scalar (forced by -Dlowbit.linalg=scalar)");
+            LOG.log(System.Logger.Level.DEBUG, "lowbit linalg: scalar (forced by -Dlowbit.linalg=scalar)");
             return new ScalarLinalg();
         }
         if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
-            LOG.log(System.Logger.Level.INFO, "lowbit linalg: scalar (jdk.incubator.vector not present; add --add-modules jdk.incubator.vector)");
+            LOG.log(System.Logger.Level.WARNING, "lowbit linalg: scalar (jdk.incubator.vector not present; add --add-modules jdk.incubator.vector)");
             return new ScalarLinalg();
         }
         try {
             LinalgKernels k = PanamaLinalg.createIfUseful();
             if (k != null) {
-                LOG.log(System.Logger.Level.INFO, "lowbit linalg: Vector API, " + PanamaLinalg.describe());
+                LOG.log(System.Logger.Level.DEBUG, "lowbit linalg: Vector API, " + PanamaLinalg.describe());
                 return k;
             }
         } catch (LinkageError e) {
-            LOG.log(System.Logger.Level.INFO, "lowbit linalg: scalar (Vector API unavailable: " + e + ")");
+            LOG.log(System.Logger.Level.WARNING, "lowbit linalg: scalar (Vector API unavailable: " + e + ")");
             return new ScalarLinalg();
         }
-        LOG.log(System.Logger.Level.INFO, "lowbit linalg: scalar (vector species narrower than 256 bits)");
+        LOG.log(System.Logger.Level.DEBUG, "lowbit linalg: scalar (vector species narrower than 256 bits)");
         return new ScalarLinalg();
     }
 
