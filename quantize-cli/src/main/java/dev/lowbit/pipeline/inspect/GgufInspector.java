@@ -1,13 +1,68 @@
 package dev.lowbit.pipeline.inspect;
 
-import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.gguf.GgufArray;
+import dev.lowbit.io.gguf.GgufFile;
+import dev.lowbit.io.gguf.GgufTensorInfo;
+import dev.lowbit.io.gguf.GgufValue;
+import dev.lowbit.io.gguf.GgufValueType;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
-/** GGUF side of {@link ModelInspector}. */
+/**
+ * GGUF side of {@link ModelInspector}: {@code general.architecture}, the architecture's hyperparameter keys
+ * ({@code <arch>.*}), one row per tensor (ggml type, PyTorch-order shape, bytes) and every metadata value, arrays of
+ * more than {@value #SHOWN_ELEMENTS} elements summarised by element type and length.
+ */
 final class GgufInspector {
+    static final int SHOWN_ELEMENTS = 16;
+
     private GgufInspector() {}
 
     static InspectReport inspect(Path path) {
-        throw new BadInputException(path, "GGUF inspection is not available in this build");
+        try (GgufFile f = GgufFile.open(path)) {
+            GgufValue archValue = f.get("general.architecture");
+            String arch = archValue != null && archValue.type() == GgufValueType.STRING ? archValue.asString() : null;
+            Map<String, Object> hyper = new LinkedHashMap<>();
+            Map<String, Object> metadata = new LinkedHashMap<>();
+            metadata.put("gguf.version", f.version());
+            metadata.put("gguf.alignment", f.alignment());
+            for (Map.Entry<String, GgufValue> e : f.kv().entrySet()) {
+                Object shown = show(e.getValue());
+                metadata.put(e.getKey(), shown);
+                if (arch != null && e.getKey().startsWith(arch + ".")) hyper.put(e.getKey().substring(arch.length() + 1), shown);
+            }
+            List<InspectReport.TensorRow> rows = new ArrayList<>();
+            for (GgufTensorInfo t : f.tensorInfos()) {
+                rows.add(new InspectReport.TensorRow(t.name(), t.type().name(), t.torchShape(), t.elementCount(), t.byteSize()));
+            }
+            return InspectReport.of(path.toString(), "gguf", arch, hyper, rows, metadata);
+        }
+    }
+
+    /** A value as plain Java data for text and JSON output; long arrays become a summary. */
+    static Object show(GgufValue v) {
+        return switch (v.type()) {
+            case ARRAY -> {
+                GgufArray a = v.asArray();
+                if (a.size() > SHOWN_ELEMENTS) {
+                    Map<String, Object> summary = new LinkedHashMap<>();
+                    summary.put("type", "array");
+                    summary.put("element_type", a.elementType().name().toLowerCase(java.util.Locale.ROOT));
+                    summary.put("length", a.size());
+                    yield summary;
+                }
+                List<Object> items = new ArrayList<>(a.size());
+                for (int i = 0; i < a.size(); i++) items.add(show(a.get(i)));
+                yield items;
+            }
+            case STRING -> v.asString();
+            case BOOL -> v.asBool();
+            case FLOAT32, FLOAT64 -> v.asDouble();
+            case UINT64 -> Long.toUnsignedString(v.asLong());
+            default -> v.asLong();
+        };
     }
 }
