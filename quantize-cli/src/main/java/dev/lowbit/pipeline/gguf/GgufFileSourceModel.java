@@ -20,7 +20,8 @@ import java.util.SequencedMap;
 /**
  * A GGUF file as a source (re-typing a llama.cpp model, as {@code llama-quantize} does): tensors are already in
  * llama.cpp's names and row order; rows of any type lowbit has a codec for are decoded to f32 on demand. The
- * metadata is kept as it is, except {@code general.file_type} and {@code general.quantization_version}.
+ * metadata is kept as it is, except {@code general.quantization_version} and {@code general.file_type}, which move to
+ * the end as llama-quantize moves them.
  */
 final class GgufFileSourceModel implements GgufSourceModel {
     static final String FILE_TYPE = "general.file_type";
@@ -80,6 +81,9 @@ final class GgufFileSourceModel implements GgufSourceModel {
     @Override
     public SequencedMap<String, GgufValue> metadata(ExportPlan plan) {
         SequencedMap<String, GgufValue> kv = new LinkedHashMap<>(file.kv());
+        // gguf_set_val_* removes a key and appends it: llama-quantize's files end with these two, in this order
+        kv.remove(QUANTIZATION_VERSION);
+        kv.remove(FILE_TYPE);
         kv.put(QUANTIZATION_VERSION, GgufValue.ofUint32(2));
         kv.put(FILE_TYPE, GgufValue.ofUint32(plan.ftype().id()));
         return kv;
