@@ -109,6 +109,13 @@ def windows(tokens, ctx, n):
 @torch.no_grad()
 def cmd_forward(a):
     m = Llama(a.model)
+    if a.rtn:
+        bits, group = (int(v) for v in a.rtn.split(":"))
+        for k in [k for k in m.w if k.startswith("model.layers.") and k.endswith("_proj.weight")]:
+            W = m.w[k]; g = group if group > 0 else W.shape[1]
+            for c in range(0, W.shape[1], g):
+                scale, zero, maxq = quantize_params(W[:, c:c + g], bits, a.sym)
+                W[:, c:c + g] = fake_quant(W[:, c:c + g], scale.unsqueeze(1), zero.unsqueeze(1), maxq)
     ids = windows(np.fromfile(a.tokens, dtype="<i4"), a.ctx, a.max_windows)
     t0 = time.time(); nll = 0.0; cnt = 0
     for s in range(0, ids.shape[0], a.batch):
@@ -209,6 +216,7 @@ def main():
     p.add_argument("--ctx", type=int, default=512); p.add_argument("--max-windows", type=int, default=0)
     p.add_argument("--samples", type=int, default=128); p.add_argument("--batch", type=int, default=8)
     p.add_argument("--bits", type=int, default=4); p.add_argument("--group-size", type=int, default=128)
+    p.add_argument("--rtn", metavar="BITS:GROUP", help="forward: fake-quantize decoder Linears with reference RTN first")
     p.add_argument("--sym", action="store_true"); p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)

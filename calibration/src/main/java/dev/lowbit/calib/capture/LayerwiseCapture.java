@@ -1,0 +1,69 @@
+package dev.lowbit.calib.capture;
+
+import ai.djl.ndarray.NDArray;
+import dev.lowbit.calib.model.LinearInput;
+import dev.lowbit.calib.model.LlamaRunner;
+import dev.lowbit.calib.observe.LinearObserver;
+import dev.lowbit.calib.observe.ObservingHook;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Drives calibration layer by layer with one layer boundary of activations in memory:
+ * <pre>
+ *   h = embed(windows)                                  (in batches)
+ *   for layer i:
+ *     for each stage (all four inputs at once, or {q,k,v} → {o} → {gate,up} → {down} when sequential):
+ *       run layer i on every batch, feeding the stage's inputs to the observers
+ *       step.afterStage(i, inputs, runner)   ← quantize those Linears, runner.setLinearWeight(...)
+ *     h = layer i (with the substituted weights) applied to h      ← inputs of layer i+1
+ *     step.afterLayer(i, runner)
+ * </pre>
+ * Sequential stages reproduce GPTQ's "true sequential" order: each Linear is observed with inputs produced by
+ * the already-quantized Linears before it.
+ */
+public final class LayerwiseCapture {
+    /** What the quantizer does at each stage. */
+    public interface Step {
+        /** Observers that should see {@code inputs} of {@code layer} (e.g. a fresh {@code HessianObserver}). */
+        List<LinearObserver> observers(int layer, Set<LinearInput> inputs);
+
+        /** Called once all windows have been observed for {@code inputs}. */
+        void afterStage(int layer, Set<LinearInput> inputs, LlamaRunner runner);
+
+        default void afterLayer(int layer, LlamaRunner runner) {}
+    }
+
+    private LayerwiseCapture() {}
+
+    public static void run(LlamaRunner runner, int[][] windows, int batch, boolean sequential, Step step) {
+        List<NDArray> hidden = new ArrayList<>();
+        for (int from = 0; from < windows.length; from += batch) {
+            hidden.add(runner.embed(java.util.Arrays.copyOfRange(windows, from, Math.min(windows.length, from + batch))));
+        }
+        List<Set<LinearInput>> stages = sequential
+                ? List.of(EnumSet.of(LinearInput.QKV), EnumSet.of(LinearInput.O), EnumSet.of(LinearInput.GATE_UP),
+                        EnumSet.of(LinearInput.DOWN))
+                : List.of(EnumSet.allOf(LinearInput.class));
+        try {
+            for (int layer = 0; layer < runner.config().numLayers(); layer++) {
+                for (Set<LinearInput> stage : stages) {
+                    ObservingHook hook = new ObservingHook(runner.config().architecture(), stage, step.observers(layer, stage));
+                    for (NDArray h : hidden) runner.runLayer(layer, h, hook).close();
+                    step.afterStage(layer, stage, runner);
+                }
+                for (int i = 0; i < hidden.size(); i++) {
+                    NDArray next = runner.runLayer(layer, hidden.get(i), (l, in, x) -> {});
+                    hidden.get(i).close();
+                    hidden.set(i, next);
+                }
+                step.afterLayer(layer, runner);
+                runner.releaseLayer(layer);
+            }
+        } finally {
+            hidden.forEach(NDArray::close);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+package dev.lowbit.calib.eval;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import dev.lowbit.calib.data.TextDataset;
+import dev.lowbit.calib.data.TokenWindows;
+import dev.lowbit.calib.model.LinearHook;
+import dev.lowbit.calib.model.LlamaConfig;
+import dev.lowbit.calib.model.LlamaRunner;
+import dev.lowbit.calib.tokenize.ModelTokenizer;
+import dev.lowbit.io.BadInputException;
+import java.util.OptionalInt;
+
+/**
+ * Perplexity (and, against a baseline, KL / top-1 / max |Δlogit|) of a model on a text file:
+ * tokenize the whole file, cut windows of {@code ctx} tokens from token 0, run them {@code batch} at a time
+ * through the model and score the positions the {@link Protocol} selects. All arithmetic is f32 inside the
+ * model; NLL and KL sums are accumulated in f64.
+ */
+public final class Evaluator {
+    /** Told how many windows there are, then after each batch. */
+    public interface Progress {
+        Progress NONE = new Progress() {};
+
+        default void start(int windows) {}
+
+        default void advance(int windows) {}
+    }
+
+    private Evaluator() {}
+
+    public static EvalResult evaluate(EvalRequest req, Progress progress) {
+        long t0 = System.nanoTime();
+        // validate the models before the (slower) tokenization: config.json problems are the likeliest bad input
+        LlamaConfig.fromJson(req.model());
+        if (req.baseline() != null) LlamaConfig.fromJson(req.baseline());
+        int[] tokens;
+        OptionalInt bos;
+        try (ModelTokenizer tokenizer = ModelTokenizer.open(req.model())) {
+            tokens = tokenizer.encode(TextDataset.read(req.data()));
+            bos = tokenizer.bosToken();
+        }
+        int[][] windows = TokenWindows.first(tokens, req.ctx(), req.maxWindows(), req.data().toString());
+        if (req.protocol() == Protocol.LLAMACPP && bos.isPresent()) {
+            for (int[] w : windows) w[0] = bos.getAsInt();
+        }
+        int first = req.protocol().firstScored(req.ctx());
+        Sums sums = new Sums();
+        long tForward;
+        try (LlamaRunner model = LlamaRunner.open(req.model(), req.threads());
+             LlamaRunner baseline = req.baseline() == null ? null : LlamaRunner.open(req.baseline(), req.threads())) {
+            if (baseline != null && baseline.config().vocabSize() != model.config().vocabSize()) {
+                throw new BadInputException(req.baseline().toString(), "vocabulary size " + baseline.config().vocabSize()
+                        + " differs from the model's " + model.config().vocabSize());
+            }
+            progress.start(windows.length);
+            tForward = System.nanoTime();
+            for (int from = 0; from < windows.length; from += req.batch()) {
+                int[][] batch = java.util.Arrays.copyOfRange(windows, from, Math.min(windows.length, from + req.batch()));
+                score(model, baseline, batch, first, sums);
+                progress.advance(batch.length);
+            }
+            tForward = System.nanoTime() - tForward;
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        boolean cmp = req.baseline() != null;
+        return new EvalResult(Math.exp(sums.nll / sums.count), tokens.length, windows.length, sums.count, seconds,
+                tForward / 1e9,
+                cmp ? sums.kl / sums.count : Double.NaN, cmp ? (double) sums.agree / sums.count : Double.NaN,
+                cmp ? sums.maxAbsDelta : Double.NaN);
+    }
+
+    private static final class Sums {
+        double nll;
+        long count;
+        double kl;
+        long agree;
+        double maxAbsDelta;
+    }
+
+    /** Runs all layers of {@code runner} on {@code windows}: logits {@code [B, T, V]}. */
+    public static NDArray logits(LlamaRunner runner, int[][] windows) {
+        return logits(runner, windows, 0, windows[0].length);
+    }
+
+    /**
+     * Runs all layers on {@code windows} and applies the head to positions {@code from..to−1} only
+     * (the scored rows): logits {@code [B, to−from, V]}.
+     */
+    public static NDArray logits(LlamaRunner runner, int[][] windows, int from, int to) {
+        NDArray h = runner.embed(windows);
+        for (int l = 0; l < runner.config().numLayers(); l++) {
+            NDArray next = runner.runLayer(l, h, LinearHook.NONE);
+            h.close();
+            h = next;
+        }
+        NDArray rows = from == 0 && to == windows[0].length ? h : h.get(new NDIndex(":, {}:{}, :", from, to));
+        NDArray logits = runner.finalLogits(rows);
+        if (rows != h) rows.close();
+        h.close();
+        NDArray out = logits.reshape(windows.length, to - from, runner.config().vocabSize());
+        if (out != logits) logits.close();
+        return out;
+    }
+
+    private static void score(LlamaRunner model, LlamaRunner baseline, int[][] batch, int first, Sums sums) {
+        int b = batch.length;
+        int t = batch[0].length;
+        int s = t - 1 - first;
+        long[] targets = new long[b * s];
+        for (int w = 0; w < b; w++) for (int j = 0; j < s; j++) targets[w * s + j] = batch[w][first + j + 1];
+        try (NDScope scope = new NDScope()) {
+            NDArray z = logits(model, batch, first, t - 1);
+            NDArray logp = z.logSoftmax(2);
+            if (baseline == null) z.close();   // [B, S, V] is the largest array of a batch: free it early
+            NDArray target = model.manager().create(targets, new Shape(b, s, 1));
+            float[] picked = logp.gather(target, 2).toFloatArray();
+            for (float lp : picked) sums.nll -= lp;
+            sums.count += picked.length;
+            if (baseline != null) {
+                NDArray zb = logits(baseline, batch, first, t - 1);
+                NDArray logpb = zb.logSoftmax(2);
+                float[] kl = logpb.exp().mul(logpb.sub(logp)).sum(new int[] {2}).toFloatArray();
+                for (float k : kl) sums.kl += k;
+                float[] same = z.argMax(2).eq(zb.argMax(2)).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+                for (float a : same) sums.agree += (long) a;
+                sums.maxAbsDelta = Math.max(sums.maxAbsDelta, z.sub(zb).abs().max().getFloat());
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+package dev.lowbit.calib.model;
+
+import ai.djl.ndarray.NDArray;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * One decoder layer's parameters as f32 NDArrays, created once and reused for every batch:
+ * Linear weights {@code [out, in]} with optional biases {@code [out]}, the two RMSNorm weights and, for Qwen3,
+ * the per-head q/k norm weights {@code [head_dim]} (else null).
+ */
+final class LayerWeights implements AutoCloseable {
+    final Map<Linear, NDArray> weight = new EnumMap<>(Linear.class);
+    final Map<Linear, NDArray> bias = new EnumMap<>(Linear.class);
+    NDArray inputNorm;
+    NDArray postAttentionNorm;
+    NDArray qNorm;
+    NDArray kNorm;
+
+    @Override
+    public void close() {
+        weight.values().forEach(NDArray::close);
+        bias.values().forEach(NDArray::close);
+        for (NDArray a : new NDArray[] {inputNorm, postAttentionNorm, qNorm, kNorm}) if (a != null) a.close();
+    }
+}

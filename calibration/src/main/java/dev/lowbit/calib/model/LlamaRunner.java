@@ -1,0 +1,355 @@
+package dev.lowbit.calib.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.safetensors.ShardedSafetensors;
+import dev.lowbit.io.tensor.Tensor;
+import dev.lowbit.io.tensor.TensorSource;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A Llama-family decoder run block by block on DJL (PyTorch engine, CPU, f32), weights read from the
+ * memory-mapped checkpoint and decoded (bf16/f16 → f32) in Java, one layer at a time.
+ *
+ * <p>Data flow for windows of token ids {@code [B, T]}:
+ * <pre>
+ *   h₀ = {@link #embed}(ids)                                   [B, T, D]
+ *   hᵢ₊₁ = {@link #runLayer}(i, hᵢ, hook)                        for i = 0..L−1
+ *   logits = {@link #finalLogits}(h_L) = RMSNorm(h_L) · W_lmᵀ    [B·T, V]
+ * </pre>
+ * and one layer is the pre-norm block
+ * <pre>
+ *   a = RMSNorm(x)·γ₁;  q,k,v = a·W_{q,k,v}ᵀ (+b);  [q,k ← RMSNorm_head(q,k) for Qwen3];  q,k ← RoPE(q,k)
+ *   x = x + softmax(q·kᵀ/√d + causal mask)·v · W_oᵀ            (each group of H/KV query heads shares one k,v head)
+ *   m = RMSNorm(x)·γ₂;  x = x + (silu(m·W_gateᵀ) ⊙ m·W_upᵀ)·W_downᵀ
+ * </pre>
+ * with RMSNorm(x) = x / √(mean(x²) + ε). Layer weights are created once and cached until {@link #releaseLayer};
+ * {@link #setLinearWeight} substitutes a Linear's weight (e.g. its dequantized version) for later runs.
+ *
+ * <p>Ownership: arrays returned by {@link #embed}, {@link #runLayer} and {@link #finalLogits} belong to the
+ * runner's manager; the caller closes them when done. Inputs are never closed by the runner.
+ */
+public final class LlamaRunner implements AutoCloseable {
+    private final LlamaConfig config;
+    private final TensorSource weights;
+    private final NDManager manager;
+    private final Map<Integer, LayerWeights> layers = new HashMap<>();
+    private final Map<Integer, Map<Linear, float[]>> overrides = new HashMap<>();
+    private final Map<Integer, NDArray[]> ropeTables = new HashMap<>();
+    private final Map<Integer, NDArray> causalMasks = new HashMap<>();
+    private final Tensor embedTable;
+    private NDArray finalNorm;
+    private NDArray lmHead;
+
+    private LlamaRunner(LlamaConfig config, TensorSource weights, NDManager manager) {
+        this.config = config;
+        this.weights = weights;
+        this.manager = manager;
+        this.embedTable = checked(config.architecture().embed(), config.vocabSize(), config.hiddenSize());
+    }
+
+    /** Opens a Hugging Face model directory (config.json + safetensors) with {@code threads} PyTorch threads. */
+    public static LlamaRunner open(Path modelDir, int threads) {
+        LlamaConfig config = LlamaConfig.fromJson(modelDir);
+        TensorSource source = dev.lowbit.io.hf.DequantizingSource.openDirectory(modelDir);
+        try {
+            return new LlamaRunner(config, source, DjlEngine.newManager(threads));
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    // ---------------------------------------------------------------- embed
+
+    /** Token embeddings of equally long windows: f32 {@code [B, T, D]}. Rows are decoded straight from the mapped table. */
+    public NDArray embed(int[][] windows) {
+        int b = windows.length;
+        int t = windows[0].length;
+        int d = config.hiddenSize();
+        FloatBuffer out = directFloats((long) b * t * d);
+        float[] row = new float[d];
+        for (int[] window : windows) {
+            if (window.length != t) throw new IllegalArgumentException("windows must have equal length");
+            for (int id : window) {
+                if (id < 0 || id >= config.vocabSize()) {
+                    throw new BadInputException("tokens", "token id " + id + " outside vocabulary of " + config.vocabSize());
+                }
+                embedTable.toFloats((long) id * d, row, 0, d);
+                out.put(row);
+            }
+        }
+        return manager.create(out.flip(), new Shape(b, t, d));
+    }
+
+    /** Wraps captured hidden states {@code [B, T, D]} (e.g. read back from disk) as an array of this runner. */
+    public NDArray hidden(float[] values, int windows, int tokens) {
+        return manager.create(values, new Shape(windows, tokens, config.hiddenSize()));
+    }
+
+    // ---------------------------------------------------------------- one decoder layer
+
+    /** Runs decoder layer {@code layer} on {@code x} {@code [B, T, D]}; {@code hook} sees each Linear input. */
+    public NDArray runLayer(int layer, NDArray x, LinearHook hook) {
+        LayerWeights w = layer(layer);
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int d = config.hiddenSize();
+        int h = config.numHeads();
+        int kv = config.numKvHeads();
+        int hd = config.headDim();
+        int rep = config.groupSize();
+        try (NDScope scope = new NDScope()) {
+            NDArray a = rmsNorm(x, w.inputNorm).reshape(b * t, d);
+            hook.onInput(layer, LinearInput.QKV, a);
+            NDArray q = heads(linear(a, w, Linear.Q), b, t, h, hd, w.qNorm);
+            NDArray k = heads(linear(a, w, Linear.K), b, t, kv, hd, w.kNorm);
+            NDArray v = linear(a, w, Linear.V).reshape(b, t, kv, hd).transpose(0, 2, 1, 3);
+            NDArray[] rope = rope((int) t);
+            q = rotate(q, rope);
+            k = rotate(k, rope);
+            // grouped-query attention: query head j uses key/value head j / rep; fold the rep query heads into rows.
+            // Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+            NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
+            scores.muli(1.0 / Math.sqrt(hd));
+            NDArray masked = scores.reshape(b, kv, rep, t, t);
+            masked.addi(causalMask((int) t));
+            NDArray probs = masked.softmax(4);
+            scores.close();
+            masked.close();
+            NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
+            probs.close();
+            NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
+            context.close();
+            hook.onInput(layer, LinearInput.O, attn);
+            NDArray x1 = linear(attn, w, Linear.O).reshape(b, t, d);
+            x1.addi(x);
+            NDArray m = rmsNorm(x1, w.postAttentionNorm).reshape(b * t, d);
+            hook.onInput(layer, LinearInput.GATE_UP, m);
+            NDArray gate = linear(m, w, Linear.GATE);
+            NDArray act = Activation.sigmoid(gate);
+            act.muli(gate);
+            act.muli(linear(m, w, Linear.UP));
+            gate.close();
+            hook.onInput(layer, LinearInput.DOWN, act);
+            NDArray out = linear(act, w, Linear.DOWN).reshape(b, t, d);
+            out.addi(x1);
+            NDScope.unregister(out);
+            return out;
+        }
+    }
+
+    // ---------------------------------------------------------------- head
+
+    /** Final RMSNorm and {@code lm_head} (tied to the embedding when the config says so): f32 {@code [B·T, V]}. */
+    public NDArray finalLogits(NDArray x) {
+        if (finalNorm == null) {
+            finalNorm = load(config.architecture().finalNorm(), config.hiddenSize());
+            String head = config.tieWordEmbeddings() ? config.architecture().embed() : config.architecture().lmHead();
+            lmHead = load(head, config.vocabSize(), config.hiddenSize());
+        }
+        try (NDScope scope = new NDScope()) {
+            long rows = x.getShape().get(0) * x.getShape().get(1);
+            NDArray out = rmsNorm(x, finalNorm).reshape(rows, config.hiddenSize()).matMul(lmHead.transpose());
+            NDScope.unregister(out);
+            return out;
+        }
+    }
+
+    // ---------------------------------------------------------------- weight substitution
+
+    /**
+     * Replaces the weight {@code [out, in]} (row-major f32) of {@code linear} in {@code layer} for all later runs,
+     * e.g. with its quantize-dequantize image so the layer can be re-run to produce the next layer's inputs.
+     */
+    public void setLinearWeight(int layer, Linear linear, float[] w) {
+        long[] shape = linearShape(linear);
+        if (w.length != shape[0] * shape[1]) {
+            throw new IllegalArgumentException(linear + " weight needs " + shape[0] + "×" + shape[1] + " values, got " + w.length);
+        }
+        overrides.computeIfAbsent(layer, i -> new EnumMap<>(Linear.class)).put(linear, w.clone());
+        LayerWeights cached = layers.get(layer);
+        if (cached != null) {
+            NDArray old = cached.weight.put(linear, persistent(w, shape));
+            if (old != null) old.close();
+        }
+    }
+
+    /** The f32 weight {@code [out, in]} currently used for {@code linear} in {@code layer} (substituted or original). */
+    public float[] linearWeight(int layer, Linear linear) {
+        float[] o = overrides.getOrDefault(layer, Map.of()).get(linear);
+        if (o != null) return o.clone();
+        long[] shape = linearShape(linear);
+        return checked(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]).toFloatArray();
+    }
+
+    /** Frees layer {@code layer}'s NDArrays (they are recreated, with substitutions, on the next run). */
+    public void releaseLayer(int layer) {
+        LayerWeights w = layers.remove(layer);
+        if (w != null) w.close();
+    }
+
+    /** {@code [out, in]} of a Linear. */
+    public long[] linearShape(Linear linear) {
+        long d = config.hiddenSize();
+        long qDim = (long) config.numHeads() * config.headDim();
+        long kvDim = (long) config.numKvHeads() * config.headDim();
+        long ff = config.intermediateSize();
+        return switch (linear) {
+            case Q -> new long[] {qDim, d};
+            case K, V -> new long[] {kvDim, d};
+            case O -> new long[] {d, qDim};
+            case GATE, UP -> new long[] {ff, d};
+            case DOWN -> new long[] {d, ff};
+        };
+    }
+
+    @Override
+    public void close() {
+        layers.values().forEach(LayerWeights::close);
+        layers.clear();
+        manager.close();
+        weights.close();
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private LayerWeights layer(int i) {
+        if (i < 0 || i >= config.numLayers()) throw new IllegalArgumentException("layer " + i + " of " + config.numLayers());
+        LayerWeights w = layers.get(i);
+        if (w != null) return w;
+        Architecture arch = config.architecture();
+        w = new LayerWeights();
+        Map<Linear, float[]> subst = overrides.getOrDefault(i, Map.of());
+        for (Linear l : Linear.values()) {
+            long[] shape = linearShape(l);
+            String name = arch.linearName(i, l);
+            w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape)
+                    : load(name + ".weight", shape[0], shape[1]));
+            if (weights.contains(name + ".bias")) w.bias.put(l, load(name + ".bias", shape[0]));
+        }
+        w.inputNorm = load(arch.layerTensor(i, arch.inputNorm()), config.hiddenSize());
+        w.postAttentionNorm = load(arch.layerTensor(i, arch.postAttentionNorm()), config.hiddenSize());
+        if (arch.qkNorm() != null) {
+            w.qNorm = load(arch.layerTensor(i, arch.qkNorm().q()), config.headDim());
+            w.kNorm = load(arch.layerTensor(i, arch.qkNorm().k()), config.headDim());
+        }
+        layers.put(i, w);
+        return w;
+    }
+
+    private NDArray linear(NDArray x, LayerWeights w, Linear l) {
+        NDArray y = x.matMul(w.weight.get(l).transpose());
+        NDArray bias = w.bias.get(l);
+        return bias == null ? y : y.add(bias);
+    }
+
+    /** {@code [B·T, n·hd]} → {@code [B, n, T, hd]}, with the optional per-head RMSNorm (Qwen3) applied first. */
+    private NDArray heads(NDArray y, long b, long t, int n, int hd, NDArray norm) {
+        NDArray r = y.reshape(b, t, n, hd);
+        if (norm != null) r = rmsNorm(r, norm);
+        return r.transpose(0, 2, 1, 3);
+    }
+
+    private NDArray rmsNorm(NDArray x, NDArray gamma) {
+        NDArray meanSquare = x.square().mean(new int[] {-1}, true);
+        return x.div(meanSquare.add(config.rmsNormEps()).sqrt()).mul(gamma);
+    }
+
+    /** RoPE, rotate-half convention: {@code x·cos + (−x₂, x₁)·sin} with {@code x = (x₁, x₂)} split at hd/2. */
+    private NDArray rotate(NDArray x, NDArray[] cosSin) {
+        int half = config.headDim() / 2;
+        NDArray x1 = x.get(new NDIndex("..., :{}", half));
+        NDArray x2 = x.get(new NDIndex("..., {}:", half));
+        NDArray rotated = x2.neg().concat(x1, 3);
+        return x.mul(cosSin[0]).add(rotated.mul(cosSin[1]));
+    }
+
+    /** cos and sin tables {@code [T, hd]} of {@code pos·inv_freq[i mod hd/2]}, computed in f32 like transformers. */
+    private NDArray[] rope(int t) {
+        return ropeTables.computeIfAbsent(t, n -> {
+            int hd = config.headDim();
+            float[] inv = config.ropeScaling().inverseFrequencies(config.ropeTheta(), hd);
+            float[] cos = new float[n * hd];
+            float[] sin = new float[n * hd];
+            for (int p = 0; p < n; p++) {
+                for (int i = 0; i < hd; i++) {
+                    float angle = p * inv[i % (hd / 2)];
+                    cos[p * hd + i] = (float) Math.cos(angle);
+                    sin[p * hd + i] = (float) Math.sin(angle);
+                }
+            }
+            NDArray c = manager.create(cos, new Shape(n, hd));
+            NDArray s = manager.create(sin, new Shape(n, hd));
+            NDScope.unregister(c, s);
+            return new NDArray[] {c, s};
+        });
+    }
+
+    /** {@code [T, T]}: 0 where key position ≤ query position, −∞ above the diagonal. */
+    private NDArray causalMask(int t) {
+        return causalMasks.computeIfAbsent(t, n -> {
+            float[] m = new float[n * n];
+            for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) m[i * n + j] = Float.NEGATIVE_INFINITY;
+            NDArray a = manager.create(m, new Shape(n, n));
+            NDScope.unregister(a);
+            return a;
+        });
+    }
+
+    private Tensor checked(String name, long... shape) {
+        Tensor tensor = weights.tensor(name);
+        if (!java.util.Arrays.equals(tensor.shape().dims(), shape)) {
+            throw new BadInputException(name, "shape " + tensor.shape() + " does not match config.json (expected "
+                    + java.util.Arrays.toString(shape) + ")");
+        }
+        if (!tensor.dtype().isFloatingPoint()) throw new BadInputException(name, "not a floating-point tensor");
+        return tensor;
+    }
+
+    /** Decodes a checkpoint tensor to f32 in Java (DJL never sees bf16) into a new NDArray. */
+    private NDArray load(String name, long... shape) {
+        Tensor tensor = checked(name, shape);
+        long n = tensor.elementCount();
+        FloatBuffer buf = directFloats(n);
+        float[] chunk = new float[(int) Math.min(n, 1 << 16)];
+        for (long from = 0; from < n; from += chunk.length) {
+            int count = (int) Math.min(chunk.length, n - from);
+            tensor.toFloats(from, chunk, 0, count);
+            buf.put(chunk, 0, count);
+        }
+        NDArray a = manager.create(buf.flip(), new Shape(shape));
+        NDScope.unregister(a);
+        return a;
+    }
+
+    /** An array that outlives any {@link NDScope} open on this thread (weights, cached tables). */
+    private NDArray persistent(float[] values, long[] shape) {
+        NDArray a = manager.create(values, new Shape(shape));
+        NDScope.unregister(a);
+        return a;
+    }
+
+    private static FloatBuffer directFloats(long n) {
+        return ByteBuffer.allocateDirect(Math.toIntExact(n * 4)).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
+}

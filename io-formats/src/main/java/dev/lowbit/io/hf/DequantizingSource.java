@@ -1,0 +1,233 @@
+package dev.lowbit.io.hf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.ct.CtPackLayout;
+import dev.lowbit.io.ct.CtPacking;
+import dev.lowbit.io.ct.CtTensors;
+import dev.lowbit.io.gptq.GptqPacking;
+import dev.lowbit.io.gptq.GptqTensors;
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.io.quant.QuantizedTensor;
+import dev.lowbit.io.tensor.DType;
+import dev.lowbit.io.tensor.Shape;
+import dev.lowbit.io.tensor.Tensor;
+import dev.lowbit.io.tensor.TensorSource;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Presents a quantized checkpoint (GPTQ v1 {@code qweight/qzeros/scales/g_idx}, or compressed-tensors
+ * {@code pack-quantized} {@code weight_packed/weight_scale/weight_zero_point}) as the plain checkpoint it stands for:
+ * each quantized Linear appears as {@code <module>.weight}, dequantized to F32 on request (one tensor at a time);
+ * every other tensor passes through unchanged. This is how {@code lowbit evaluate} runs a quantized checkpoint.
+ */
+public final class DequantizingSource implements TensorSource {
+    public enum Format { GPTQ, COMPRESSED_TENSORS }
+
+    private final TensorSource packed;
+    private final Format format;
+    private final QuantScheme scheme;
+    private final CtPackLayout layout;
+    private final Map<String, String> modules = new LinkedHashMap<>(); // synthesized weight name -> module
+    private final List<String> names = new ArrayList<>();
+    private final String source;
+
+    private DequantizingSource(TensorSource packed, Format format, QuantScheme scheme, CtPackLayout layout, String source) {
+        this.packed = packed;
+        this.format = format;
+        this.scheme = scheme;
+        this.layout = layout;
+        this.source = source;
+        String marker = format == Format.GPTQ ? ".qweight" : ".weight_packed";
+        for (String n : packed.names()) {
+            if (n.endsWith(marker)) {
+                String module = n.substring(0, n.length() - marker.length());
+                modules.put(module + ".weight", module);
+                names.add(module + ".weight");
+            } else if (!isPackedPart(n)) {
+                names.add(n);
+            }
+        }
+    }
+
+    /**
+     * Opens the weights of a Hugging Face directory: plain safetensors as they are, a GPTQ or compressed-tensors
+     * checkpoint (config.json has a {@code quantization_config}) dequantized on the fly.
+     */
+    public static TensorSource openDirectory(java.nio.file.Path dir) {
+        java.nio.file.Path cfg = dir.resolve("config.json");
+        JsonNode config;
+        try {
+            config = new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readString(cfg));
+        } catch (java.io.IOException e) {
+            throw new BadInputException(cfg, "cannot read: " + e.getMessage().split("\n")[0]);
+        }
+        TensorSource packed = dev.lowbit.io.safetensors.ShardedSafetensors.open(dir);
+        try {
+            return wrap(packed, config, cfg.toString());
+        } catch (RuntimeException e) {
+            packed.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Wraps {@code packed} when {@code config} has a {@code quantization_config} lowbit reads; returns {@code packed}
+     * itself for an unquantized checkpoint.
+     */
+    public static TensorSource wrap(TensorSource packed, JsonNode config, String source) {
+        JsonNode qc = config.get("quantization_config");
+        if (qc == null || qc.isNull()) return packed;
+        String method = qc.path("quant_method").asText("");
+        switch (method) {
+            case "gptq" -> {
+                String fmt = qc.path("checkpoint_format").asText("gptq");
+                if (!fmt.equals("gptq")) {
+                    throw new BadInputException(source, "GPTQ checkpoint_format '" + fmt + "' is not supported (only v1 'gptq')");
+                }
+                int bits = qc.path("bits").asInt(0);
+                QuantScheme s = scheme(source, bits, qc.path("group_size").asInt(-1), qc.path("sym").asBoolean(true));
+                return new DequantizingSource(packed, Format.GPTQ, s, null, source);
+            }
+            case "compressed-tensors" -> {
+                String fmt = qc.path("format").asText("");
+                if (!fmt.equals("pack-quantized")) {
+                    throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (only pack-quantized)");
+                }
+                JsonNode groups = qc.path("config_groups");
+                if (groups.size() != 1) throw new BadInputException(source, "compressed-tensors with " + groups.size() + " config groups is not supported");
+                JsonNode w = groups.elements().next().path("weights");
+                if (!"int".equals(w.path("type").asText("int"))) {
+                    throw new BadInputException(source, "compressed-tensors weight type '" + w.path("type").asText() + "' is not supported");
+                }
+                String strategy = w.path("strategy").asText("group");
+                int g = strategy.equals("channel") ? -1 : w.path("group_size").asInt(-1);
+                QuantScheme s = scheme(source, w.path("num_bits").asInt(0), g, w.path("symmetric").asBoolean(true));
+                return new DequantizingSource(packed, Format.COMPRESSED_TENSORS, s, CtPackLayout.WORD_ALIGNED, source);
+            }
+            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors)");
+        }
+    }
+
+    private static QuantScheme scheme(String source, int bits, int group, boolean sym) {
+        try {
+            return new QuantScheme(bits, group, sym);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(source, "quantization_config: " + e.getMessage());
+        }
+    }
+
+    private boolean isPackedPart(String n) {
+        String[] parts = format == Format.GPTQ
+                ? new String[] {".qzeros", ".scales", ".g_idx"}
+                : new String[] {".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"};
+        for (String p : parts) {
+            if (n.endsWith(p) && packed.contains(n.substring(0, n.length() - p.length())
+                    + (format == Format.GPTQ ? ".qweight" : ".weight_packed"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    public Format format() {
+        return format;
+    }
+
+    public QuantScheme scheme() {
+        return scheme;
+    }
+
+    /** Names of the quantized modules (without {@code .weight}). */
+    public List<String> quantizedModules() {
+        return List.copyOf(modules.values());
+    }
+
+    /** The layout-free codes of a quantized module. */
+    public QuantizedTensor quantized(String module) {
+        try {
+            return format == Format.GPTQ ? gptq(module) : compressedTensors(module);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(source, module + ": " + e.getMessage());
+        }
+    }
+
+    private QuantizedTensor gptq(String module) {
+        Tensor qweight = packed.tensor(module + ".qweight");
+        Tensor scales = packed.tensor(module + ".scales");
+        int n = Math.toIntExact(qweight.shape().dim(1));
+        int k = Math.toIntExact(qweight.shape().dim(0) * 32 / scheme.bits());
+        int[] gIdx = packed.contains(module + ".g_idx") ? ints(packed.tensor(module + ".g_idx")) : null;
+        GptqTensors t = new GptqTensors(scheme.bits(), k, n, ints(qweight), ints(packed.tensor(module + ".qzeros")),
+                shorts(scales, DType.F16), gIdx);
+        return GptqPacking.unpack(module, t, scheme);
+    }
+
+    private QuantizedTensor compressedTensors(String module) {
+        Tensor wp = packed.tensor(module + ".weight_packed");
+        Tensor ws = packed.tensor(module + ".weight_scale");
+        Tensor shape = packed.tensor(module + ".weight_shape");
+        long[] dims = {shape.getLong(0), shape.getLong(1)};
+        int n = Math.toIntExact(dims[0]), k = Math.toIntExact(dims[1]);
+        int groups = Math.toIntExact(ws.shape().dim(1));
+        int[] zp = packed.contains(module + ".weight_zero_point") ? ints(packed.tensor(module + ".weight_zero_point")) : null;
+        int[] gIdx = packed.contains(module + ".weight_g_idx") ? ints(packed.tensor(module + ".weight_g_idx")) : null;
+        if (ws.dtype() != DType.BF16 && ws.dtype() != DType.F16) {
+            throw new BadInputException(source, module + ".weight_scale is " + ws.dtype().wireName() + " (expected BF16 or F16)");
+        }
+        CtTensors t = new CtTensors(scheme.bits(), layout, n, k, groups, ints(wp), ws.dtype(), shorts(ws, ws.dtype()), zp,
+                dims, gIdx);
+        return CtPacking.unpack(module, t, scheme);
+    }
+
+    private int[] ints(Tensor t) {
+        if (t.dtype() != DType.I32 && t.dtype() != DType.I64) {
+            throw new BadInputException(source, "tensor '" + t.name() + "' is " + t.dtype().wireName() + ", expected I32");
+        }
+        int[] out = new int[Math.toIntExact(t.elementCount())];
+        for (int i = 0; i < out.length; i++) out[i] = (int) t.getLong(i);
+        return out;
+    }
+
+    private short[] shorts(Tensor t, DType expected) {
+        if (t.dtype() != expected) {
+            throw new BadInputException(source, "tensor '" + t.name() + "' is " + t.dtype().wireName() + ", expected " + expected.wireName());
+        }
+        short[] out = new short[Math.toIntExact(t.elementCount())];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = t.data().getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), i);
+        }
+        return out;
+    }
+
+    @Override
+    public List<String> names() {
+        return List.copyOf(names);
+    }
+
+    @Override
+    public boolean contains(String name) {
+        return modules.containsKey(name) || (packed.contains(name) && !isPackedPart(name));
+    }
+
+    @Override
+    public Tensor tensor(String name) {
+        String module = modules.get(name);
+        if (module == null) return packed.tensor(name);
+        QuantizedTensor q = quantized(module);
+        return Tensor.ofFloats(name, Shape.of(q.rows(), q.cols()), q.dequantize());
+    }
+
+    @Override
+    public Map<String, String> metadata() {
+        return packed.metadata();
+    }
+
+    @Override
+    public void close() {
+        packed.close();
+    }
+}

@@ -1,0 +1,84 @@
+package dev.lowbit.kernels.linalg;
+
+/**
+ * Entry point to the linear-algebra kernels: the implementation chosen once at start-up (Vector API when the
+ * {@code jdk.incubator.vector} module is present and its preferred species is at least 256 bits wide, else the scalar
+ * reference; {@code -Dlowbit.linalg=scalar} forces the reference), plus the compound operations GPTQ needs.
+ */
+public final class Linalg {
+    private static final System.Logger LOG = System.getLogger(Linalg.class.getName());
+    private static final LinalgKernels KERNELS = choose();
+
+    private Linalg() {}
+
+    /** The kernels chosen at start-up. */
+    public static LinalgKernels kernels() {
+        return KERNELS;
+    }
+
+    private static LinalgKernels choose() {
+        if ("scalar".equals(System.getProperty("lowbit.linalg"))) {
+            LOG.log(System.Logger.Level.INFO, "lowbit linalg: scalar (forced by -Dlowbit.linalg=scalar)");
+            return new ScalarLinalg();
+        }
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, "lowbit linalg: scalar (jdk.incubator.vector not present; add --add-modules jdk.incubator.vector)");
+            return new ScalarLinalg();
+        }
+        try {
+            LinalgKernels k = PanamaLinalg.createIfUseful();
+            if (k != null) {
+                LOG.log(System.Logger.Level.INFO, "lowbit linalg: Vector API, " + PanamaLinalg.describe());
+                return k;
+            }
+        } catch (LinkageError e) {
+            LOG.log(System.Logger.Level.INFO, "lowbit linalg: scalar (Vector API unavailable: " + e + ")");
+            return new ScalarLinalg();
+        }
+        LOG.log(System.Logger.Level.INFO, "lowbit linalg: scalar (vector species narrower than 256 bits)");
+        return new ScalarLinalg();
+    }
+
+    /**
+     * The inverse of an SPD matrix through its Cholesky factor, what {@code torch.cholesky_inverse(torch.linalg.cholesky(A))}
+     * computes: A = L·Lᵀ, A⁻¹ = L⁻ᵀ·L⁻¹. Returns a new n×n array; {@code a} is not modified.
+     */
+    public static double[] spdInverse(LinalgKernels k, int n, double[] a) {
+        double[] l = a.clone();
+        k.cholesky(n, l);
+        k.invertLower(n, l);
+        double[] inv = new double[n * n];
+        k.lowerGram(n, l, inv);
+        return inv;
+    }
+
+    /**
+     * The upper Cholesky factor U of A⁻¹ (A⁻¹ = Uᵀ·U), GPTQ's {@code Hinv}: Cholesky of A, invert, Cholesky of the
+     * inverse, transpose to upper. Returns a new n×n array.
+     */
+    public static double[] upperCholeskyOfInverse(LinalgKernels k, int n, double[] a) {
+        return choleskyUpper(k, n, spdInverse(k, n, a));
+    }
+
+    /**
+     * The upper Cholesky factor U of an SPD matrix, A = Uᵀ·U ({@code torch.linalg.cholesky(A, upper=True)}): the
+     * transpose of the lower factor. Factors {@code a} in place (its lower triangle becomes L) and returns U.
+     */
+    public static double[] choleskyUpper(LinalgKernels k, int n, double[] a) {
+        k.cholesky(n, a);
+        double[] u = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++) u[j * n + i] = a[i * n + j];
+        }
+        return u;
+    }
+
+    /**
+     * The GPTQ lazy-batch update W[:, j:] −= E·Hinv[i:j, j:]: W is {@code rows × cols}, E the {@code rows × (j − i)}
+     * scaled errors of the block just quantized, Hinv the {@code cols × cols} upper factor in f32.
+     */
+    public static void gptqBlockUpdate(LinalgKernels k, float[] w, int rows, int cols, float[] err, int i, int j, float[] hinv) {
+        if (j >= cols || rows == 0) return;
+        k.gemm(rows, cols - j, j - i, -1f, err, 0, j - i, hinv, i * cols + j, cols, w, j, cols);
+    }
+}

@@ -1,0 +1,44 @@
+package dev.lowbit.ptq.rtn;
+
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.io.quant.QuantizedTensor;
+import dev.lowbit.ptq.scheme.ClipSearch;
+import dev.lowbit.ptq.scheme.GroupQuantizer;
+
+/**
+ * Round-to-nearest: every group of every row gets its own min/max (scale, zero) from {@link GroupQuantizer}, and each
+ * weight is rounded independently, q = clamp(rint(w / scale) + zero, 0, maxq). Bit-identical to the GPTQ reference's
+ * {@code find_params} + {@code quantize} in f32.
+ */
+public final class Rtn {
+    private Rtn() {}
+
+    /** RTN of a {@code rows × cols} row-major weight (PyTorch Linear orientation: rows = out_features). */
+    public static QuantizedTensor rtn(String name, float[] w, int rows, int cols, QuantScheme s) {
+        return rtn(name, w, rows, cols, s, null);
+    }
+
+    /** RTN with an optional MSE clipping search ({@code clip} null = plain min/max). */
+    public static QuantizedTensor rtn(String name, float[] w, int rows, int cols, QuantScheme s, ClipSearch clip) {
+        GroupQuantizer.checkWeights(name, w, rows, cols, s);
+        int gs = s.effectiveGroupSize(cols);
+        int groups = s.groupCount(cols);
+        int maxq = s.maxq();
+        byte[] codes = new byte[rows * cols];
+        float[] scales = new float[rows * groups];
+        int[] zeros = new int[rows * groups];
+        float[] scale = new float[rows], zero = new float[rows];
+        for (int g = 0; g < groups; g++) {
+            int from = g * gs, to = Math.min(cols, from + gs);
+            GroupQuantizer.findParams(w, cols, rows, from, to, s, clip, scale, zero);
+            for (int r = 0; r < rows; r++) {
+                scales[r * groups + g] = scale[r];
+                zeros[r * groups + g] = (int) zero[r];
+                for (int c = from; c < to; c++) {
+                    codes[r * cols + c] = (byte) GroupQuantizer.quantize(w[r * cols + c], scale[r], zero[r], maxq);
+                }
+            }
+        }
+        return new QuantizedTensor(name, rows, cols, s, codes, scales, zeros, QuantizedTensor.sequentialGroups(cols, s));
+    }
+}

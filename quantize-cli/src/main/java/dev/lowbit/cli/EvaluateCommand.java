@@ -1,0 +1,75 @@
+package dev.lowbit.cli;
+
+import dev.lowbit.calib.eval.EvalRequest;
+import dev.lowbit.calib.eval.EvalResult;
+import dev.lowbit.calib.eval.Evaluator;
+import dev.lowbit.calib.eval.Protocol;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code lowbit evaluate MODEL --data FILE}: perplexity, and KL / top-1 against a baseline. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+        description = {"Perplexity of a Hugging Face Llama-family model on a text or JSONL file (fp32 on the CPU).",
+            "With --baseline, also mean KL(baseline || model), top-1 agreement and max |delta logit|."})
+final class EvaluateCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "model directory (config.json, safetensors, tokenizer.json)")
+    Path model;
+
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, or .jsonl with a 'text' field")
+    Path data;
+
+    @Option(names = "--ctx", defaultValue = "512", description = "window length in tokens (default: ${DEFAULT-VALUE})")
+    int ctx;
+
+    @Option(names = "--max-windows", defaultValue = "0", paramLabel = "N", description = "evaluate at most N windows (default: all)")
+    int maxWindows;
+
+    @Option(names = "--baseline", paramLabel = "MODEL", description = "reference model for KL / top-1 agreement")
+    Path baseline;
+
+    @Option(names = "--protocol", defaultValue = "reference", paramLabel = "reference|llamacpp",
+            description = "reference: score positions 1..ctx-1; llamacpp: only the second half of each window")
+    String protocol;
+
+    @Option(names = "--json", description = "print one JSON object")
+    boolean json;
+
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "PyTorch threads (default: all processors)")
+    int threads;
+
+    @Option(names = "--batch", defaultValue = "4", paramLabel = "N", description = "windows per forward pass (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--verbose", description = "stack traces on errors")
+    boolean verbose;
+
+    @Override
+    public Integer call() {
+        Protocol p = switch (protocol.toLowerCase(Locale.ROOT)) {
+            case "reference" -> Protocol.REFERENCE;
+            case "llamacpp" -> Protocol.LLAMACPP;
+            default -> throw new Main.UsageException("--protocol must be reference or llamacpp, not '" + protocol + "'");
+        };
+        if (ctx < 2) throw new Main.UsageException("--ctx must be at least 2");
+        if (batch < 1) throw new Main.UsageException("--batch must be at least 1");
+        EvalResult r;
+        try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
+            r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch), progress);
+        }
+        if (json) {
+            System.out.println(r.toJson(ctx));
+        } else {
+            System.out.printf(Locale.ROOT, "perplexity %.4f  (%d windows of %d, %d scored of %d tokens; %.1f s, forward %.0f tokens/s)%n",
+                    r.perplexity(), r.windows(), ctx, r.scored(), r.tokens(), r.seconds(), r.forwardTokensPerSecond(ctx));
+            if (r.hasBaseline()) {
+                System.out.printf(Locale.ROOT, "KL(baseline || model) %.6f  top-1 agreement %.4f  max |delta logit| %.4f%n",
+                        r.kl(), r.top1Agreement(), r.maxAbsDeltaLogit());
+            }
+        }
+        return 0;
+    }
+}

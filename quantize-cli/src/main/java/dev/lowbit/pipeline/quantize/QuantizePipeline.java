@@ -1,0 +1,399 @@
+package dev.lowbit.pipeline.quantize;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.calib.capture.LayerwiseCapture;
+import dev.lowbit.calib.data.CalibrationSet;
+import dev.lowbit.calib.model.Architecture;
+import dev.lowbit.calib.model.Linear;
+import dev.lowbit.calib.model.LinearInput;
+import dev.lowbit.calib.model.LlamaConfig;
+import dev.lowbit.calib.model.LlamaRunner;
+import dev.lowbit.calib.observe.LinearObserver;
+import dev.lowbit.calib.observe.ObservingHook;
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.ct.CtConfig;
+import dev.lowbit.io.ct.CtPackLayout;
+import dev.lowbit.io.ct.CtPacking;
+import dev.lowbit.io.gptq.GptqConfig;
+import dev.lowbit.io.gptq.GptqPacking;
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.io.quant.QuantizedTensor;
+import dev.lowbit.io.safetensors.SafetensorsWriter;
+import dev.lowbit.io.safetensors.SafetensorsWriter.TensorSpec;
+import dev.lowbit.io.safetensors.ShardedSafetensors;
+import dev.lowbit.io.tensor.DType;
+import dev.lowbit.io.tensor.Tensor;
+import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.pipeline.output.Manifest;
+import dev.lowbit.pipeline.output.OutputDirectory;
+import dev.lowbit.pipeline.recipe.Recipe;
+import dev.lowbit.ptq.gptq.Gptq;
+import dev.lowbit.ptq.gptq.GptqResult;
+import dev.lowbit.ptq.observe.HessianObserver;
+import dev.lowbit.ptq.rtn.Rtn;
+import dev.lowbit.ptq.scheme.ClipSearch;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * {@code lowbit quantize} for GPTQ and compressed-tensors outputs, read top to bottom:
+ * <pre>
+ *   open checkpoint ─► validate recipe against every target Linear (before any heavy work)
+ *   rtn : per layer: decode weight ─► RTN ─► pack ─► write the layer's shard
+ *   gptq: tokenize calibration windows ─► LayerwiseCapture: per layer, stage by stage ({q,k,v} → {o} → {gate,up} →
+ *         {down}): Hessians from inputs of the already-quantized prefix ─► GPTQ ─► substitute ŵ ─► next stage;
+ *         after the layer: pack ─► write the layer's shard
+ *   pass-through tensors (embeddings, norms, lm_head, ignored Linears) keep their bytes and dtype
+ *   config.json + quantization_config, tokenizer files, recipe.json, lowbit-manifest.json ─► rename into place
+ * </pre>
+ * The output is sharded one decoder layer per file, so memory holds one layer's results at a time.
+ */
+public final class QuantizePipeline {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final List<String> COPIED_FILES = List.of("tokenizer.json", "tokenizer_config.json",
+            "generation_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt");
+
+    private QuantizePipeline() {}
+
+    /** Progress of a run: one line per phase/layer on stderr, or nothing. */
+    public interface Listener {
+        Listener NONE = msg -> {};
+
+        void status(String message);
+    }
+
+    public static QuantizeReport run(Path model, Path output, Recipe recipe, boolean force, int threads, Listener listener) {
+        long t0 = System.nanoTime();
+        LlamaConfig config = LlamaConfig.fromJson(model);
+        Architecture arch = config.architecture();
+        QuantScheme scheme = new QuantScheme(recipe.scheme().bits(), recipe.scheme().groupSize(), recipe.scheme().symmetric());
+        Timings time = new Timings();
+        try (TensorSource source = ShardedSafetensors.open(model)) {
+            List<Target> targets = targets(config, source, recipe, scheme);
+            // Calibration text is tokenized before the output is created, so a short file fails early and cleanly.
+            int[][] windows = null;
+            if ("gptq".equals(recipe.method())) {
+                Recipe.Calibration c = recipe.calibration();
+                Path data = Path.of(c.data());
+                windows = c.randomWindows()
+                        ? CalibrationSet.random(model, data, c.seqlen(), c.samples(), recipe.seed())
+                        : CalibrationSet.first(model, data, c.seqlen(), c.samples());
+            }
+            try (OutputDirectory out = OutputDirectory.create(output, force)) {
+                ShardPlan shards = new ShardPlan(out.dir(), config.numLayers());
+                Stats stats = new Stats();
+                writeGlobalShard(shards, source, arch, config);
+                if ("rtn".equals(recipe.method())) {
+                    runRtn(config, source, recipe, scheme, targets, shards, stats, time, listener);
+                } else {
+                    runGptq(model, config, source, recipe, scheme, targets, windows, threads, shards, stats, time, listener);
+                }
+                shards.writeIndex();
+                writeConfig(model, out.dir(), recipe, scheme);
+                for (String f : COPIED_FILES) {
+                    Path p = model.resolve(f);
+                    if (Files.isRegularFile(p)) Files.copy(p, out.dir().resolve(f));
+                }
+                Files.writeString(out.dir().resolve("recipe.json"), recipe.toJson());
+                long outBytes = directoryBytes(out.dir());
+                Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
+                        .input("model", modelFiles(model))
+                        .figure("quantized_modules", stats.modules)
+                        .figure("quantized_parameters", stats.parameters)
+                        .figure("linear_bits_per_weight", stats.bitsPerWeight())
+                        .figure("output_bytes_without_manifest", outBytes);
+                if (recipe.calibration() != null) {
+                    manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
+                    manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
+                }
+                manifest.write(out.dir().resolve("lowbit-manifest.json"));
+                outBytes = directoryBytes(out.dir());
+                out.commit();
+                time.add("total", System.nanoTime() - t0);
+                return new QuantizeReport(out.target().toString(), recipe.method(), scheme.toString(), recipe.format(),
+                        stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes, directoryBytes(model),
+                        time.seconds());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** One Linear that the recipe quantizes. */
+    record Target(int layer, Linear linear, String module, int rows, int cols) {}
+
+    /** Resolves and validates every target before any work, so bad input fails in a second with one line. */
+    static List<Target> targets(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme) {
+        Architecture arch = config.architecture();
+        List<Target> out = new ArrayList<>();
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            for (Linear l : Linear.values()) {
+                String module = arch.linearName(layer, l);
+                if (!recipe.selects(module)) continue;
+                Tensor w = source.tensor(module + ".weight");
+                if (w.shape().rank() != 2) throw new BadInputException(module + ".weight", "expected a 2-D weight, got " + w.shape());
+                int rows = Math.toIntExact(w.shape().dim(0)), cols = Math.toIntExact(w.shape().dim(1));
+                if (scheme.groupSize() != -1 && cols % scheme.groupSize() != 0) {
+                    throw new BadInputException(module + ".weight", "group size " + scheme.groupSize()
+                            + " does not divide in_features " + cols);
+                }
+                if ("gptq".equals(recipe.format())) {
+                    if (!GptqPacking.supportsBits(scheme.bits())) {
+                        throw new BadInputException("--format gptq", scheme.bits() + "-bit is not a GPTQ v1 packing (supported: 2, 3, 4, 8; use --format compressed-tensors)");
+                    }
+                    if ((long) cols * scheme.bits() % 32 != 0 || (long) rows * scheme.bits() % 32 != 0) {
+                        throw new BadInputException(module + ".weight", "shape [" + rows + ", " + cols
+                                + "] does not pack into int32 words at " + scheme.bits() + " bits");
+                    }
+                }
+                out.add(new Target(layer, l, module, rows, cols));
+            }
+        }
+        if (out.isEmpty()) throw new BadInputException("recipe", "no Linear matches the targets/ignore patterns");
+        if ("compressed-tensors".equals(recipe.format()) && recipe.gptq() != null && recipe.gptq().actOrder()
+                && scheme.groupSize() == -1) {
+            throw new BadInputException("--act-order", "compressed-tensors applies activation ordering to group strategy only; use --group-size");
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ RTN
+
+    private static void runRtn(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme,
+                               List<Target> targets, ShardPlan shards, Stats stats, Timings time, Listener listener) {
+        ClipSearch clip = recipe.scheme().mseClip() ? ClipSearch.REFERENCE : null;
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            long t = System.nanoTime();
+            Map<String, QuantizedTensor> done = new LinkedHashMap<>();
+            for (Target tg : targets) {
+                if (tg.layer != layer) continue;
+                float[] w = source.tensor(tg.module + ".weight").toFloatArray();
+                done.put(tg.module, clip == null ? Rtn.rtn(tg.module, w, tg.rows, tg.cols, scheme)
+                        : Rtn.rtn(tg.module, w, tg.rows, tg.cols, scheme, clip));
+            }
+            time.add("solve", System.nanoTime() - t);
+            writeLayer(shards, source, config, layer, done, recipe, stats, time);
+            listener.status("layer " + (layer + 1) + "/" + config.numLayers() + " quantized (rtn)");
+        }
+    }
+
+    // ------------------------------------------------------------------ GPTQ
+
+    private static void runGptq(Path model, LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme,
+                                List<Target> targets, int[][] windows, int threads, ShardPlan shards, Stats stats,
+                                Timings time, Listener listener) {
+        Architecture arch = config.architecture();
+        Recipe.Gptq g = recipe.gptq();
+        dev.lowbit.ptq.gptq.GptqConfig cfg = dev.lowbit.ptq.gptq.GptqConfig.of(scheme)
+                .withPercDamp(g.dampPercent()).withBlockSize(g.blockSize()).withActOrder(g.actOrder(), g.staticGroups());
+        Map<String, Target> byModule = new HashMap<>();
+        for (Target t : targets) byModule.put(t.module, t);
+        long captureStart = System.nanoTime();
+        long[] solveAndWrite = new long[1];
+        try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
+            LayerwiseCapture.run(runner, windows, 8, g.trueSequential(), new LayerwiseCapture.Step() {
+                final Map<String, HessianObserver> hessians = new HashMap<>();
+                final Map<String, QuantizedTensor> done = new LinkedHashMap<>();
+
+                @Override
+                public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
+                    hessians.clear();
+                    return List.of((module, x, rows, cols) -> {
+                        long t = System.nanoTime();
+                        hessians.computeIfAbsent(module, k -> new HessianObserver(cols)).add(x, rows, cols);
+                        time.add("hessian", System.nanoTime() - t);
+                    });
+                }
+
+                @Override
+                public void afterStage(int layer, Set<LinearInput> inputs, LlamaRunner r) {
+                    long t = System.nanoTime();
+                    for (LinearInput in : inputs) {
+                        for (Linear l : in.readers()) {
+                            Target tg = byModule.get(arch.linearName(layer, l));
+                            if (tg == null) continue;
+                            HessianObserver h = hessians.get(ObservingHook.key(arch, layer, l));
+                            GptqResult res = Gptq.quantize(tg.module, r.linearWeight(layer, l), tg.rows, tg.cols, h.hessian(), cfg);
+                            r.setLinearWeight(layer, l, res.quantized().dequantize());
+                            done.put(tg.module, res.quantized());
+                        }
+                    }
+                    long dt = System.nanoTime() - t;
+                    time.add("solve", dt);
+                    solveAndWrite[0] += dt;
+                }
+
+                @Override
+                public void afterLayer(int layer, LlamaRunner r) {
+                    long t = System.nanoTime();
+                    writeLayer(shards, source, config, layer, done, recipe, stats, time);
+                    done.clear();
+                    solveAndWrite[0] += System.nanoTime() - t;
+                    listener.status("layer " + (layer + 1) + "/" + config.numLayers() + " quantized (gptq)");
+                }
+            });
+        }
+        long capture = System.nanoTime() - captureStart - solveAndWrite[0];
+        time.add("calibration_forward", capture - time.nanos("hessian"));
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    /** Packs a finished layer and writes its shard: quantized Linears plus every other tensor of the layer as is. */
+    private static void writeLayer(ShardPlan shards, TensorSource source, LlamaConfig config, int layer,
+                                   Map<String, QuantizedTensor> done, Recipe recipe, Stats stats, Timings time) {
+        long t = System.nanoTime();
+        String prefix = config.architecture().layerPrefix().formatted(layer);
+        List<TensorSpec> specs = new ArrayList<>();
+        for (String name : source.names()) {
+            if (!name.startsWith(prefix)) continue;
+            String module = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : null;
+            if (module != null && done.containsKey(module)) continue;
+            specs.add(TensorSpec.of(source.tensor(name)));
+        }
+        for (Map.Entry<String, QuantizedTensor> e : done.entrySet()) {
+            List<TensorSpec> packed = pack(e.getKey(), e.getValue(), recipe);
+            long bytes = 0;
+            for (TensorSpec s : packed) bytes += s.byteSize();
+            stats.add(e.getValue(), bytes);
+            specs.addAll(packed);
+        }
+        shards.write(layer + 1, specs);
+        time.add("pack_write", System.nanoTime() - t);
+    }
+
+    static List<TensorSpec> pack(String module, QuantizedTensor q, Recipe recipe) {
+        if ("gptq".equals(recipe.format())) {
+            if (!q.scheme().symmetric()) GptqPacking.requireV1Zeros(q);
+            return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
+        }
+        return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED, q.scheme() != null
+                && recipe.gptq() != null && recipe.gptq().actOrder()));
+    }
+
+    /** Embeddings, final norm, lm_head and anything else outside the decoder layers. */
+    private static void writeGlobalShard(ShardPlan shards, TensorSource source, Architecture arch, LlamaConfig config) {
+        String layers = arch.layerPrefix().substring(0, arch.layerPrefix().indexOf("%d"));
+        List<TensorSpec> specs = new ArrayList<>();
+        for (String name : source.names()) {
+            if (!name.startsWith(layers)) specs.add(TensorSpec.of(source.tensor(name)));
+        }
+        shards.write(0, specs);
+    }
+
+    private static void writeConfig(Path model, Path out, Recipe recipe, QuantScheme scheme) throws IOException {
+        ObjectNode cfg = (ObjectNode) JSON.readTree(Files.readString(model.resolve("config.json")));
+        boolean actOrder = recipe.gptq() != null && recipe.gptq().actOrder();
+        if ("gptq".equals(recipe.format())) {
+            Recipe.Gptq g = recipe.gptq();
+            cfg.set("quantization_config", GptqConfig.quantizationConfig(scheme, actOrder,
+                    g != null && g.staticGroups(), g == null ? 0.01 : g.dampPercent(), g == null || g.trueSequential()));
+        } else {
+            List<String> ignore = new ArrayList<>(List.of("lm_head"));
+            cfg.set("quantization_config", CtConfig.quantizationConfig(scheme, actOrder ? "weight" : null, ignore));
+        }
+        Files.writeString(out.resolve("config.json"), JSON.writeValueAsString(cfg) + "\n");
+    }
+
+    private static List<Path> modelFiles(Path model) throws IOException {
+        try (Stream<Path> s = Files.list(model)) {
+            return s.filter(Files::isRegularFile).sorted().toList();
+        }
+    }
+
+    private static long directoryBytes(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            long n = 0;
+            for (Path p : s.filter(Files::isRegularFile).toList()) n += Files.size(p);
+            return n;
+        }
+    }
+
+    /** Shard {@code k} of {@code layers + 1}: shard 0 holds the non-layer tensors, shard i+1 decoder layer i. */
+    static final class ShardPlan {
+        private final Path dir;
+        private final int count;
+        private final Map<String, String> weightMap = new TreeMap<>();
+        private long totalSize;
+
+        ShardPlan(Path dir, int layers) {
+            this.dir = dir;
+            this.count = layers + 1;
+        }
+
+        String fileName(int k) {
+            return String.format(java.util.Locale.ROOT, "model-%05d-of-%05d.safetensors", k + 1, count);
+        }
+
+        void write(int k, List<TensorSpec> specs) {
+            String file = fileName(k);
+            try {
+                SafetensorsWriter.write(dir.resolve(file), specs, SafetensorsWriter.Options.defaults().forTransformers());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + file, e);
+            }
+            for (TensorSpec s : specs) {
+                weightMap.put(s.name(), file);
+                totalSize += s.byteSize();
+            }
+        }
+
+        void writeIndex() throws IOException {
+            ObjectNode root = JSON.createObjectNode();
+            root.putObject("metadata").put("total_size", totalSize);
+            ObjectNode wm = root.putObject("weight_map");
+            weightMap.forEach(wm::put);
+            Files.writeString(dir.resolve(ShardedSafetensors.INDEX), JSON.writeValueAsString(root) + "\n");
+        }
+    }
+
+    /** Counts of what was quantized, for the report and the manifest. */
+    static final class Stats {
+        int modules;
+        long parameters;
+        long packedBytes;
+
+        void add(QuantizedTensor q, long bytes) {
+            modules++;
+            parameters += (long) q.rows() * q.cols();
+            packedBytes += bytes;
+        }
+
+        double bitsPerWeight() {
+            return parameters == 0 ? 0 : packedBytes * 8.0 / parameters;
+        }
+    }
+
+    /** Wall time per phase, in insertion order. */
+    static final class Timings {
+        private final Map<String, Long> nanos = new LinkedHashMap<>();
+
+        synchronized void add(String phase, long n) {
+            nanos.merge(phase, n, Long::sum);
+        }
+
+        synchronized long nanos(String phase) {
+            return nanos.getOrDefault(phase, 0L);
+        }
+
+        synchronized Map<String, Double> seconds() {
+            Map<String, Double> out = new LinkedHashMap<>();
+            nanos.forEach((k, v) -> out.put(k, v / 1e9));
+            return out;
+        }
+    }
+
+}

@@ -1,0 +1,48 @@
+package dev.lowbit.pipeline.quantize;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintStream;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What a quantize run did: where it wrote, how much, and where the time went.
+ *
+ * @param linearBitsPerWeight bits per weight of the quantized Linears, counting codes, scales, zeros and g_idx
+ * @param seconds             wall time by phase (calibration_forward, hessian, solve, pack_write, total)
+ */
+public record QuantizeReport(String output, String method, String scheme, String format, int quantizedModules,
+                             long quantizedParameters, double linearBitsPerWeight, long outputBytes,
+                             long sourceBytes, Map<String, Double> seconds) {
+
+    public String toJson() {
+        ObjectMapper m = new ObjectMapper();
+        ObjectNode o = m.createObjectNode();
+        o.put("output", output);
+        o.put("method", method);
+        o.put("scheme", scheme);
+        o.put("format", format);
+        o.put("quantized_modules", quantizedModules);
+        o.put("quantized_parameters", quantizedParameters);
+        o.put("linear_bits_per_weight", linearBitsPerWeight);
+        o.put("output_bytes", outputBytes);
+        o.put("source_bytes", sourceBytes);
+        o.set("seconds", m.valueToTree(seconds));
+        return o.toString();
+    }
+
+    public void print(PrintStream out) {
+        out.printf(Locale.ROOT, "wrote %s (%s, %s %s)%n", output, format, method, scheme);
+        out.printf(Locale.ROOT, "  quantized %d Linears, %,d parameters at %.3f bits per weight (codes + scales + zeros)%n",
+                quantizedModules, quantizedParameters, linearBitsPerWeight);
+        out.printf(Locale.ROOT, "  size %,d bytes (source %,d, %.2fx smaller)%n", outputBytes, sourceBytes,
+                outputBytes == 0 ? 0 : (double) sourceBytes / outputBytes);
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<String, Double> e : seconds.entrySet()) {
+            if (!sb.isEmpty()) sb.append(", ");
+            sb.append(e.getKey()).append(' ').append(String.format(Locale.ROOT, "%.1fs", e.getValue()));
+        }
+        out.println("  time: " + sb);
+    }
+}
