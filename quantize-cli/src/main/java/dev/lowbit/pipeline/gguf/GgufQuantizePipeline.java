@@ -71,12 +71,13 @@ public final class GgufQuantizePipeline {
         if (out.getParent() != null && !Files.isDirectory(out.getParent())) {
             throw new BadInputException(out, "directory " + out.getParent() + " does not exist");
         }
-        if (r.calib() != null) {
-            if (r.imatrix() != null) throw new BadInputException("--calib", "give either --imatrix or --calib, not both");
-            throw new BadInputException(r.calib(), "computing an importance matrix from calibration text needs the model "
-                    + "runner, which this build lacks; make one with llama-imatrix and pass --imatrix");
+        if (r.calib() != null && r.imatrix() != null) {
+            throw new BadInputException("--calib", "give either --imatrix or --calib, not both");
         }
-        Imatrix imatrix = r.imatrix() == null ? null : Imatrix.read(r.imatrix());
+        Imatrix imatrix = r.imatrix() != null ? Imatrix.read(r.imatrix())
+                : r.calib() != null ? ImatrixCalibration.compute(r.model(), r.calib(), r.calibSeqlen(), r.calibSamples(), r.threads())
+                : null;
+        String imatrixName = r.imatrix() != null ? r.imatrix().toString() : r.calib() != null ? "calibration " + r.calib() : null;
         List<QuantMix.TypeOverride> overrides = new ArrayList<>();
         for (String s : r.tensorTypes()) {
             try {
@@ -96,7 +97,7 @@ public final class GgufQuantizePipeline {
 
             GgufWriter w = new GgufWriter();
             src.metadata(plan).forEach(w::put);
-            if (imatrix != null) putImatrixKeys(w, r.imatrix(), imatrix);
+            if (imatrix != null) putImatrixKeys(w, imatrixName, imatrix);
             Map<String, Integer> counts = new TreeMap<>();
             long params = 0, bytes = 0;
             int weighted = 0;
@@ -105,7 +106,7 @@ public final class GgufQuantizePipeline {
                 MemorySegment raw = src.rawBytes(t.name());
                 float[] importance = null;
                 if (imatrix != null && t.type().isQuantized() && BlockCodecs.forType(t.type()).usesImportance()) {
-                    importance = importanceFor(imatrix, r.imatrix(), t);
+                    importance = importanceFor(imatrix, imatrixName, t);
                     if (importance != null) weighted++;
                 }
                 if (from == t.type() && raw != null) w.addTensor(t.name(), t.dims(), t.type(), raw);
@@ -123,7 +124,7 @@ public final class GgufQuantizePipeline {
             }
             double secs = (System.nanoTime() - t0) / 1e9;
             return new GgufQuantizeReport(out.toString(), src.source(), r.ftype().name(), Files.size(out), params, bytes,
-                    secs, new TreeMap<>(counts), r.imatrix() == null ? null : r.imatrix().toString(), weighted);
+                    secs, new TreeMap<>(counts), imatrixName, weighted);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -149,7 +150,7 @@ public final class GgufQuantizePipeline {
     }
 
     /** The tensor's mean-x² weights, {@code null} when the imatrix has no entry (llama-quantize goes on unweighted). */
-    private static float[] importanceFor(Imatrix m, Path file, PlannedTensor t) {
+    private static float[] importanceFor(Imatrix m, String file, PlannedTensor t) {
         float[] w = m.importance(t.name());
         if (w == null) return null;
         if (t.dims().length > 2) {
@@ -163,8 +164,8 @@ public final class GgufQuantizePipeline {
     }
 
     /** The keys llama-quantize adds when it uses an importance matrix. */
-    private static void putImatrixKeys(GgufWriter w, Path file, Imatrix m) {
-        w.putString("quantize.imatrix.file", file.toString());
+    private static void putImatrixKeys(GgufWriter w, String file, Imatrix m) {
+        w.putString("quantize.imatrix.file", file);
         if (!m.datasets().isEmpty()) w.putString("quantize.imatrix.dataset", m.datasets().getFirst());
         w.put("quantize.imatrix.entries_count", GgufValue.ofInt32(m.entries().size()));
         if (m.chunkCount() > 0) w.put("quantize.imatrix.chunks_count", GgufValue.ofInt32(m.chunkCount()));
