@@ -7,6 +7,7 @@ final class Commands {
     private Commands() {}
 
     static List<Object> all() {
-        return List.of(new InspectCommand(), new QuantizeCommand(), new EvaluateCommand(), new TokenizeCommand());
+        return List.of(new InspectCommand(), new QuantizeCommand(), new ConvertCommand(), new EvaluateCommand(),
+                new TokenizeCommand());
     }
 }

@@ -4,6 +4,7 @@ import dev.lowbit.calib.eval.EvalRequest;
 import dev.lowbit.calib.eval.EvalResult;
 import dev.lowbit.calib.eval.Evaluator;
 import dev.lowbit.calib.eval.Protocol;
+import dev.lowbit.pipeline.gguf.GgufAsHfDirectory;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Parameters;
         description = {"Perplexity of a Hugging Face Llama-family model on a text or JSONL file (fp32 on the CPU).",
             "With --baseline, also mean KL(baseline || model), top-1 agreement and max |delta logit|."})
 final class EvaluateCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "MODEL", description = "model directory (config.json, safetensors, tokenizer.json)")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "model directory (config.json, safetensors, tokenizer.json) or .gguf file")
     Path model;
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, or .jsonl with a 'text' field")
@@ -57,8 +58,11 @@ final class EvaluateCommand implements Callable<Integer> {
         if (ctx < 2) throw new Main.UsageException("--ctx must be at least 2");
         if (batch < 1) throw new Main.UsageException("--batch must be at least 1");
         EvalResult r;
-        try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
-            r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch), progress);
+        // a .gguf model or baseline is evaluated through its Hugging Face view (dequantized to F32)
+        try (GgufAsHfDirectory m = GgufAsHfDirectory.of(model);
+             GgufAsHfDirectory b = baseline == null ? null : GgufAsHfDirectory.of(baseline);
+             ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
+            r = Evaluator.evaluate(new EvalRequest(m.dir(), data, ctx, maxWindows, p, b == null ? null : b.dir(), threads, batch), progress);
         }
         if (json) {
             System.out.println(r.toJson(ctx));

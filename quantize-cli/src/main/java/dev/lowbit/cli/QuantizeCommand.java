@@ -1,5 +1,8 @@
 package dev.lowbit.cli;
 
+import dev.lowbit.io.export.LlamaFtype;
+import dev.lowbit.pipeline.gguf.GgufQuantizePipeline;
+import dev.lowbit.pipeline.gguf.GgufQuantizeReport;
 import dev.lowbit.pipeline.quantize.QuantizePipeline;
 import dev.lowbit.pipeline.quantize.QuantizeReport;
 import dev.lowbit.pipeline.recipe.Recipe;
@@ -13,9 +16,13 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "quantize", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-            "Quantize every Linear inside the decoder layers of a Hugging Face checkpoint and write a checkpoint that",
-            "transformers / vLLM load (GPTQ v1 or compressed-tensors pack-quantized). Embeddings, norms and lm_head",
-            "pass through. The run is saved as recipe.json in the output; --recipe replays it.",
+            "Quantize a checkpoint and write what a runtime loads:",
+            "  --format gptq | compressed-tensors: every Linear inside the decoder layers of a Hugging Face checkpoint",
+            "    becomes GPTQ v1 or compressed-tensors pack-quantized (transformers / vLLM); embeddings, norms and",
+            "    lm_head pass through; the run is saved as recipe.json in OUT (replay with --recipe).",
+            "  --format gguf --type MIX: a llama.cpp GGUF file with one of llama-quantize's mixes (Q8_0, Q4_0, Q4_K_M,",
+            "    Q3_K_M, Q2_K, Q6_K, TQ2_0, ...), each tensor's type chosen as llama-quantize does; MODEL may also be",
+            "    a .gguf; k-quants use an importance matrix from --imatrix FILE or computed from --calib text.",
             "",
             "Methods:",
             "  rtn   round to nearest, data-free, seconds",
@@ -25,7 +32,9 @@ import picocli.CommandLine.Parameters;
             "  lowbit quantize ../shared/models/tiny-llama-code -o out/w4 --method gptq --bits 4 --group-size 128 \\",
             "      --calib ../shared/data/calib_code.txt",
             "  lowbit quantize MODEL -o out/w4-rtn --method rtn --bits 4 --format compressed-tensors",
-            "  lowbit quantize MODEL -o out/again --recipe out/w4/recipe.json"
+            "  lowbit quantize MODEL -o out/again --recipe out/w4/recipe.json",
+            "  lowbit quantize MODEL -o tiny-q4km.gguf --format gguf --type Q4_K_M --calib ../shared/data/calib_code.txt",
+            "  lowbit quantize model-f32.gguf -o q8.gguf --format gguf --type Q8_0 --tensor-type 'ffn_down=F16'"
         })
 final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory (config.json + safetensors)")
@@ -73,8 +82,23 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", description = "gptq | compressed-tensors (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "gptq", description = "gptq | compressed-tensors | gguf (default: ${DEFAULT-VALUE})")
     String format;
+
+    @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")
+    String type;
+
+    @Option(names = "--imatrix", paramLabel = "FILE", description = "gguf: importance matrix (llama.cpp GGUF or legacy .dat)")
+    Path imatrix;
+
+    @Option(names = "--tensor-type", paramLabel = "REGEX=TYPE", description = "gguf: type for tensors whose name matches (repeatable; first match wins)")
+    List<String> tensorTypes = new ArrayList<>();
+
+    @Option(names = "--pure", description = "gguf: no mix rules, every quantizable tensor gets the mix's default type")
+    boolean pure;
+
+    @Option(names = "--allow-requantize", description = "gguf: allow re-quantizing tensors that are already quantized")
+    boolean allowRequantize;
 
     @Option(names = "--targets", paramLabel = "REGEX", description = "only quantize modules matching (repeatable; default: all decoder Linears)")
     List<String> targets = new ArrayList<>();
@@ -117,11 +141,35 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if ("gguf".equalsIgnoreCase(format)) return gguf();
+        if (type != null || imatrix != null || !tensorTypes.isEmpty() || pure || allowRequantize) {
+            throw new Main.UsageException("--type, --imatrix, --tensor-type, --pure and --allow-requantize apply to --format gguf");
+        }
         Recipe r = recipe();
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
                 : msg -> System.err.println("lowbit: " + msg);
         QuantizeReport report = QuantizePipeline.run(model, output, r, force, n, listener);
+        if (json) System.out.println(report.toJson());
+        else report.print(System.out);
+        return 0;
+    }
+
+    /** {@code --format gguf}: llama.cpp mixes through {@link GgufQuantizePipeline}. */
+    private int gguf() {
+        if (type == null) throw new Main.UsageException("--format gguf needs --type MIX (e.g. Q4_K_M, Q8_0)");
+        if (recipe != null || actOrder || staticGroups || !"gptq".equals(method)) {
+            throw new Main.UsageException("--format gguf takes --type (a llama.cpp mix), not --method/--recipe/--act-order");
+        }
+        LlamaFtype ftype;
+        try {
+            ftype = LlamaFtype.parse(type);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException("--type: " + e.getMessage());
+        }
+        GgufQuantizeReport report = GgufQuantizePipeline.run(new GgufQuantizePipeline.Request(model, output, ftype,
+                imatrix, calib, calibSamples, calibSeqlen, tensorTypes, pure, allowRequantize, force,
+                threads == null ? 2 : threads));
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

@@ -1,5 +1,9 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.gguf.GgufArray;
+import dev.lowbit.io.gguf.GgufValue;
+import dev.lowbit.io.gguf.GgufValueType;
+
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.safetensors.ShardedSafetensors;
 import dev.lowbit.io.tensor.TensorSource;

@@ -1,5 +1,9 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.gguf.GgufArray;
+import dev.lowbit.io.gguf.GgufValue;
+import dev.lowbit.io.gguf.GgufValueType;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lowbit.io.BadInputException;
@@ -82,30 +86,30 @@ public record ModelHyperparameters(String arch, String name, int blockCount, lon
     public SequencedMap<String, GgufValue> toKvs(LlamaFtype ftype) {
         SequencedMap<String, GgufValue> kv = new LinkedHashMap<>();
         String a = arch + ".";
-        kv.put("general.architecture", new GgufValue.Str(arch));
-        kv.put("general.name", new GgufValue.Str(name));
-        kv.put(a + "block_count", new GgufValue.U32(blockCount));
-        if (contextLength > 0) kv.put(a + "context_length", new GgufValue.U32(contextLength));
-        kv.put(a + "embedding_length", new GgufValue.U32(embeddingLength));
-        kv.put(a + "feed_forward_length", new GgufValue.U32(feedForwardLength));
-        kv.put(a + "attention.head_count", new GgufValue.U32(headCount));
-        kv.put(a + "attention.head_count_kv", new GgufValue.U32(headCountKv));
-        kv.put(a + "rope.freq_base", new GgufValue.F32(ropeFreqBase));
-        kv.put(a + "attention.layer_norm_rms_epsilon", new GgufValue.F32(rmsNormEps));
+        kv.put("general.architecture", GgufValue.ofString(arch));
+        kv.put("general.name", GgufValue.ofString(name));
+        kv.put(a + "block_count", GgufValue.ofUint32(blockCount));
+        if (contextLength > 0) kv.put(a + "context_length", GgufValue.ofUint32(contextLength));
+        kv.put(a + "embedding_length", GgufValue.ofUint32(embeddingLength));
+        kv.put(a + "feed_forward_length", GgufValue.ofUint32(feedForwardLength));
+        kv.put(a + "attention.head_count", GgufValue.ofUint32(headCount));
+        kv.put(a + "attention.head_count_kv", GgufValue.ofUint32(headCountKv));
+        kv.put(a + "rope.freq_base", GgufValue.ofFloat32(ropeFreqBase));
+        kv.put(a + "attention.layer_norm_rms_epsilon", GgufValue.ofFloat32(rmsNormEps));
         if (headDimInConfig) {
-            kv.put(a + "attention.key_length", new GgufValue.U32(headDim));
-            kv.put(a + "attention.value_length", new GgufValue.U32(headDim));
+            kv.put(a + "attention.key_length", GgufValue.ofUint32(headDim));
+            kv.put(a + "attention.value_length", GgufValue.ofUint32(headDim));
         }
-        kv.put("general.file_type", new GgufValue.U32(ftype.id()));
+        kv.put("general.file_type", GgufValue.ofUint32(ftype.id()));
         if (arch.equals("llama")) {
-            kv.put(a + "vocab_size", new GgufValue.U32(vocabSize));
-            kv.put(a + "rope.dimension_count", new GgufValue.U32(headDim));
+            kv.put(a + "vocab_size", GgufValue.ofUint32(vocabSize));
+            kv.put(a + "rope.dimension_count", GgufValue.ofUint32(headDim));
             if (ropeScaling != null && ropeType().equals("linear")) {
-                kv.put(a + "rope.scaling.type", new GgufValue.Str("linear"));
-                kv.put(a + "rope.scaling.factor", new GgufValue.F32((float) ropeScaling.path("factor").asDouble()));
+                kv.put(a + "rope.scaling.type", GgufValue.ofString("linear"));
+                kv.put(a + "rope.scaling.factor", GgufValue.ofFloat32((float) ropeScaling.path("factor").asDouble()));
             }
         }
-        kv.put("general.quantization_version", new GgufValue.U32(2));
+        kv.put("general.quantization_version", GgufValue.ofUint32(2));
         return kv;
     }
 

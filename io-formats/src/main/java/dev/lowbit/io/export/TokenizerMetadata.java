@@ -1,5 +1,9 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.gguf.GgufArray;
+import dev.lowbit.io.gguf.GgufValue;
+import dev.lowbit.io.gguf.GgufValueType;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lowbit.io.BadInputException;
@@ -179,18 +183,18 @@ public record TokenizerMetadata(String model, String pre, List<String> tokens, i
     /** The metadata as GGUF key-values with their exact types, in the converter's order. */
     public SequencedMap<String, GgufValue> toKvs() {
         SequencedMap<String, GgufValue> kv = new LinkedHashMap<>();
-        kv.put("tokenizer.ggml.model", new GgufValue.Str(model));
-        kv.put("tokenizer.ggml.pre", new GgufValue.Str(pre));
-        kv.put("tokenizer.ggml.tokens", new GgufValue.StrArray(tokens));
-        kv.put("tokenizer.ggml.token_type", new GgufValue.I32Array(tokenTypes.clone()));
-        if (!merges.isEmpty()) kv.put("tokenizer.ggml.merges", new GgufValue.StrArray(merges));
+        kv.put("tokenizer.ggml.model", GgufValue.ofString(model));
+        kv.put("tokenizer.ggml.pre", GgufValue.ofString(pre));
+        kv.put("tokenizer.ggml.tokens", GgufValue.ofStrings(tokens));
+        kv.put("tokenizer.ggml.token_type", GgufValue.ofArray(GgufArray.ofInt32(tokenTypes.clone())));
+        if (!merges.isEmpty()) kv.put("tokenizer.ggml.merges", GgufValue.ofStrings(merges));
         for (Map.Entry<String, String> e : SPECIAL_KEYS.entrySet()) {
             Long id = specialTokenIds.get(e.getKey());
-            if (id != null) kv.put(e.getValue(), new GgufValue.U32(id));
+            if (id != null) kv.put(e.getValue(), GgufValue.ofUint32(id));
         }
-        kv.put("tokenizer.ggml.add_bos_token", new GgufValue.Bool(addBos));
-        kv.put("tokenizer.ggml.add_eos_token", new GgufValue.Bool(addEos));
-        if (chatTemplate != null) kv.put("tokenizer.chat_template", new GgufValue.Str(chatTemplate));
+        kv.put("tokenizer.ggml.add_bos_token", GgufValue.ofBool(addBos));
+        kv.put("tokenizer.ggml.add_eos_token", GgufValue.ofBool(addEos));
+        if (chatTemplate != null) kv.put("tokenizer.chat_template", GgufValue.ofString(chatTemplate));
         return kv;
     }
 

@@ -38,6 +38,18 @@ final class Q4_0Codec implements BlockCodec {
         }
     }
 
+    /** With importance weights: llama-quantize's {@code quantize_row_q4_0_impl} ({@link LegacyWeighted}). */
+    @Override
+    public void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
+        if (importance == null) quantizeRow(x, off, n, dst, dstOff);
+        else LegacyWeighted.quantizeSymmetric(GgmlType.Q4_0, x, off, n, importance, dst, dstOff);
+    }
+
+    @Override
+    public boolean usesImportance() {
+        return true;
+    }
+
     @Override
     public void dequantizeRow(MemorySegment src, long srcOff, float[] y, int off, int n) {
         int nb = Blocks.blocks(GgmlType.Q4_0, n);

@@ -44,6 +44,18 @@ final class Q4_1Codec implements BlockCodec {
         }
     }
 
+    /** With importance weights: llama-quantize's {@code quantize_row_q4_1_impl} ({@link LegacyWeighted}). */
+    @Override
+    public void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
+        if (importance == null) quantizeRow(x, off, n, dst, dstOff);
+        else LegacyWeighted.quantizeWithMin(GgmlType.Q4_1, x, off, n, importance, dst, dstOff);
+    }
+
+    @Override
+    public boolean usesImportance() {
+        return true;
+    }
+
     @Override
     public void dequantizeRow(MemorySegment src, long srcOff, float[] y, int off, int n) {
         int nb = Blocks.blocks(GgmlType.Q4_1, n);

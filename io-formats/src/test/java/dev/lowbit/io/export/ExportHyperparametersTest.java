@@ -1,5 +1,9 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.gguf.GgufArray;
+import dev.lowbit.io.gguf.GgufValue;
+import dev.lowbit.io.gguf.GgufValueType;
+
 import dev.lowbit.io.BadInputException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,27 +25,27 @@ class ExportHyperparametersTest {
         ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(TINY);
         SequencedMap<String, GgufValue> kv = hp.toKvs(LlamaFtype.Q4_K_M);
         Map<String, GgufValue> want = new LinkedHashMap<>();
-        want.put("general.architecture", new GgufValue.Str("llama"));
-        want.put("general.name", new GgufValue.Str("tiny-llama-code"));
-        want.put("llama.block_count", new GgufValue.U32(6));
-        want.put("llama.context_length", new GgufValue.U32(2048));
-        want.put("llama.embedding_length", new GgufValue.U32(512));
-        want.put("llama.feed_forward_length", new GgufValue.U32(1536));
-        want.put("llama.attention.head_count", new GgufValue.U32(8));
-        want.put("llama.attention.head_count_kv", new GgufValue.U32(4));
-        want.put("llama.rope.freq_base", new GgufValue.F32(10000f));
-        want.put("llama.attention.layer_norm_rms_epsilon", new GgufValue.F32(1e-5f));
-        want.put("llama.attention.key_length", new GgufValue.U32(64));
-        want.put("llama.attention.value_length", new GgufValue.U32(64));
-        want.put("general.file_type", new GgufValue.U32(15));
-        want.put("llama.vocab_size", new GgufValue.U32(8192));
-        want.put("llama.rope.dimension_count", new GgufValue.U32(64));
-        want.put("general.quantization_version", new GgufValue.U32(2));
+        want.put("general.architecture", GgufValue.ofString("llama"));
+        want.put("general.name", GgufValue.ofString("tiny-llama-code"));
+        want.put("llama.block_count", GgufValue.ofUint32(6));
+        want.put("llama.context_length", GgufValue.ofUint32(2048));
+        want.put("llama.embedding_length", GgufValue.ofUint32(512));
+        want.put("llama.feed_forward_length", GgufValue.ofUint32(1536));
+        want.put("llama.attention.head_count", GgufValue.ofUint32(8));
+        want.put("llama.attention.head_count_kv", GgufValue.ofUint32(4));
+        want.put("llama.rope.freq_base", GgufValue.ofFloat32(10000f));
+        want.put("llama.attention.layer_norm_rms_epsilon", GgufValue.ofFloat32(1e-5f));
+        want.put("llama.attention.key_length", GgufValue.ofUint32(64));
+        want.put("llama.attention.value_length", GgufValue.ofUint32(64));
+        want.put("general.file_type", GgufValue.ofUint32(15));
+        want.put("llama.vocab_size", GgufValue.ofUint32(8192));
+        want.put("llama.rope.dimension_count", GgufValue.ofUint32(64));
+        want.put("general.quantization_version", GgufValue.ofUint32(2));
         assertEquals(List.copyOf(want.entrySet()), List.copyOf(kv.entrySet()));
         // the wire types llama.cpp insists on
-        assertEquals(GgufValue.Type.UINT32, kv.get("general.file_type").type());
-        assertEquals(GgufValue.Type.FLOAT32, kv.get("llama.rope.freq_base").type());
-        assertEquals(GgufValue.Type.FLOAT32, kv.get("llama.attention.layer_norm_rms_epsilon").type());
+        assertEquals(GgufValueType.UINT32, kv.get("general.file_type").type());
+        assertEquals(GgufValueType.FLOAT32, kv.get("llama.rope.freq_base").type());
+        assertEquals(GgufValueType.FLOAT32, kv.get("llama.attention.layer_norm_rms_epsilon").type());
         assertNull(hp.ropeFreqs());
         assertEquals(new QuantMix.ModelInfo("llama", 6, 8, 4, 0), hp.mixInfo());
     }
@@ -59,9 +63,9 @@ class ExportHyperparametersTest {
                  "rms_norm_eps":1e-6,"max_position_embeddings":32768,"tie_word_embeddings":true}""");
         ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(dir);
         SequencedMap<String, GgufValue> kv = hp.toKvs(LlamaFtype.Q8_0);
-        assertEquals(new GgufValue.Str("qwen2"), kv.get("general.architecture"));
-        assertEquals(new GgufValue.F32(1e6f), kv.get("qwen2.rope.freq_base"));
-        assertEquals(new GgufValue.U32(7), kv.get("general.file_type"));
+        assertEquals(GgufValue.ofString("qwen2"), kv.get("general.architecture"));
+        assertEquals(GgufValue.ofFloat32(1e6f), kv.get("qwen2.rope.freq_base"));
+        assertEquals(GgufValue.ofUint32(7), kv.get("general.file_type"));
         assertFalse(kv.containsKey("qwen2.rope.dimension_count"), "only the llama converter writes it");
         assertFalse(kv.containsKey("qwen2.attention.key_length"), "no head_dim in config.json");
         assertTrue(hp.tiedEmbeddings());
@@ -110,15 +114,15 @@ class ExportHyperparametersTest {
                 {"architectures":["LlamaForCausalLM"],"hidden_size":64,"num_attention_heads":4,"num_hidden_layers":2,
                  "intermediate_size":128,"vocab_size":100,"rope_scaling":{"type":"linear","factor":2.0}}""");
         SequencedMap<String, GgufValue> kv = ModelHyperparameters.fromHuggingFace(dir).toKvs(LlamaFtype.F16);
-        assertEquals(new GgufValue.Str("linear"), kv.get("llama.rope.scaling.type"));
-        assertEquals(new GgufValue.F32(2f), kv.get("llama.rope.scaling.factor"));
-        assertEquals(new GgufValue.U32(16), kv.get("llama.rope.dimension_count"), "hidden / heads without head_dim");
+        assertEquals(GgufValue.ofString("linear"), kv.get("llama.rope.scaling.type"));
+        assertEquals(GgufValue.ofFloat32(2f), kv.get("llama.rope.scaling.factor"));
+        assertEquals(GgufValue.ofUint32(16), kv.get("llama.rope.dimension_count"), "hidden / heads without head_dim");
     }
 
     @Test
     void u32RangeIsChecked() {
-        assertThrows(IllegalArgumentException.class, () -> new GgufValue.U32(-1));
-        assertThrows(IllegalArgumentException.class, () -> new GgufValue.U32(1L << 32));
-        assertEquals(0xFFFF_FFFFL, new GgufValue.U32(0xFFFF_FFFFL).value());
+        assertThrows(IllegalArgumentException.class, () -> GgufValue.ofUint32(-1));
+        assertThrows(IllegalArgumentException.class, () -> GgufValue.ofUint32(1L << 32));
+        assertEquals(0xFFFF_FFFFL, GgufValue.ofUint32(0xFFFF_FFFFL).asLong());
     }
 }

@@ -1,5 +1,9 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.gguf.GgufArray;
+import dev.lowbit.io.gguf.GgufValue;
+import dev.lowbit.io.gguf.GgufValueType;
+
 import dev.lowbit.io.ggml.GgmlType;
 import org.junit.jupiter.api.Test;
 
@@ -34,7 +38,7 @@ class ExportPlannerTest {
             spec.plan().requireBlockFit(TINY.toString());
             assertEquals(GgmlType.Q6_K, spec.plan().get("output.weight").type());
 
-            assertEquals(new GgufValue.U32(f.id()), spec.metadata().get("general.file_type"));
+            assertEquals(GgufValue.ofUint32(f.id()), spec.metadata().get("general.file_type"));
             assertEquals("general.architecture", spec.metadata().firstEntry().getKey());
             assertTrue(spec.metadata().containsKey("tokenizer.ggml.merges"));
         }

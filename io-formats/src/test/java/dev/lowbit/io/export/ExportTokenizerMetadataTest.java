@@ -1,5 +1,9 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.gguf.GgufArray;
+import dev.lowbit.io.gguf.GgufValue;
+import dev.lowbit.io.gguf.GgufValueType;
+
 import dev.lowbit.io.BadInputException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,17 +46,17 @@ class ExportTokenizerMetadataTest {
                 "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
                 "tokenizer.ggml.padding_token_id", "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token"),
                 List.copyOf(kv.keySet()));
-        assertEquals(GgufValue.Type.STRING, kv.get("tokenizer.ggml.model").type());
-        assertEquals(GgufValue.Type.ARRAY, kv.get("tokenizer.ggml.tokens").type());
-        assertEquals(GgufValue.Type.STRING, kv.get("tokenizer.ggml.tokens").elementType());
-        assertEquals(GgufValue.Type.INT32, kv.get("tokenizer.ggml.token_type").elementType());
-        assertEquals(GgufValue.Type.STRING, kv.get("tokenizer.ggml.merges").elementType());
-        assertEquals(new GgufValue.U32(1), kv.get("tokenizer.ggml.bos_token_id"));
-        assertEquals(new GgufValue.U32(0), kv.get("tokenizer.ggml.eos_token_id"));
-        assertEquals(new GgufValue.U32(2), kv.get("tokenizer.ggml.padding_token_id"));
-        assertEquals(new GgufValue.Bool(false), kv.get("tokenizer.ggml.add_bos_token"));
-        assertEquals(GgufValue.Type.UINT32, kv.get("tokenizer.ggml.bos_token_id").type());
-        assertEquals(GgufValue.Type.BOOL, kv.get("tokenizer.ggml.add_bos_token").type());
+        assertEquals(GgufValueType.STRING, kv.get("tokenizer.ggml.model").type());
+        assertEquals(GgufValueType.ARRAY, kv.get("tokenizer.ggml.tokens").type());
+        assertEquals(GgufValueType.STRING, kv.get("tokenizer.ggml.tokens").asArray().elementType());
+        assertEquals(GgufValueType.INT32, kv.get("tokenizer.ggml.token_type").asArray().elementType());
+        assertEquals(GgufValueType.STRING, kv.get("tokenizer.ggml.merges").asArray().elementType());
+        assertEquals(GgufValue.ofUint32(1), kv.get("tokenizer.ggml.bos_token_id"));
+        assertEquals(GgufValue.ofUint32(0), kv.get("tokenizer.ggml.eos_token_id"));
+        assertEquals(GgufValue.ofUint32(2), kv.get("tokenizer.ggml.padding_token_id"));
+        assertEquals(GgufValue.ofBool(false), kv.get("tokenizer.ggml.add_bos_token"));
+        assertEquals(GgufValueType.UINT32, kv.get("tokenizer.ggml.bos_token_id").type());
+        assertEquals(GgufValueType.BOOL, kv.get("tokenizer.ggml.add_bos_token").type());
     }
 
     /** A small byte-level BPE directory with gaps, a user-defined added token and a BOS-adding post-processor. */

@@ -1,0 +1,58 @@
+package dev.lowbit.cli;
+
+import dev.lowbit.io.export.LlamaFtype;
+import dev.lowbit.pipeline.gguf.GgufQuantizePipeline;
+import dev.lowbit.pipeline.gguf.GgufQuantizeReport;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        description = {
+            "Convert a Hugging Face Llama-family model directory (or a GGUF file) to a GGUF file for llama.cpp,",
+            "without calibration: f32, f16 and bf16 keep every weight (bf16 → f32 is exact), q8_0 rounds to 8 bits.",
+            "Tensors are streamed one at a time; the output appears only when complete.",
+            "",
+            "Examples:",
+            "  lowbit convert ../shared/models/tiny-llama-code -o tiny-f32.gguf --type f32",
+            "  lowbit convert ../shared/models/tiny-llama-code -o tiny-q8_0.gguf --type q8_0 --json"
+        })
+final class ConvertCommand implements Callable<Integer> {
+    enum OutType { f32, f16, bf16, q8_0 }
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory or .gguf file")
+    Path model;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "the .gguf file to write")
+    Path output;
+
+    @Option(names = "--type", defaultValue = "f16", paramLabel = "TYPE",
+            description = "tensor type: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    OutType type;
+
+    @Option(names = "--force", description = "replace an existing output file")
+    boolean force;
+
+    @Option(names = "--json", description = "print the report as one JSON object")
+    boolean json;
+
+    @Option(names = "--verbose", description = "show stack traces on errors")
+    boolean verbose;
+
+    @Override
+    public Integer call() {
+        LlamaFtype ftype = switch (type) {
+            case f32 -> LlamaFtype.ALL_F32;
+            case f16 -> LlamaFtype.F16;
+            case bf16 -> LlamaFtype.BF16;
+            case q8_0 -> LlamaFtype.Q8_0;
+        };
+        GgufQuantizeReport report = GgufQuantizePipeline.run(
+                GgufQuantizePipeline.Request.convert(model, output, ftype, force, 2));
+        if (json) System.out.println(report.toJson());
+        else report.print(System.out);
+        return 0;
+    }
+}

@@ -1,0 +1,173 @@
+package dev.lowbit.pipeline.gguf;
+
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.export.ExportPlan;
+import dev.lowbit.io.export.LlamaFtype;
+import dev.lowbit.io.export.PlannedTensor;
+import dev.lowbit.io.export.QuantMix;
+import dev.lowbit.io.ggml.BlockCodecs;
+import dev.lowbit.io.ggml.GgmlType;
+import dev.lowbit.io.gguf.GgufValue;
+import dev.lowbit.io.gguf.GgufWriter;
+import dev.lowbit.io.imatrix.Imatrix;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Hugging Face Llama-family directory or GGUF file → GGUF file for llama.cpp, with llama-quantize's per-tensor type
+ * mixes ({@code Q4_K_M} …), optional importance matrix and {@code --tensor-type} overrides.
+ *
+ * <p>Data flow: plan every tensor's type ({@link QuantMix}, exactly as llama.cpp) → check, before anything is
+ * written, that every row fits its type's blocks, that nothing already quantized would be re-quantized unless asked,
+ * and that the imatrix matches → stream tensor by tensor: decode rows to f32 (q/k rows permuted for llama.cpp's
+ * rope), quantize them with the planned codec (importance weights where the codec uses them), append to a temporary
+ * file → rename it into place. Memory stays at about one chunk of rows per thread.
+ */
+public final class GgufQuantizePipeline {
+    private GgufQuantizePipeline() {}
+
+    /**
+     * One export.
+     *
+     * @param model           Hugging Face model directory or {@code .gguf} file
+     * @param output          the {@code .gguf} to write
+     * @param ftype           the mix
+     * @param imatrix         importance matrix file (GGUF or legacy {@code .dat}), or {@code null}
+     * @param calib           calibration text to compute an importance matrix from, or {@code null}
+     * @param calibSamples    calibration windows
+     * @param calibSeqlen     tokens per window
+     * @param tensorTypes     {@code REGEX=TYPE} overrides, first match wins
+     * @param pure            no mix rules: every quantizable tensor gets the mix's default type
+     * @param allowRequantize allow re-quantizing tensors of an already quantized GGUF (dequantize, then quantize)
+     * @param force           replace an existing output
+     * @param threads         encoding threads (the output does not depend on it)
+     */
+    public record Request(Path model, Path output, LlamaFtype ftype, Path imatrix, Path calib, int calibSamples,
+                          int calibSeqlen, List<String> tensorTypes, boolean pure, boolean allowRequantize,
+                          boolean force, int threads) {
+        public Request {
+            tensorTypes = List.copyOf(tensorTypes);
+        }
+
+        /** A plain conversion ({@code lowbit convert}): no imatrix, no overrides. */
+        public static Request convert(Path model, Path output, LlamaFtype ftype, boolean force, int threads) {
+            return new Request(model, output, ftype, null, null, 0, 0, List.of(), false, false, force, threads);
+        }
+    }
+
+    /** Runs the export; every input problem is a one-line {@link BadInputException} raised before the output exists. */
+    public static GgufQuantizeReport run(Request r) {
+        long t0 = System.nanoTime();
+        Path out = r.output().toAbsolutePath();
+        if (!r.force() && Files.exists(out)) throw new BadInputException(out, "already exists (pass --force to replace it)");
+        if (out.getParent() != null && !Files.isDirectory(out.getParent())) {
+            throw new BadInputException(out, "directory " + out.getParent() + " does not exist");
+        }
+        if (r.calib() != null && r.imatrix() != null) {
+            throw new BadInputException("--calib", "give either --imatrix or --calib, not both");
+        }
+        Imatrix imatrix = r.imatrix() != null ? Imatrix.read(r.imatrix())
+                : r.calib() != null ? ImatrixCalibration.compute(r.model(), r.calib(), r.calibSeqlen(), r.calibSamples(), r.threads())
+                : null;
+        String imatrixName = r.imatrix() != null ? r.imatrix().toString() : r.calib() != null ? "calibration " + r.calib() : null;
+        List<QuantMix.TypeOverride> overrides = new ArrayList<>();
+        for (String s : r.tensorTypes()) {
+            try {
+                overrides.add(QuantMix.TypeOverride.parse(s));
+            } catch (IllegalArgumentException e) {
+                throw new BadInputException("--tensor-type", e.getMessage());
+            }
+        }
+        QuantMix.Options options = QuantMix.Options.of(r.ftype()).withPure(r.pure()).withImatrix(imatrix != null)
+                .withOverrides(overrides);
+
+        try (GgufSourceModel src = GgufSourceModel.open(r.model());
+             RowEncoder encoder = new RowEncoder(r.threads())) {
+            ExportPlan plan = src.plan(options);
+            plan.requireBlockFit(src.source());
+            check(src, plan, r.allowRequantize());
+
+            GgufWriter w = new GgufWriter();
+            src.metadata(plan).forEach(w::put);
+            if (imatrix != null) putImatrixKeys(w, imatrixName, imatrix);
+            Map<String, Integer> counts = new TreeMap<>();
+            long params = 0, bytes = 0;
+            int weighted = 0;
+            for (PlannedTensor t : plan.tensors()) {
+                GgmlType from = src.sourceType(t.name());
+                MemorySegment raw = src.rawBytes(t.name());
+                float[] importance = null;
+                if (imatrix != null && t.type().isQuantized() && BlockCodecs.forType(t.type()).usesImportance()) {
+                    importance = importanceFor(imatrix, imatrixName, t);
+                    if (importance != null) weighted++;
+                }
+                if (from == t.type() && raw != null) w.addTensor(t.name(), t.dims(), t.type(), raw);
+                else w.addTensor(t.name(), t.dims(), t.type(), encoder.encode(src, t.name(), t.dims(), t.type(), importance));
+                counts.merge(t.type().name(), 1, Integer::sum);
+                long n = 1;
+                for (long d : t.dims()) n *= d;
+                params += n;
+                bytes += t.byteSize();
+            }
+            try {
+                w.write(out, r.force());
+            } catch (FileAlreadyExistsException e) {
+                throw new BadInputException(out, "already exists (pass --force to replace it)");
+            }
+            double secs = (System.nanoTime() - t0) / 1e9;
+            return new GgufQuantizeReport(out.toString(), src.source(), r.ftype().name(), Files.size(out), params, bytes,
+                    secs, new TreeMap<>(counts), imatrixName, weighted);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Refuses tensors lowbit cannot encode or decode, and re-quantization without {@code allowRequantize}. */
+    private static void check(GgufSourceModel src, ExportPlan plan, boolean allowRequantize) {
+        for (PlannedTensor t : plan.tensors()) {
+            GgmlType from = src.sourceType(t.name());
+            if (from == t.type()) continue;
+            if (!BlockCodecs.supports(t.type())) {
+                throw new BadInputException(src.source(), "tensor '" + t.name() + "': lowbit cannot encode " + t.type());
+            }
+            if (!BlockCodecs.supports(from)) {
+                throw new BadInputException(src.source(), "tensor '" + t.name() + "' is " + from + ", which lowbit cannot decode");
+            }
+            boolean floatSource = from == GgmlType.F32 || from == GgmlType.F16 || from == GgmlType.BF16;
+            if (!floatSource && !allowRequantize) {
+                throw new BadInputException(src.source(), "tensor '" + t.name() + "' is already " + from
+                        + "; re-quantizing to " + t.type() + " loses accuracy twice (pass --allow-requantize to do it anyway)");
+            }
+        }
+    }
+
+    /** The tensor's mean-x² weights, {@code null} when the imatrix has no entry (llama-quantize goes on unweighted). */
+    private static float[] importanceFor(Imatrix m, String file, PlannedTensor t) {
+        float[] w = m.importance(t.name());
+        if (w == null) return null;
+        if (t.dims().length > 2) {
+            throw new BadInputException(file, "entry '" + t.name() + "': per-expert importance (3-D tensors) is not supported");
+        }
+        long expect = t.dims()[0];
+        if (w.length != expect) {
+            throw new BadInputException(file, "entry '" + t.name() + "' has " + w.length + " values, the tensor needs " + expect);
+        }
+        return w;
+    }
+
+    /** The keys llama-quantize adds when it uses an importance matrix. */
+    private static void putImatrixKeys(GgufWriter w, String file, Imatrix m) {
+        w.putString("quantize.imatrix.file", file);
+        if (!m.datasets().isEmpty()) w.putString("quantize.imatrix.dataset", m.datasets().getFirst());
+        w.put("quantize.imatrix.entries_count", GgufValue.ofInt32(m.entries().size()));
+        if (m.chunkCount() > 0) w.put("quantize.imatrix.chunks_count", GgufValue.ofInt32(m.chunkCount()));
+    }
+}

@@ -1,0 +1,78 @@
+package dev.lowbit.pipeline.gguf;
+
+import dev.lowbit.calib.capture.LayerwiseCapture;
+import dev.lowbit.calib.data.CalibrationSet;
+import dev.lowbit.calib.model.Linear;
+import dev.lowbit.calib.model.LinearInput;
+import dev.lowbit.calib.model.LlamaRunner;
+import dev.lowbit.calib.observe.LinearObserver;
+import dev.lowbit.calib.observe.MeanSquareObserver;
+import dev.lowbit.calib.observe.ObservingHook;
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.export.ModelHyperparameters;
+import dev.lowbit.io.export.TensorNames;
+import dev.lowbit.io.imatrix.Imatrix;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Computes an importance matrix the way {@code llama-imatrix} does, on lowbit's own runner: run the unquantized model
+ * over the calibration windows and accumulate, per Linear, Σx² of each input channel and the token count. Linears
+ * that read the same tensor share statistics (q/k/v the attention-norm output, gate/up the ffn-norm output); o and
+ * down have their own. Entries are keyed by GGUF tensor name ({@code blk.N.attn_q.weight}); {@code output.weight} is
+ * left out, as llama-imatrix leaves it out by default.
+ */
+public final class ImatrixCalibration {
+    /** Windows per forward pass. */
+    private static final int BATCH = 4;
+
+    private ImatrixCalibration() {}
+
+    /**
+     * @param modelDir Hugging Face model directory
+     * @param text     calibration text (UTF-8 or JSONL)
+     * @param seqlen   tokens per window
+     * @param samples  windows: the first {@code samples} non-overlapping ones
+     */
+    public static Imatrix compute(Path modelDir, Path text, int seqlen, int samples, int threads) {
+        if (!Files.isDirectory(modelDir)) {
+            throw new BadInputException(modelDir, "--calib needs a Hugging Face model directory to run (pass --imatrix for a GGUF source)");
+        }
+        if (seqlen < 2 || samples < 1) throw new BadInputException("--calib", "needs --calib-seqlen ≥ 2 and --calib-samples ≥ 1");
+        ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(modelDir);
+        TensorNames names = TensorNames.forArchitecture(hp.arch());
+        int[][] windows = CalibrationSet.first(modelDir, text, seqlen, samples);
+        MeanSquareObserver observer = new MeanSquareObserver();
+        Map<String, Imatrix.Entry> entries = new LinkedHashMap<>();
+        try (LlamaRunner runner = LlamaRunner.open(modelDir, threads)) {
+            LayerwiseCapture.run(runner, windows, BATCH, false, new LayerwiseCapture.Step() {
+                @Override
+                public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
+                    return List.of(observer);
+                }
+
+                @Override
+                public void afterStage(int layer, Set<LinearInput> inputs, LlamaRunner r) {
+                    for (LinearInput in : inputs) {
+                        for (Linear l : in.readers()) {
+                            String key = ObservingHook.key(r.config().architecture(), layer, l);
+                            double[] mean = observer.meanSquare(key);
+                            long n = observer.samples(key);
+                            float[] sums = new float[mean.length];
+                            for (int i = 0; i < mean.length; i++) sums[i] = (float) (mean[i] * n);
+                            String hf = r.config().architecture().linearName(layer, l) + ".weight";
+                            TensorNames.Mapping m = names.map(hf, new long[] {1, mean.length});
+                            if (m == null) throw new IllegalStateException("no GGUF name for " + hf);
+                            entries.put(m.ggufName(), new Imatrix.Entry(sums, new float[] {n}));
+                        }
+                    }
+                }
+            });
+        }
+        return new Imatrix(entries, List.of(text.getFileName().toString()), windows.length, seqlen);
+    }
+}

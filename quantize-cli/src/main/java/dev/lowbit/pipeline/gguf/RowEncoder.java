@@ -1,0 +1,107 @@
+package dev.lowbit.pipeline.gguf;
+
+import dev.lowbit.io.ggml.BlockCodec;
+import dev.lowbit.io.ggml.BlockCodecs;
+import dev.lowbit.io.ggml.GgmlType;
+import dev.lowbit.io.gguf.GgufWriter;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Encodes one tensor at a time into a ggml block type, streaming: rows are decoded from the source and quantized a
+ * chunk at a time, the chunk split into {@code threads} contiguous row ranges that workers encode into disjoint parts
+ * of one output buffer. Rows are independent in every ggml quantizer, so the bytes do not depend on the thread count.
+ * Memory: one chunk of f32 rows per worker plus one chunk of output, whatever the tensor size.
+ */
+final class RowEncoder implements AutoCloseable {
+    /** f32 elements a worker decodes per chunk (4 MiB). */
+    private static final int ELEMENTS_PER_WORKER = 1 << 20;
+
+    private final int threads;
+    private final ExecutorService pool;
+
+    RowEncoder(int threads) {
+        this.threads = Math.max(1, threads);
+        this.pool = this.threads == 1 ? null : Executors.newFixedThreadPool(this.threads, r -> {
+            Thread t = new Thread(r, "lowbit-gguf-encode");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * The bytes of tensor {@code name} (GGUF dims {@code dims}) in {@code type}, produced when the writer asks.
+     *
+     * @param importance per-column weights for codecs that use them ({@code dims[0]} values), or {@code null}
+     */
+    GgufWriter.TensorData encode(GgufSourceModel source, String name, long[] dims, GgmlType type, float[] importance) {
+        BlockCodec codec = BlockCodecs.forType(type);
+        int row = Math.toIntExact(dims[0]);
+        long n = 1;
+        for (long d : dims) n = Math.multiplyExact(n, d);
+        long rows = n / row;
+        long rowBytes = codec.rowBytes(row);
+        float[] weights = codec.usesImportance() ? importance : null;
+        int perWorker = (int) Math.max(1, Math.min(rows, ELEMENTS_PER_WORKER / row));
+        return out -> {
+            int chunkRows = (int) Math.min(rows, (long) perWorker * threads);
+            byte[] buf = new byte[Math.toIntExact(chunkRows * rowBytes)];
+            MemorySegment seg = MemorySegment.ofArray(buf);
+            float[][] scratch = new float[threads][];
+            for (long first = 0; first < rows; first += chunkRows) {
+                int k = (int) Math.min(chunkRows, rows - first);
+                int per = Math.ceilDiv(k, threads);
+                List<Runnable> parts = new ArrayList<>();
+                for (int w = 0; w < threads; w++) {
+                    int lo = w * per, hi = Math.min(k, lo + per);
+                    if (lo >= hi) break;
+                    int worker = w;
+                    long base = first;
+                    parts.add(() -> {
+                        float[] x = scratch[worker];
+                        if (x == null || x.length < (hi - lo) * row) x = scratch[worker] = new float[per * row];
+                        source.readRows(name, base + lo, hi - lo, x);
+                        for (int i = 0; i < hi - lo; i++) {
+                            codec.quantizeRow(x, i * row, row, weights, seg, (lo + i) * rowBytes);
+                        }
+                    });
+                }
+                runAll(parts);
+                ByteBuffer b = ByteBuffer.wrap(buf, 0, (int) (k * rowBytes));
+                while (b.hasRemaining()) out.write(b);
+            }
+        };
+    }
+
+    private void runAll(List<Runnable> parts) {
+        if (pool == null || parts.size() == 1) {
+            parts.forEach(Runnable::run);
+            return;
+        }
+        List<Future<?>> fs = new ArrayList<>(parts.size());
+        for (Runnable p : parts) fs.add(pool.submit(p));
+        for (Future<?> f : fs) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while encoding", e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                if (e.getCause() instanceof Error err) throw err;
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) pool.shutdownNow();
+    }
+}

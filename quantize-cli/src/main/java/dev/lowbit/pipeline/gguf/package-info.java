@@ -1,0 +1,17 @@
+/**
+ * GGUF for llama.cpp, end to end.
+ *
+ * <pre>
+ * HF directory ─► HfSourceModel ─┐                         ┌─► RowEncoder (rows → f32 → ggml blocks, 2 threads)
+ *                               ├─► QuantMix plan ─► checks ┤                                    │
+ * .gguf file ──► GgufFileSourceModel┘ (llama-quantize's     └─► GgufWriter (temp file, rename) ◄─┘
+ *                                     per-tensor types)
+ * --imatrix FILE ─► Imatrix (GGUF or legacy .dat)   --calib TEXT ─► ImatrixCalibration (lowbit's runner)
+ *
+ * .gguf ─► GgufModelView (HF names, F32, q/k rows restored) + GgufTokenizerJson ─► GgufAsHfDirectory ─► evaluate
+ * </pre>
+ *
+ * {@link dev.lowbit.pipeline.gguf.GgufQuantizePipeline#run} is the entry point of {@code lowbit convert} and
+ * {@code lowbit quantize --format gguf}.
+ */
+package dev.lowbit.pipeline.gguf;
