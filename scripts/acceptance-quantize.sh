@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quantizes tiny-llama-code under the settings of ../shared/data/reference.json and evaluates each written
 # checkpoint on eval_code.txt (full file, reference protocol). Results: one JSON line per run in $OUT/results.jsonl.
+# EVAL_ARGS / QUANT_ARGS add options (e.g. "--threads 1" when two queues share the machine).
 # Quantize runs with -Xmx512m (LOWBIT_JAVA_OPTS overrides) to show the heap stays bounded.
 # Usage: scripts/acceptance-quantize.sh [OUT_DIR] [SETTING...]   settings: rtn-w4g128 gptq-w4g128 rtn-w3g128
 #        gptq-w3g128 rtn-w4pc gptq-w2g64 gptq-w4g128-act fp32 (default: all, in that order)
@@ -27,9 +28,9 @@ for s in "${settings[@]}"; do
   if [ "$s" != fp32 ]; then
     dir="$out/$s"
     LOWBIT_JAVA_OPTS="${LOWBIT_JAVA_OPTS:--Xmx512m}" /usr/bin/time -v "$root/lowbit" quantize "$model" -o "$dir" --force --json -q \
-      "${args[@]}" > "$out/$s.quantize.json" 2> "$out/$s.quantize.time"
+      "${args[@]}" ${QUANT_ARGS:-} > "$out/$s.quantize.json" 2> "$out/$s.quantize.time"
   fi
-  /usr/bin/time -v "$root/lowbit" evaluate "$dir" --data "$data" --json > "$out/$s.eval.json" 2> "$out/$s.eval.time"
+  /usr/bin/time -v "$root/lowbit" evaluate "$dir" --data "$data" --json ${EVAL_ARGS:-} > "$out/$s.eval.json" 2> "$out/$s.eval.time"
   rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out/$s.eval.time")
   qrss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out/$s.quantize.time" 2>/dev/null)
   echo "{\"setting\":\"$s\",\"quantize\":$(cat "$out/$s.quantize.json" 2>/dev/null || echo null),\"evaluate\":$(cat "$out/$s.eval.json"),\"eval_peak_rss_kb\":${rss:-null},\"quantize_peak_rss_kb\":${qrss:-null}}" >> "$out/results.jsonl"
