@@ -94,7 +94,7 @@ public final class QuantizePipeline {
             try (OutputDirectory out = OutputDirectory.create(output, force)) {
                 ShardPlan shards = new ShardPlan(out.dir(), config.numLayers());
                 Stats stats = new Stats();
-                writeGlobalShard(shards, source, arch, config);
+                writeGlobalShard(shards, source, arch);
                 if ("rtn".equals(recipe.method())) {
                     runRtn(config, source, recipe, scheme, targets, shards, stats, time, listener);
                 } else {
@@ -276,12 +276,12 @@ public final class QuantizePipeline {
             if (!q.scheme().symmetric()) GptqPacking.requireV1Zeros(q);
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
-        return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED, q.scheme() != null
-                && recipe.gptq() != null && recipe.gptq().actOrder()));
+        return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED,
+                recipe.gptq() != null && recipe.gptq().actOrder()));
     }
 
     /** Embeddings, final norm, lm_head and anything else outside the decoder layers. */
-    private static void writeGlobalShard(ShardPlan shards, TensorSource source, Architecture arch, LlamaConfig config) {
+    private static void writeGlobalShard(ShardPlan shards, TensorSource source, Architecture arch) {
         String layers = arch.layerPrefix().substring(0, arch.layerPrefix().indexOf("%d"));
         List<TensorSpec> specs = new ArrayList<>();
         for (String name : source.names()) {
