@@ -70,6 +70,8 @@ final class EvaluateCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "perplexity %.4f  (%d windows of %d, %d scored of %d tokens; %.1f s, forward %.0f tokens/s)%n",
                     r.perplexity(), r.windows(), ctx, r.scored(), r.tokens(), r.seconds(), r.forwardTokensPerSecond(ctx));
             if (r.hasBaseline()) {
+                System.out.printf(Locale.ROOT, "baseline perplexity %.4f  (model / baseline = %.4f)%n",
+                        r.baselinePerplexity(), r.perplexity() / r.baselinePerplexity());
                 System.out.printf(Locale.ROOT, "KL(baseline || model) %.6f  top-1 agreement %.4f  max |delta logit| %.4f%n",
                         r.kl(), r.top1Agreement(), r.maxAbsDeltaLogit());
             }

@@ -14,11 +14,12 @@ import java.util.Map;
  * @param scored       predicted (scored) positions
  * @param seconds      wall time of the whole evaluation (tokenize, load, forward)
  * @param forwardSeconds wall time of the forward + scoring loop alone
- * @param kl           NaN without a baseline (as are the other two comparisons)
+ * @param kl           NaN without a baseline (as are the other comparisons)
+ * @param baselinePerplexity the baseline's perplexity on the same scored positions
  */
 public record EvalResult(double perplexity, long tokens, int windows, long scored, double seconds,
                          double forwardSeconds, double kl,
-                         double top1Agreement, double maxAbsDeltaLogit) {
+                         double top1Agreement, double maxAbsDeltaLogit, double baselinePerplexity) {
     public boolean hasBaseline() {
         return !Double.isNaN(kl);
     }
@@ -44,6 +45,8 @@ public record EvalResult(double perplexity, long tokens, int windows, long score
         m.put("forward_seconds", forwardSeconds);
         m.put("forward_tokens_per_second", forwardTokensPerSecond(ctx));
         if (hasBaseline()) {
+            m.put("baseline_perplexity", baselinePerplexity);
+            m.put("perplexity_ratio", perplexity / baselinePerplexity);
             m.put("kl", kl);
             m.put("top1_agreement", top1Agreement);
             m.put("max_abs_delta_logit", maxAbsDeltaLogit);

@@ -69,11 +69,12 @@ public final class Evaluator {
         return new EvalResult(Math.exp(sums.nll / sums.count), tokens.length, windows.length, sums.count, seconds,
                 tForward / 1e9,
                 cmp ? sums.kl / sums.count : Double.NaN, cmp ? (double) sums.agree / sums.count : Double.NaN,
-                cmp ? sums.maxAbsDelta : Double.NaN);
+                cmp ? sums.maxAbsDelta : Double.NaN, cmp ? Math.exp(sums.nllBaseline / sums.count) : Double.NaN);
     }
 
     private static final class Sums {
         double nll;
+        double nllBaseline;
         long count;
         double kl;
         long agree;
@@ -122,6 +123,7 @@ public final class Evaluator {
             if (baseline != null) {
                 NDArray zb = logits(baseline, batch, first, t - 1);
                 NDArray logpb = zb.logSoftmax(2);
+                for (float lp : logpb.gather(target, 2).toFloatArray()) sums.nllBaseline -= lp;
                 float[] kl = logpb.exp().mul(logpb.sub(logp)).sum(new int[] {2}).toFloatArray();
                 for (float k : kl) sums.kl += k;
                 float[] same = z.argMax(2).eq(zb.argMax(2)).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();

@@ -72,6 +72,7 @@ class EvaluatorTest {
         assertEquals(0.0, r.kl(), 1e-6);
         assertEquals(1.0, r.top1Agreement());
         assertEquals(0.0, r.maxAbsDeltaLogit());
+        assertEquals(r.perplexity(), r.baselinePerplexity(), 0.0); // same model, same positions, same arithmetic
     }
 
     @Test
