@@ -7,12 +7,9 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -63,19 +60,7 @@ public final class GgufFile implements TensorSource {
 
     /** Maps and validates {@code path}; throws {@link BadInputException} naming the file and the cause. */
     public static GgufFile open(Path path) {
-        Arena arena = Arena.ofShared();
-        try {
-            MemorySegment seg;
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-                seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            } catch (IOException e) {
-                throw new BadInputException(path, "cannot read: " + e.getMessage());
-            }
-            return parse(path, arena, seg);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        return dev.lowbit.io.tensor.MappedFiles.open(path, (arena, seg) -> parse(path, arena, seg));
     }
 
     /** Parses an in-memory GGUF image (fuzzing, tests). The segment must outlive the result. */

@@ -20,12 +20,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -81,19 +79,7 @@ public final class SafetensorsFile implements TensorSource {
 
     /** Maps and validates {@code path}; throws {@link BadInputException} naming the file and the cause. */
     public static SafetensorsFile open(Path path) {
-        Arena arena = Arena.ofShared();
-        try {
-            MemorySegment seg;
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-                seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            } catch (IOException e) {
-                throw new BadInputException(path, "cannot read: " + e.getMessage());
-            }
-            return parse(path, arena, seg);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        return dev.lowbit.io.tensor.MappedFiles.open(path, (arena, seg) -> parse(path, arena, seg));
     }
 
     /** Parses an in-memory safetensors image (fuzzing, tests). The segment must outlive the result. */
