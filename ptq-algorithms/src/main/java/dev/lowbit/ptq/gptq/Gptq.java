@@ -1,11 +1,10 @@
 package dev.lowbit.ptq.gptq;
 
-import dev.lowbit.io.quant.QuantScheme;
-import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.kernels.linalg.LinalgKernels;
+import dev.lowbit.ptq.grid.Grid;
+import dev.lowbit.ptq.grid.IntegerGrid;
 import dev.lowbit.ptq.scheme.GroupQuantizer;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
 
@@ -42,25 +41,37 @@ public final class Gptq {
 
     /**
      * GPTQ of a {@code rows × cols} row-major weight (rows = out_features) with the {@code cols × cols} Hessian of
-     * its inputs, as {@code HessianObserver.hessian()} returns it. Neither input is modified.
+     * its inputs, as {@code HessianObserver.hessian()} returns it, onto the scheme's integer grid
+     * ({@link IntegerGrid}). Neither input is modified.
      */
     public static GptqResult quantize(String name, float[] weight, int rows, int cols, double[] hessian,
                                       GptqConfig config, LinalgKernels kernels) {
-        long t0 = System.nanoTime();
-        QuantScheme scheme = config.scheme();
-        GroupQuantizer.checkWeights(name, weight, rows, cols, scheme);
-        checkHessian(name, hessian, cols);
-        boolean grouped = scheme.groupSize() != -1;
-        int groupSize = scheme.effectiveGroupSize(cols);
-        int groups = scheme.groupCount(cols);
-        int maxq = scheme.maxq();
+        GroupQuantizer.checkWeights(name, weight, rows, cols, config.scheme());
+        IntegerGrid grid = new IntegerGrid(config.scheme(), config.clip(), config.staticGroups(), rows, cols);
+        Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), grid, kernels);
+        return new GptqResult(grid.result(name), s.loss(), s.timing());
+    }
 
+    /** What a sweep reports besides what its grid holds. */
+    public record Sweep(double loss, GptqResult.Timing timing) {}
+
+    /**
+     * The GPTQ sweep onto any {@link Grid}: the grid fits its parameters as the sweep reaches them and records the
+     * codes; the caller reads the packed result from the grid afterwards. Neither input array is modified. The
+     * weights must be finite (see {@link GroupQuantizer#checkWeights}).
+     */
+    public static Sweep sweep(String name, float[] weight, int rows, int cols, double[] hessian, GptqConfig.Options options,
+                              Grid grid, LinalgKernels kernels) {
+        long t0 = System.nanoTime();
+        checkHessian(name, hessian, cols);
+        if (weight.length != (long) rows * cols) {
+            throw new IllegalArgumentException("lowbit: tensor '" + name + "': " + weight.length + " weights do not form a " + rows + " × " + cols + " matrix");
+        }
         float[] w = weight.clone();
         double[] h = hessian.clone();
 
         // per channel: the reference finds the row parameters once, from W before dead columns are zeroed
-        float[] rowScale = new float[rows], rowZero = new float[rows];
-        if (!grouped) GroupQuantizer.findParams(w, cols, rows, 0, cols, scheme, config.clip(), rowScale, rowZero);
+        grid.beforeSweep(w, rows, cols);
 
         // dead inputs: a column whose input never moved carries no information; fix H and zero the weights
         for (int i = 0; i < cols; i++) {
@@ -71,17 +82,10 @@ public final class Gptq {
         }
 
         // static groups: parameters from the original column order, before any error is pushed
-        float[][] staticScale = null, staticZero = null;
-        if (grouped && config.staticGroups()) {
-            staticScale = new float[groups][rows];
-            staticZero = new float[groups][rows];
-            for (int g = 0; g < groups; g++) {
-                GroupQuantizer.findParams(w, cols, rows, g * groupSize, (g + 1) * groupSize, scheme, config.clip(), staticScale[g], staticZero[g]);
-            }
-        }
+        grid.afterDeadColumns(w, rows, cols);
 
         int[] perm = IntStream.range(0, cols).toArray();
-        if (config.actOrder()) {
+        if (options.actOrder()) {
             double[] diag = new double[cols];
             for (int i = 0; i < cols; i++) diag[i] = h[i * cols + i];
             // descending diag(H); ties keep the lower column first (a stable sort — torch.argsort is not)
@@ -94,103 +98,103 @@ public final class Gptq {
 
         double mean = 0;
         for (int i = 0; i < cols; i++) mean += h[i * cols + i];
-        double damp = config.percDamp() * (mean / cols);
+        double damp = options.percDamp() * (mean / cols);
         for (int i = 0; i < cols; i++) h[i * cols + i] += damp;
+        double[] importance = new double[cols];
+        for (int j = 0; j < cols; j++) importance[perm[j]] = h[j * cols + j];
         long t1 = System.nanoTime();
 
         double[] u64;
         try {
             u64 = Linalg.upperCholeskyOfInverse(kernels, cols, h);
         } catch (ArithmeticException e) {
-            throw new IllegalStateException("lowbit: GPTQ '" + name + "': Hessian is not positive definite after damping "
-                    + config.percDamp() + "·mean(diag H) (" + e.getMessage() + "); raise the damping or use more calibration samples", e);
+            throw new NotPositiveDefiniteException(name, options.percDamp(), e);
         }
         float[] hinv = new float[cols * cols];
         for (int i = 0; i < hinv.length; i++) hinv[i] = (float) u64[i];
         long t2 = System.nanoTime();
 
-        // the sweep, in (possibly permuted) column order j
-        byte[] codes = new byte[rows * cols];
-        float[] scales = new float[rows * groups];
-        int[] zeros = new int[rows * groups];
-        float[] scale = rowScale, zero = rowZero;
-        if (grouped && !config.staticGroups()) {
-            scale = new float[rows];
-            zero = new float[rows];
-        }
-        int block = config.blockSize();
+        // the sweep, in (possibly permuted) column order j; c = perm[j] is the physical column
+        SweepState state = new SweepState(rows, cols, w, perm, importance);
+        int block = options.blockSize();
         double loss = 0;
         for (int i1 = 0; i1 < cols; i1 += block) {
             int i2 = Math.min(i1 + block, cols), count = i2 - i1;
             float[] w1 = new float[rows * count];
             for (int r = 0; r < rows; r++) System.arraycopy(w, r * cols + i1, w1, r * count, count);
             float[] err1 = new float[rows * count];
+            state.batch(i1, i2, w1);
             for (int i = 0; i < count; i++) {
-                int j = i1 + i;
-                if (grouped) {
-                    if (!config.staticGroups()) {
-                        if (j % groupSize == 0) {
-                            // from W, which holds the updates of earlier blocks but not yet this block's (as the reference)
-                            GroupQuantizer.findParams(w, cols, rows, j, j + groupSize, scheme, config.clip(), scale, zero);
-                            int g = j / groupSize;
-                            for (int r = 0; r < rows; r++) {
-                                scales[r * groups + g] = scale[r];
-                                zeros[r * groups + g] = (int) zero[r];
-                            }
-                        }
-                    } else {
-                        int g = perm[j] / groupSize;
-                        scale = staticScale[g];
-                        zero = staticZero[g];
-                    }
-                }
+                int j = i1 + i, c = perm[j];
+                grid.reach(j, c, state);
                 float d = hinv[j * cols + j];
                 int hrow = j * cols + i1;
                 for (int r = 0; r < rows; r++) {
                     int at = r * count;
                     float x = w1[at + i];
-                    float q = GroupQuantizer.quantize(x, scale[r], zero[r], maxq);
-                    float dq = GroupQuantizer.dequantize(q, scale[r], zero[r]);
-                    codes[r * cols + j] = (byte) q;
+                    float dq = grid.quantize(r, j, c, x);
                     float diff = x - dq;
                     loss += (double) (diff * diff / (d * d)) / 2;
                     float e = diff / d;
                     err1[at + i] = e;
-                    for (int c = i; c < count; c++) w1[at + c] -= e * hinv[hrow + c];
+                    for (int cc = i; cc < count; cc++) w1[at + cc] -= e * hinv[hrow + cc];
                 }
             }
             Linalg.gptqBlockUpdate(kernels, w, rows, cols, err1, i1, i2, hinv);
         }
-        if (!grouped) {
-            for (int r = 0; r < rows; r++) {
-                scales[r] = rowScale[r];
-                zeros[r] = (int) rowZero[r];
-            }
-        } else if (config.staticGroups()) {
-            for (int g = 0; g < groups; g++) {
-                for (int r = 0; r < rows; r++) {
-                    scales[r * groups + g] = staticScale[g][r];
-                    zeros[r * groups + g] = (int) staticZero[g][r];
-                }
-            }
+        long t3 = System.nanoTime();
+        return new Sweep(loss, new GptqResult.Timing(t1 - t0, t2 - t1, t3 - t2));
+    }
+
+    /** What a grid sees of the sweep: W at the batch start, the batch's own up-to-date columns, the importance. */
+    private static final class SweepState implements Grid.Sweep {
+        private final int rows, cols;
+        private final float[] w;
+        private final int[] position;
+        private final double[] importance;
+        private int i1, i2;
+        private float[] w1;
+
+        SweepState(int rows, int cols, float[] w, int[] perm, double[] importance) {
+            this.rows = rows;
+            this.cols = cols;
+            this.w = w;
+            this.importance = importance;
+            this.position = new int[cols];
+            for (int j = 0; j < cols; j++) position[perm[j]] = j;
         }
 
-        // back to the original column order; g_idx says which group's parameters each original column used
-        int[] gIdx = new int[cols];
-        byte[] out = codes;
-        if (config.actOrder()) {
-            out = new byte[rows * cols];
-            for (int j = 0; j < cols; j++) {
-                int c = perm[j];
-                for (int r = 0; r < rows; r++) out[r * cols + c] = codes[r * cols + j];
-            }
+        void batch(int i1, int i2, float[] w1) {
+            this.i1 = i1;
+            this.i2 = i2;
+            this.w1 = w1;
         }
-        for (int j = 0; j < cols; j++) {
-            gIdx[perm[j]] = config.staticGroups() ? perm[j] / groupSize : j / groupSize;
+
+        @Override
+        public int rows() {
+            return rows;
         }
-        long t3 = System.nanoTime();
-        QuantizedTensor qt = new QuantizedTensor(name, rows, cols, scheme, out, scales, zeros, gIdx);
-        return new GptqResult(qt, loss, new GptqResult.Timing(t1 - t0, t2 - t1, t3 - t2));
+
+        @Override
+        public int cols() {
+            return cols;
+        }
+
+        @Override
+        public float[] batchStart() {
+            return w;
+        }
+
+        @Override
+        public float current(int r, int c) {
+            int j = position[c];
+            return j >= i1 && j < i2 ? w1[r * (i2 - i1) + j - i1] : w[r * cols + j];
+        }
+
+        @Override
+        public double importance(int c) {
+            return importance[c];
+        }
     }
 
     private static void checkHessian(String name, double[] h, int cols) {

@@ -38,4 +38,23 @@ public record GptqConfig(QuantScheme scheme, double percDamp, int blockSize, boo
     public GptqConfig withBlockSize(int blockSize) {
         return new GptqConfig(scheme, percDamp, blockSize, actOrder, staticGroups, clip);
     }
+
+    /** The sweep settings alone, for {@code Gptq.sweep} onto a grid other than the scheme's integer grid. */
+    public Options options() {
+        return new Options(percDamp, blockSize, actOrder);
+    }
+
+    /**
+     * What the sweep itself needs, whatever the grid.
+     *
+     * @param percDamp  damping λ = percDamp · mean(diag H)
+     * @param blockSize lazy-batch width
+     * @param actOrder  sweep columns in order of decreasing diag(H)
+     */
+    public record Options(double percDamp, int blockSize, boolean actOrder) {
+        public Options {
+            if (!(percDamp >= 0)) throw new IllegalArgumentException("GPTQ damping must be ≥ 0, got " + percDamp);
+            if (blockSize < 1) throw new IllegalArgumentException("GPTQ block size must be ≥ 1, got " + blockSize);
+        }
+    }
 }
