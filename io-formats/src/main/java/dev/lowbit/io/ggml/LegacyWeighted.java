@@ -14,7 +14,7 @@ import java.lang.foreign.ValueLayout;
  * (Q4_1, Q5_1) take {@code make_qkx3_quants(32, nmax = 15 | 31, w, rmin −0.9, rdelta 0.05, 36 steps)} and store
  * d and m = −(the returned min). Byte layouts are the reference codecs'.
  */
-final class LegacyWeighted {
+public final class LegacyWeighted {
     private static final int QK = 32;
 
     private LegacyWeighted() {}
@@ -30,13 +30,33 @@ final class LegacyWeighted {
         for (int j = 0; j < QK; j++) w[j] = importance[io + j] * (float) Math.sqrt(sigma2 + x[base + j] * x[base + j]);
     }
 
+    /**
+     * The weighted search of Q4_0, Q4_1, Q5_0 or Q5_1 on {@code x[off .. off+n)} with σ² given instead of taken from
+     * these values: for a caller that searches a few blocks of a longer row (GPTQ fits one block at a time, with σ²
+     * of the whole row).
+     */
+    public static void quantizeRow(GgmlType type, float[] x, int off, int n, float[] importance, float sigma2,
+                                   MemorySegment dst, long dstOff) {
+        if (importance == null) throw new IllegalArgumentException(type + ": the weighted search needs importance weights");
+        switch (type) {
+            case Q4_0, Q5_0 -> quantizeSymmetric(type, x, off, n, importance, sigma2, dst, dstOff);
+            case Q4_1, Q5_1 -> quantizeWithMin(type, x, off, n, importance, sigma2, dst, dstOff);
+            default -> throw new IllegalArgumentException(type + " is not a legacy 32-element type with a weighted search");
+        }
+    }
+
     /** Q4_0 ({@code nmax} 8) or Q5_0 ({@code nmax} 16), symmetric. */
     static void quantizeSymmetric(GgmlType type, float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
+        KQuantBits.checkRow(type.name(), x, off, n, importance, QK);
+        quantizeSymmetric(type, x, off, n, importance, sigma2(x, off, n), dst, dstOff);
+    }
+
+    private static void quantizeSymmetric(GgmlType type, float[] x, int off, int n, float[] importance, float s2,
+                                          MemorySegment dst, long dstOff) {
         int nb = Blocks.blocks(type, n);
         KQuantBits.checkRow(type.name(), x, off, n, importance, QK);
         boolean five = type == GgmlType.Q5_0;
         int nmax = five ? 16 : 8;
-        float s2 = sigma2(x, off, n);
         float[] w = new float[QK];
         int[] L = new int[QK];
         for (int i = 0; i < nb; i++) {
@@ -59,11 +79,16 @@ final class LegacyWeighted {
 
     /** Q4_1 ({@code nmax} 15) or Q5_1 ({@code nmax} 31), with a min. */
     static void quantizeWithMin(GgmlType type, float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
+        KQuantBits.checkRow(type.name(), x, off, n, importance, QK);
+        quantizeWithMin(type, x, off, n, importance, sigma2(x, off, n), dst, dstOff);
+    }
+
+    private static void quantizeWithMin(GgmlType type, float[] x, int off, int n, float[] importance, float s2,
+                                        MemorySegment dst, long dstOff) {
         int nb = Blocks.blocks(type, n);
         KQuantBits.checkRow(type.name(), x, off, n, importance, QK);
         boolean five = type == GgmlType.Q5_1;
         int nmax = five ? 31 : 15;
-        float s2 = sigma2(x, off, n);
         float[] w = new float[QK];
         int[] L = new int[QK], aux = new int[QK];
         float[] theMin = new float[1];

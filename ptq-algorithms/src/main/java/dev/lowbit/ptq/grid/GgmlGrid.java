@@ -4,6 +4,7 @@ import dev.lowbit.io.ggml.BlockCodec;
 import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.BlockGrid;
 import dev.lowbit.io.ggml.GgmlType;
+import dev.lowbit.io.ggml.LegacyWeighted;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -15,7 +16,8 @@ import java.lang.foreign.MemorySegment;
  * <p>When the sweep first reaches a column of block g, each row's block is fitted by the type's own scale search
  * (llama.cpp's, via {@link BlockCodec#quantizeRow(float[], int, int, float[], MemorySegment, long)}) on the
  * <em>error-compensated</em> weights of the whole block, with the damped Hessian diagonal as the importance
- * weights (llama.cpp's imatrix is the same statistic, mean x², up to a factor). That writes the block header (d,
+ * weights (llama.cpp's imatrix is the same statistic, mean x², up to a factor; the legacy types' search also
+ * takes σ² of the whole row, which is that of the row as GPTQ starts). That writes the block header (d,
  * dmin, sub-block scales and mins) into the output; {@link BlockGrid#parameters} then gives every element its
  * (a, b), and GPTQ rounds each column as it reaches it: k = clamp(rint((x − b)/a)), ŵ = a·k + b in the dequantizer's
  * arithmetic. {@link #packed()} finally writes the chosen codes under the fitted headers, so the bytes decode to
@@ -37,6 +39,8 @@ public final class GgmlGrid implements Grid {
     private final int[] k;
     private final boolean[] fitted;
     private final float[] x, importance;
+    private final boolean legacyWeighted;
+    private float[] rowSigma2;
 
     /**
      * @param weighted pass the Hessian diagonal to the search as importance weights (otherwise the type's
@@ -63,6 +67,19 @@ public final class GgmlGrid implements Grid {
         this.fitted = new boolean[cols / block];
         this.x = new float[block];
         this.importance = new float[block];
+        this.legacyWeighted = weighted && (type == GgmlType.Q4_0 || type == GgmlType.Q4_1 || type == GgmlType.Q5_0 || type == GgmlType.Q5_1);
+    }
+
+    /** The legacy types' weighted search takes σ² = Σx²/n of the whole row; GPTQ gives it the row as it starts. */
+    @Override
+    public void beforeSweep(float[] w, int rows, int cols) {
+        if (!legacyWeighted) return;
+        rowSigma2 = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            float s = 0;
+            for (int c = 0; c < cols; c++) s += w[r * cols + c] * w[r * cols + c];
+            rowSigma2[r] = s / cols;
+        }
     }
 
     public GgmlType type() {
@@ -79,7 +96,8 @@ public final class GgmlGrid implements Grid {
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < block; i++) x[i] = sweep.current(r, c0 + i);
             long blk = r * rowBytes + (long) g * typeSize;
-            codec.quantizeRow(x, 0, block, weighted ? importance : null, seg, blk);
+            if (legacyWeighted) LegacyWeighted.quantizeRow(grid.type(), x, 0, block, importance, rowSigma2[r], seg, blk);
+            else codec.quantizeRow(x, 0, block, weighted ? importance : null, seg, blk);
             grid.parameters(seg, blk, a, b, r * cols + c0);
         }
     }
