@@ -22,7 +22,8 @@ import picocli.CommandLine.Parameters;
             "    lm_head pass through; the run is saved as recipe.json in OUT (replay with --recipe).",
             "  --format gguf --type MIX: a llama.cpp GGUF file with one of llama-quantize's mixes (Q8_0, Q4_0, Q4_K_M,",
             "    Q3_K_M, Q2_K, Q6_K, TQ2_0, ...), each tensor's type chosen as llama-quantize does; MODEL may also be",
-            "    a .gguf; k-quants use an importance matrix from --imatrix FILE or computed from --calib text.",
+            "    a .gguf; k-quants use an importance matrix from --imatrix FILE or computed from --calib text;",
+            "    with --method gptq --calib FILE, GPTQ quantizes every decoder Linear onto its type's own grid.",
             "",
             "Methods:",
             "  rtn   round to nearest, data-free, seconds",
@@ -34,6 +35,8 @@ import picocli.CommandLine.Parameters;
             "  lowbit quantize MODEL -o out/w4-rtn --method rtn --bits 4 --format compressed-tensors",
             "  lowbit quantize MODEL -o out/again --recipe out/w4/recipe.json",
             "  lowbit quantize MODEL -o tiny-q4km.gguf --format gguf --type Q4_K_M --calib ../shared/data/calib_code.txt",
+            "  lowbit quantize MODEL -o tiny-q3km-gptq.gguf --format gguf --type Q3_K_M --method gptq \\",
+            "      --calib ../shared/data/calib_code.txt",
             "  lowbit quantize model-f32.gguf -o q8.gguf --format gguf --type Q8_0 --tensor-type 'ffn_down=F16'"
         })
 final class QuantizeCommand implements Callable<Integer> {
@@ -43,7 +46,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory (must not exist unless --force)")
     Path output;
 
-    @Option(names = "--method", defaultValue = "gptq", description = "rtn | gptq (default: ${DEFAULT-VALUE})")
+    @Option(names = "--method", description = "rtn | gptq (default: gptq; with --format gguf: llama-quantize's rounding)")
     String method;
 
     @Option(names = "--bits", defaultValue = "4", description = "bits per weight, 2..8 (default: ${DEFAULT-VALUE})")
@@ -97,6 +100,13 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--pure", description = "gguf: no mix rules, every quantizable tensor gets the mix's default type")
     boolean pure;
 
+    @Option(names = "--allow-rtn-fallback", description = "gguf + gptq: a Linear whose Hessian is not positive definite is rounded instead of stopping the run")
+    boolean allowRtnFallback;
+
+    @Option(names = "--search-importance", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "gguf + gptq: give each block's scale search the Hessian diagonal as importance (default: ${DEFAULT-VALUE})")
+    boolean searchImportance;
+
     @Option(names = "--allow-requantize", description = "gguf: allow re-quantizing tensors that are already quantized")
     boolean allowRequantize;
 
@@ -127,8 +137,14 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "show stack traces on errors")
     boolean verbose;
 
+    /** The method: gptq unless given. */
+    String method() {
+        return method == null ? "gptq" : method;
+    }
+
     Recipe recipe() {
         if (recipe != null) return Recipe.read(recipe);
+        String method = method();
         Recipe.Calibration cal = calib == null ? null
                 : new Recipe.Calibration(calib.toString(), calibSamples, calibSeqlen, calibRandom);
         Recipe.Gptq g = "gptq".equals(method) ? new Recipe.Gptq(damp, blockSize, actOrder, staticGroups, true) : null;
@@ -142,8 +158,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if ("gguf".equalsIgnoreCase(format)) return gguf();
-        if (type != null || imatrix != null || !tensorTypes.isEmpty() || pure || allowRequantize) {
-            throw new Main.UsageException("--type, --imatrix, --tensor-type, --pure and --allow-requantize apply to --format gguf");
+        if (type != null || imatrix != null || !tensorTypes.isEmpty() || pure || allowRequantize || allowRtnFallback) {
+            throw new Main.UsageException("--type, --imatrix, --tensor-type, --pure, --allow-requantize and --allow-rtn-fallback apply to --format gguf");
         }
         Recipe r = recipe();
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
@@ -158,9 +174,14 @@ final class QuantizeCommand implements Callable<Integer> {
     /** {@code --format gguf}: llama.cpp mixes through {@link GgufQuantizePipeline}. */
     private int gguf() {
         if (type == null) throw new Main.UsageException("--format gguf needs --type MIX (e.g. Q4_K_M, Q8_0)");
-        if (recipe != null || actOrder || staticGroups || !"gptq".equals(method)) {
-            throw new Main.UsageException("--format gguf takes --type (a llama.cpp mix), not --method/--recipe/--act-order");
+        boolean gptq = "gptq".equals(method);
+        if (recipe != null || staticGroups || (method != null && !gptq)) {
+            throw new Main.UsageException("--format gguf takes --type (a llama.cpp mix) and optionally --method gptq, not --method rtn/--recipe/--static-groups");
         }
+        if (!gptq && (actOrder || allowRtnFallback)) {
+            throw new Main.UsageException("--act-order and --allow-rtn-fallback apply to --format gguf with --method gptq");
+        }
+        if (gptq && calib == null) throw new Main.UsageException("--method gptq needs calibration text (--calib FILE)");
         LlamaFtype ftype;
         try {
             ftype = LlamaFtype.parse(type);
@@ -169,7 +190,9 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         GgufQuantizeReport report = GgufQuantizePipeline.run(new GgufQuantizePipeline.Request(model, output, ftype,
                 imatrix, calib, calibSamples, calibSeqlen, tensorTypes, pure, allowRequantize, force,
-                threads == null ? 2 : threads));
+                threads == null ? 2 : threads,
+                gptq ? new GgufQuantizePipeline.GptqOptions(damp, blockSize, actOrder, searchImportance, allowRtnFallback) : null),
+                quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

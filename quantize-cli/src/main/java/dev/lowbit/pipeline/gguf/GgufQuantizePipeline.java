@@ -49,12 +49,22 @@ public final class GgufQuantizePipeline {
      * @param allowRequantize allow re-quantizing tensors of an already quantized GGUF (dequantize, then quantize)
      * @param force           replace an existing output
      * @param threads         encoding threads (the output does not depend on it)
+     * @param gptq            GPTQ onto each decoder Linear's planned type (needs {@code calib}), or {@code null} for
+     *                        llama-quantize's rounding
      */
     public record Request(Path model, Path output, LlamaFtype ftype, Path imatrix, Path calib, int calibSamples,
                           int calibSeqlen, List<String> tensorTypes, boolean pure, boolean allowRequantize,
-                          boolean force, int threads) {
+                          boolean force, int threads, GptqOptions gptq) {
         public Request {
             tensorTypes = List.copyOf(tensorTypes);
+        }
+
+        /** llama-quantize's rounding (no GPTQ). */
+        public Request(Path model, Path output, LlamaFtype ftype, Path imatrix, Path calib, int calibSamples,
+                       int calibSeqlen, List<String> tensorTypes, boolean pure, boolean allowRequantize,
+                       boolean force, int threads) {
+            this(model, output, ftype, imatrix, calib, calibSamples, calibSeqlen, tensorTypes, pure, allowRequantize,
+                    force, threads, null);
         }
 
         /** A plain conversion ({@code lowbit convert}): no imatrix, no overrides. */
@@ -63,8 +73,26 @@ public final class GgufQuantizePipeline {
         }
     }
 
+    /**
+     * GPTQ settings for {@code --method gptq}.
+     *
+     * @param damp             damping, fraction of mean diag(H)
+     * @param blockSize        lazy-batch width
+     * @param actOrder         sweep columns by decreasing diag(H); a block's parameters are fitted when the sweep first
+     *                         reaches one of its columns
+     * @param weightedSearch   give each block's scale search the Hessian diagonal as importance (as llama.cpp's imatrix)
+     * @param allowRtnFallback a Linear whose Hessian is not positive definite after damping is rounded by the
+     *                         importance-weighted search instead of stopping the run
+     */
+    public record GptqOptions(double damp, int blockSize, boolean actOrder, boolean weightedSearch, boolean allowRtnFallback) {}
+
     /** Runs the export; every input problem is a one-line {@link BadInputException} raised before the output exists. */
     public static GgufQuantizeReport run(Request r) {
+        return run(r, msg -> {});
+    }
+
+    /** As {@link #run(Request)}, with progress lines (GPTQ's per-layer steps) for a console. */
+    public static GgufQuantizeReport run(Request r, java.util.function.Consumer<String> progress) {
         long t0 = System.nanoTime();
         Path out = r.output().toAbsolutePath();
         if (!r.force() && Files.exists(out)) throw new BadInputException(out, "already exists (pass --force to replace it)");
@@ -74,10 +102,13 @@ public final class GgufQuantizePipeline {
         if (r.calib() != null && r.imatrix() != null) {
             throw new BadInputException("--calib", "give either --imatrix or --calib, not both");
         }
+        if (r.gptq() != null && r.imatrix() != null) {
+            throw new BadInputException("--imatrix", "--method gptq computes its own Hessians from --calib; an importance matrix does not apply");
+        }
         Imatrix imatrix = r.imatrix() != null ? Imatrix.read(r.imatrix())
-                : r.calib() != null ? ImatrixCalibration.compute(r.model(), r.calib(), r.calibSeqlen(), r.calibSamples(), r.threads())
+                : r.calib() != null && r.gptq() == null ? ImatrixCalibration.compute(r.model(), r.calib(), r.calibSeqlen(), r.calibSamples(), r.threads())
                 : null;
-        String imatrixName = r.imatrix() != null ? r.imatrix().toString() : r.calib() != null ? "calibration " + r.calib() : null;
+        String imatrixName = imatrix == null ? null : r.imatrix() != null ? r.imatrix().toString() : "calibration " + r.calib();
         List<QuantMix.TypeOverride> overrides = new ArrayList<>();
         for (String s : r.tensorTypes()) {
             try {
@@ -94,6 +125,8 @@ public final class GgufQuantizePipeline {
             ExportPlan plan = src.plan(options);
             plan.requireBlockFit(src.source());
             check(src, plan, r.allowRequantize());
+            GgufGptq.Result gptq = r.gptq() == null ? null
+                    : GgufGptq.run(r.model(), plan, r.calib(), r.calibSeqlen(), r.calibSamples(), r.gptq(), r.threads(), progress);
 
             GgufWriter w = new GgufWriter();
             src.metadata(plan).forEach(w::put);
@@ -109,7 +142,9 @@ public final class GgufQuantizePipeline {
                     importance = importanceFor(imatrix, imatrixName, t);
                     if (importance != null) weighted++;
                 }
-                if (from == t.type() && raw != null) w.addTensor(t.name(), t.dims(), t.type(), raw);
+                byte[] solved = gptq == null ? null : gptq.tensors().get(t.name());
+                if (solved != null) w.addTensor(t.name(), t.dims(), t.type(), MemorySegment.ofArray(solved));
+                else if (from == t.type() && raw != null) w.addTensor(t.name(), t.dims(), t.type(), raw);
                 else w.addTensor(t.name(), t.dims(), t.type(), encoder.encode(src, t.name(), t.dims(), t.type(), importance));
                 counts.merge(t.type().name(), 1, Integer::sum);
                 long n = 1;
@@ -124,7 +159,8 @@ public final class GgufQuantizePipeline {
             }
             double secs = (System.nanoTime() - t0) / 1e9;
             return new GgufQuantizeReport(out.toString(), src.source(), r.ftype().name(), Files.size(out), params, bytes,
-                    secs, new TreeMap<>(counts), imatrixName, weighted);
+                    secs, new TreeMap<>(counts), imatrixName, weighted,
+                    gptq == null ? 0 : gptq.tensors().size() - gptq.fallbacks().size(), gptq == null ? List.of() : gptq.fallbacks());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

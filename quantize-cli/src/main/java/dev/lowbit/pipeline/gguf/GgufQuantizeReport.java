@@ -21,14 +21,24 @@ import java.util.TreeMap;
  * @param typeCounts    number of tensors per ggml type
  * @param imatrix       the importance matrix file, or {@code null}
  * @param imatrixUsed   tensors quantized with importance weights
+ * @param gptqTensors   tensors GPTQ quantized onto their type's grid ({@code --method gptq}), 0 otherwise
+ * @param rtnFallbacks  Linears that fell back to the importance-weighted search ({@code --allow-rtn-fallback})
  */
 public record GgufQuantizeReport(String output, String source, String ftype, long fileBytes, long parameters,
                                  long tensorBytes, double seconds, SortedMap<String, Integer> typeCounts,
-                                 String imatrix, int imatrixUsed) {
+                                 String imatrix, int imatrixUsed, int gptqTensors, java.util.List<String> rtnFallbacks) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public GgufQuantizeReport {
         typeCounts = new TreeMap<>(typeCounts);
+        rtnFallbacks = java.util.List.copyOf(rtnFallbacks);
+    }
+
+    public GgufQuantizeReport(String output, String source, String ftype, long fileBytes, long parameters,
+                              long tensorBytes, double seconds, SortedMap<String, Integer> typeCounts,
+                              String imatrix, int imatrixUsed) {
+        this(output, source, ftype, fileBytes, parameters, tensorBytes, seconds, typeCounts, imatrix, imatrixUsed, 0,
+                java.util.List.of());
     }
 
     /** Average bits per weight over all tensors: 8 · tensor bytes / elements. */
@@ -58,6 +68,10 @@ public record GgufQuantizeReport(String output, String source, String ftype, lon
             o.put("imatrix", imatrix);
             o.put("imatrix_tensors", imatrixUsed);
         }
+        if (gptqTensors > 0) {
+            o.put("gptq_tensors", gptqTensors);
+            rtnFallbacks.forEach(o.putArray("rtn_fallbacks")::add);
+        }
         return o.toString();
     }
 
@@ -70,6 +84,10 @@ public record GgufQuantizeReport(String output, String source, String ftype, lon
         typeCounts.forEach((t, c) -> sb.append(sb.isEmpty() ? "" : ", ").append(t).append(" ×").append(c));
         out.println("  tensors     " + sb);
         if (imatrix != null) out.printf(Locale.ROOT, "  imatrix     %s (%d tensors weighted)%n", imatrix, imatrixUsed);
+        if (gptqTensors > 0) {
+            out.printf(Locale.ROOT, "  gptq        %d tensors onto their type's grid%s%n", gptqTensors,
+                    rtnFallbacks.isEmpty() ? "" : "; weighted-search fallback (Hessian not positive definite): " + String.join(", ", rtnFallbacks));
+        }
         out.printf(Locale.ROOT, "  time        %.2f s (%.1f M weights/s)%n", seconds, weightsPerSecond() / 1e6);
     }
 }
