@@ -1,0 +1,96 @@
+package dev.lowbit.pipeline.gguf;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.export.LlamaFtype;
+import dev.lowbit.io.export.RotaryPermutation;
+import dev.lowbit.io.ggml.BlockCodec;
+import dev.lowbit.io.ggml.BlockCodecs;
+import dev.lowbit.io.gguf.GgufFile;
+import dev.lowbit.io.gguf.GgufTensorInfo;
+import dev.lowbit.io.safetensors.ShardedSafetensors;
+import dev.lowbit.io.tensor.TensorSource;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --method gptq} into GGUF on tiny-llama-code (a short calibration set, to keep the test quick): the file has
+ * llama-quantize's mix and size, everything that is not a decoder Linear is byte for byte what the plain path
+ * writes, and every Linear decodes to its checkpoint weight in llama.cpp's row order (q/k rows rope-permuted).
+ */
+class GgufGptqPipelineTest {
+    static final Path SHARED = GgufPipelineTest.SHARED;
+    static final Path TINY = GgufPipelineTest.TINY;
+    static final Path CALIB = SHARED.resolve("data/calib_code.txt");
+    static final GgufQuantizePipeline.GptqOptions GPTQ = new GgufQuantizePipeline.GptqOptions(0.01, 128, false, true, false);
+    static final Map<String, String> LINEARS = Map.of("attn_q", "self_attn.q_proj", "attn_k", "self_attn.k_proj",
+            "attn_v", "self_attn.v_proj", "attn_output", "self_attn.o_proj", "ffn_gate", "mlp.gate_proj",
+            "ffn_up", "mlp.up_proj", "ffn_down", "mlp.down_proj");
+
+    @TempDir
+    Path tmp;
+
+    static GgufQuantizePipeline.Request request(Path out, GgufQuantizePipeline.GptqOptions gptq, Path model) {
+        return new GgufQuantizePipeline.Request(model, out, LlamaFtype.Q3_K_M, null, gptq == null ? null : CALIB, 4, 128,
+                List.of(), false, false, false, 2, gptq);
+    }
+
+    @Test
+    void gptqFileHasTheMixAndDecodesToTheCheckpoint() {
+        Path g = tmp.resolve("gptq.gguf"), p = tmp.resolve("plain.gguf");
+        GgufQuantizeReport rep = GgufQuantizePipeline.run(request(g, GPTQ, TINY));
+        GgufQuantizePipeline.run(request(p, null, TINY));
+        assertEquals(42, rep.gptqTensors());
+        assertTrue(rep.rtnFallbacks().isEmpty());
+        try (GgufFile gf = GgufFile.open(g); GgufFile pf = GgufFile.open(p);
+             TensorSource hf = ShardedSafetensors.open(TINY)) {
+            assertEquals(pf.tensorInfos().size(), gf.tensorInfos().size());
+            assertEquals(java.nio.file.Files.size(p), java.nio.file.Files.size(g), "same mix, same size");
+            for (int i = 0; i < gf.tensorInfos().size(); i++) {
+                GgufTensorInfo a = gf.tensorInfos().get(i), b = pf.tensorInfos().get(i);
+                assertEquals(b.name(), a.name());
+                assertEquals(b.type(), a.type(), a.name());
+                assertArrayEquals(b.dims(), a.dims(), a.name());
+                String[] parts = a.name().split("\\.");
+                boolean linear = parts[0].equals("blk") && LINEARS.containsKey(parts[2]);
+                if (!linear) {
+                    assertEquals(-1, gf.data(a).mismatch(pf.data(b)), a.name() + " is not a Linear: written as the plain path writes it");
+                    continue;
+                }
+                // decode and compare with the checkpoint's weight in llama.cpp's row order
+                int cols = (int) a.dims()[0], rows = (int) a.dims()[1];
+                float[] w = hf.tensor("model.layers." + parts[1] + "." + LINEARS.get(parts[2]) + ".weight").toFloatArray();
+                if (parts[2].equals("attn_q")) w = RotaryPermutation.permuteRows(w, rows, cols, 8);
+                if (parts[2].equals("attn_k")) w = RotaryPermutation.permuteRows(w, rows, cols, 4);
+                BlockCodec codec = BlockCodecs.forType(a.type());
+                float[] y = new float[rows * cols];
+                for (int r = 0; r < rows; r++) codec.dequantizeRow(gf.data(a), r * codec.rowBytes(cols), y, r * cols, cols);
+                double num = 0, den = 0;
+                for (int k = 0; k < y.length; k++) {
+                    num += (y[k] - w[k]) * (y[k] - w[k]);
+                    den += (double) w[k] * w[k];
+                }
+                // 3-6 bit grids: GPTQ's ŵ stays within ~25% RMS of w (rows in the wrong order would be ~140%)
+                double rel = Math.sqrt(num / den);
+                assertTrue(rel < 0.25, a.name() + " " + a.type() + ": relative RMS error " + rel);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void gptqNeedsAModelDirectory() {
+        Path gguf = SHARED.resolve("data/gguf/stories260K/stories260K-f32.gguf");
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> GgufQuantizePipeline.run(request(tmp.resolve("x.gguf"), GPTQ, gguf)));
+        assertTrue(e.getMessage().contains("Hugging Face model directory"), e.getMessage());
+    }
+}
