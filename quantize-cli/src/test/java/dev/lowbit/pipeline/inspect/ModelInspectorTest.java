@@ -3,6 +3,7 @@ package dev.lowbit.pipeline.inspect;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lowbit.io.SharedData;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -15,7 +16,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 class ModelInspectorTest {
-    static final Path SHARED = Path.of(System.getProperty("lowbit.shared", "../shared"));
+    static final Path SHARED = SharedData.root();
 
     @Test
     void tinyLlamaCode() {
