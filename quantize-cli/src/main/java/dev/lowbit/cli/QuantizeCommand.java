@@ -40,7 +40,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory (config.json + safetensors)")
     Path model;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory (must not exist unless --force)")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory (a .gguf file with --format gguf); must not exist unless --force")
     Path output;
 
     @Option(names = "--method", defaultValue = "gptq", description = "rtn | gptq (default: ${DEFAULT-VALUE})")
@@ -115,7 +115,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "compute threads (default: all cores)")
     Integer threads;
 
-    @Option(names = "--force", description = "replace OUT if it exists (only after the new output is complete)")
+    @Option(names = "--force", description = "replace OUT if lowbit wrote it (swapped in atomically once the new output is complete)")
     boolean force;
 
     @Option(names = "--json", description = "print the final report as one JSON object")
@@ -149,7 +149,7 @@ final class QuantizeCommand implements Callable<Integer> {
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
                 : msg -> System.err.println("lowbit: " + msg);
-        QuantizeReport report = QuantizePipeline.run(model, output, r, force, n, listener);
+        QuantizeReport report = QuantizePipeline.run(model, output, r, recipe, force, n, listener);
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

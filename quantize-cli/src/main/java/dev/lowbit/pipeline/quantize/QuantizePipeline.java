@@ -27,7 +27,7 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
 import dev.lowbit.pipeline.output.Manifest;
-import dev.lowbit.pipeline.output.OutputDirectory;
+import dev.lowbit.pipeline.output.SafeOutput;
 import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqResult;
@@ -74,10 +74,16 @@ public final class QuantizePipeline {
         void status(String message);
     }
 
-    public static QuantizeReport run(Path model, Path output, Recipe recipe, boolean force, int threads, Listener listener) {
+    /**
+     * Quantizes {@code model} into the directory {@code output} (replaced only with {@code force}, and only when lowbit
+     * wrote it: see {@link SafeOutput}).
+     *
+     * @param recipeFile the recipe file the run replays, or null: an input the output must not touch
+     */
+    public static QuantizeReport run(Path model, Path output, Recipe recipe, Path recipeFile, boolean force, int threads,
+                                     Listener listener) {
         long t0 = System.nanoTime();
         LlamaConfig config = LlamaConfig.fromJson(model);
-        Architecture arch = config.architecture();
         QuantScheme scheme = new QuantScheme(recipe.scheme().bits(), recipe.scheme().groupSize(), recipe.scheme().symmetric());
         Timings time = new Timings();
         try (TensorSource source = ShardedSafetensors.open(model)) {
@@ -91,44 +97,56 @@ public final class QuantizePipeline {
                         ? CalibrationSet.random(model, data, c.seqlen(), c.samples(), recipe.seed())
                         : CalibrationSet.first(model, data, c.seqlen(), c.samples());
             }
-            try (OutputDirectory out = OutputDirectory.create(output, force)) {
-                ShardPlan shards = new ShardPlan(out.dir(), config.numLayers());
-                Stats stats = new Stats();
-                writeGlobalShard(shards, source, arch);
-                if ("rtn".equals(recipe.method())) {
-                    runRtn(config, source, recipe, scheme, targets, shards, stats, time, listener);
-                } else {
-                    runGptq(model, config, source, recipe, scheme, targets, windows, threads, shards, stats, time, listener);
+            SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--recipe", recipeFile);
+            if (recipe.calibration() != null) inputs.add("--calib", Path.of(recipe.calibration().data()));
+            try (SafeOutput out = SafeOutput.directory(output, force, inputs)) {
+                try {
+                    return write(model, out, config, source, recipe, scheme, targets, windows, threads, time, listener, t0);
+                } catch (IOException | RuntimeException e) {
+                    throw out.failure(e);
                 }
-                shards.writeIndex();
-                writeConfig(model, out.dir(), recipe, scheme);
-                for (String f : COPIED_FILES) {
-                    Path p = model.resolve(f);
-                    if (Files.isRegularFile(p)) Files.copy(p, out.dir().resolve(f));
-                }
-                Files.writeString(out.dir().resolve("recipe.json"), recipe.toJson());
-                long outBytes = directoryBytes(out.dir());
-                Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
-                        .input("model", modelFiles(model))
-                        .figure("quantized_modules", stats.modules)
-                        .figure("quantized_parameters", stats.parameters)
-                        .figure("linear_bits_per_weight", stats.bitsPerWeight())
-                        .figure("output_bytes_without_manifest", outBytes);
-                if (recipe.calibration() != null) {
-                    manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
-                    manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
-                }
-                manifest.write(out.dir().resolve("lowbit-manifest.json"));
-                outBytes = directoryBytes(out.dir());
-                out.commit();
-                time.add("total", System.nanoTime() - t0);
-                return new QuantizeReport(out.target().toString(), recipe.method(), scheme.toString(), recipe.format(),
-                        stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes, directoryBytes(model),
-                        time.seconds());
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
+    }
+
+    /** Writes every file of the output into its temp directory, then commits it. */
+    private static QuantizeReport write(Path model, SafeOutput out, LlamaConfig config, TensorSource source, Recipe recipe,
+                                        QuantScheme scheme, List<Target> targets, int[][] windows, int threads,
+                                        Timings time, Listener listener, long t0) throws IOException {
+        Path dir = out.path();
+        ShardPlan shards = new ShardPlan(dir, config.numLayers());
+        Stats stats = new Stats();
+        writeGlobalShard(shards, source, config.architecture());
+        if ("rtn".equals(recipe.method())) {
+            runRtn(config, source, recipe, scheme, targets, shards, stats, time, listener);
+        } else {
+            runGptq(model, config, source, recipe, scheme, targets, windows, threads, shards, stats, time, listener);
+        }
+        shards.writeIndex();
+        writeConfig(model, dir, recipe, scheme);
+        for (String f : COPIED_FILES) {
+            Path p = model.resolve(f);
+            if (Files.isRegularFile(p)) Files.copy(p, dir.resolve(f));
+        }
+        Files.writeString(dir.resolve("recipe.json"), recipe.toJson());
+        long outBytes = directoryBytes(dir);
+        Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
+                .input("model", modelFiles(model))
+                .figure("quantized_modules", stats.modules)
+                .figure("quantized_parameters", stats.parameters)
+                .figure("linear_bits_per_weight", stats.bitsPerWeight())
+                .figure("output_bytes_without_manifest", outBytes);
+        if (recipe.calibration() != null) {
+            manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
+            manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
+        }
+        manifest.write(dir.resolve(Manifest.FILE_NAME));
+        outBytes = directoryBytes(dir);
+        out.commit();
+        time.add("total", System.nanoTime() - t0);
+        return new QuantizeReport(out.target().toString(), recipe.method(), scheme.toString(), recipe.format(),
+                stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes, directoryBytes(model),
+                time.seconds());
     }
 
     /** One Linear that the recipe quantizes. */
