@@ -84,7 +84,9 @@ record OutputTarget(String given, Path real, Kind kind, boolean existing) {
         while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) existing = existing.getParent();
         if (existing == null) return abs.normalize();
         try {
-            return existing.toRealPath().resolve(existing.relativize(abs)).normalize();
+            Path r = existing.toRealPath().resolve(existing.relativize(abs)).normalize();
+            // "x/../link" exists only once normalised: resolve what it names too
+            return !r.equals(existing) && Files.exists(r, LinkOption.NOFOLLOW_LINKS) ? r.toRealPath() : r;
         } catch (NoSuchFileException e) {
             throw new BadInputException(given, "is a symbolic link to nothing (" + e.getFile() + ")");
         } catch (IOException e) {
