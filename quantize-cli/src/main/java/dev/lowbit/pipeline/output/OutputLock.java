@@ -8,23 +8,31 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.concurrent.ThreadLocalRandom;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One writer per output at a time: an exclusive {@link FileLock} on the sibling {@code .OUT.lowbit-lock}, taken before
  * any work and held until the output is committed or abandoned. A second run against the same output does not wait
  * (a quantization can take hours): it fails at once with one line naming the pid that holds the lock.
  *
- * <p>The lock file is deleted on release, while still locked. That opens a classic race — a second process that
- * opened the old file just before the unlink can lock the now nameless file — so whoever gets a lock writes a random
- * token through its own descriptor and then reads the file at the path: if the path holds someone else's file, it
- * locked a ghost and tries again. The operating system drops the lock when a process dies, even by {@code kill -9};
- * the file it leaves is reused and removed by the next run.
+ * <p>The lock file is deleted on release, while still locked. That opens a classic race — a process that opened the
+ * old file just before the unlink can then lock the nameless file — so a lock counts only if the path names the same
+ * file (device and inode) before the open and after the lock: while we hold the file open its inode number cannot be
+ * reused, so equal keys mean the path still leads to the file we locked. The operating system drops the lock when a
+ * process dies, even by {@code kill -9}; the file it leaves is reused and removed by the next run.
+ *
+ * <p>These are POSIX record locks, which a process loses when it closes <em>any</em> descriptor of the file, so this
+ * class never opens a lock file it already holds: a second claim from the same JVM is refused from {@link #HELD}.
  */
 final class OutputLock implements AutoCloseable {
+    private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
+
     private final Path file;
     private final FileChannel channel;
     private final FileLock lock;
@@ -38,34 +46,61 @@ final class OutputLock implements AutoCloseable {
 
     /** Locks {@code file} or throws a one-line {@link BadInputException} naming {@code given}. */
     static OutputLock acquire(Path file, String given) {
-        for (int attempt = 0; attempt < 5; attempt++) {
-            FileChannel ch = null;
-            try {
-                ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-                FileLock lock;
-                try {
-                    lock = ch.tryLock();
-                } catch (OverlappingFileLockException sameJvm) {
-                    lock = null;
-                }
-                if (lock == null) {
-                    String holder = holder(ch);
-                    ch.close();
-                    throw new BadInputException(given, "another lowbit run" + (holder.isEmpty() ? "" : " (pid " + holder + ")")
-                            + " is writing this output; wait for it to finish or choose another -o");
-                }
-                String token = ProcessHandle.current().pid() + " " + Long.toHexString(ThreadLocalRandom.current().nextLong());
-                ch.truncate(0);
-                ch.write(ByteBuffer.wrap(token.getBytes(StandardCharsets.US_ASCII)), 0);
-                if (token.equals(readQuietly(file))) return new OutputLock(file, ch, lock);
-                lock.release();
-                ch.close();
-            } catch (IOException e) {
-                closeQuietly(ch);
-                throw new BadInputException(given, "cannot create the lock file beside it: " + WriteFailure.reason(e));
+        if (!HELD.add(file)) throw busy(given, Long.toString(ProcessHandle.current().pid()));
+        try {
+            for (int attempt = 0; attempt < 10; attempt++) {
+                OutputLock l = tryOnce(file, given);
+                if (l != null) return l;
             }
+            throw new BadInputException(given, "another lowbit run keeps taking the lock of this output; try again");
+        } catch (RuntimeException e) {
+            HELD.remove(file);
+            throw e;
         }
-        throw new BadInputException(given, "another lowbit run keeps taking the lock of this output; try again");
+    }
+
+    /** One attempt: the lock, or null when the path moved under us (try again), or a busy exception. */
+    private static OutputLock tryOnce(Path file, String given) {
+        FileChannel ch = null;
+        try {
+            Object before = fileKey(file);
+            ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException sameJvm) {
+                lock = null;
+            }
+            if (lock == null) {
+                String holder = holder(ch);
+                ch.close();
+                throw busy(given, holder);
+            }
+            Object after = fileKey(file);
+            if (before == null || !before.equals(after)) {
+                ch.close(); // created it just now, or it was replaced: go again with the file that is there
+                return null;
+            }
+            ch.truncate(0);
+            ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
+            return new OutputLock(file, ch, lock);
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new BadInputException(given, "cannot create the lock file beside it: " + WriteFailure.reason(e));
+        }
+    }
+
+    private static BadInputException busy(String given, String holder) {
+        return new BadInputException(given, "another lowbit run" + (holder.isEmpty() ? "" : " (pid " + holder + ")")
+                + " is writing this output; wait for it to finish or choose another -o");
+    }
+
+    private static Object fileKey(Path p) throws IOException {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (NoSuchFileException e) {
+            return null;
+        }
     }
 
     private static String holder(FileChannel ch) throws IOException {
@@ -75,16 +110,6 @@ final class OutputLock implements AutoCloseable {
         int sp = s.indexOf(' ');
         String pid = sp < 0 ? s : s.substring(0, sp);
         return pid.matches("[0-9]{1,10}") ? pid : "";
-    }
-
-    private static String readQuietly(Path p) {
-        try {
-            return Files.readString(p, StandardCharsets.US_ASCII);
-        } catch (NoSuchFileException e) {
-            return null;
-        } catch (IOException e) {
-            return null;
-        }
     }
 
     private static void closeQuietly(FileChannel ch) {
@@ -112,5 +137,6 @@ final class OutputLock implements AutoCloseable {
             // closing the channel releases it too
         }
         closeQuietly(channel);
+        HELD.remove(file);
     }
 }

@@ -46,6 +46,13 @@ record OutputTarget(String given, Path real, Kind kind, boolean existing) {
         if (real.getParent() == null) throw new BadInputException(given, "refusing to write over the root directory");
         refuseProtected(real, given);
         for (Input in : inputs) refuseInput(real, given, in);
+        if (kind == Kind.FILE) {
+            Path sidecar = Manifest.sidecarOf(real);
+            if (Files.exists(sidecar, LinkOption.NOFOLLOW_LINKS) && !Manifest.isLowbitManifest(sidecar)) {
+                throw new BadInputException(given, "its manifest path " + sidecar.getFileName()
+                        + " holds something lowbit did not write; refusing to replace it");
+            }
+        }
         BasicFileAttributes attrs = attributes(real, given);
         if (attrs == null) return new OutputTarget(given, real, kind, false);
         if (!attrs.isRegularFile() && !attrs.isDirectory()) {
