@@ -4,7 +4,6 @@ import dev.lowbit.calib.eval.EvalRequest;
 import dev.lowbit.calib.eval.EvalResult;
 import dev.lowbit.calib.eval.Evaluator;
 import dev.lowbit.calib.eval.Protocol;
-import dev.lowbit.pipeline.gguf.GgufAsHfDirectory;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -58,11 +57,9 @@ final class EvaluateCommand implements Callable<Integer> {
         if (ctx < 2) throw new Main.UsageException("--ctx must be at least 2");
         if (batch < 1) throw new Main.UsageException("--batch must be at least 1");
         EvalResult r;
-        // a .gguf model or baseline is evaluated through its Hugging Face view (dequantized to F32)
-        try (GgufAsHfDirectory m = GgufAsHfDirectory.of(model);
-             GgufAsHfDirectory b = baseline == null ? null : GgufAsHfDirectory.of(baseline);
-             ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
-            r = Evaluator.evaluate(new EvalRequest(m.dir(), data, ctx, maxWindows, p, b == null ? null : b.dir(), threads, batch), progress);
+        // a .gguf model or baseline is read in place, rows dequantized as the runner loads them
+        try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
+            r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch), progress);
         }
         if (json) {
             System.out.println(r.toJson(ctx));

@@ -1,5 +1,6 @@
 package dev.lowbit.calib.data;
 
+import dev.lowbit.io.model.ModelSource;
 import dev.lowbit.calib.tokenize.ModelTokenizer;
 import java.nio.file.Path;
 
@@ -14,6 +15,13 @@ public final class CalibrationSet {
     /** The first {@code count} non-overlapping windows (e.g. 128 × 512 of calib_code.txt). */
     public static int[][] first(Path modelDir, Path data, int length, int count) {
         return TokenWindows.first(tokens(modelDir, data), length, count, data.toString());
+    }
+
+    /** The first {@code count} windows of {@code data}, tokenized with {@code model}'s tokenizer. */
+    public static int[][] first(ModelSource model, Path data, int length, int count) {
+        try (ModelTokenizer tok = ModelTokenizer.open(model)) {
+            return TokenWindows.first(tok.encode(TextDataset.read(data)), length, count, data.toString());
+        }
     }
 
     /** {@code count} windows at random offsets drawn from {@code seed} (record the seed in the artifact). */

@@ -3,6 +3,7 @@ package dev.lowbit.calib.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.model.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,9 +38,14 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int numLaye
         return numHeads / numKvHeads;
     }
 
-    /** Reads {@code config.json} from a model directory (or the file itself). */
+    /** Reads {@code config.json} from a model directory (or the file itself); a {@code .gguf} file's synthesised one. */
     public static LlamaConfig fromJson(Path path) {
         if (!Files.exists(path)) throw new BadInputException(path, "no such model directory");
+        if (ModelSource.isGguf(path)) {
+            try (ModelSource m = ModelSource.open(path)) {
+                return of(m);
+            }
+        }
         Path file = Files.isDirectory(path) ? path.resolve(FILE) : path;
         if (!Files.isRegularFile(file)) throw new BadInputException(file, "missing (a model directory needs config.json)");
         JsonNode root;
@@ -54,6 +60,13 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int numLaye
         } catch (BadInputException e) {
             throw new BadInputException(file, e.getMessage());
         }
+    }
+
+    /** The config of a model source (a directory's {@code config.json}, or one synthesised from GGUF metadata). */
+    public static LlamaConfig of(ModelSource model) {
+        Path p = model.path();
+        String source = (Files.isDirectory(p) ? p.resolve(FILE) : p).toString();
+        return parse(model.config().raw(), source);
     }
 
     static LlamaConfig parse(JsonNode root, String source) {
