@@ -150,8 +150,8 @@ class SafeOutputTest {
         Path out = tmp.resolve("out");
         rtn(out, "--bits", "4").ok();
         rtn(out, "--bits", "8", "--force").ok();
-        JsonNode manifest = JSON.readTree(out.resolve(Manifest.FILE_NAME).toFile());
-        assertEquals(8, manifest.path("recipe").path("scheme").path("bits").asInt());
+        assertEquals(8, JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("bits").asInt());
+        assertTrue(Manifest.isLowbitManifest(out.resolve(Manifest.FILE_NAME)));
         assertEquals(List.of(), CliRun.debris(tmp));
 
         Path q = tmp.resolve("q.gguf");
