@@ -127,9 +127,11 @@ public final class QuantizePipeline {
             Path p = model.resolve(f);
             if (Files.isRegularFile(p)) Files.copy(p, dir.resolve(f));
         }
-        Files.writeString(dir.resolve("recipe.json"), recipe.toJson());
+        // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
+        Recipe saved = recipe.relativeTo(out.target());
+        Files.writeString(dir.resolve("recipe.json"), saved.toJson());
         long outBytes = directoryBytes(dir);
-        Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
+        Manifest manifest = new Manifest(saved.toJson(), recipe.seed())
                 .input("model", modelFiles(model))
                 .figure("quantized_modules", stats.modules)
                 .figure("quantized_parameters", stats.parameters)
