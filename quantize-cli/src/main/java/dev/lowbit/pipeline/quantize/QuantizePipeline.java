@@ -76,6 +76,9 @@ public final class QuantizePipeline {
 
     public static QuantizeReport run(Path model, Path output, Recipe recipe, boolean force, int threads, Listener listener) {
         long t0 = System.nanoTime();
+        if (dev.lowbit.io.model.ModelSource.isGguf(model)) {
+            throw new BadInputException(model, "a .gguf source is re-quantized with --format gguf; GPTQ and compressed-tensors output read a Hugging Face directory");
+        }
         LlamaConfig config = LlamaConfig.fromJson(model);
         Architecture arch = config.architecture();
         QuantScheme scheme = new QuantScheme(recipe.scheme().bits(), recipe.scheme().groupSize(), recipe.scheme().symmetric());
