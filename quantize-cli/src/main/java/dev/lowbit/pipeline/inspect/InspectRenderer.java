@@ -17,6 +17,11 @@ public final class InspectRenderer {
 
     public static void text(InspectReport r, PrintStream out, boolean tensors) {
         out.printf(Locale.ROOT, "%s (%s)%n", r.path(), r.format());
+        if (!r.container().isEmpty()) {
+            StringBuilder sb = new StringBuilder(r.format());
+            r.container().forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
+            out.printf(Locale.ROOT, "%s%n", sb);
+        }
         if (r.architecture() != null) out.printf(Locale.ROOT, "architecture: %s%n", r.architecture());
         for (Map.Entry<String, Object> e : r.hyperparameters().entrySet()) {
             out.printf(Locale.ROOT, "  %-28s %s%n", e.getKey(), e.getValue());
@@ -48,6 +53,7 @@ public final class InspectRenderer {
         o.put("path", r.path());
         o.put("format", r.format());
         o.put("architecture", r.architecture());
+        if (!r.container().isEmpty()) o.set(r.format(), JSON.valueToTree(r.container()));
         o.set("hyperparameters", JSON.valueToTree(r.hyperparameters()));
         o.put("tensor_count", r.tensorCount());
         o.put("parameter_count", r.parameterCount());
