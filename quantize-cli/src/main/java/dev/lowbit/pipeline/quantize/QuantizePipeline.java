@@ -27,7 +27,7 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
 import dev.lowbit.pipeline.output.Manifest;
-import dev.lowbit.pipeline.output.OutputDirectory;
+import dev.lowbit.pipeline.output.SafeOutput;
 import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.pipeline.steps.QuantizerStep;
@@ -72,10 +72,23 @@ public final class QuantizePipeline {
         void status(String message);
     }
 
-    public static QuantizeReport run(Path model, Path output, Recipe recipe, boolean force, int threads, Listener listener) {
+    /**
+     * Quantizes {@code model} into the directory {@code output} (replaced only with {@code force}, and only when lowbit
+     * wrote it: see {@link SafeOutput}).
+     *
+     * @param recipeFile the recipe file the run replays, or null: an input the output must not touch
+     */
+    public static QuantizeReport run(Path model, Path output, Recipe recipe, Path recipeFile, boolean force, int threads,
+                                     Listener listener) {
         long t0 = System.nanoTime();
+        if (dev.lowbit.io.model.ModelSource.isGguf(model)) {
+            throw new BadInputException(model, "a .gguf source is re-quantized with --format gguf; GPTQ and compressed-tensors output read a Hugging Face directory");
+        }
         LlamaConfig config = LlamaConfig.fromJson(model);
-        Architecture arch = config.architecture();
+        if (recipe.steps().size() > 1) {
+            // the registry has no transform yet; the one that comes first adds its pass here
+            throw new BadInputException("recipe", "step '" + recipe.steps().getFirst().type() + "': this pipeline runs no transforms yet");
+        }
         QuantizerStep quantizer = recipe.quantizer();
         QuantScheme scheme = quantizer.scheme();
         Timings time = new Timings();
@@ -90,51 +103,65 @@ public final class QuantizePipeline {
                         ? CalibrationSet.random(model, data, c.seqlen(), c.samples(), recipe.seed())
                         : CalibrationSet.first(model, data, c.seqlen(), c.samples());
             }
-            try (OutputDirectory out = OutputDirectory.create(output, force)) {
-                ShardPlan shards = new ShardPlan(out.dir(), config.numLayers());
-                Stats stats = new Stats();
-                writeGlobalShard(shards, source, arch);
-                if (quantizer.needsCalibration()) {
-                    runCalibrated(model, config, source, recipe, quantizer, targets, windows, threads, shards, stats, time, listener);
-                } else {
-                    runDataFree(config, source, recipe, quantizer, targets, shards, stats, time, listener);
+            SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--recipe", recipeFile);
+            if (recipe.calibration() != null) inputs.add("--calib", Path.of(recipe.calibration().data()));
+            try (SafeOutput out = SafeOutput.directory(output, force, inputs)) {
+                try {
+                    return write(model, out, config, source, recipe, quantizer, targets, windows, threads, time, listener, t0);
+                } catch (IOException | RuntimeException e) {
+                    throw out.failure(e);
                 }
-                shards.writeIndex();
-                writeConfig(model, out.dir(), recipe, quantizer);
-                for (String f : COPIED_FILES) {
-                    Path p = model.resolve(f);
-                    if (Files.isRegularFile(p)) Files.copy(p, out.dir().resolve(f));
-                }
-                Files.writeString(out.dir().resolve("recipe.json"), recipe.toJson());
-                long outBytes = directoryBytes(out.dir());
-                Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
-                        .input("model", modelFiles(model))
-                        .figure("quantized_modules", stats.modules)
-                        .figure("quantized_parameters", stats.parameters)
-                        .figure("linear_bits_per_weight", stats.bitsPerWeight())
-                        .figure("output_bytes_without_manifest", outBytes);
-                if (recipe.calibration() != null) {
-                    manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
-                    manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
-                }
-                manifest.write(out.dir().resolve("lowbit-manifest.json"));
-                outBytes = directoryBytes(out.dir());
-                out.commit();
-                time.add("total", System.nanoTime() - t0);
-                return new QuantizeReport(out.target().toString(), quantizer.name(), scheme.toString(), recipe.output().format(),
-                        stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes, directoryBytes(model),
-                        time.seconds());
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 
-    /** One Linear that the recipe quantizes. */
-    record Target(int layer, Linear linear, String module, int rows, int cols) {}
+    /** Writes every file of the output into its temp directory, then commits it. */
+    private static QuantizeReport write(Path model, SafeOutput out, LlamaConfig config, TensorSource source, Recipe recipe,
+                                        QuantizerStep quantizer, List<Target> targets, int[][] windows, int threads,
+                                        Timings time, Listener listener, long t0) throws IOException {
+        Path dir = out.path();
+        ShardPlan shards = new ShardPlan(dir, config.numLayers());
+        Stats stats = new Stats();
+        writeGlobalShard(shards, source, config.architecture());
+        if (quantizer.needsCalibration()) {
+            runCalibrated(model, config, source, recipe, quantizer, targets, windows, threads, shards, stats, time, listener);
+        } else {
+            runDataFree(config, source, recipe, quantizer, targets, shards, stats, time, listener);
+        }
+        shards.writeIndex();
+        writeConfig(model, dir, recipe, quantizer, targets);
+        for (String f : COPIED_FILES) {
+            Path p = model.resolve(f);
+            if (Files.isRegularFile(p)) Files.copy(p, dir.resolve(f));
+        }
+        // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
+        Recipe saved = recipe.relativeTo(out.target());
+        Files.writeString(dir.resolve("recipe.json"), saved.toJson());
+        long outBytes = directoryBytes(dir);
+        Manifest manifest = new Manifest(saved.toJson(), recipe.seed())
+                .input("model", modelFiles(model))
+                .figure("quantized_modules", stats.modules)
+                .figure("quantized_parameters", stats.parameters)
+                .figure("linear_bits_per_weight", stats.bitsPerWeight())
+                .figure("output_bytes_without_manifest", outBytes);
+        if (recipe.calibration() != null) {
+            manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
+            manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
+        }
+        manifest.write(dir.resolve(Manifest.FILE_NAME));
+        outBytes = directoryBytes(dir);
+        out.commit();
+        time.add("total", System.nanoTime() - t0);
+        return new QuantizeReport(out.target().toString(), quantizer.name(), quantizer.scheme().toString(),
+                recipe.output().format(), stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes,
+                directoryBytes(model), time.seconds());
+    }
+
+    /** One Linear that the recipe quantizes, with its grid (the quantizer's, or an override's). */
+    record Target(int layer, Linear linear, String module, int rows, int cols, QuantScheme scheme) {}
 
     /** Resolves and validates every target before any work, so bad input fails in a second with one line. */
-    static List<Target> targets(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme) {
+    static List<Target> targets(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme stepScheme) {
         Architecture arch = config.architecture();
         List<Target> out = new ArrayList<>();
         for (int layer = 0; layer < config.numLayers(); layer++) {
@@ -144,6 +171,7 @@ public final class QuantizePipeline {
                 Tensor w = source.tensor(module + ".weight");
                 if (w.shape().rank() != 2) throw new BadInputException(module + ".weight", "expected a 2-D weight, got " + w.shape());
                 int rows = Math.toIntExact(w.shape().dim(0)), cols = Math.toIntExact(w.shape().dim(1));
+                QuantScheme scheme = recipe.schemeFor(module, stepScheme);
                 if (scheme.groupSize() != -1 && cols % scheme.groupSize() != 0) {
                     throw new BadInputException(module + ".weight", "group size " + scheme.groupSize()
                             + " does not divide in_features " + cols);
@@ -157,14 +185,14 @@ public final class QuantizePipeline {
                                 + "] does not pack into int32 words at " + scheme.bits() + " bits");
                     }
                 }
-                out.add(new Target(layer, l, module, rows, cols));
+                if (Output.COMPRESSED_TENSORS.equals(recipe.output().format()) && recipe.quantizer().actOrder()
+                        && scheme.groupSize() == -1) {
+                    throw new BadInputException("--act-order", "compressed-tensors applies activation ordering to group strategy only; use --group-size");
+                }
+                out.add(new Target(layer, l, module, rows, cols, scheme));
             }
         }
         if (out.isEmpty()) throw new BadInputException("recipe", "no Linear matches the targets/ignore patterns");
-        if (Output.COMPRESSED_TENSORS.equals(recipe.output().format()) && recipe.quantizer().actOrder()
-                && scheme.groupSize() == -1) {
-            throw new BadInputException("--act-order", "compressed-tensors applies activation ordering to group strategy only; use --group-size");
-        }
         return out;
     }
 
@@ -178,7 +206,7 @@ public final class QuantizePipeline {
             for (Target tg : targets) {
                 if (tg.layer != layer) continue;
                 float[] w = source.tensor(tg.module + ".weight").toFloatArray();
-                done.put(tg.module, quantizer.quantize(tg.module, w, tg.rows, tg.cols, null));
+                done.put(tg.module, quantizer.quantize(tg.module, tg.scheme, w, tg.rows, tg.cols, null));
             }
             time.add("solve", System.nanoTime() - t);
             writeLayer(shards, source, config, layer, done, recipe, stats, time);
@@ -216,7 +244,7 @@ public final class QuantizePipeline {
                             if (tg == null) continue;
                             // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
                             double[] h = hessians.hessian(ObservingHook.key(arch, layer, l)).clone();
-                            QuantizedTensor q = quantizer.quantize(tg.module, r.linearWeight(layer, l), tg.rows, tg.cols, h);
+                            QuantizedTensor q = quantizer.quantize(tg.module, tg.scheme, r.linearWeight(layer, l), tg.rows, tg.cols, h);
                             r.setLinearWeight(layer, l, q.dequantize());
                             done.put(tg.module, q);
                         }
@@ -284,19 +312,39 @@ public final class QuantizePipeline {
         shards.write(0, specs);
     }
 
-    private static void writeConfig(Path model, Path out, Recipe recipe, QuantizerStep q) throws IOException {
+    /**
+     * config.json with the quantization_config: the quantizer's scheme for every Linear; modules an override gave
+     * another scheme are listed by exact name (GPTQModel's {@code dynamic} for GPTQ, one config group per scheme for
+     * compressed-tensors), so a config without overrides is exactly what it was before overrides existed.
+     */
+    private static void writeConfig(Path model, Path out, Recipe recipe, QuantizerStep q, List<Target> targets) throws IOException {
         ObjectNode cfg = (ObjectNode) JSON.readTree(Files.readString(model.resolve("config.json")));
         QuantScheme scheme = q.scheme();
         boolean actOrder = q.actOrder();
+        Map<String, QuantScheme> overridden = new LinkedHashMap<>();
+        for (Target t : targets) {
+            if (!t.scheme.equals(scheme)) overridden.put(t.module, t.scheme);
+        }
         if (Output.GPTQ.equals(recipe.output().format())) {
             // A data-free quantizer records the reference's defaults (true_sequential is moot without calibration).
-            cfg.set("quantization_config", GptqConfig.quantizationConfig(scheme, actOrder, q.staticGroups(),
-                    q.dampPercent(), !q.needsCalibration() || q.trueSequential()));
+            ObjectNode qc = GptqConfig.quantizationConfig(scheme, actOrder, q.staticGroups(),
+                    q.dampPercent(), !q.needsCalibration() || q.trueSequential());
+            if (!overridden.isEmpty()) GptqConfig.putDynamic(qc, overridden);
+            cfg.set("quantization_config", qc);
         } else {
             List<String> ignore = new ArrayList<>(List.of("lm_head"));
-            cfg.set("quantization_config", CtConfig.quantizationConfig(scheme, actOrder ? "weight" : null, ignore));
+            cfg.set("quantization_config", overridden.isEmpty()
+                    ? CtConfig.quantizationConfig(scheme, actOrder ? "weight" : null, ignore)
+                    : CtConfig.quantizationConfig(groups(targets), actOrder ? "weight" : null, ignore));
         }
         Files.writeString(out.resolve("config.json"), JSON.writeValueAsString(cfg) + "\n");
+    }
+
+    /** Quantized modules by scheme, in order of first appearance. */
+    private static Map<QuantScheme, List<String>> groups(List<Target> targets) {
+        Map<QuantScheme, List<String>> g = new LinkedHashMap<>();
+        for (Target t : targets) g.computeIfAbsent(t.scheme, k -> new ArrayList<>()).add(t.module);
+        return g;
     }
 
     private static List<Path> modelFiles(Path model) throws IOException {
