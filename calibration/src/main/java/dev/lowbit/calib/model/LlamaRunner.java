@@ -64,6 +64,8 @@ public final class LlamaRunner implements AutoCloseable {
         LlamaConfig config = LlamaConfig.fromJson(modelDir);
         TensorSource source = dev.lowbit.io.hf.DequantizingSource.openDirectory(modelDir);
         try {
+            // every tensor against config.json (a 4-layer config over a 6-layer checkpoint), no NaN/Inf weights
+            dev.lowbit.io.hf.HfModelCheck.require(modelDir, dev.lowbit.io.hf.HfConfig.read(modelDir.resolve(LlamaConfig.FILE)), source);
             return new LlamaRunner(config, source, DjlEngine.newManager(threads));
         } catch (RuntimeException e) {
             source.close();

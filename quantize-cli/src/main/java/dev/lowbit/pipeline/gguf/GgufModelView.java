@@ -3,6 +3,7 @@ package dev.lowbit.pipeline.gguf;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.arch.GgufHyperparameters;
 import dev.lowbit.io.export.GgufExportPlanner;
 import dev.lowbit.io.export.RotaryPermutation;
 import dev.lowbit.io.export.TensorNames;
@@ -21,8 +22,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A llama.cpp GGUF model seen as the Hugging Face checkpoint it came from: Hugging Face tensor names, PyTorch shapes,
@@ -35,17 +34,6 @@ import java.util.regex.Pattern;
  */
 public final class GgufModelView implements TensorSource {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern LAYER = Pattern.compile("blk\\.(\\d+)\\.(\\w+)\\.(weight|bias)");
-    private static final Map<String, String> LAYER_TENSORS = Map.ofEntries(
-            Map.entry("attn_q", "self_attn.q_proj"), Map.entry("attn_k", "self_attn.k_proj"),
-            Map.entry("attn_v", "self_attn.v_proj"), Map.entry("attn_output", "self_attn.o_proj"),
-            Map.entry("attn_q_norm", "self_attn.q_norm"), Map.entry("attn_k_norm", "self_attn.k_norm"),
-            Map.entry("ffn_gate", "mlp.gate_proj"), Map.entry("ffn_up", "mlp.up_proj"), Map.entry("ffn_down", "mlp.down_proj"),
-            Map.entry("attn_norm", "input_layernorm"), Map.entry("ffn_norm", "post_attention_layernorm"));
-    private static final Map<String, String> GLOBAL_TENSORS = Map.of(
-            "token_embd.weight", "model.embed_tokens.weight", "output_norm.weight", "model.norm.weight",
-            "output.weight", "lm_head.weight");
-
     private final GgufFile file;
     private final String arch;
     private final Map<String, GgufTensorInfo> byHfName = new LinkedHashMap<>();
@@ -53,9 +41,8 @@ public final class GgufModelView implements TensorSource {
 
     private GgufModelView(GgufFile file) {
         this.file = file;
-        GgufValue a = file.get("general.architecture");
-        if (a == null) throw new BadInputException(file.path(), "no general.architecture: not a model file");
-        this.arch = a.asString();
+        // hyperparameters typed and in range, tensors exactly the architecture's with the implied shapes, all finite
+        this.arch = GgufHyperparameters.requireValidModel(file).architecture().ggufName();
         TensorNames names;
         try {
             names = TensorNames.forArchitecture(arch);
@@ -64,7 +51,7 @@ public final class GgufModelView implements TensorSource {
         }
         for (GgufTensorInfo t : file.tensorInfos()) {
             if (t.name().equals(GgufExportPlanner.ROPE_FREQS)) continue;
-            String hf = hfName(t.name());
+            String hf = names.hfName(t.name());
             if (hf == null) throw new BadInputException(file.path(), "tensor '" + t.name() + "' has no Hugging Face name");
             // the forward table must agree: the view is exactly the inverse of the exporter's mapping
             TensorNames.Mapping m = names.map(hf, t.torchShape());
@@ -82,16 +69,6 @@ public final class GgufModelView implements TensorSource {
             f.close();
             throw e;
         }
-    }
-
-    /** The Hugging Face name of a GGUF tensor name, or {@code null}. */
-    static String hfName(String gguf) {
-        String g = GLOBAL_TENSORS.get(gguf);
-        if (g != null) return g;
-        Matcher m = LAYER.matcher(gguf);
-        if (!m.matches()) return null;
-        String module = LAYER_TENSORS.get(m.group(2));
-        return module == null ? null : "model.layers." + m.group(1) + "." + module + "." + m.group(3);
     }
 
     public GgufFile file() {

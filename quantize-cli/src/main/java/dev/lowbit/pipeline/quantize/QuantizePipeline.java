@@ -13,6 +13,8 @@ import dev.lowbit.calib.model.LlamaRunner;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.hf.HfConfig;
+import dev.lowbit.io.hf.HfModelCheck;
 import dev.lowbit.io.ct.CtConfig;
 import dev.lowbit.io.ct.CtPackLayout;
 import dev.lowbit.io.ct.CtPacking;
@@ -34,6 +36,7 @@ import dev.lowbit.ptq.gptq.GptqResult;
 import dev.lowbit.calib.observe.HessianObserver;
 import dev.lowbit.ptq.rtn.Rtn;
 import dev.lowbit.ptq.scheme.ClipSearch;
+import dev.lowbit.ptq.scheme.ZeroFloor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -81,6 +84,8 @@ public final class QuantizePipeline {
         QuantScheme scheme = new QuantScheme(recipe.scheme().bits(), recipe.scheme().groupSize(), recipe.scheme().symmetric());
         Timings time = new Timings();
         try (TensorSource source = ShardedSafetensors.open(model)) {
+            // the checkpoint as a model: every tensor against config.json, no NaN/Inf, before any work
+            HfModelCheck.require(model, HfConfig.read(model.resolve(LlamaConfig.FILE)), source);
             List<Target> targets = targets(config, source, recipe, scheme);
             // Calibration text is tokenized before the output is created, so a short file fails early and cleanly.
             int[][] windows = null;
@@ -91,14 +96,16 @@ public final class QuantizePipeline {
                         ? CalibrationSet.random(model, data, c.seqlen(), c.samples(), recipe.seed())
                         : CalibrationSet.first(model, data, c.seqlen(), c.samples());
             }
+            // GPTQ v1 stores z − 1 in unsigned qzeros: keep asymmetric zeros ≥ 1 by widening the grid of such groups
+            ZeroFloor floor = "gptq".equals(recipe.format()) && !scheme.symmetric() ? ZeroFloor.gptqV1() : null;
             try (OutputDirectory out = OutputDirectory.create(output, force)) {
                 ShardPlan shards = new ShardPlan(out.dir(), config.numLayers());
                 Stats stats = new Stats();
                 writeGlobalShard(shards, source, arch);
                 if ("rtn".equals(recipe.method())) {
-                    runRtn(config, source, recipe, scheme, targets, shards, stats, time, listener);
+                    runRtn(config, source, recipe, scheme, floor, targets, shards, stats, time, listener);
                 } else {
-                    runGptq(model, config, source, recipe, scheme, targets, windows, threads, shards, stats, time, listener);
+                    runGptq(model, config, source, recipe, scheme, floor, targets, windows, threads, shards, stats, time, listener);
                 }
                 shards.writeIndex();
                 writeConfig(model, out.dir(), recipe, scheme);
@@ -113,7 +120,8 @@ public final class QuantizePipeline {
                         .figure("quantized_modules", stats.modules)
                         .figure("quantized_parameters", stats.parameters)
                         .figure("linear_bits_per_weight", stats.bitsPerWeight())
-                        .figure("output_bytes_without_manifest", outBytes);
+                        .figure("output_bytes_without_manifest", outBytes)
+                        .figure("widened_groups", floor == null ? 0 : floor.count());
                 if (recipe.calibration() != null) {
                     manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
                     manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
@@ -124,7 +132,7 @@ public final class QuantizePipeline {
                 time.add("total", System.nanoTime() - t0);
                 return new QuantizeReport(out.target().toString(), recipe.method(), scheme.toString(), recipe.format(),
                         stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes, directoryBytes(model),
-                        time.seconds());
+                        time.seconds(), floor == null ? 0 : floor.count());
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -171,7 +179,7 @@ public final class QuantizePipeline {
 
     // ------------------------------------------------------------------ RTN
 
-    private static void runRtn(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme,
+    private static void runRtn(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme, ZeroFloor floor,
                                List<Target> targets, ShardPlan shards, Stats stats, Timings time, Listener listener) {
         ClipSearch clip = recipe.scheme().mseClip() ? ClipSearch.REFERENCE : null;
         for (int layer = 0; layer < config.numLayers(); layer++) {
@@ -180,8 +188,7 @@ public final class QuantizePipeline {
             for (Target tg : targets) {
                 if (tg.layer != layer) continue;
                 float[] w = source.tensor(tg.module + ".weight").toFloatArray();
-                done.put(tg.module, clip == null ? Rtn.rtn(tg.module, w, tg.rows, tg.cols, scheme)
-                        : Rtn.rtn(tg.module, w, tg.rows, tg.cols, scheme, clip));
+                done.put(tg.module, Rtn.rtn(tg.module, w, tg.rows, tg.cols, scheme, clip, floor));
             }
             time.add("solve", System.nanoTime() - t);
             writeLayer(shards, source, config, layer, done, recipe, stats, time);
@@ -192,12 +199,12 @@ public final class QuantizePipeline {
     // ------------------------------------------------------------------ GPTQ
 
     private static void runGptq(Path model, LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme,
-                                List<Target> targets, int[][] windows, int threads, ShardPlan shards, Stats stats,
+                                ZeroFloor floor, List<Target> targets, int[][] windows, int threads, ShardPlan shards, Stats stats,
                                 Timings time, Listener listener) {
         Architecture arch = config.architecture();
         Recipe.Gptq g = recipe.gptq();
         dev.lowbit.ptq.gptq.GptqConfig cfg = dev.lowbit.ptq.gptq.GptqConfig.of(scheme)
-                .withPercDamp(g.dampPercent()).withBlockSize(g.blockSize()).withActOrder(g.actOrder(), g.staticGroups());
+                .withPercDamp(g.dampPercent()).withBlockSize(g.blockSize()).withActOrder(g.actOrder(), g.staticGroups()).withZeroFloor(floor);
         Map<String, Target> byModule = new HashMap<>();
         for (Target t : targets) byModule.put(t.module, t);
         long captureStart = System.nanoTime();
