@@ -141,6 +141,9 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
+        if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
+        if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
         if ("gguf".equalsIgnoreCase(format)) return gguf();
         if (type != null || imatrix != null || !tensorTypes.isEmpty() || pure || allowRequantize) {
             throw new Main.UsageException("--type, --imatrix, --tensor-type, --pure and --allow-requantize apply to --format gguf");

@@ -13,11 +13,13 @@ public final class CalibrationSet {
 
     /** The first {@code count} non-overlapping windows (e.g. 128 × 512 of calib_code.txt). */
     public static int[][] first(Path modelDir, Path data, int length, int count) {
+        WindowBudget.require(modelDir, length, count, 8, "--calib-seqlen");
         return TokenWindows.first(tokens(modelDir, data), length, count, data.toString());
     }
 
     /** {@code count} windows at random offsets drawn from {@code seed} (record the seed in the artifact). */
     public static int[][] random(Path modelDir, Path data, int length, int count, long seed) {
+        WindowBudget.require(modelDir, length, count, 8, "--calib-seqlen");
         return TokenWindows.random(tokens(modelDir, data), length, count, seed, data.toString());
     }
 

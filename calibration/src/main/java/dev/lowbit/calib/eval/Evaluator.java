@@ -34,8 +34,9 @@ public final class Evaluator {
     public static EvalResult evaluate(EvalRequest req, Progress progress) {
         long t0 = System.nanoTime();
         // validate the models before the (slower) tokenization: config.json problems are the likeliest bad input
-        LlamaConfig.fromJson(req.model());
-        if (req.baseline() != null) LlamaConfig.fromJson(req.baseline());
+        LlamaRunner.requireValidModel(req.model());
+        if (req.baseline() != null) LlamaRunner.requireValidModel(req.baseline());
+        dev.lowbit.calib.data.WindowBudget.require(req.model(), req.ctx(), req.batch(), req.batch(), "--ctx");
         int[] tokens;
         OptionalInt bos;
         try (ModelTokenizer tokenizer = ModelTokenizer.open(req.model())) {

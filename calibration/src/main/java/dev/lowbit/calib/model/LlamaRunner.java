@@ -64,13 +64,27 @@ public final class LlamaRunner implements AutoCloseable {
         LlamaConfig config = LlamaConfig.fromJson(modelDir);
         TensorSource source = dev.lowbit.io.hf.DequantizingSource.openDirectory(modelDir);
         try {
-            // every tensor against config.json (a 4-layer config over a 6-layer checkpoint), no NaN/Inf weights
-            dev.lowbit.io.hf.HfModelCheck.require(modelDir, dev.lowbit.io.hf.HfConfig.read(modelDir.resolve(LlamaConfig.FILE)), source);
+            requireValid(modelDir, source);
             return new LlamaRunner(config, source, DjlEngine.newManager(threads));
         } catch (RuntimeException e) {
             source.close();
             throw e;
         }
+    }
+
+    /**
+     * Checks a model directory as a model before it is run: every tensor against config.json (a 4-layer config over
+     * a 6-layer checkpoint, a wrong hidden size, an integer "weight"), and no NaN/Inf anywhere.
+     */
+    public static void requireValidModel(Path modelDir) {
+        LlamaConfig.fromJson(modelDir);
+        try (TensorSource source = dev.lowbit.io.hf.DequantizingSource.openDirectory(modelDir)) {
+            requireValid(modelDir, source);
+        }
+    }
+
+    private static void requireValid(Path modelDir, TensorSource source) {
+        dev.lowbit.io.hf.HfModelCheck.require(modelDir, dev.lowbit.io.hf.HfConfig.read(modelDir.resolve(LlamaConfig.FILE)), source);
     }
 
     public LlamaConfig config() {

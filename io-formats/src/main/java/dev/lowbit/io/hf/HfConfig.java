@@ -84,6 +84,7 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
     }
 
     private static String readText(Path configJson) {
+        if (java.nio.file.Files.exists(configJson)) dev.lowbit.io.InputFiles.requireRegular(configJson, "config");
         String text;
         try {
             text = Files.readString(configJson);

@@ -15,6 +15,7 @@ import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.hf.HfConfig;
 import dev.lowbit.io.hf.HfModelCheck;
+import dev.lowbit.io.hf.SideFiles;
 import dev.lowbit.io.ct.CtConfig;
 import dev.lowbit.io.ct.CtPackLayout;
 import dev.lowbit.io.ct.CtPacking;
@@ -65,8 +66,6 @@ import java.util.stream.Stream;
  */
 public final class QuantizePipeline {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final List<String> COPIED_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "generation_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt");
 
     private QuantizePipeline() {}
 
@@ -96,6 +95,8 @@ public final class QuantizePipeline {
                         ? CalibrationSet.random(model, data, c.seqlen(), c.samples(), recipe.seed())
                         : CalibrationSet.first(model, data, c.seqlen(), c.samples());
             }
+            // tokenizer-side files are checked (real path inside the model tree, content what the name claims) up front
+            List<Path> sideFiles = SideFiles.verified(model);
             // GPTQ v1 stores z − 1 in unsigned qzeros: keep asymmetric zeros ≥ 1 by widening the grid of such groups
             ZeroFloor floor = "gptq".equals(recipe.format()) && !scheme.symmetric() ? ZeroFloor.gptqV1() : null;
             try (OutputDirectory out = OutputDirectory.create(output, force)) {
@@ -109,10 +110,7 @@ public final class QuantizePipeline {
                 }
                 shards.writeIndex();
                 writeConfig(model, out.dir(), recipe, scheme);
-                for (String f : COPIED_FILES) {
-                    Path p = model.resolve(f);
-                    if (Files.isRegularFile(p)) Files.copy(p, out.dir().resolve(f));
-                }
+                for (Path p : sideFiles) Files.copy(p, out.dir().resolve(p.getFileName().toString()));
                 Files.writeString(out.dir().resolve("recipe.json"), recipe.toJson());
                 long outBytes = directoryBytes(out.dir());
                 Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())

@@ -82,8 +82,11 @@ public record Recipe(
             if (gptq.staticGroups && !gptq.actOrder) {
                 throw new BadInputException(source, "--static-groups only makes sense with --act-order");
             }
-            if (gptq.dampPercent <= 0 || gptq.dampPercent >= 1) {
-                throw new BadInputException(source, "damp_percent must be in (0, 1), got " + gptq.dampPercent);
+            if (!(gptq.dampPercent > 0 && gptq.dampPercent < 1)) { // NaN fails both comparisons
+                throw new BadInputException(source, "damp_percent (--damp) must be in (0, 1), got " + gptq.dampPercent);
+            }
+            if (gptq.blockSize < 1) {
+                throw new BadInputException(source, "block_size (--block-size) must be at least 1, got " + gptq.blockSize);
             }
         }
         if (calibration != null && (calibration.samples < 1 || calibration.seqlen < 2)) {
@@ -120,6 +123,7 @@ public record Recipe(
     }
 
     public static Recipe read(Path file) {
+        dev.lowbit.io.InputFiles.requireRegular(file, "recipe");
         try {
             return JSON.readValue(Files.readString(file), Recipe.class).validate(file.toString());
         } catch (IOException e) {
