@@ -4,7 +4,6 @@ import dev.lowbit.calib.eval.EvalRequest;
 import dev.lowbit.calib.eval.EvalResult;
 import dev.lowbit.calib.eval.Evaluator;
 import dev.lowbit.calib.eval.Protocol;
-import dev.lowbit.pipeline.gguf.GgufAsHfDirectory;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -60,11 +59,9 @@ final class EvaluateCommand implements Callable<Integer> {
         if (maxWindows < 0) throw new Main.UsageException("--max-windows must be 0 (all) or positive, got " + maxWindows);
         if (threads < 0) throw new Main.UsageException("--threads must be 0 (all processors) or positive, got " + threads);
         EvalResult r;
-        // a .gguf model or baseline is evaluated through its Hugging Face view (dequantized to F32)
-        try (GgufAsHfDirectory m = GgufAsHfDirectory.of(model);
-             GgufAsHfDirectory b = baseline == null ? null : GgufAsHfDirectory.of(baseline);
-             ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
-            r = Evaluator.evaluate(new EvalRequest(m.dir(), data, ctx, maxWindows, p, b == null ? null : b.dir(), threads, batch), progress);
+        // a .gguf model or baseline is read in place, rows dequantized as the runner loads them
+        try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
+            r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch), progress);
         }
         // a CI gate reads the exit code: a perplexity or comparison that is not a number is a failure, not a result
         requireFinite("perplexity", r.perplexity());

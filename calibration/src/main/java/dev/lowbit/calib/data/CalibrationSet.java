@@ -1,5 +1,6 @@
 package dev.lowbit.calib.data;
 
+import dev.lowbit.io.model.ModelSource;
 import dev.lowbit.calib.tokenize.ModelTokenizer;
 import java.nio.file.Path;
 
@@ -15,6 +16,14 @@ public final class CalibrationSet {
     public static int[][] first(Path modelDir, Path data, int length, int count) {
         WindowBudget.require(modelDir, length, count, 8, "--calib-seqlen");
         return TokenWindows.first(tokens(modelDir, data), length, count, data.toString());
+    }
+
+    /** The first {@code count} windows of {@code data}, tokenized with {@code model}'s tokenizer. */
+    public static int[][] first(ModelSource model, Path data, int length, int count) {
+        WindowBudget.require(dev.lowbit.calib.model.LlamaConfig.of(model), model.path().toString(), length, count, 8, "--calib-seqlen");
+        try (ModelTokenizer tok = ModelTokenizer.open(model)) {
+            return TokenWindows.first(tok.encode(TextDataset.read(data)), length, count, data.toString());
+        }
     }
 
     /** {@code count} windows at random offsets drawn from {@code seed} (record the seed in the artifact). */

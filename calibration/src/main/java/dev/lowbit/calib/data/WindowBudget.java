@@ -23,11 +23,15 @@ public final class WindowBudget {
     /**
      * @param flag the option that sets the window length, named in the message ({@code --ctx}, {@code --calib-seqlen})
      */
-    public static void require(Path modelDir, int tokens, int windowsHeld, int batch, String flag) {
-        LlamaConfig c = LlamaConfig.fromJson(modelDir);
+    public static void require(Path model, int tokens, int windowsHeld, int batch, String flag) {
+        require(LlamaConfig.fromJson(model), model.toString(), tokens, windowsHeld, batch, flag);
+    }
+
+    /** The same check for a config already read; {@code model} names the model in the message. */
+    public static void require(LlamaConfig c, String model, int tokens, int windowsHeld, int batch, String flag) {
         if (tokens > c.maxPositionEmbeddings()) {
             throw new BadInputException(flag, tokens + " tokens per window exceeds the model's max_position_embeddings "
-                    + c.maxPositionEmbeddings() + " (" + modelDir.resolve(LlamaConfig.FILE) + ")");
+                    + c.maxPositionEmbeddings() + " (" + model + ")");
         }
         double t = tokens;
         double bytes = 4.0 * ((double) windowsHeld * t * c.hiddenSize()

@@ -11,6 +11,7 @@ import dev.lowbit.calib.model.LlamaConfig;
 import dev.lowbit.calib.model.LlamaRunner;
 import dev.lowbit.calib.tokenize.ModelTokenizer;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.model.ModelSource;
 import java.util.OptionalInt;
 
 /**
@@ -33,13 +34,22 @@ public final class Evaluator {
 
     public static EvalResult evaluate(EvalRequest req, Progress progress) {
         long t0 = System.nanoTime();
-        // validate the models before the (slower) tokenization: config.json problems are the likeliest bad input
-        LlamaRunner.requireValidModel(req.model());
-        if (req.baseline() != null) LlamaRunner.requireValidModel(req.baseline());
-        dev.lowbit.calib.data.WindowBudget.require(req.model(), req.ctx(), req.batch(), req.batch(), "--ctx");
+        // validate the models before the (slower) tokenization: config problems are the likeliest bad input
+        LlamaConfig config = LlamaConfig.fromJson(req.model());
+        if (req.baseline() != null) LlamaConfig.fromJson(req.baseline());
+        // window sizes bounded before anything is allocated (max_position_embeddings, this machine's memory)
+        dev.lowbit.calib.data.WindowBudget.require(config, req.model().toString(), req.ctx(), req.batch(), req.batch(), "--ctx");
+        try (ModelSource model = ModelSource.open(req.model());
+             ModelSource baseline = req.baseline() == null ? null : ModelSource.open(req.baseline())) {
+            return evaluate(req, model, baseline, progress, t0);
+        }
+    }
+
+    private static EvalResult evaluate(EvalRequest req, ModelSource modelSource, ModelSource baselineSource, Progress progress,
+                                       long t0) {
         int[] tokens;
         OptionalInt bos;
-        try (ModelTokenizer tokenizer = ModelTokenizer.open(req.model())) {
+        try (ModelTokenizer tokenizer = ModelTokenizer.open(modelSource)) {
             tokens = tokenizer.encode(TextDataset.read(req.data()));
             bos = tokenizer.bosToken();
         }
@@ -50,10 +60,10 @@ public final class Evaluator {
         int first = req.protocol().firstScored(req.ctx());
         Sums sums = new Sums();
         long tForward;
-        try (LlamaRunner model = LlamaRunner.open(req.model(), req.threads());
-             LlamaRunner baseline = req.baseline() == null ? null : LlamaRunner.open(req.baseline(), req.threads())) {
+        try (LlamaRunner model = LlamaRunner.open(modelSource, req.threads());
+             LlamaRunner baseline = baselineSource == null ? null : LlamaRunner.open(baselineSource, req.threads())) {
             if (baseline != null && baseline.config().vocabSize() != model.config().vocabSize()) {
-                throw new BadInputException(req.baseline().toString(), "vocabulary size " + baseline.config().vocabSize()
+                throw new BadInputException(baselineSource.path().toString(), "vocabulary size " + baseline.config().vocabSize()
                         + " differs from the model's " + model.config().vocabSize());
             }
             progress.start(windows.length);
@@ -66,7 +76,7 @@ public final class Evaluator {
             tForward = System.nanoTime() - tForward;
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        boolean cmp = req.baseline() != null;
+        boolean cmp = baselineSource != null;
         return new EvalResult(Math.exp(sums.nll / sums.count), tokens.length, windows.length, sums.count, seconds,
                 tForward / 1e9,
                 cmp ? sums.kl / sums.count : Double.NaN, cmp ? (double) sums.agree / sums.count : Double.NaN,

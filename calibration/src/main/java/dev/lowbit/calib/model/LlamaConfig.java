@@ -4,6 +4,7 @@ import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.arch.ModelDims;
 import dev.lowbit.io.hf.HfConfig;
 import dev.lowbit.io.hf.HfModelCheck;
+import dev.lowbit.io.model.ModelSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -34,9 +35,14 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int numLaye
         return numHeads / numKvHeads;
     }
 
-    /** Reads {@code config.json} from a model directory (or the file itself). */
+    /** Reads {@code config.json} from a model directory (or the file itself); a {@code .gguf} file's synthesised one. */
     public static LlamaConfig fromJson(Path path) {
         if (!Files.exists(path)) throw new BadInputException(path, "no such model directory");
+        if (ModelSource.isGguf(path)) {
+            try (ModelSource m = ModelSource.open(path)) {
+                return of(m);
+            }
+        }
         Path file = Files.isDirectory(path) ? path.resolve(FILE) : path;
         if (!Files.isRegularFile(file)) throw new BadInputException(file, "missing (a model directory needs config.json)");
         String source = file.toString();
@@ -45,6 +51,13 @@ public record LlamaConfig(Architecture architecture, int hiddenSize, int numLaye
             Architecture.named(archs.getFirst(), source);
         });
         return of(c, source);
+    }
+
+    /** The config of a model source (a directory's {@code config.json}, or one synthesised from GGUF metadata). */
+    public static LlamaConfig of(ModelSource model) {
+        Path p = model.path();
+        String source = (Files.isDirectory(p) ? p.resolve(FILE) : p).toString();
+        return of(model.config(), source);
     }
 
     /** The forward's view of a parsed config.json. */

@@ -7,9 +7,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import dev.lowbit.io.BadInputException;
-import dev.lowbit.io.safetensors.ShardedSafetensors;
-import dev.lowbit.io.tensor.Tensor;
-import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.io.model.ModelSource;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -19,8 +17,9 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * A Llama-family decoder run block by block on DJL (PyTorch engine, CPU, f32), weights read from the
- * memory-mapped checkpoint and decoded (bf16/f16 → f32) in Java, one layer at a time.
+ * A Llama-family decoder run block by block on DJL (PyTorch engine, CPU, f32), weights read through a
+ * {@link ModelSource} (a Hugging Face directory or a GGUF file, memory-mapped) and decoded to f32 in Java (bf16/f16,
+ * or ggml blocks), one layer at a time.
  *
  * <p>Data flow for windows of token ids {@code [B, T]}:
  * <pre>
@@ -42,49 +41,42 @@ import java.util.Map;
  */
 public final class LlamaRunner implements AutoCloseable {
     private final LlamaConfig config;
-    private final TensorSource weights;
+    private final ModelSource weights;
+    private final boolean ownsWeights;
     private final NDManager manager;
     private final Map<Integer, LayerWeights> layers = new HashMap<>();
     private final Map<Integer, Map<Linear, float[]>> overrides = new HashMap<>();
     private final Map<Integer, NDArray[]> ropeTables = new HashMap<>();
     private final Map<Integer, NDArray> causalMasks = new HashMap<>();
-    private final Tensor embedTable;
+    private final String embedTable;
     private NDArray finalNorm;
     private NDArray lmHead;
 
-    private LlamaRunner(LlamaConfig config, TensorSource weights, NDManager manager) {
+    private LlamaRunner(LlamaConfig config, ModelSource weights, boolean ownsWeights, NDManager manager) {
         this.config = config;
         this.weights = weights;
+        this.ownsWeights = ownsWeights;
         this.manager = manager;
         this.embedTable = checked(config.architecture().embed(), config.vocabSize(), config.hiddenSize());
     }
 
-    /** Opens a Hugging Face model directory (config.json + safetensors) with {@code threads} PyTorch threads. */
-    public static LlamaRunner open(Path modelDir, int threads) {
-        LlamaConfig config = LlamaConfig.fromJson(modelDir);
-        TensorSource source = dev.lowbit.io.hf.DequantizingSource.openDirectory(modelDir);
+    /**
+     * Opens a Hugging Face model directory (config.json + safetensors, plain or GPTQ / compressed-tensors) or a
+     * {@code .gguf} file with {@code threads} PyTorch threads; closing the runner closes the model.
+     */
+    public static LlamaRunner open(Path model, int threads) {
+        ModelSource source = ModelSource.open(model);
         try {
-            requireValid(modelDir, source);
-            return new LlamaRunner(config, source, DjlEngine.newManager(threads));
+            return new LlamaRunner(LlamaConfig.of(source), source, true, DjlEngine.newManager(threads));
         } catch (RuntimeException e) {
             source.close();
             throw e;
         }
     }
 
-    /**
-     * Checks a model directory as a model before it is run: every tensor against config.json (a 4-layer config over
-     * a 6-layer checkpoint, a wrong hidden size, an integer "weight"), and no NaN/Inf anywhere.
-     */
-    public static void requireValidModel(Path modelDir) {
-        LlamaConfig.fromJson(modelDir);
-        try (TensorSource source = dev.lowbit.io.hf.DequantizingSource.openDirectory(modelDir)) {
-            requireValid(modelDir, source);
-        }
-    }
-
-    private static void requireValid(Path modelDir, TensorSource source) {
-        dev.lowbit.io.hf.HfModelCheck.require(modelDir, dev.lowbit.io.hf.HfConfig.read(modelDir.resolve(LlamaConfig.FILE)), source);
+    /** Runs {@code model}, which the caller keeps and closes after the runner. */
+    public static LlamaRunner open(ModelSource model, int threads) {
+        return new LlamaRunner(LlamaConfig.of(model), model, false, DjlEngine.newManager(threads));
     }
 
     public LlamaConfig config() {
@@ -110,7 +102,7 @@ public final class LlamaRunner implements AutoCloseable {
                 if (id < 0 || id >= config.vocabSize()) {
                     throw new BadInputException("tokens", "token id " + id + " outside vocabulary of " + config.vocabSize());
                 }
-                embedTable.toFloats((long) id * d, row, 0, d);
+                weights.readRows(embedTable, id, 1, row, 0);
                 out.put(row);
             }
         }
@@ -228,7 +220,7 @@ public final class LlamaRunner implements AutoCloseable {
         float[] o = overrides.getOrDefault(layer, Map.of()).get(linear);
         if (o != null) return o.clone();
         long[] shape = linearShape(linear);
-        return checked(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]).toFloatArray();
+        return weights.readAll(checked(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
     }
 
     /** Frees layer {@code layer}'s NDArrays (they are recreated, with substitutions, on the next run). */
@@ -257,7 +249,7 @@ public final class LlamaRunner implements AutoCloseable {
         layers.values().forEach(LayerWeights::close);
         layers.clear();
         manager.close();
-        weights.close();
+        if (ownsWeights) weights.close();
     }
 
     // ---------------------------------------------------------------- internals
@@ -345,26 +337,28 @@ public final class LlamaRunner implements AutoCloseable {
         });
     }
 
-    private Tensor checked(String name, long... shape) {
-        Tensor tensor = weights.tensor(name);
-        if (!java.util.Arrays.equals(tensor.shape().dims(), shape)) {
-            throw new BadInputException(name, "shape " + tensor.shape() + " does not match config.json (expected "
+    /** {@code name}, after checking that the model has it with {@code shape}. */
+    private String checked(String name, long... shape) {
+        long[] got = weights.shape(name);
+        if (!java.util.Arrays.equals(got, shape)) {
+            throw new BadInputException(name, "shape " + java.util.Arrays.toString(got) + " does not match config.json (expected "
                     + java.util.Arrays.toString(shape) + ")");
         }
-        if (!tensor.dtype().isFloatingPoint()) throw new BadInputException(name, "not a floating-point tensor");
-        return tensor;
+        return name;
     }
 
-    /** Decodes a checkpoint tensor to f32 in Java (DJL never sees bf16) into a new NDArray. */
+    /** Decodes a checkpoint tensor to f32 in Java (DJL never sees bf16), a chunk of rows at a time, into a new NDArray. */
     private NDArray load(String name, long... shape) {
-        Tensor tensor = checked(name, shape);
-        long n = tensor.elementCount();
-        FloatBuffer buf = directFloats(n);
-        float[] chunk = new float[(int) Math.min(n, 1 << 16)];
-        for (long from = 0; from < n; from += chunk.length) {
-            int count = (int) Math.min(chunk.length, n - from);
-            tensor.toFloats(from, chunk, 0, count);
-            buf.put(chunk, 0, count);
+        checked(name, shape);
+        int len = weights.rowLength(name);
+        long rows = weights.rowCount(name);
+        FloatBuffer buf = directFloats(rows * len);
+        int chunkRows = (int) Math.max(1, Math.min(rows, (1 << 16) / len));
+        float[] chunk = new float[chunkRows * len];
+        for (long from = 0; from < rows; from += chunkRows) {
+            int count = (int) Math.min(chunkRows, rows - from);
+            weights.readRows(name, from, count, chunk, 0);
+            buf.put(chunk, 0, count * len);
         }
         NDArray a = manager.create(buf.flip(), new Shape(shape));
         NDScope.unregister(a);

@@ -3,7 +3,11 @@ package dev.lowbit.calib.tokenize;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.model.ModelSource;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -19,6 +23,9 @@ import java.util.Map;
 public final class ModelTokenizer implements AutoCloseable {
     public static final String FILE = "tokenizer.json";
     static final int CHUNK_CHARS = 8 << 20;
+    private static final Map<String, String> OPTIONS = Map.of(
+            "addSpecialTokens", "false", "truncation", "false", "padding", "false",
+            "modelMaxLength", Integer.toString(Integer.MAX_VALUE));
 
     private final HuggingFaceTokenizer tokenizer;
 
@@ -26,16 +33,33 @@ public final class ModelTokenizer implements AutoCloseable {
         this.tokenizer = tokenizer;
     }
 
-    /** Loads {@code tokenizer.json} from a model directory. */
+    /**
+     * Loads {@code tokenizer.json} from a model directory, or the file itself; for a {@code .gguf} file, the tokenizer
+     * synthesised from its metadata.
+     */
     public static ModelTokenizer open(Path modelDir) {
+        if (ModelSource.isGguf(modelDir)) {
+            try (ModelSource m = ModelSource.open(modelDir)) {
+                return open(m);
+            }
+        }
         Path file = Files.isDirectory(modelDir) ? modelDir.resolve(FILE) : modelDir;
         if (!Files.isRegularFile(file)) throw new BadInputException(file, "missing (the model needs a tokenizer.json)");
         try {
-            return new ModelTokenizer(HuggingFaceTokenizer.newInstance(file, Map.of(
-                    "addSpecialTokens", "false", "truncation", "false", "padding", "false",
-                    "modelMaxLength", Integer.toString(Integer.MAX_VALUE))));
+            return new ModelTokenizer(HuggingFaceTokenizer.newInstance(file, OPTIONS));
         } catch (IOException | RuntimeException e) {
             throw new BadInputException(file, "cannot load tokenizer: " + e.getMessage());
+        }
+    }
+
+    /** The tokenizer of a model source: its {@code tokenizer.json} file, or the JSON it synthesises (GGUF). */
+    public static ModelTokenizer open(ModelSource model) {
+        if (model.tokenizerFile().isPresent()) return open(model.tokenizerFile().get());
+        String json = model.tokenizerJson();
+        try (InputStream in = new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8))) {
+            return new ModelTokenizer(HuggingFaceTokenizer.newInstance(in, OPTIONS));
+        } catch (IOException | RuntimeException e) {
+            throw new BadInputException(model.path(), "cannot load the tokenizer synthesised from its metadata: " + e.getMessage());
         }
     }
 

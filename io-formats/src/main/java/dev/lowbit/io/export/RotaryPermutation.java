@@ -57,4 +57,13 @@ public final class RotaryPermutation {
         int r = dst % hd;
         return h * hd + (r % 2) * (hd / 2) + r / 2;
     }
+
+    /** The destination row of source row {@code src}: the inverse of {@link #sourceRow}, for readers of a GGUF. */
+    public static int destinationRow(int src, int rows, int heads) {
+        int hd = rows / heads;
+        int half = hd / 2;
+        int h = src / hd;
+        int r = src % hd;
+        return h * hd + 2 * (r % half) + r / half;
+    }
 }

@@ -1,5 +1,13 @@
 package dev.lowbit.io.ggml;
 
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.io.quant.QuantScheme.ElementType;
+import dev.lowbit.io.quant.QuantScheme.Granularity;
+import dev.lowbit.io.quant.QuantScheme.ScaleType;
+import dev.lowbit.io.quant.QuantScheme.ZeroPoint;
+import java.util.List;
+import java.util.Optional;
+
 /**
  * ggml tensor types with their on-disk id, block size (elements) and bytes per block, as llama.cpp defines them.
  * Ids are wire values: never use {@link #ordinal()}.
@@ -64,6 +72,57 @@ public enum GgmlType {
     /** Bytes per block. */
     public int typeSize() {
         return typeSize;
+    }
+
+    /**
+     * The quantization scheme a block of this type carries, stated from the spec (see {@code FORMATS.md}); its
+     * {@link QuantScheme#bitsPerWeight()} equals {@link #bitsPerWeight()}. Empty for the unquantized types (F32, F16,
+     * BF16, F64, I8…I64), for Q8_1 and Q8_K (matmul intermediates that also store precomputed sums of their codes),
+     * and for the lattice-codebook types (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S: codes index grid
+     * points of 4 or 8 elements, which a per-element scheme does not describe).
+     */
+    public Optional<QuantScheme> scheme() {
+        return Optional.ofNullable(switch (this) {
+            // legacy blocks of 32: ŵ = d·(q − 2^(b−1)) or d·q + m
+            case Q4_0 -> legacy(4, ZeroPoint.NONE);
+            case Q4_1 -> legacy(4, ZeroPoint.MIN);
+            case Q5_0 -> legacy(5, ZeroPoint.NONE);
+            case Q5_1 -> legacy(5, ZeroPoint.MIN);
+            case Q8_0 -> legacy(8, ZeroPoint.NONE);
+            // k-quants: super-block of 256, f16 d (and dmin), integer sub-block scales (and mins)
+            case Q2_K -> kQuant(2, 16, 4, ZeroPoint.MIN);
+            case Q3_K -> kQuant(3, 16, 6, ZeroPoint.NONE);
+            case Q4_K -> kQuant(4, 32, 6, ZeroPoint.MIN);
+            case Q5_K -> kQuant(5, 32, 6, ZeroPoint.MIN);
+            case Q6_K -> kQuant(6, 16, 8, ZeroPoint.NONE);
+            // non-uniform 4-bit grid: ŵ = d·T[q]
+            case IQ4_NL -> new QuantScheme(ElementType.INT, 4, 4, ScaleType.F16, Granularity.group(32), ZeroPoint.NONE, 1, IQ4_LEVELS);
+            case IQ4_XS -> new QuantScheme(ElementType.INT, 4, 4, ScaleType.F16, Granularity.superBlock(256, 32, 6),
+                    ZeroPoint.NONE, 1, IQ4_LEVELS);
+            // ternary: ŵ = d·(t − 1); TQ1_0 packs 5 trits a byte (the last 16 trits 4 a byte), TQ2_0 4 a byte
+            case TQ1_0 -> new QuantScheme(ElementType.TERNARY, 2, (48 * 8 + 4 * 8) / 256.0, ScaleType.F16,
+                    Granularity.group(256), ZeroPoint.NONE, 1, List.of());
+            case TQ2_0 -> new QuantScheme(ElementType.TERNARY, 2, 2, ScaleType.F16, Granularity.group(256), ZeroPoint.NONE, 1, List.of());
+            case Q2_0 -> new QuantScheme(ElementType.TERNARY, 2, 2, ScaleType.F16, Granularity.group(64), ZeroPoint.NONE, 1, List.of());
+            case Q1_0 -> new QuantScheme(ElementType.BINARY, 1, 1, ScaleType.F16, Granularity.group(128), ZeroPoint.NONE, 1, List.of());
+            // microscaling FP4
+            case MXFP4 -> new QuantScheme(ElementType.E2M1, 4, 4, ScaleType.E8M0, Granularity.group(32), ZeroPoint.NONE, 1, List.of());
+            case NVFP4 -> new QuantScheme(ElementType.E2M1, 4, 4, ScaleType.E4M3, Granularity.group(16), ZeroPoint.NONE, 1, List.of());
+            case F32, F16, BF16, F64, I8, I16, I32, I64, Q8_1, Q8_K,
+                 IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S -> null;
+        });
+    }
+
+    private static final List<Float> IQ4_LEVELS = List.of(-127f, -104f, -83f, -65f, -49f, -35f, -22f, -10f,
+            1f, 13f, 25f, 38f, 53f, 69f, 89f, 113f);
+
+    private static QuantScheme legacy(int bits, ZeroPoint zero) {
+        return new QuantScheme(ElementType.INT, bits, bits, ScaleType.F16, Granularity.group(32), zero, 1, List.of());
+    }
+
+    private static QuantScheme kQuant(int bits, int subBlock, int subScaleBits, ZeroPoint zero) {
+        return new QuantScheme(ElementType.INT, bits, bits, ScaleType.F16, Granularity.superBlock(256, subBlock, subScaleBits),
+                zero, 1, List.of());
     }
 
     public boolean isQuantized() {

@@ -131,4 +131,18 @@ class ExportRotaryPermutationTest {
         float[] right = ropeHalf(matvec(wq, heads * hd, hidden, x1), 0, hd, pos1, base);
         assertNotEquals(right[1], wrong[1], 1e-3f);
     }
+
+    @Test
+    void destinationRowInvertsSourceRow() {
+        for (int[] c : new int[][] {{512, 8}, {256, 4}, {12, 3}, {4, 1}, {2, 1}}) {
+            int rows = c[0], heads = c[1];
+            boolean[] seen = new boolean[rows];
+            for (int dst = 0; dst < rows; dst++) {
+                int src = RotaryPermutation.sourceRow(dst, rows, heads);
+                assertEquals(dst, RotaryPermutation.destinationRow(src, rows, heads), rows + "/" + heads + " row " + dst);
+                assertFalse(seen[src], "a permutation");
+                seen[src] = true;
+            }
+        }
+    }
 }

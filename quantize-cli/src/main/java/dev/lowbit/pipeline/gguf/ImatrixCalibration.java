@@ -12,7 +12,8 @@ import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.export.ModelHyperparameters;
 import dev.lowbit.io.export.TensorNames;
 import dev.lowbit.io.imatrix.Imatrix;
-import java.nio.file.Files;
+import dev.lowbit.io.model.GgufModelSource;
+import dev.lowbit.io.model.ModelSource;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,23 +33,33 @@ public final class ImatrixCalibration {
 
     private ImatrixCalibration() {}
 
+    /** {@link #compute(ModelSource, Path, int, int, int)} of the model at {@code model} (a directory or a {@code .gguf}). */
+    public static Imatrix compute(Path model, Path text, int seqlen, int samples, int threads) {
+        try (ModelSource m = ModelSource.open(model)) {
+            return compute(m, text, seqlen, samples, threads);
+        }
+    }
+
     /**
-     * @param modelDir Hugging Face model directory
+     * @param model    the model to run: a Hugging Face directory or a GGUF file (read in place)
      * @param text     calibration text (UTF-8 or JSONL)
      * @param seqlen   tokens per window
      * @param samples  windows: the first {@code samples} non-overlapping ones
      */
-    public static Imatrix compute(Path modelDir, Path text, int seqlen, int samples, int threads) {
-        if (!Files.isDirectory(modelDir)) {
-            throw new BadInputException(modelDir, "--calib needs a Hugging Face model directory to run (pass --imatrix for a GGUF source)");
-        }
+    public static Imatrix compute(ModelSource model, Path text, int seqlen, int samples, int threads) {
         if (seqlen < 2 || samples < 1) throw new BadInputException("--calib", "needs --calib-seqlen ≥ 2 and --calib-samples ≥ 1");
-        ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(modelDir);
-        TensorNames names = TensorNames.forArchitecture(hp.arch());
-        int[][] windows = CalibrationSet.first(modelDir, text, seqlen, samples);
+        String ggufArch = model instanceof GgufModelSource g ? g.file().get("general.architecture").asString()
+                : ModelHyperparameters.fromHuggingFace(model.path()).arch();
+        TensorNames names;
+        try {
+            names = TensorNames.forArchitecture(ggufArch);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(model.path(), e.getMessage());
+        }
+        int[][] windows = CalibrationSet.first(model, text, seqlen, samples);
         MeanSquareObserver observer = new MeanSquareObserver();
         Map<String, Imatrix.Entry> entries = new LinkedHashMap<>();
-        try (LlamaRunner runner = LlamaRunner.open(modelDir, threads)) {
+        try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
             LayerwiseCapture.run(runner, windows, BATCH, false, new LayerwiseCapture.Step() {
                 @Override
                 public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {

@@ -6,10 +6,12 @@
  *                               ├─► QuantMix plan ─► checks ┤                                    │
  * .gguf file ──► GgufFileSourceModel┘ (llama-quantize's     └─► GgufWriter (temp file, rename) ◄─┘
  *                                     per-tensor types)
- * --imatrix FILE ─► Imatrix (GGUF or legacy .dat)   --calib TEXT ─► ImatrixCalibration (lowbit's runner)
- *
- * .gguf ─► GgufModelView (HF names, F32, q/k rows restored) + GgufTokenizerJson ─► GgufAsHfDirectory ─► evaluate
+ * --imatrix FILE ─► Imatrix (GGUF or legacy .dat)   --calib TEXT ─► ImatrixCalibration (lowbit's runner reading
+ *                                                      the directory or the .gguf through a ModelSource)
  * </pre>
+ *
+ * {@code lowbit evaluate X.gguf} needs nothing from here: the runner reads the file through
+ * {@link dev.lowbit.io.model.ModelSource} (rows dequantized on demand, nothing written to disk).
  *
  * {@link dev.lowbit.pipeline.gguf.GgufQuantizePipeline#run} is the entry point of {@code lowbit convert} and
  * {@code lowbit quantize --format gguf}.

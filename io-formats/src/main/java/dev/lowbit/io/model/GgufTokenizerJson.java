@@ -1,4 +1,4 @@
-package dev.lowbit.pipeline.gguf;
+package dev.lowbit.io.model;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
