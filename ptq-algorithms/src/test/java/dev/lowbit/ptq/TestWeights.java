@@ -1,5 +1,6 @@
 package dev.lowbit.ptq;
 
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.safetensors.ShardedSafetensors;
 import dev.lowbit.io.tensor.TensorSource;
 import dev.lowbit.kernels.linalg.Linalg;
@@ -12,7 +13,7 @@ public final class TestWeights {
 
     /** A real trained weight of tiny-llama-code decoded from bf16 to f32 (row-major, out_features × in_features). */
     public static float[] real(String name) {
-        try (TensorSource src = ShardedSafetensors.open(Path.of(System.getProperty("lowbit.shared"), "models/tiny-llama-code"))) {
+        try (TensorSource src = ShardedSafetensors.open(SharedData.tinyLlama())) {
             return src.tensor(name).toFloatArray();
         }
     }

@@ -9,15 +9,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "convert", mixinStandardHelpOptions = true,
+@Command(name = "convert", mixinStandardHelpOptions = true, parameterListHeading = "%nArguments:%n", optionListHeading = "%nOptions:%n",
         description = {
-            "Convert a Hugging Face Llama-family model directory (or a GGUF file) to a GGUF file for llama.cpp,",
-            "without calibration: f32, f16 and bf16 keep every weight (bf16 → f32 is exact), q8_0 rounds to 8 bits.",
-            "Tensors are streamed one at a time; the output appears only when complete.",
+            "Convert a Hugging Face Llama-family model directory (or a GGUF file) to a GGUF file for llama.cpp, "
+                    + "without calibration: f32, f16 and bf16 keep every weight (bf16 → f32 is exact), q8_0 rounds to "
+                    + "8 bits. Tensors are streamed one at a time; the output appears only when complete.",
             "",
             "Examples:",
             "  lowbit convert ../shared/models/tiny-llama-code -o tiny-f32.gguf --type f32",
-            "  lowbit convert ../shared/models/tiny-llama-code -o tiny-q8_0.gguf --type q8_0 --json"
+            "  lowbit convert ../shared/models/tiny-llama-code -o tiny-q8_0.gguf \\",
+            "      --type q8_0 --json"
         })
 final class ConvertCommand implements Callable<Integer> {
     enum OutType { f32, f16, bf16, q8_0 }

@@ -9,13 +9,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "inspect", mixinStandardHelpOptions = true,
+@Command(name = "inspect", mixinStandardHelpOptions = true, parameterListHeading = "%nArguments:%n", optionListHeading = "%nOptions:%n",
         description = {
-            "Describe a checkpoint without loading its weights: architecture and hyperparameters, a tensor table",
-            "(name, type, shape, bytes, bits per weight), totals, and the file metadata.",
+            "Describe a checkpoint without loading its weights: architecture and hyperparameters, a tensor table "
+                    + "(name, type, shape, bytes, bits per weight), totals, and the file metadata (exactly the "
+                    + "file's keys; GGUF version, alignment and data offset are reported apart, under 'gguf' in JSON).",
             "",
-            "PATH is a Hugging Face model directory (config.json + safetensors, sharded or not), a .safetensors",
-            "file or a .gguf file.",
+            "PATH is a Hugging Face model directory (config.json + safetensors, sharded or not), a .safetensors "
+                    + "file or a .gguf file.",
             "",
             "Examples:",
             "  lowbit inspect ../shared/models/tiny-llama-code",

@@ -10,8 +10,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = {
-            "Post-training quantization for the JVM: load a checkpoint, calibrate, quantize, write artifacts that",
-            "llama.cpp / transformers / vLLM / ONNX Runtime load, and measure what was lost.",
+            "Post-training quantization for the JVM: load a checkpoint, calibrate, quantize, write artifacts that "
+                    + "llama.cpp / transformers / vLLM / ONNX Runtime load, and measure what was lost.",
             "",
             "Exit codes: 0 ok, 1 internal failure, 2 bad input or usage."
         },
@@ -33,6 +33,7 @@ public final class Main implements Runnable {
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Main());
         for (Object sub : Commands.all()) cl.addSubcommand(sub);
+        helpWidth(cl, System.getenv("COLUMNS"));
         boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
         // Every message may carry text from a file (tensor names, metadata, paths): escaped, so it stays one line
         // and cannot drive the terminal.
@@ -85,6 +86,23 @@ public final class Main implements Runnable {
         public ResultException(String message) {
             super(message);
         }
+    }
+
+    /**
+     * Usage help wraps at the terminal's width: {@code COLUMNS} when the environment has it (so
+     * {@code COLUMNS=80 lowbit quantize --help | less} wraps at 80), else the width picocli detects, else 80. Option
+     * descriptions are single paragraphs that picocli wraps; only examples carry line breaks.
+     */
+    static void helpWidth(CommandLine cl, String columns) {
+        int width = 0;
+        if (columns != null && columns.matches("\\d{1,4}")) width = Integer.parseInt(columns);
+        if (width >= 55) {
+            cl.setUsageHelpAutoWidth(false);
+            cl.setUsageHelpWidth(width);
+        } else {
+            cl.setUsageHelpAutoWidth(true);
+        }
+        cl.setUsageHelpLongOptionsMaxWidth(24);
     }
 
     /** A wrong combination of options: exit code 2 with one line. */

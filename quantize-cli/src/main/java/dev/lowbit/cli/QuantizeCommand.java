@@ -1,88 +1,114 @@
 package dev.lowbit.cli;
 
-import dev.lowbit.io.export.LlamaFtype;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lowbit.pipeline.gguf.GgufQuantizePipeline;
 import dev.lowbit.pipeline.gguf.GgufQuantizeReport;
+import dev.lowbit.pipeline.gguf.GgufRecipes;
 import dev.lowbit.pipeline.quantize.QuantizePipeline;
 import dev.lowbit.pipeline.quantize.QuantizeReport;
+import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Recipe;
+import dev.lowbit.pipeline.recipe.SchemeOverride;
+import dev.lowbit.pipeline.recipe.Step;
+import dev.lowbit.pipeline.steps.StepRegistry;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
-@Command(name = "quantize", mixinStandardHelpOptions = true, sortOptions = false,
+/**
+ * {@code lowbit quantize}: the flags are sugar for a one-step {@link Recipe}; {@code --recipe FILE} gives the whole
+ * recipe instead. A flag that does not apply to the chosen format or method is refused with one line (exit 2), never
+ * ignored: which flags were typed comes from picocli's parse result, not from comparing values with defaults.
+ */
+@Command(name = "quantize", mixinStandardHelpOptions = true, sortOptions = false, parameterListHeading = "%nArguments:%n", optionListHeading = "%nOptions:%n",
         description = {
-            "Quantize a checkpoint and write what a runtime loads:",
-            "  --format gptq | compressed-tensors: every Linear inside the decoder layers of a Hugging Face checkpoint",
-            "    becomes GPTQ v1 or compressed-tensors pack-quantized (transformers / vLLM); embeddings, norms and",
-            "    lm_head pass through; the run is saved as recipe.json in OUT (replay with --recipe).",
-            "  --format gguf --type MIX: a llama.cpp GGUF file with one of llama-quantize's mixes (Q8_0, Q4_0, Q4_K_M,",
-            "    Q3_K_M, Q2_K, Q6_K, TQ2_0, ...), each tensor's type chosen as llama-quantize does; MODEL may also be",
-            "    a .gguf; k-quants use an importance matrix from --imatrix FILE or computed from --calib text.",
+            "Quantize a checkpoint and write what a runtime loads.",
             "",
-            "Methods:",
+            "--format gptq | compressed-tensors: every Linear inside the decoder layers of a Hugging Face "
+                    + "checkpoint becomes GPTQ v1 or compressed-tensors pack-quantized (transformers, vLLM); "
+                    + "embeddings, norms and lm_head pass through; the run is saved as recipe.json in OUT.",
+            "",
+            "--format gguf --type MIX: one llama.cpp GGUF file with one of llama-quantize's mixes (Q8_0, Q4_0, "
+                    + "Q4_K_M, Q3_K_M, Q2_K, Q6_K, TQ2_0, ...), each tensor's type chosen as llama-quantize does; "
+                    + "MODEL may also be a .gguf; k-quants use an importance matrix from --imatrix FILE or computed "
+                    + "from --calib text.",
+            "",
+            "A run is a recipe: steps (transforms, then one quantizer), per-module overrides and an output "
+                    + "target. These flags describe a one-step recipe; --recipe FILE (JSON or YAML) gives one "
+                    + "instead. Steps (--list-steps shows their parameters):",
             "  rtn   round to nearest, data-free, seconds",
-            "  gptq  Frantar et al.: calibrated, error-compensating; needs --calib text",
+            "  gptq  Frantar et al.: calibrated, error-compensating; needs --calib",
+            "",
+            "A flag that does not apply to the format or method is refused (exit 2), not ignored.",
             "",
             "Examples:",
-            "  lowbit quantize ../shared/models/tiny-llama-code -o out/w4 --method gptq --bits 4 --group-size 128 \\",
-            "      --calib ../shared/data/calib_code.txt",
-            "  lowbit quantize MODEL -o out/w4-rtn --method rtn --bits 4 --format compressed-tensors",
+            "  lowbit quantize ../shared/models/tiny-llama-code -o out/w4 \\",
+            "      --method gptq --bits 4 --calib ../shared/data/calib_code.txt",
+            "  lowbit quantize MODEL -o out/w4-rtn --method rtn --format compressed-tensors",
             "  lowbit quantize MODEL -o out/again --recipe out/w4/recipe.json",
-            "  lowbit quantize MODEL -o tiny-q4km.gguf --format gguf --type Q4_K_M --calib ../shared/data/calib_code.txt",
-            "  lowbit quantize model-f32.gguf -o q8.gguf --format gguf --type Q8_0 --tensor-type 'ffn_down=F16'"
+            "  lowbit quantize MODEL -o q4km.gguf --format gguf --type Q4_K_M \\",
+            "      --calib ../shared/data/calib_code.txt",
+            "  lowbit quantize f32.gguf -o q8.gguf --format gguf --type Q8_0 \\",
+            "      --tensor-type 'ffn_down=F16'"
         })
 final class QuantizeCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory (config.json + safetensors)")
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Hugging Face model directory (config.json + safetensors); with --format gguf also a GGUF file")
     Path model;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory (must not exist unless --force)")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory, or the .gguf file for --format gguf (must not exist unless --force)")
     Path output;
 
-    @Option(names = "--method", defaultValue = "gptq", description = "rtn | gptq (default: ${DEFAULT-VALUE})")
+    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq (default: gptq; rtn with --format gguf)")
     String method;
 
-    @Option(names = "--bits", defaultValue = "4", description = "bits per weight, 2..8 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--bits", defaultValue = "4", paramLabel = "N", description = "bits per weight, 2..8 (default: ${DEFAULT-VALUE}; not with --format gguf)")
     int bits;
 
-    @Option(names = "--group-size", defaultValue = "128", description = "input channels per scale; -1 = per output channel (default: ${DEFAULT-VALUE})")
+    @Option(names = "--group-size", defaultValue = "128", paramLabel = "N", description = "input channels per scale; -1 = per output channel (default: ${DEFAULT-VALUE}; not with --format gguf)")
     int groupSize;
 
-    @Option(names = "--sym", description = "symmetric grid (zero point fixed at 2^(bits-1)); default is asymmetric")
+    @Option(names = "--sym", description = "symmetric grid (zero point fixed at the middle of the range); default is asymmetric")
     boolean sym;
 
-    @Option(names = "--mse-clip", description = "search a shrunk range per group minimising the error (reference mse=True)")
+    @Option(names = "--mse-clip", description = "search a shrunk range per group minimising the error (the reference's mse=True), for rtn and gptq")
     boolean mseClip;
 
-    @Option(names = "--act-order", description = "GPTQ: quantize columns in order of decreasing Hessian diagonal (desc_act)")
+    @Option(names = "--act-order", description = "gptq: quantize columns in order of decreasing Hessian diagonal (desc_act)")
     boolean actOrder;
 
-    @Option(names = "--static-groups", description = "GPTQ with --act-order: fix group parameters before the sweep, so g_idx stays monotone")
+    @Option(names = "--static-groups", description = "gptq with --act-order: fix group parameters before the sweep, so g_idx stays monotone")
     boolean staticGroups;
 
-    @Option(names = "--damp", defaultValue = "0.01", description = "GPTQ dampening, fraction of mean diag(H) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--damp", defaultValue = "0.01", paramLabel = "F", description = "gptq: dampening, fraction of mean diag(H) (default: ${DEFAULT-VALUE})")
     double damp;
 
-    @Option(names = "--block-size", defaultValue = "128", description = "GPTQ lazy-batch block size (default: ${DEFAULT-VALUE})")
+    @Option(names = "--block-size", defaultValue = "128", paramLabel = "N", description = "gptq: lazy-batch block size (default: ${DEFAULT-VALUE})")
     int blockSize;
 
-    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text (.txt, or .jsonl with a 'text' field)")
+    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text (.txt, or .jsonl with a 'text' field): gptq's Hessians, or the importance matrix for --format gguf")
     Path calib;
 
-    @Option(names = "--calib-samples", defaultValue = "128", description = "calibration windows (default: ${DEFAULT-VALUE})")
+    @Option(names = "--calib-samples", defaultValue = "128", paramLabel = "N", description = "calibration windows (default: ${DEFAULT-VALUE})")
     int calibSamples;
 
-    @Option(names = "--calib-seqlen", defaultValue = "512", description = "tokens per calibration window (default: ${DEFAULT-VALUE})")
+    @Option(names = "--calib-seqlen", defaultValue = "512", paramLabel = "N", description = "tokens per calibration window (default: ${DEFAULT-VALUE})")
     int calibSeqlen;
 
-    @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones")
+    @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones (not with --format gguf)")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", description = "gptq | compressed-tensors | gguf (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | gguf (default: ${DEFAULT-VALUE})")
     String format;
 
     @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")
@@ -100,19 +126,22 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--allow-requantize", description = "gguf: allow re-quantizing tensors that are already quantized")
     boolean allowRequantize;
 
-    @Option(names = "--targets", paramLabel = "REGEX", description = "only quantize modules matching (repeatable; default: all decoder Linears)")
+    @Option(names = "--targets", paramLabel = "REGEX", description = "only quantize modules matching (repeatable; default: all decoder Linears; not with --format gguf)")
     List<String> targets = new ArrayList<>();
 
-    @Option(names = "--ignore", paramLabel = "REGEX", description = "leave modules matching unquantized (repeatable), e.g. 'layers\\.0\\.'")
+    @Option(names = "--ignore", paramLabel = "REGEX", description = "leave modules matching unquantized (repeatable), e.g. 'layers\\.0\\.' (not with --format gguf)")
     List<String> ignore = new ArrayList<>();
 
-    @Option(names = "--seed", defaultValue = "0", description = "seed for every random choice, recorded in the manifest (default: ${DEFAULT-VALUE})")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "seed for --calib-random, recorded in the manifest (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--recipe", paramLabel = "FILE", description = "replay a recipe.json (quantization flags above are then ignored)")
+    @Option(names = "--recipe", paramLabel = "FILE", description = "run this recipe (recipe.json of an earlier run, or your own JSON / YAML); the quantization flags above are then refused")
     Path recipe;
 
-    @Option(names = "--threads", description = "compute threads (default: all cores)")
+    @Option(names = "--list-steps", help = true, description = "list the recipe steps with their parameters and defaults, then exit")
+    boolean listSteps;
+
+    @Option(names = "--threads", paramLabel = "N", description = "compute threads (default: all cores; 2 for --format gguf)")
     Integer threads;
 
     @Option(names = "--force", description = "replace OUT if it exists (only after the new output is complete)")
@@ -127,54 +156,100 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "show stack traces on errors")
     boolean verbose;
 
-    Recipe recipe() {
-        if (recipe != null) return Recipe.read(recipe);
-        Recipe.Calibration cal = calib == null ? null
-                : new Recipe.Calibration(calib.toString(), calibSamples, calibSeqlen, calibRandom);
-        Recipe.Gptq g = "gptq".equals(method) ? new Recipe.Gptq(damp, blockSize, actOrder, staticGroups, true) : null;
-        if (!"gptq".equals(method) && (actOrder || staticGroups)) {
-            throw new Main.UsageException("--act-order and --static-groups apply to --method gptq only");
-        }
-        return new Recipe(Recipe.VERSION, method, new Recipe.Scheme(bits, groupSize, sym, mseClip), g,
-                targets, ignore, cal, format, seed).validate("command line");
-    }
+    /** Flags that describe the quantization itself: all of them are the recipe's business when --recipe is given. */
+    private static final List<String> RECIPE_FLAGS = List.of("--method", "--bits", "--group-size", "--sym", "--mse-clip",
+            "--act-order", "--static-groups", "--damp", "--block-size", "--calib", "--calib-samples", "--calib-seqlen",
+            "--calib-random", "--format", "--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize",
+            "--targets", "--ignore", "--seed");
+    private static final List<String> GRID_FLAGS = List.of("--bits", "--group-size", "--sym", "--mse-clip");
+    private static final List<String> GPTQ_FLAGS = List.of("--act-order", "--static-groups", "--damp", "--block-size");
+    private static final List<String> GGUF_FLAGS = List.of("--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize");
 
     @Override
     public Integer call() {
+        if (listSteps) {
+            System.out.print(StepRegistry.DEFAULT.listing());
+            return 0;
+        }
         if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
-        if ("gguf".equalsIgnoreCase(format)) return gguf();
-        if (type != null || imatrix != null || !tensorTypes.isEmpty() || pure || allowRequantize) {
-            throw new Main.UsageException("--type, --imatrix, --tensor-type, --pure and --allow-requantize apply to --format gguf");
-        }
         Recipe r = recipe();
-        int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (r.output().isGguf()) {
+            GgufQuantizeReport report = GgufQuantizePipeline.run(
+                    GgufRecipes.request(model, output, r, force, threads == null ? 2 : threads));
+            if (json) System.out.println(report.toJson());
+            else report.print(System.out);
+            return 0;
+        }
         QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
                 : msg -> System.err.println("lowbit: " + msg);
-        QuantizeReport report = QuantizePipeline.run(model, output, r, force, n, listener);
+        QuantizeReport report = QuantizePipeline.run(model, output, r, force, threads == null ? cores : threads, listener);
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;
     }
 
-    /** {@code --format gguf}: llama.cpp mixes through {@link GgufQuantizePipeline}. */
-    private int gguf() {
-        if (type == null) throw new Main.UsageException("--format gguf needs --type MIX (e.g. Q4_K_M, Q8_0)");
-        if (recipe != null || actOrder || staticGroups || !"gptq".equals(method)) {
-            throw new Main.UsageException("--format gguf takes --type (a llama.cpp mix), not --method/--recipe/--act-order");
+    /** The recipe: {@code --recipe FILE}, or the one-step recipe the flags describe; flags that do not apply are refused. */
+    Recipe recipe() {
+        if (recipe != null) {
+            refuse(RECIPE_FLAGS, "%s is refused with --recipe: the recipe file fixes the whole run (edit the recipe instead)");
+            return Recipe.read(recipe);
         }
-        LlamaFtype ftype;
-        try {
-            ftype = LlamaFtype.parse(type);
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageException("--type: " + e.getMessage());
+        boolean gguf = Output.GGUF.equals(format);
+        String step = method != null ? method : gguf ? "rtn" : "gptq";
+        StepRegistry.DEFAULT.get("--method", step);
+        boolean calibrated = "gptq".equals(step);
+        if (gguf) {
+            refuse(GRID_FLAGS, "%s does not apply to --format gguf: the GGUF --type fixes the grid");
+            refuse(List.of("--targets", "--ignore"), "%s does not apply to --format gguf: choose tensor types with --tensor-type REGEX=TYPE");
+            refuse(List.of("--calib-random", "--seed"), "%s does not apply to --format gguf: the importance matrix uses the first --calib-samples windows");
+            if (type == null) throw new Main.UsageException("--format gguf needs --type MIX (e.g. Q4_K_M, Q8_0)");
+        } else {
+            refuse(GGUF_FLAGS, "%s applies to --format gguf only");
+            if (!calibrated) refuse(List.of("--calib"), "%s does not apply to --method " + step + ": it is data-free");
+            if (!typed("--calib-random")) refuse(List.of("--seed"), "%s does not apply: nothing in this run is random (it seeds --calib-random)");
         }
-        GgufQuantizeReport report = GgufQuantizePipeline.run(new GgufQuantizePipeline.Request(model, output, ftype,
-                imatrix, calib, calibSamples, calibSeqlen, tensorTypes, pure, allowRequantize, force,
-                threads == null ? 2 : threads));
-        if (json) System.out.println(report.toJson());
-        else report.print(System.out);
-        return 0;
+        if (!calibrated) refuse(GPTQ_FLAGS, "%s applies to --method gptq only");
+        if (calib == null) refuse(List.of("--calib-samples", "--calib-seqlen", "--calib-random"), "%s needs --calib FILE");
+
+        ObjectNode p = JsonNodeFactory.instance.objectNode();
+        if (!gguf) {
+            p.put("bits", bits);
+            p.put("group_size", groupSize);
+            p.put("symmetric", sym);
+            p.put("mse_clip", mseClip);
+        }
+        if (calibrated) {
+            p.put("damp_percent", damp);
+            p.put("block_size", blockSize);
+            p.put("desc_act", actOrder);
+            p.put("static_groups", staticGroups);
+            p.put("true_sequential", true);
+        }
+        Recipe.Calibration cal = calib == null ? null
+                : new Recipe.Calibration(calib.toString(), calibSamples, calibSeqlen, calibRandom);
+        List<SchemeOverride> overrides = new ArrayList<>();
+        for (String s : tensorTypes) {
+            int eq = s.lastIndexOf('=');
+            if (eq <= 0 || eq == s.length() - 1) throw new Main.UsageException("--tensor-type expects REGEX=TYPE, got '" + s + "'");
+            overrides.add(SchemeOverride.ofType(s.substring(0, eq), s.substring(eq + 1).strip()));
+        }
+        Output out = gguf ? new Output(Output.GGUF, type, pure, imatrix == null ? null : imatrix.toString(), allowRequantize)
+                : Output.of(format);
+        return new Recipe(List.of(new Step(step, targets, ignore, p)), overrides, cal, out, seed).validate("command line");
+    }
+
+    private boolean typed(String option) {
+        ParseResult pr = spec.commandLine().getParseResult();
+        return pr.hasMatchedOption(option);
+    }
+
+    /** Refuses the first of {@code options} the user typed, with {@code reason} ({@code %s} = the option). */
+    private void refuse(List<String> options, String reason) {
+        for (String o : options) {
+            if (typed(o)) throw new Main.UsageException(reason.formatted(o));
+        }
     }
 }

@@ -13,12 +13,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "tokenize", mixinStandardHelpOptions = true,
+@Command(name = "tokenize", mixinStandardHelpOptions = true, parameterListHeading = "%nArguments:%n", optionListHeading = "%nOptions:%n",
         description = {
-            "Tokenize a text or JSONL file with a model's tokenizer.json, as evaluate and calibration do (no special",
-            "tokens added), and print the token count; with -o, write the ids as little-endian int32.",
+            "Tokenize a text or JSONL file with a model's tokenizer.json, as evaluate and calibration do (no special "
+                    + "tokens added), and print the token count; with -o, write the ids as little-endian int32.",
             "",
-            "Example: lowbit tokenize ../shared/models/tiny-llama-code --data eval.txt -o eval.i32"
+            "Example:",
+            "  lowbit tokenize ../shared/models/tiny-llama-code --data eval.txt -o eval.i32"
         })
 final class TokenizeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "model directory holding tokenizer.json")

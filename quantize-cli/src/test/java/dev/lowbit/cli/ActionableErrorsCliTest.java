@@ -36,11 +36,11 @@ class ActionableErrorsCliTest {
     void gptqSettingsAreCheckedBeforeCalibration() {
         Path out = tmp.resolve("o");
         refusedQuickly(new String[] {"quantize", TINY, "-o", out.toString(), "--calib", CALIB, "--block-size", "0"},
-                "--block-size", "at least 1, got 0");
+                "block_size", "got 0");
         refusedQuickly(new String[] {"quantize", TINY, "-o", out.toString(), "--calib", CALIB, "--damp", "NaN"},
-                "--damp", "(0, 1), got NaN");
+                "damp_percent", "(0, 1), got NaN");
         refusedQuickly(new String[] {"quantize", TINY, "-o", out.toString(), "--calib", CALIB, "--damp", "Infinity"},
-                "--damp", "got Infinity");
+                "damp_percent", "got Infinity");
         refusedQuickly(new String[] {"quantize", TINY, "-o", out.toString(), "--method", "rtn", "--threads", "0"},
                 "--threads must be at least 1, got 0");
         refusedQuickly(new String[] {"quantize", TINY, "-o", out.toString(), "--calib", CALIB, "--calib-samples", "0"},

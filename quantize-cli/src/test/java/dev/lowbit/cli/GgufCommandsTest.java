@@ -2,6 +2,7 @@ package dev.lowbit.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.ggml.GgmlType;
 import dev.lowbit.io.gguf.GgufWriter;
 import java.io.ByteArrayOutputStream;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code lowbit convert} / {@code quantize --format gguf} end to end through {@link Main#execute}: exit codes and one-line errors. */
 class GgufCommandsTest {
-    static final Path STORIES = Path.of(System.getProperty("lowbit.shared", "../../shared")).resolve("data/gguf/stories260K");
+    static final Path STORIES = SharedData.resolve("data/gguf/stories260K");
 
     @TempDir
     Path tmp;

@@ -3,7 +3,7 @@ package dev.lowbit.calib.capture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.calib.Fixtures;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
@@ -28,8 +28,8 @@ class LayerwiseCaptureTest {
     @Test
     void firstLayerQkvHessianMatchesJavaRecomputation() {
         HessianObserver h = new HessianObserver();
-        try (LlamaRunner runner = LlamaRunner.open(Fixtures.tinyLlama(), 2);
-             TensorSource st = ShardedSafetensors.open(Fixtures.tinyLlama())) {
+        try (LlamaRunner runner = LlamaRunner.open(SharedData.tinyLlama(), 2);
+             TensorSource st = ShardedSafetensors.open(SharedData.tinyLlama())) {
             int d = runner.config().hiddenSize();
             LayerwiseCapture.run(runner, WINDOWS, 1, false, new LayerwiseCapture.Step() {
                 public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
@@ -68,7 +68,7 @@ class LayerwiseCaptureTest {
     void sequentialStagesSeeSubstitutedWeights() {
         List<String> stages = new ArrayList<>();
         MaxAbsObserver max = new MaxAbsObserver();
-        try (LlamaRunner runner = LlamaRunner.open(Fixtures.tinyLlama(), 2)) {
+        try (LlamaRunner runner = LlamaRunner.open(SharedData.tinyLlama(), 2)) {
             long[] vShape = runner.linearShape(Linear.V);
             LayerwiseCapture.run(runner, WINDOWS, 2, true, new LayerwiseCapture.Step() {
                 public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.calib.Fixtures;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.safetensors.SafetensorsFile;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +20,7 @@ class EvaluatorTest {
 
     /** exp(mean NLL) of golden rows {@code first..62} predicting ids {@code first+1..63}, in f64. */
     private static double goldenPerplexity(int first) {
-        try (SafetensorsFile golden = SafetensorsFile.open(Fixtures.data("tiny-llama-code.golden-logits.safetensors"))) {
+        try (SafetensorsFile golden = SafetensorsFile.open(SharedData.data("tiny-llama-code.golden-logits.safetensors"))) {
             var ids = golden.tensor("input_ids");
             var logits = golden.tensor("logits");
             int v = (int) logits.shape().dim(1);
@@ -41,7 +41,7 @@ class EvaluatorTest {
     }
 
     private Path prefixFile() throws Exception {
-        String text = Files.readString(Fixtures.data("eval_code.txt"), StandardCharsets.UTF_8);
+        String text = Files.readString(SharedData.data("eval_code.txt"), StandardCharsets.UTF_8);
         Path f = dir.resolve("prefix.txt");
         Files.writeString(f, text.substring(0, 4096));
         return f;
@@ -55,7 +55,7 @@ class EvaluatorTest {
     void referenceAndLlamaCppProtocolsOnTheGoldenWindow() throws Exception {
         Path data = prefixFile();
         for (Protocol p : Protocol.values()) {
-            EvalResult r = Evaluator.evaluate(new EvalRequest(Fixtures.tinyLlama(), data, 64, 1, p, null, 2, 1),
+            EvalResult r = Evaluator.evaluate(new EvalRequest(SharedData.tinyLlama(), data, 64, 1, p, null, 2, 1),
                     Evaluator.Progress.NONE);
             double expected = goldenPerplexity(p.firstScored(64));
             assertEquals(1, r.windows());
@@ -66,8 +66,8 @@ class EvaluatorTest {
 
     @Test
     void baselineAgainstItselfHasZeroDivergence() throws Exception {
-        EvalResult r = Evaluator.evaluate(new EvalRequest(Fixtures.tinyLlama(), prefixFile(), 64, 2, Protocol.REFERENCE,
-                Fixtures.tinyLlama(), 2, 2), Evaluator.Progress.NONE);
+        EvalResult r = Evaluator.evaluate(new EvalRequest(SharedData.tinyLlama(), prefixFile(), 64, 2, Protocol.REFERENCE,
+                SharedData.tinyLlama(), 2, 2), Evaluator.Progress.NONE);
         assertEquals(2, r.windows());
         assertEquals(0.0, r.kl(), 1e-6);
         assertEquals(1.0, r.top1Agreement());
@@ -80,7 +80,7 @@ class EvaluatorTest {
         Path f = dir.resolve("short.txt");
         Files.writeString(f, "def f():\n    return 1\n");
         var e = assertThrows(BadInputException.class, () -> Evaluator.evaluate(
-                new EvalRequest(Fixtures.tinyLlama(), f, 512, 0, Protocol.REFERENCE, null, 2, 1), Evaluator.Progress.NONE));
+                new EvalRequest(SharedData.tinyLlama(), f, 512, 0, Protocol.REFERENCE, null, 2, 1), Evaluator.Progress.NONE));
         assertTrue(e.userMessage().contains("shorter than one window of 512"), e.userMessage());
     }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import dev.lowbit.calib.Fixtures;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.calib.tokenize.ModelTokenizer;
 import dev.lowbit.io.safetensors.SafetensorsFile;
 import dev.lowbit.io.tensor.Tensor;
@@ -25,7 +25,7 @@ class GoldenLogitsTest {
 
     @Test
     void tokenizerAndLogitsMatchGolden() throws Exception {
-        try (SafetensorsFile golden = SafetensorsFile.open(Fixtures.data("tiny-llama-code.golden-logits.safetensors"))) {
+        try (SafetensorsFile golden = SafetensorsFile.open(SharedData.data("tiny-llama-code.golden-logits.safetensors"))) {
             Tensor idsTensor = golden.tensor("input_ids");
             int n = (int) idsTensor.elementCount();
             int[] expectedIds = new int[n];
@@ -33,15 +33,15 @@ class GoldenLogitsTest {
 
             // the first 64 tokens of the whole file: a 4 KB prefix is far more than 64 tokens, and the pieces
             // near token 64 do not depend on text thousands of characters later
-            String text = Files.readString(Fixtures.data("eval_code.txt"), StandardCharsets.UTF_8);
+            String text = Files.readString(SharedData.data("eval_code.txt"), StandardCharsets.UTF_8);
             int[] ids;
-            try (ModelTokenizer tok = ModelTokenizer.open(Fixtures.tinyLlama())) {
+            try (ModelTokenizer tok = ModelTokenizer.open(SharedData.tinyLlama())) {
                 ids = java.util.Arrays.copyOf(tok.encode(text.substring(0, 4096)), n);
             }
             assertArrayEquals(expectedIds, ids, "tokenizer ids differ from the golden input_ids");
 
             float[] expected = golden.tensor("logits").toFloatArray();
-            try (LlamaRunner runner = LlamaRunner.open(Fixtures.tinyLlama(), 2)) {
+            try (LlamaRunner runner = LlamaRunner.open(SharedData.tinyLlama(), 2)) {
                 NDArray h = runner.embed(new int[][] {ids});
                 for (int l = 0; l < runner.config().numLayers(); l++) {
                     NDArray next = runner.runLayer(l, h, LinearHook.NONE);

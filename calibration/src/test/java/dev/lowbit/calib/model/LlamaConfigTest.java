@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.calib.Fixtures;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.calib.tokenize.ModelTokenizer;
 import dev.lowbit.io.BadInputException;
 import java.nio.file.Files;
@@ -18,7 +18,7 @@ class LlamaConfigTest {
 
     @Test
     void tinyLlamaFromTransformers5RopeParameters() {
-        LlamaConfig c = LlamaConfig.fromJson(Fixtures.tinyLlama());
+        LlamaConfig c = LlamaConfig.fromJson(SharedData.tinyLlama());
         assertEquals("LlamaForCausalLM", c.architecture().name());
         assertEquals(512, c.hiddenSize());
         assertEquals(6, c.numLayers());

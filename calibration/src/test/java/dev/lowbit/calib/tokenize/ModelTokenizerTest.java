@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.calib.Fixtures;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.calib.data.TextDataset;
 import org.junit.jupiter.api.Test;
 
@@ -12,8 +12,8 @@ class ModelTokenizerTest {
     /** reference.json: eval_code_tokens = 379,496 with whole-file tokenization and no special tokens. */
     @Test
     void wholeFileTokenCountMatchesReference() {
-        try (ModelTokenizer tok = ModelTokenizer.open(Fixtures.tinyLlama())) {
-            assertEquals(379_496, tok.encode(TextDataset.read(Fixtures.data("eval_code.txt"))).length);
+        try (ModelTokenizer tok = ModelTokenizer.open(SharedData.tinyLlama())) {
+            assertEquals(379_496, tok.encode(TextDataset.read(SharedData.data("eval_code.txt"))).length);
             assertTrue(tok.bosToken().isEmpty(), "this tokenizer adds no BOS");
         }
     }
@@ -21,16 +21,16 @@ class ModelTokenizerTest {
     /** reference.json: wiki_tokens = 403,812 (the file's CRLFs read as newlines, as Python's text mode does). */
     @Test
     void wikiTokenCountMatchesReference() {
-        try (ModelTokenizer tok = ModelTokenizer.open(Fixtures.tinyLlama())) {
-            assertEquals(403_812, tok.encode(TextDataset.read(Fixtures.data("wiki.test.raw"))).length);
+        try (ModelTokenizer tok = ModelTokenizer.open(SharedData.tinyLlama())) {
+            assertEquals(403_812, tok.encode(TextDataset.read(SharedData.data("wiki.test.raw"))).length);
         }
     }
 
     /** Cutting at the safe boundaries gives the same ids as one call (byte-level BPE). */
     @Test
     void chunkedEncodingEqualsWholeEncoding() {
-        String text = TextDataset.read(Fixtures.data("eval_code.txt")).substring(0, 20_000);
-        try (ModelTokenizer tok = ModelTokenizer.open(Fixtures.tinyLlama())) {
+        String text = TextDataset.read(SharedData.data("eval_code.txt")).substring(0, 20_000);
+        try (ModelTokenizer tok = ModelTokenizer.open(SharedData.tinyLlama())) {
             int[] whole = tok.encode(text);
             java.util.List<Integer> pieces = new java.util.ArrayList<>();
             int start = 0;

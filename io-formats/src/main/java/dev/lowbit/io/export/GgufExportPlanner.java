@@ -47,9 +47,14 @@ public final class GgufExportPlanner {
      * ({@link ExportPlan#requireBlockFit}) so a report can show the whole plan first.
      */
     public static Spec plan(Path dir, QuantMix.Options options) {
+        return plan(dir, BitAllocation.llamaCpp(options));
+    }
+
+    /** As {@link #plan(Path, QuantMix.Options)}, with the tensor types chosen by {@code allocation}. */
+    public static Spec plan(Path dir, BitAllocation allocation) {
         ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(dir);
         TokenizerMetadata tok = TokenizerMetadata.fromHuggingFace(dir);
-        SequencedMap<String, GgufValue> kv = new LinkedHashMap<>(hp.toKvs(options.ftype()));
+        SequencedMap<String, GgufValue> kv = new LinkedHashMap<>(hp.toKvs(allocation.ftype()));
         kv.putAll(tok.toKvs());
 
         Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -74,7 +79,7 @@ public final class GgufExportPlanner {
         }
         float[] ropeFreqs = hp.ropeFreqs();
         if (ropeFreqs != null) specs.add(TensorSpec.f32(ROPE_FREQS, ropeFreqs.length));
-        ExportPlan plan = QuantMix.plan(hp.mixInfo(), options, specs);
+        ExportPlan plan = allocation.plan(hp.mixInfo(), specs);
         return new Spec(kv, byGguf, ropeFreqs, plan, hp);
     }
 

@@ -1,5 +1,6 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.gguf.GgufArray;
 import dev.lowbit.io.gguf.GgufValue;
 import dev.lowbit.io.gguf.GgufValueType;
@@ -13,7 +14,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 class ExportPlannerTest {
-    static final Path TINY = Path.of("../../shared/models/tiny-llama-code");
+    static final Path TINY = SharedData.tinyLlama();
 
     @Test
     void tinyLlamaCodeEndToEnd() {
@@ -42,6 +43,35 @@ class ExportPlannerTest {
             assertEquals("general.architecture", spec.metadata().firstEntry().getKey());
             assertTrue(spec.metadata().containsKey("tokenizer.ggml.merges"));
         }
+    }
+
+    /**
+     * The planner takes its tensor types from the allocation it is given and nothing else: a policy that is not
+     * llama.cpp's (every 2-D tensor Q8_0, declared as the Q8_0 mix) comes through unchanged, with the tensor names,
+     * shapes and order the planner hands it.
+     */
+    @Test
+    void plansThroughTheGivenAllocation() {
+        BitAllocation allQ8 = new BitAllocation() {
+            public LlamaFtype ftype() {
+                return LlamaFtype.Q8_0;
+            }
+
+            public ExportPlan plan(QuantMix.ModelInfo model, List<TensorSpec> tensors) {
+                assertEquals(6, model.nLayer());
+                return new ExportPlan(ftype(), tensors.stream()
+                        .map(t -> new PlannedTensor(t.name(), t.dims(), t.nDims() == 2 ? GgmlType.Q8_0 : t.sourceType(), null))
+                        .toList());
+            }
+        };
+        GgufExportPlanner.Spec spec = GgufExportPlanner.plan(TINY, allQ8);
+        assertEquals(GgufValue.ofUint32(LlamaFtype.Q8_0.id()), spec.metadata().get("general.file_type"));
+        assertEquals(GgmlType.Q8_0, spec.plan().get("blk.3.ffn_down.weight").type(), "Q4_K_M's rules would say Q6_K or Q4_K");
+        assertEquals(GgmlType.Q8_0, spec.plan().get("token_embd.weight").type());
+        assertEquals(GgmlType.F32, spec.plan().get("blk.0.attn_norm.weight").type());
+        // llama.cpp's policy through the same interface is the plan QuantMix makes
+        assertEquals(QuantMix.plan(ExportQuantMixTest.TINY, LlamaFtype.Q4_K_M, ExportQuantMixTest.tinyLlamaCode()),
+                GgufExportPlanner.plan(TINY, BitAllocation.llamaCpp(QuantMix.Options.of(LlamaFtype.Q4_K_M))).plan());
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.lowbit.io.export;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.ggml.GgmlType;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +14,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 class ExportQuantMixTest {
-    static final Path SHARED = Path.of("../../shared");
+    static final Path SHARED = SharedData.root();
     static final Path STORIES = SHARED.resolve("data/gguf/stories260K");
 
     /** tiny-llama-code's GGUF tensors: hidden 512, 6 layers, 8 heads × 64, 4 kv heads, MLP 1536, vocab 8192. */

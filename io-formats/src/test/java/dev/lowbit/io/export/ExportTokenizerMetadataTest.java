@@ -1,5 +1,6 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.gguf.GgufArray;
 import dev.lowbit.io.gguf.GgufValue;
 import dev.lowbit.io.gguf.GgufValueType;
@@ -16,7 +17,7 @@ import java.util.SequencedMap;
 import static org.junit.jupiter.api.Assertions.*;
 
 class ExportTokenizerMetadataTest {
-    static final Path TINY = Path.of("../../shared/models/tiny-llama-code");
+    static final Path TINY = SharedData.tinyLlama();
 
     @Test
     void tinyLlamaCodeTokenizer() {

@@ -1,5 +1,6 @@
 package dev.lowbit.io.ggml;
 
+import dev.lowbit.io.SharedData;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -14,14 +15,8 @@ public final class GgmlRef {
 
     private GgmlRef() {}
 
-    /** The shared fixture directory: {@code -Dlowbit.shared} (set by surefire) or {@code ../shared}. */
-    public static Path shared() {
-        String p = System.getProperty("lowbit.shared");
-        return Path.of(p != null && !p.isBlank() ? p : "../shared");
-    }
-
     public static Path dir() {
-        return shared().resolve("data/ggml-ref");
+        return SharedData.resolve("data/ggml-ref");
     }
 
     /** The 885 × 256 f32 rows of real stories260K weights. */

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.lowbit.io.safetensors.ShardedSafetensors;
-import dev.lowbit.io.safetensors.TinyLlama;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
 import java.lang.foreign.MemorySegment;
@@ -27,7 +27,7 @@ class GgmlTinyLlamaErrorTest {
     void everyWeightWithinHalfAStep(GgmlType type) {
         BlockCodec codec = BlockCodecs.forType(type);
         long checked = 0;
-        try (TensorSource src = ShardedSafetensors.open(TinyLlama.dir())) {
+        try (TensorSource src = ShardedSafetensors.open(SharedData.tinyLlama())) {
             for (String name : src.names()) {
                 Tensor t = src.tensor(name);
                 int cols = (int) t.shape().rowLength();

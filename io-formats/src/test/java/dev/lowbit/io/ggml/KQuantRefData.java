@@ -1,5 +1,6 @@
 package dev.lowbit.io.ggml;
 
+import dev.lowbit.io.SharedData;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -20,17 +21,7 @@ final class KQuantRefData {
     static final int ROWS = 885;
     static final int COLS = 256;
 
-    static final Path DIR = locate();
-
-    private static Path locate() {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            Path c = p.resolve("../shared/data/ggml-ref").normalize();
-            if (Files.isDirectory(c)) return c;
-            Path d = p.resolve("shared/data/ggml-ref");
-            if (Files.isDirectory(d)) return d;
-        }
-        return Path.of("../shared/data/ggml-ref");
-    }
+    static final Path DIR = SharedData.resolve("data/ggml-ref");
 
     /** One codec under test: its static row methods as functions. */
     interface Dequantizer {

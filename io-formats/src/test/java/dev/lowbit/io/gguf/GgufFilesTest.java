@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.GgmlRef;
 import dev.lowbit.io.tensor.Tensor;
@@ -31,7 +32,7 @@ class GgufFilesTest {
     Path tmp;
 
     static Stream<Path> files() throws IOException {
-        Path dir = GgmlRef.shared().resolve("data/gguf");
+        Path dir = SharedData.root().resolve("data/gguf");
         List<Path> all = new ArrayList<>();
         for (Path d : List.of(dir, dir.resolve("stories260K"))) {
             try (Stream<Path> s = Files.list(d)) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.ggml.GgmlRef;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -117,7 +118,7 @@ class GgufHostileInputTest {
     /** Every prefix of a real file that ends before its data section is rejected as truncated. */
     @Test
     void everyTruncationOfARealHeaderIsRejected() {
-        byte[] full = GgmlRef.readBytes(GgmlRef.shared().resolve("data/gguf/stories260K/stories260K-Q4_0.gguf"));
+        byte[] full = GgmlRef.readBytes(SharedData.root().resolve("data/gguf/stories260K/stories260K-Q4_0.gguf"));
         long dataStart;
         try (GgufFile f = GgufFile.parse(NAME, MemorySegment.ofArray(full))) {
             dataStart = f.dataStart();

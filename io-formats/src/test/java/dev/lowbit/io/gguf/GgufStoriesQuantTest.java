@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.ggml.BlockCodec;
 import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.GgmlRef;
@@ -26,7 +27,7 @@ class GgufStoriesQuantTest {
     private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private static Path stories(String variant) {
-        return GgmlRef.shared().resolve("data/gguf/stories260K/stories260K-" + variant + ".gguf");
+        return SharedData.root().resolve("data/gguf/stories260K/stories260K-" + variant + ".gguf");
     }
 
     /**

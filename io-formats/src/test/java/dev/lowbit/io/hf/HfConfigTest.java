@@ -7,14 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lowbit.io.BadInputException;
-import dev.lowbit.io.safetensors.TinyLlama;
+import dev.lowbit.io.SharedData;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class HfConfigTest {
     @Test
     void tinyLlamaConfigMatchesConfigJson() {
-        HfConfig c = HfConfig.read(TinyLlama.dir().resolve("config.json"));
+        HfConfig c = HfConfig.read(SharedData.tinyLlama().resolve("config.json"));
         assertEquals(List.of("LlamaForCausalLM"), c.architectures());
         assertEquals("llama", c.modelType());
         assertEquals(512, c.hiddenSize());

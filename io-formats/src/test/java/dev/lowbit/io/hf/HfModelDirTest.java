@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lowbit.io.BadInputException;
-import dev.lowbit.io.safetensors.TinyLlama;
+import dev.lowbit.io.SharedData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,11 +16,11 @@ import org.junit.jupiter.api.io.TempDir;
 class HfModelDirTest {
     @Test
     void opensTinyLlamaDirectory() {
-        try (HfModelDir m = HfModelDir.open(TinyLlama.dir())) {
+        try (HfModelDir m = HfModelDir.open(SharedData.tinyLlama())) {
             assertEquals(6, m.config().numHiddenLayers());
             assertEquals(57, m.tensors().names().size());
-            assertEquals(Optional.of(TinyLlama.dir().resolve("tokenizer.json")), m.tokenizerJson());
-            assertEquals(Optional.of(TinyLlama.dir().resolve("tokenizer_config.json")), m.tokenizerConfig());
+            assertEquals(Optional.of(SharedData.tinyLlama().resolve("tokenizer.json")), m.tokenizerJson());
+            assertEquals(Optional.of(SharedData.tinyLlama().resolve("tokenizer_config.json")), m.tokenizerConfig());
             long vocabRows = m.tensors().tensor("model.embed_tokens.weight").shape().dim(0);
             assertEquals(m.config().vocabSize(), vocabRows);
         }
@@ -28,7 +28,7 @@ class HfModelDirTest {
 
     @Test
     void missingConfigJsonIsNamed(@TempDir Path dir) throws IOException {
-        Files.copy(TinyLlama.dir().resolve("model-00005-of-00005.safetensors"), dir.resolve("model.safetensors"));
+        Files.copy(SharedData.tinyLlama().resolve("model-00005-of-00005.safetensors"), dir.resolve("model.safetensors"));
         BadInputException e = assertThrows(BadInputException.class, () -> HfModelDir.open(dir));
         assertEquals(dir.resolve("config.json").toString(), e.source());
         assertTrue(e.getMessage().contains("not found"), e.getMessage());
@@ -44,11 +44,11 @@ class HfModelDirTest {
 
     @Test
     void directoryWithoutWeightsAndWithoutTokenizer(@TempDir Path dir) throws IOException {
-        Files.copy(TinyLlama.dir().resolve("config.json"), dir.resolve("config.json"));
+        Files.copy(SharedData.tinyLlama().resolve("config.json"), dir.resolve("config.json"));
         BadInputException e = assertThrows(BadInputException.class, () -> HfModelDir.open(dir));
         assertTrue(e.getMessage().contains("no model.safetensors"), e.getMessage());
 
-        Files.copy(TinyLlama.dir().resolve("model-00005-of-00005.safetensors"), dir.resolve("model.safetensors"));
+        Files.copy(SharedData.tinyLlama().resolve("model-00005-of-00005.safetensors"), dir.resolve("model.safetensors"));
         try (HfModelDir m = HfModelDir.open(dir)) {
             assertEquals(Optional.empty(), m.tokenizerJson());
             assertEquals(java.util.List.of("lm_head.weight"), m.tensors().names());
@@ -64,7 +64,7 @@ class HfModelDirTest {
 
     @Test
     void notADirectory() {
-        Path file = TinyLlama.dir().resolve("config.json");
+        Path file = SharedData.tinyLlama().resolve("config.json");
         BadInputException e = assertThrows(BadInputException.class, () -> HfModelDir.open(file));
         assertTrue(e.getMessage().contains("not a directory"), e.getMessage());
     }

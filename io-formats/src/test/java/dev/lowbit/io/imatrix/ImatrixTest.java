@@ -3,6 +3,7 @@ package dev.lowbit.io.imatrix;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.gguf.GgufFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** llama.cpp importance matrices: the real file in ../shared, round trips, the legacy format, hostile input. */
 class ImatrixTest {
-    static final Path SHARED = Path.of(System.getProperty("lowbit.shared", "../../shared"));
+    static final Path SHARED = SharedData.root();
     static final Path WIKI = SHARED.resolve("data/gguf/stories260K/imatrix-wikivalid.gguf");
 
     @TempDir

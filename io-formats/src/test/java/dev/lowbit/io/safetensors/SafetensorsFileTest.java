@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
@@ -17,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class SafetensorsFileTest {
     @Test
     void readsTinyLlamaCheckpoint() {
-        try (TensorSource src = ShardedSafetensors.open(TinyLlama.dir())) {
+        try (TensorSource src = ShardedSafetensors.open(SharedData.tinyLlama())) {
             assertInstanceOf(ShardedSafetensors.class, src);
             assertEquals(57, src.names().size());
             long params = 0;
@@ -39,7 +40,7 @@ class SafetensorsFileTest {
 
     @Test
     void headersAreSpacePaddedToEightAndStillAccepted() throws Exception {
-        Path shard1 = TinyLlama.dir().resolve("model-00001-of-00005.safetensors");
+        Path shard1 = SharedData.tinyLlama().resolve("model-00001-of-00005.safetensors");
         try (SafetensorsFile f = SafetensorsFile.open(shard1)) {
             long n = f.dataStart() - 8;
             assertEquals(0, n % 8);
@@ -51,7 +52,7 @@ class SafetensorsFileTest {
 
     @Test
     void tensorsAreZeroCopySlicesInHeaderOrder() {
-        try (SafetensorsFile f = SafetensorsFile.open(TinyLlama.dir().resolve("model-00005-of-00005.safetensors"))) {
+        try (SafetensorsFile f = SafetensorsFile.open(SharedData.tinyLlama().resolve("model-00005-of-00005.safetensors"))) {
             assertEquals(java.util.List.of("lm_head.weight"), f.names());
             Tensor t = f.tensor("lm_head.weight");
             assertEquals(8192L * 512 * 2, t.byteSize());

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.safetensors.SafetensorsWriter.Options;
 import dev.lowbit.io.safetensors.SafetensorsWriter.TensorSpec;
 import dev.lowbit.io.tensor.DType;
@@ -44,7 +45,7 @@ class SafetensorsShardedWriterTest {
 
     @Test
     void reproducesSavePretrainedShardsAndIndexByteForByte(@TempDir Path dir) throws IOException {
-        try (TensorSource src = ShardedSafetensors.open(TinyLlama.dir())) {
+        try (TensorSource src = ShardedSafetensors.open(SharedData.tinyLlama())) {
             List<TensorSpec> specs = llamaStateDictOrder(6).stream().map(n -> TensorSpec.of(src.tensor(n))).toList();
             assertEquals(new HashSet<>(src.names()), new HashSet<>(specs.stream().map(TensorSpec::name).toList()));
             // the fixture was saved with a max_shard_size between 13,107,200 (shard 1) and 14,159,871 bytes (shard 2 + the
@@ -53,17 +54,17 @@ class SafetensorsShardedWriterTest {
             assertEquals(5, result.shards().size());
             assertEquals(54_539_264L, result.totalSize());
             assertEquals(27_269_632L, result.totalParameters());
-            Path index = TinyLlama.dir().resolve(ShardedSafetensors.INDEX);
+            Path index = SharedData.tinyLlama().resolve(ShardedSafetensors.INDEX);
             assertEquals(-1L, Files.mismatch(index, result.index()), "index differs");
             for (Path shard : result.shards()) {
-                assertEquals(-1L, Files.mismatch(TinyLlama.dir().resolve(shard.getFileName()), shard), shard + " differs");
+                assertEquals(-1L, Files.mismatch(SharedData.tinyLlama().resolve(shard.getFileName()), shard), shard + " differs");
             }
         }
     }
 
     @Test
     void smallShardsReadBackWithIdenticalTensors(@TempDir Path dir) throws IOException {
-        try (TensorSource src = ShardedSafetensors.open(TinyLlama.dir())) {
+        try (TensorSource src = ShardedSafetensors.open(SharedData.tinyLlama())) {
             List<TensorSpec> specs = SafetensorsWriter.specsOf(src);
             // 3 MB: the two 8 MiB embedding matrices exceed it and get shards of their own
             var result = ShardedSafetensorsWriter.write(dir, specs, 3_000_000L, Options.defaults().forTransformers());

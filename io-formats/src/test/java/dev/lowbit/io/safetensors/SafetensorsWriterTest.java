@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.safetensors.SafetensorsWriter.Options;
 import dev.lowbit.io.safetensors.SafetensorsWriter.TensorData;
 import dev.lowbit.io.safetensors.SafetensorsWriter.TensorSpec;
@@ -29,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class SafetensorsWriterTest {
     private static List<Path> shards() throws IOException {
-        try (Stream<Path> s = Files.list(TinyLlama.dir())) {
+        try (Stream<Path> s = Files.list(SharedData.tinyLlama())) {
             List<Path> l = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
             assertEquals(5, l.size());
             return l;

@@ -2,6 +2,7 @@ package dev.lowbit.pipeline.gguf;
 
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.arch.GgufHyperparameters;
+import dev.lowbit.io.export.BitAllocation;
 import dev.lowbit.io.export.ExportPlan;
 import dev.lowbit.io.export.QuantMix;
 import dev.lowbit.io.export.TensorSpec;
@@ -74,14 +75,14 @@ final class GgufFileSourceModel implements GgufSourceModel {
     }
 
     @Override
-    public ExportPlan plan(QuantMix.Options options) {
+    public ExportPlan plan(BitAllocation allocation) {
         List<TensorSpec> specs = new ArrayList<>();
         for (GgufTensorInfo t : file.tensorInfos()) {
             long[] dims = t.dims().length == 0 ? new long[] {1} : t.dims();
             specs.add(new TensorSpec(t.name(), dims, t.type()));
         }
         try {
-            return QuantMix.plan(modelInfo(), options, specs);
+            return allocation.plan(modelInfo(), specs);
         } catch (IllegalArgumentException e) {
             throw new BadInputException(file.path(), e.getMessage());
         }

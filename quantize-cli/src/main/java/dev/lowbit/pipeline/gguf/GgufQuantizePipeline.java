@@ -1,6 +1,7 @@
 package dev.lowbit.pipeline.gguf;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.export.BitAllocation;
 import dev.lowbit.io.export.ExportPlan;
 import dev.lowbit.io.export.LlamaFtype;
 import dev.lowbit.io.export.PlannedTensor;
@@ -86,12 +87,12 @@ public final class GgufQuantizePipeline {
                 throw new BadInputException("--tensor-type", e.getMessage());
             }
         }
-        QuantMix.Options options = QuantMix.Options.of(r.ftype()).withPure(r.pure()).withImatrix(imatrix != null)
-                .withOverrides(overrides);
+        BitAllocation allocation = BitAllocation.llamaCpp(QuantMix.Options.of(r.ftype()).withPure(r.pure())
+                .withImatrix(imatrix != null).withOverrides(overrides));
 
         try (GgufSourceModel src = GgufSourceModel.open(r.model());
              RowEncoder encoder = new RowEncoder(r.threads())) {
-            ExportPlan plan = src.plan(options);
+            ExportPlan plan = src.plan(allocation);
             plan.requireBlockFit(src.source());
             check(src, plan, r.allowRequantize());
 

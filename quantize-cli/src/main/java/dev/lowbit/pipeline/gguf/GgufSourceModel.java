@@ -1,6 +1,7 @@
 package dev.lowbit.pipeline.gguf;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.export.BitAllocation;
 import dev.lowbit.io.export.ExportPlan;
 import dev.lowbit.io.export.QuantMix;
 import dev.lowbit.io.ggml.GgmlType;
@@ -29,8 +30,13 @@ sealed interface GgufSourceModel extends AutoCloseable permits HfSourceModel, Gg
     /** What to blame in messages. */
     String source();
 
-    /** The per-tensor type plan for these options, in writing order. */
-    ExportPlan plan(QuantMix.Options options);
+    /** The per-tensor type plan the allocation chooses for this model, in writing order. */
+    ExportPlan plan(BitAllocation allocation);
+
+    /** The plan of llama-quantize's mix rules with these options. */
+    default ExportPlan plan(QuantMix.Options options) {
+        return plan(BitAllocation.llamaCpp(options));
+    }
 
     /** Metadata key-values to write, in order, with {@code general.file_type} set for the plan's mix. */
     SequencedMap<String, GgufValue> metadata(ExportPlan plan);

@@ -1,9 +1,9 @@
 package dev.lowbit.pipeline.gguf;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.export.BitAllocation;
 import dev.lowbit.io.export.ExportPlan;
 import dev.lowbit.io.export.GgufExportPlanner;
-import dev.lowbit.io.export.QuantMix;
 import dev.lowbit.io.export.RotaryPermutation;
 import dev.lowbit.io.export.TensorNames;
 import dev.lowbit.io.ggml.GgmlType;
@@ -40,8 +40,8 @@ final class HfSourceModel implements GgufSourceModel {
     }
 
     @Override
-    public ExportPlan plan(QuantMix.Options options) {
-        spec = GgufExportPlanner.plan(dir, options);
+    public ExportPlan plan(BitAllocation allocation) {
+        spec = GgufExportPlanner.plan(dir, allocation);
         return spec.plan();
     }
 

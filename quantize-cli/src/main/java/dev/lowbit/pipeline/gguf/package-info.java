@@ -3,9 +3,9 @@
  *
  * <pre>
  * HF directory ─► HfSourceModel ─┐                         ┌─► RowEncoder (rows → f32 → ggml blocks, 2 threads)
- *                               ├─► QuantMix plan ─► checks ┤                                    │
- * .gguf file ──► GgufFileSourceModel┘ (llama-quantize's     └─► GgufWriter (temp file, rename) ◄─┘
- *                                     per-tensor types)
+ *                               ├─► BitAllocation ─► checks ┤                                    │
+ * .gguf file ──► GgufFileSourceModel┘ (LlamaCppMix: llama-   └─► GgufWriter (temp file, rename) ◄─┘
+ *                                     quantize's per-tensor types)
  * --imatrix FILE ─► Imatrix (GGUF or legacy .dat)   --calib TEXT ─► ImatrixCalibration (lowbit's runner reading
  *                                                      the directory or the .gguf through a ModelSource)
  * </pre>

@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * GGUF side of {@link ModelInspector}: {@code general.architecture}, the architecture's hyperparameter keys
  * ({@code <arch>.*}), one row per tensor (ggml type, PyTorch-order shape, bytes) and every metadata value, arrays of
- * more than {@value #SHOWN_ELEMENTS} elements summarised by element type and length.
+ * more than {@value #SHOWN_ELEMENTS} elements summarised by element type and length. The header's version, the
+ * alignment in effect and the offset of the tensor data are container facts, reported apart from the metadata.
  */
 final class GgufInspector {
     static final int SHOWN_ELEMENTS = 16;
@@ -27,8 +28,6 @@ final class GgufInspector {
             String arch = archValue != null && archValue.type() == GgufValueType.STRING ? archValue.asString() : null;
             Map<String, Object> hyper = new LinkedHashMap<>();
             Map<String, Object> metadata = new LinkedHashMap<>();
-            metadata.put("gguf.version", f.version());
-            metadata.put("gguf.alignment", f.alignment());
             for (Map.Entry<String, GgufValue> e : f.kv().entrySet()) {
                 Object shown = show(e.getValue());
                 metadata.put(e.getKey(), shown);
@@ -38,7 +37,11 @@ final class GgufInspector {
             for (GgufTensorInfo t : f.tensorInfos()) {
                 rows.add(new InspectReport.TensorRow(t.name(), t.type().name(), t.torchShape(), t.elementCount(), t.byteSize()));
             }
-            return InspectReport.of(path.toString(), "gguf", arch, hyper, rows, metadata);
+            Map<String, Object> container = new LinkedHashMap<>();
+            container.put("version", f.version());
+            container.put("alignment", f.alignment());
+            container.put("tensor_data_offset", f.dataStart());
+            return InspectReport.of(path.toString(), "gguf", arch, hyper, rows, metadata, container);
         }
     }
 

@@ -19,6 +19,11 @@ public final class InspectRenderer {
     /** The human table. Every string that came from the file is escaped ({@link TerminalText}); numbers are ours. */
     public static void text(InspectReport r, PrintStream out, boolean tensors) {
         out.printf(Locale.ROOT, "%s (%s)%n", esc(r.path()), esc(r.format()));
+        if (!r.container().isEmpty()) {
+            StringBuilder sb = new StringBuilder(r.format());
+            r.container().forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
+            out.printf(Locale.ROOT, "%s%n", esc(sb.toString()));
+        }
         if (r.architecture() != null) out.printf(Locale.ROOT, "architecture: %s%n", esc(r.architecture()));
         for (Map.Entry<String, Object> e : r.hyperparameters().entrySet()) {
             out.printf(Locale.ROOT, "  %-28s %s%n", esc(e.getKey()), esc(String.valueOf(e.getValue())));
@@ -54,6 +59,7 @@ public final class InspectRenderer {
         o.put("path", r.path());
         o.put("format", r.format());
         o.put("architecture", r.architecture());
+        if (!r.container().isEmpty()) o.set(r.format(), JSON.valueToTree(r.container()));
         o.set("hyperparameters", JSON.valueToTree(r.hyperparameters()));
         o.put("tensor_count", r.tensorCount());
         o.put("parameter_count", r.parameterCount());

@@ -5,10 +5,12 @@ import java.util.Map;
 
 /**
  * What {@code lowbit inspect} found in a checkpoint: format, architecture and hyperparameters, one row per tensor,
- * totals, and the file metadata (long arrays summarised by element type and length).
+ * totals, the file metadata exactly as stored (every key the file holds and no other; long arrays summarised by
+ * element type and length), and facts about the container itself that are not metadata keys (for GGUF: version,
+ * alignment, tensor data offset).
  */
 public record InspectReport(String path, String format, String architecture, Map<String, Object> hyperparameters,
-                            List<TensorRow> tensors, Map<String, Object> metadata,
+                            List<TensorRow> tensors, Map<String, Object> metadata, Map<String, Object> container,
                             long tensorCount, long parameterCount, long totalBytes) {
 
     /** One tensor: its wire type name, PyTorch-order shape, bytes on disk and bits per weight. */
@@ -24,12 +26,13 @@ public record InspectReport(String path, String format, String architecture, Map
     }
 
     static InspectReport of(String path, String format, String architecture, Map<String, Object> hyper,
-                            List<TensorRow> rows, Map<String, Object> metadata) {
+                            List<TensorRow> rows, Map<String, Object> metadata, Map<String, Object> container) {
         long params = 0, bytes = 0;
         for (TensorRow r : rows) {
             params += r.parameters();
             bytes += r.bytes();
         }
-        return new InspectReport(path, format, architecture, hyper, List.copyOf(rows), metadata, rows.size(), params, bytes);
+        return new InspectReport(path, format, architecture, hyper, List.copyOf(rows), metadata, container, rows.size(),
+                params, bytes);
     }
 }

@@ -34,7 +34,8 @@ public final class ModelInspector {
         if (Files.isDirectory(path)) return inspectHfDirectory(path);
         if (file.endsWith(".safetensors")) {
             try (SafetensorsFile f = SafetensorsFile.open(path)) {
-                return InspectReport.of(path.toString(), "safetensors", null, Map.of(), rows(f), new LinkedHashMap<>(f.metadata()));
+                return InspectReport.of(path.toString(), "safetensors", null, Map.of(), rows(f), new LinkedHashMap<>(f.metadata()),
+                        Map.of());
             }
         }
         throw new BadInputException(path, "not a model directory, .safetensors or .gguf file");
@@ -68,7 +69,8 @@ public final class ModelInspector {
             if (scaling != null && !scaling.isNull()) hyper.put("rope_type", scaling.path("rope_type").asText(scaling.path("type").asText("default")));
         }
         try (TensorSource src = ShardedSafetensors.open(dir)) {
-            return InspectReport.of(dir.toString(), "huggingface", arch, hyper, rows(src), new LinkedHashMap<>(src.metadata()));
+            return InspectReport.of(dir.toString(), "huggingface", arch, hyper, rows(src), new LinkedHashMap<>(src.metadata()),
+                    Map.of());
         }
     }
 

@@ -31,13 +31,11 @@ import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
 import dev.lowbit.pipeline.output.Manifest;
 import dev.lowbit.pipeline.output.OutputDirectory;
+import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Recipe;
-import dev.lowbit.ptq.gptq.Gptq;
-import dev.lowbit.ptq.gptq.GptqResult;
-import dev.lowbit.calib.observe.HessianObserver;
-import dev.lowbit.ptq.rtn.Rtn;
-import dev.lowbit.ptq.scheme.ClipSearch;
+import dev.lowbit.pipeline.steps.QuantizerStep;
 import dev.lowbit.ptq.scheme.ZeroFloor;
+import dev.lowbit.calib.observe.HessianObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -55,10 +53,10 @@ import java.util.stream.Stream;
  * {@code lowbit quantize} for GPTQ and compressed-tensors outputs, read top to bottom:
  * <pre>
  *   open checkpoint ─► validate recipe against every target Linear (before any heavy work)
- *   rtn : per layer: decode weight ─► RTN ─► pack ─► write the layer's shard
- *   gptq: tokenize calibration windows ─► LayerwiseCapture: per layer, stage by stage ({q,k,v} → {o} → {gate,up} →
- *         {down}): Hessians from inputs of the already-quantized prefix ─► GPTQ ─► substitute ŵ ─► next stage;
- *         after the layer: pack ─► write the layer's shard
+ *   data-free quantizer (rtn): per layer: decode weight ─► quantize ─► pack ─► write the layer's shard
+ *   calibrated quantizer (gptq): tokenize calibration windows ─► LayerwiseCapture: per layer, stage by stage
+ *         ({q,k,v} → {o} → {gate,up} → {down}): Hessians from inputs of the already-quantized prefix ─► quantize ─►
+ *         substitute ŵ ─► next stage; after the layer: pack ─► write the layer's shard
  *   pass-through tensors (embeddings, norms, lm_head, ignored Linears) keep their bytes and dtype
  *   config.json + quantization_config, tokenizer files, recipe.json, lowbit-manifest.json ─► rename into place
  * </pre>
@@ -80,7 +78,8 @@ public final class QuantizePipeline {
         long t0 = System.nanoTime();
         LlamaConfig config = LlamaConfig.fromJson(model);
         Architecture arch = config.architecture();
-        QuantScheme scheme = new QuantScheme(recipe.scheme().bits(), recipe.scheme().groupSize(), recipe.scheme().symmetric());
+        QuantizerStep quantizer = recipe.quantizer();
+        QuantScheme scheme = quantizer.scheme();
         Timings time = new Timings();
         try (TensorSource source = ShardedSafetensors.open(model)) {
             // the checkpoint as a model: every tensor against config.json, no NaN/Inf, before any work
@@ -88,7 +87,7 @@ public final class QuantizePipeline {
             List<Target> targets = targets(config, source, recipe, scheme);
             // Calibration text is tokenized before the output is created, so a short file fails early and cleanly.
             int[][] windows = null;
-            if ("gptq".equals(recipe.method())) {
+            if (quantizer.needsCalibration()) {
                 Recipe.Calibration c = recipe.calibration();
                 Path data = Path.of(c.data());
                 windows = c.randomWindows()
@@ -98,18 +97,18 @@ public final class QuantizePipeline {
             // tokenizer-side files are checked (real path inside the model tree, content what the name claims) up front
             List<Path> sideFiles = SideFiles.verified(model);
             // GPTQ v1 stores z − 1 in unsigned qzeros: keep asymmetric zeros ≥ 1 by widening the grid of such groups
-            ZeroFloor floor = "gptq".equals(recipe.format()) && !scheme.symmetric() ? ZeroFloor.gptqV1() : null;
+            ZeroFloor floor = "gptq".equals(recipe.output().format()) && !scheme.symmetric() ? ZeroFloor.gptqV1() : null;
             try (OutputDirectory out = OutputDirectory.create(output, force)) {
                 ShardPlan shards = new ShardPlan(out.dir(), config.numLayers());
                 Stats stats = new Stats();
                 writeGlobalShard(shards, source, arch);
-                if ("rtn".equals(recipe.method())) {
-                    runRtn(config, source, recipe, scheme, floor, targets, shards, stats, time, listener);
+                if (quantizer.needsCalibration()) {
+                    runCalibrated(model, config, source, recipe, quantizer, floor, targets, windows, threads, shards, stats, time, listener);
                 } else {
-                    runGptq(model, config, source, recipe, scheme, floor, targets, windows, threads, shards, stats, time, listener);
+                    runDataFree(config, source, recipe, quantizer, floor, targets, shards, stats, time, listener);
                 }
                 shards.writeIndex();
-                writeConfig(model, out.dir(), recipe, scheme);
+                writeConfig(model, out.dir(), recipe, quantizer);
                 for (Path p : sideFiles) Files.copy(p, out.dir().resolve(p.getFileName().toString()));
                 Files.writeString(out.dir().resolve("recipe.json"), recipe.toJson());
                 long outBytes = directoryBytes(out.dir());
@@ -128,7 +127,7 @@ public final class QuantizePipeline {
                 outBytes = directoryBytes(out.dir());
                 out.commit();
                 time.add("total", System.nanoTime() - t0);
-                return new QuantizeReport(out.target().toString(), recipe.method(), scheme.toString(), recipe.format(),
+                return new QuantizeReport(out.target().toString(), quantizer.name(), scheme.toString(), recipe.output().format(),
                         stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes, directoryBytes(model),
                         time.seconds(), floor == null ? 0 : floor.count());
             }
@@ -155,7 +154,7 @@ public final class QuantizePipeline {
                     throw new BadInputException(module + ".weight", "group size " + scheme.groupSize()
                             + " does not divide in_features " + cols);
                 }
-                if ("gptq".equals(recipe.format())) {
+                if (Output.GPTQ.equals(recipe.output().format())) {
                     if (!GptqPacking.supportsBits(scheme.bits())) {
                         throw new BadInputException("--format gptq", scheme.bits() + "-bit is not a GPTQ v1 packing (supported: 2, 3, 4, 8; use --format compressed-tensors)");
                     }
@@ -168,47 +167,43 @@ public final class QuantizePipeline {
             }
         }
         if (out.isEmpty()) throw new BadInputException("recipe", "no Linear matches the targets/ignore patterns");
-        if ("compressed-tensors".equals(recipe.format()) && recipe.gptq() != null && recipe.gptq().actOrder()
+        if (Output.COMPRESSED_TENSORS.equals(recipe.output().format()) && recipe.quantizer().actOrder()
                 && scheme.groupSize() == -1) {
             throw new BadInputException("--act-order", "compressed-tensors applies activation ordering to group strategy only; use --group-size");
         }
         return out;
     }
 
-    // ------------------------------------------------------------------ RTN
+    // ------------------------------------------------------------------ data-free (RTN)
 
-    private static void runRtn(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme, ZeroFloor floor,
-                               List<Target> targets, ShardPlan shards, Stats stats, Timings time, Listener listener) {
-        ClipSearch clip = recipe.scheme().mseClip() ? ClipSearch.REFERENCE : null;
+    private static void runDataFree(LlamaConfig config, TensorSource source, Recipe recipe, QuantizerStep quantizer,
+                                    ZeroFloor floor, List<Target> targets, ShardPlan shards, Stats stats, Timings time, Listener listener) {
         for (int layer = 0; layer < config.numLayers(); layer++) {
             long t = System.nanoTime();
             Map<String, QuantizedTensor> done = new LinkedHashMap<>();
             for (Target tg : targets) {
                 if (tg.layer != layer) continue;
                 float[] w = source.tensor(tg.module + ".weight").toFloatArray();
-                done.put(tg.module, Rtn.rtn(tg.module, w, tg.rows, tg.cols, scheme, clip, floor));
+                done.put(tg.module, quantizer.quantize(tg.module, w, tg.rows, tg.cols, null, floor));
             }
             time.add("solve", System.nanoTime() - t);
             writeLayer(shards, source, config, layer, done, recipe, stats, time);
-            listener.status("layer " + (layer + 1) + "/" + config.numLayers() + " quantized (rtn)");
+            listener.status("layer " + (layer + 1) + "/" + config.numLayers() + " quantized (" + quantizer.name() + ")");
         }
     }
 
-    // ------------------------------------------------------------------ GPTQ
+    // ------------------------------------------------------------------ calibrated (GPTQ)
 
-    private static void runGptq(Path model, LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme,
-                                ZeroFloor floor, List<Target> targets, int[][] windows, int threads, ShardPlan shards, Stats stats,
-                                Timings time, Listener listener) {
+    private static void runCalibrated(Path model, LlamaConfig config, TensorSource source, Recipe recipe,
+                                      QuantizerStep quantizer, ZeroFloor floor, List<Target> targets, int[][] windows, int threads,
+                                      ShardPlan shards, Stats stats, Timings time, Listener listener) {
         Architecture arch = config.architecture();
-        Recipe.Gptq g = recipe.gptq();
-        dev.lowbit.ptq.gptq.GptqConfig cfg = dev.lowbit.ptq.gptq.GptqConfig.of(scheme)
-                .withPercDamp(g.dampPercent()).withBlockSize(g.blockSize()).withActOrder(g.actOrder(), g.staticGroups()).withZeroFloor(floor);
         Map<String, Target> byModule = new HashMap<>();
         for (Target t : targets) byModule.put(t.module, t);
         long captureStart = System.nanoTime();
         long[] solveAndWrite = new long[1];
         try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
-            LayerwiseCapture.run(runner, windows, 8, g.trueSequential(), new LayerwiseCapture.Step() {
+            LayerwiseCapture.run(runner, windows, 8, quantizer.trueSequential(), new LayerwiseCapture.Step() {
                 HessianObserver hessians;
                 final Map<String, QuantizedTensor> done = new LinkedHashMap<>();
 
@@ -227,9 +222,9 @@ public final class QuantizePipeline {
                             if (tg == null) continue;
                             // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
                             double[] h = hessians.hessian(ObservingHook.key(arch, layer, l)).clone();
-                            GptqResult res = Gptq.quantize(tg.module, r.linearWeight(layer, l), tg.rows, tg.cols, h, cfg);
-                            r.setLinearWeight(layer, l, res.quantized().dequantize());
-                            done.put(tg.module, res.quantized());
+                            QuantizedTensor q = quantizer.quantize(tg.module, r.linearWeight(layer, l), tg.rows, tg.cols, h, floor);
+                            r.setLinearWeight(layer, l, q.dequantize());
+                            done.put(tg.module, q);
                         }
                     }
                     long dt = System.nanoTime() - t;
@@ -243,7 +238,7 @@ public final class QuantizePipeline {
                     writeLayer(shards, source, config, layer, done, recipe, stats, time);
                     done.clear();
                     solveAndWrite[0] += System.nanoTime() - t;
-                    listener.status("layer " + (layer + 1) + "/" + config.numLayers() + " quantized (gptq)");
+                    listener.status("layer " + (layer + 1) + "/" + config.numLayers() + " quantized (" + quantizer.name() + ")");
                 }
             });
         }
@@ -277,12 +272,12 @@ public final class QuantizePipeline {
     }
 
     static List<TensorSpec> pack(String module, QuantizedTensor q, Recipe recipe) {
-        if ("gptq".equals(recipe.format())) {
+        if (Output.GPTQ.equals(recipe.output().format())) {
             if (!q.scheme().symmetric()) GptqPacking.requireV1Zeros(q);
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
         return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED,
-                recipe.gptq() != null && recipe.gptq().actOrder()));
+                recipe.quantizer().actOrder()));
     }
 
     /** Embeddings, final norm, lm_head and anything else outside the decoder layers. */
@@ -295,13 +290,14 @@ public final class QuantizePipeline {
         shards.write(0, specs);
     }
 
-    private static void writeConfig(Path model, Path out, Recipe recipe, QuantScheme scheme) throws IOException {
+    private static void writeConfig(Path model, Path out, Recipe recipe, QuantizerStep q) throws IOException {
         ObjectNode cfg = (ObjectNode) JSON.readTree(Files.readString(model.resolve("config.json")));
-        boolean actOrder = recipe.gptq() != null && recipe.gptq().actOrder();
-        if ("gptq".equals(recipe.format())) {
-            Recipe.Gptq g = recipe.gptq();
-            cfg.set("quantization_config", GptqConfig.quantizationConfig(scheme, actOrder,
-                    g != null && g.staticGroups(), g == null ? 0.01 : g.dampPercent(), g == null || g.trueSequential()));
+        QuantScheme scheme = q.scheme();
+        boolean actOrder = q.actOrder();
+        if (Output.GPTQ.equals(recipe.output().format())) {
+            // A data-free quantizer records the reference's defaults (true_sequential is moot without calibration).
+            cfg.set("quantization_config", GptqConfig.quantizationConfig(scheme, actOrder, q.staticGroups(),
+                    q.dampPercent(), !q.needsCalibration() || q.trueSequential()));
         } else {
             List<String> ignore = new ArrayList<>(List.of("lm_head"));
             cfg.set("quantization_config", CtConfig.quantizationConfig(scheme, actOrder ? "weight" : null, ignore));

@@ -1,58 +1,58 @@
 package dev.lowbit.pipeline.recipe;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.pipeline.steps.QuantizerStep;
+import dev.lowbit.pipeline.steps.StepRegistry;
+import dev.lowbit.pipeline.steps.StepType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
 /**
- * A reproducible quantization run: which quantizer with which scheme on which modules, the calibration data and
- * seed, and the output format. Saved as {@code recipe.json} next to every artifact; {@code --recipe FILE} replays it.
- * The CLI flags are sugar for a one-step recipe.
+ * A reproducible quantization run (version 2): an ordered list of {@code steps} (weight transforms, then exactly one
+ * quantizer), each with {@code targets}/{@code ignore} module regexes and its parameters; per-module scheme
+ * {@code overrides}; the calibration data; the {@code output} target; the seed. Saved as {@code recipe.json} next to
+ * every safetensors artifact with every parameter explicit; {@code lowbit quantize --recipe FILE} replays a recipe
+ * (JSON, or YAML when the file ends in {@code .yaml}/{@code .yml}). The CLI flags are sugar for a one-step recipe.
+ * Version-1 recipes are upgraded in memory on reading ({@link RecipeV1#upgrade()}) and replay to the same bytes.
  *
- * @param method      {@code rtn} or {@code gptq}
- * @param targets     regexes over module names (e.g. {@code model.layers.3.mlp.down_proj}) selecting what to quantize;
- *                    empty = every Linear inside the decoder layers
- * @param ignore      regexes of modules left unquantized (applied after {@code targets})
- * @param calibration null for data-free methods (RTN)
+ * <pre>
+ * { "version": 2,
+ *   "steps": [ { "type": "gptq", "targets": [], "ignore": ["layers\\.0\\."], "bits": 4, "group_size": 128, ... } ],
+ *   "overrides": [],
+ *   "calibration": { "data": "calib.txt", "samples": 128, "seqlen": 512, "random_windows": false },
+ *   "output": { "format": "gptq" },
+ *   "seed": 0 }
+ * </pre>
+ *
+ * @param calibration null when no step needs data (and, for GGUF, no importance matrix is computed)
  */
-@JsonInclude(JsonInclude.Include.NON_NULL)
-public record Recipe(
-        @JsonProperty("version") int version,
-        @JsonProperty("method") String method,
-        @JsonProperty("scheme") Scheme scheme,
-        @JsonProperty("gptq") Gptq gptq,
-        @JsonProperty("targets") List<String> targets,
-        @JsonProperty("ignore") List<String> ignore,
-        @JsonProperty("calibration") Calibration calibration,
-        @JsonProperty("format") String format,
-        @JsonProperty("seed") long seed) {
+public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibration calibration, Output output, long seed) {
 
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     static final ObjectMapper JSON = new ObjectMapper()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
-
-    /** Integer grid: bits 2–8, group size along in_features (−1 = per output channel), symmetric or zero point. */
-    public record Scheme(@JsonProperty("bits") int bits,
-                         @JsonProperty("group_size") int groupSize,
-                         @JsonProperty("symmetric") boolean symmetric,
-                         @JsonProperty("mse_clip") boolean mseClip) {}
-
-    /** GPTQ knobs, named as in the reference implementation. */
-    public record Gptq(@JsonProperty("damp_percent") double dampPercent,
-                       @JsonProperty("block_size") int blockSize,
-                       @JsonProperty("desc_act") boolean actOrder,
-                       @JsonProperty("static_groups") boolean staticGroups,
-                       @JsonProperty("true_sequential") boolean trueSequential) {}
+    static final ObjectMapper YAML = new YAMLMapper()
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    private static final Set<String> KEYS = Set.of("version", "steps", "overrides", "calibration", "output", "seed");
+    private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF);
 
     /** Calibration text: first {@code samples} non-overlapping windows of {@code seqlen} tokens, or seeded random ones. */
     public record Calibration(@JsonProperty("data") String data,
@@ -61,73 +61,223 @@ public record Recipe(
                               @JsonProperty("random_windows") boolean randomWindows) {}
 
     public Recipe {
-        targets = targets == null ? List.of() : List.copyOf(targets);
-        ignore = ignore == null ? List.of() : List.copyOf(ignore);
+        steps = List.copyOf(steps);
+        overrides = overrides == null ? List.of() : List.copyOf(overrides);
     }
 
-    /** Checks ranges and combinations; throws a one-line {@link BadInputException} naming {@code source}. */
+    /** The one quantizer step (the last step), checked and ready to run. */
+    public QuantizerStep quantizer() {
+        return (QuantizerStep) StepRegistry.DEFAULT.get("recipe", steps.getLast().type())
+                .configure("recipe", steps.getLast(), output);
+    }
+
+    /** Whether the quantizer step selects the module (e.g. {@code model.layers.0.self_attn.q_proj}). */
+    public boolean selects(String module) {
+        return steps.getLast().selects(module);
+    }
+
+    /**
+     * Checks the whole recipe against the step registry: step order and parameters, patterns, output, calibration.
+     * Returns it with every step parameter explicit (defaults filled in). Throws a one-line
+     * {@link BadInputException} naming {@code source}.
+     */
     public Recipe validate(String source) {
-        if (version != VERSION) throw new BadInputException(source, "recipe version " + version + " is not supported (expected " + VERSION + ")");
-        if (!"rtn".equals(method) && !"gptq".equals(method)) {
-            throw new BadInputException(source, "unknown method '" + method + "' (supported: rtn, gptq)");
+        return validate(source, StepRegistry.DEFAULT);
+    }
+
+    public Recipe validate(String source, StepRegistry registry) {
+        if (output == null || output.format() == null) throw new BadInputException(source, "recipe has no output format");
+        if (!FORMATS.contains(output.format())) {
+            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf)");
         }
-        if (scheme == null) throw new BadInputException(source, "recipe has no scheme");
-        if (scheme.bits < 2 || scheme.bits > 8) throw new BadInputException(source, "bits must be 2..8, got " + scheme.bits);
-        if (scheme.groupSize != -1 && scheme.groupSize < 1) {
-            throw new BadInputException(source, "group size must be -1 (per channel) or positive, got " + scheme.groupSize);
+        checkOutput(source);
+        if (steps.isEmpty()) throw new BadInputException(source, "recipe has no steps (it needs one quantizer: "
+                + String.join(", ", registry.names(StepType.Role.QUANTIZER)) + ")");
+        List<Step> resolved = new ArrayList<>();
+        QuantizerStep quantizer = null;
+        for (int i = 0; i < steps.size(); i++) {
+            Step s = steps.get(i);
+            StepType type = registry.get(source, s.type());
+            boolean last = i == steps.size() - 1;
+            if (type.role() == StepType.Role.QUANTIZER && !last) {
+                throw new BadInputException(source, "step " + (i + 1) + " '" + s.type() + "' is a quantizer; only the last step may quantize");
+            }
+            if (type.role() != StepType.Role.QUANTIZER && last) {
+                throw new BadInputException(source, "the last step must be a quantizer ("
+                        + String.join(", ", registry.names(StepType.Role.QUANTIZER)) + "), got '" + s.type() + "'");
+            }
+            for (String p : s.targets()) compile(source, p);
+            for (String p : s.ignore()) compile(source, p);
+            StepType.Configured c = type.configure(source, s, output);
+            resolved.add(c.step());
+            if (last) quantizer = (QuantizerStep) c;
         }
-        if ("gptq".equals(method)) {
-            if (calibration == null) throw new BadInputException(source, "gptq needs calibration data (--calib FILE)");
-            if (gptq == null) throw new BadInputException(source, "gptq recipe has no gptq settings");
-            if (gptq.staticGroups && !gptq.actOrder) {
-                throw new BadInputException(source, "--static-groups only makes sense with --act-order");
-            }
-            if (!(gptq.dampPercent > 0 && gptq.dampPercent < 1)) { // NaN fails both comparisons
-                throw new BadInputException(source, "damp_percent (--damp) must be in (0, 1), got " + gptq.dampPercent);
-            }
-            if (gptq.blockSize < 1) {
-                throw new BadInputException(source, "block_size (--block-size) must be at least 1, got " + gptq.blockSize);
+        if (output.isGguf() && (!steps.getLast().targets().isEmpty() || !steps.getLast().ignore().isEmpty())) {
+            throw new BadInputException(source, "format gguf: the quantizer's targets/ignore are not supported "
+                    + "(choose per-tensor types with overrides, e.g. {\"pattern\": \"ffn_down\", \"type\": \"F16\"})");
+        }
+        checkOverrides(source);
+        checkCalibration(source, quantizer);
+        return new Recipe(resolved, overrides, calibration, output, seed);
+    }
+
+    private void checkOutput(String source) {
+        if (output.isGguf()) {
+            if (output.type() == null) throw new BadInputException(source, "format gguf needs a type (a llama.cpp mix, e.g. Q4_K_M)");
+            return;
+        }
+        if (output.type() != null || output.pure() || output.imatrix() != null || output.allowRequantize()) {
+            throw new BadInputException(source, "format " + output.format() + ": type, pure, imatrix and allow_requantize apply to format gguf only");
+        }
+    }
+
+    private void checkOverrides(String source) {
+        for (SchemeOverride o : overrides) {
+            if (o.pattern() == null) throw new BadInputException(source, "an override has no pattern");
+            compile(source, o.pattern());
+            boolean grid = o.bits() != null || o.groupSize() != null || o.symmetric() != null;
+            if (output.isGguf()) {
+                if (grid || o.type() == null) {
+                    throw new BadInputException(source, "override '" + o.pattern() + "': format gguf takes a ggml type (e.g. \"type\": \"Q6_K\"), not bits/group_size/symmetric");
+                }
+            } else {
+                // GPTQ v1's and compressed-tensors' quantization_config as lowbit writes them hold one scheme.
+                throw new BadInputException(source, "override '" + o.pattern() + "': per-module schemes are not written for format "
+                        + output.format() + " yet (its quantization_config holds one scheme); they work with format gguf");
             }
         }
-        if (calibration != null && (calibration.samples < 1 || calibration.seqlen < 2)) {
+    }
+
+    private void checkCalibration(String source, QuantizerStep quantizer) {
+        if (calibration != null && (calibration.samples() < 1 || calibration.seqlen() < 2)) {
             throw new BadInputException(source, "calibration needs at least 1 sample of at least 2 tokens");
         }
-        if (!"gptq".equals(format) && !"compressed-tensors".equals(format)) {
-            throw new BadInputException(source, "unknown format '" + format + "' (supported: gptq, compressed-tensors)");
+        if (calibration != null && calibration.data() == null) throw new BadInputException(source, "calibration has no data file");
+        if (output.isGguf()) {
+            if (calibration != null && output.imatrix() != null) {
+                throw new BadInputException(source, "format gguf: give either an imatrix or calibration data, not both");
+            }
+            if (calibration != null && calibration.randomWindows()) {
+                throw new BadInputException(source, "format gguf: the importance matrix uses the first windows; random_windows is not supported");
+            }
+            return;
         }
-        for (String p : targets) compile(source, p);
-        for (String p : ignore) compile(source, p);
-        return this;
+        if (quantizer.needsCalibration() && calibration == null) {
+            throw new BadInputException(source, quantizer.name() + " needs calibration data (--calib FILE)");
+        }
+        if (!quantizer.needsCalibration() && calibration != null) {
+            throw new BadInputException(source, quantizer.name() + " is data-free; calibration data would not be used");
+        }
     }
 
-    private static Pattern compile(String source, String regex) {
+    private static void compile(String source, String regex) {
         try {
-            return Pattern.compile(regex);
+            Pattern.compile(regex);
         } catch (PatternSyntaxException e) {
             throw new BadInputException(source, "invalid module pattern '" + regex + "': " + e.getDescription());
         }
     }
 
-    /** Whether the module (e.g. {@code model.layers.0.self_attn.q_proj}) is quantized by this recipe. */
-    public boolean selects(String module) {
-        boolean in = targets.isEmpty() || targets.stream().anyMatch(p -> Pattern.compile(p).matcher(module).find());
-        return in && ignore.stream().noneMatch(p -> Pattern.compile(p).matcher(module).find());
-    }
+    // ------------------------------------------------------------------ reading and writing
 
+    /** The recipe as version-2 JSON, every key in a fixed order. */
     public String toJson() {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("version", VERSION);
+        ArrayNode st = root.putArray("steps");
+        for (Step s : steps) {
+            ObjectNode o = st.addObject();
+            o.put("type", s.type());
+            ArrayNode t = o.putArray("targets");
+            s.targets().forEach(t::add);
+            ArrayNode ig = o.putArray("ignore");
+            s.ignore().forEach(ig::add);
+            o.setAll(s.params());
+        }
+        root.set("overrides", JSON.valueToTree(overrides));
+        if (calibration != null) root.set("calibration", JSON.valueToTree(calibration));
+        root.set("output", JSON.valueToTree(output));
+        root.put("seed", seed);
         try {
-            return JSON.writeValueAsString(this) + "\n";
-        } catch (IOException e) {
+            return JSON.writeValueAsString(root) + "\n";
+        } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
     }
 
+    /** Reads and validates a recipe file: JSON, or YAML for {@code .yaml}/{@code .yml}; version 1 or 2. */
     public static Recipe read(Path file) {
         dev.lowbit.io.InputFiles.requireRegular(file, "recipe");
+        String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
+        ObjectMapper mapper = name.endsWith(".yaml") || name.endsWith(".yml") ? YAML : JSON;
+        JsonNode root;
         try {
-            return JSON.readValue(Files.readString(file), Recipe.class).validate(file.toString());
+            root = mapper.readTree(Files.readString(file));
         } catch (IOException e) {
-            throw new BadInputException(file, "cannot read recipe: " + e.getMessage().split("\n")[0]);
+            throw new BadInputException(file, "cannot read recipe: " + firstLine(e));
         }
+        return parse(file.toString(), root).validate(file.toString());
+    }
+
+    /** Parses a recipe tree (version 1 or 2) without validating it. */
+    static Recipe parse(String source, JsonNode root) {
+        if (root == null || !root.isObject()) throw new BadInputException(source, "a recipe is an object with a version");
+        JsonNode v = root.get("version");
+        if (v == null || !v.isInt()) throw new BadInputException(source, "recipe has no integer version");
+        try {
+            if (v.intValue() == 1) {
+                RecipeV1 old = JSON.treeToValue(root, RecipeV1.class);
+                if (old.scheme() == null) throw new BadInputException(source, "recipe has no scheme");
+                return old.upgrade();
+            }
+            if (v.intValue() != VERSION) {
+                throw new BadInputException(source, "recipe version " + v.intValue() + " is not supported (expected 1 or " + VERSION + ")");
+            }
+            for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!KEYS.contains(k)) throw new BadInputException(source, "unknown recipe key '" + k + "' (keys: " + String.join(", ", KEYS.stream().sorted().toList()) + ")");
+            }
+            List<Step> steps = new ArrayList<>();
+            JsonNode st = root.path("steps");
+            if (!st.isMissingNode() && !st.isArray()) throw new BadInputException(source, "'steps' must be a list");
+            for (JsonNode s : st) steps.add(step(source, s));
+            List<SchemeOverride> overrides = new ArrayList<>();
+            JsonNode ov = root.path("overrides");
+            if (!ov.isMissingNode() && !ov.isArray()) throw new BadInputException(source, "'overrides' must be a list");
+            for (JsonNode o : ov) overrides.add(JSON.treeToValue(o, SchemeOverride.class));
+            Calibration cal = root.hasNonNull("calibration") ? JSON.treeToValue(root.get("calibration"), Calibration.class) : null;
+            Output out = root.hasNonNull("output") ? JSON.treeToValue(root.get("output"), Output.class) : null;
+            JsonNode seed = root.path("seed");
+            if (!seed.isMissingNode() && !seed.canConvertToLong()) throw new BadInputException(source, "'seed' must be an integer");
+            return new Recipe(steps, overrides, cal, out, seed.asLong(0));
+        } catch (JsonProcessingException e) {
+            throw new BadInputException(source, "cannot read recipe: " + firstLine(e));
+        }
+    }
+
+    private static Step step(String source, JsonNode s) {
+        if (!s.isObject() || !s.path("type").isTextual()) throw new BadInputException(source, "every step is an object with a \"type\"");
+        ObjectNode params = ((ObjectNode) s).deepCopy();
+        params.remove(List.of("type", "targets", "ignore"));
+        return new Step(s.get("type").asText(), strings(source, s, "targets"), strings(source, s, "ignore"), params);
+    }
+
+    private static List<String> strings(String source, JsonNode step, String key) {
+        JsonNode a = step.path(key);
+        if (a.isMissingNode() || a.isNull()) return List.of();
+        List<String> out = new ArrayList<>();
+        if (a.isArray()) {
+            for (JsonNode n : a) {
+                if (!n.isTextual()) throw new BadInputException(source, "step '" + step.path("type").asText() + "': '" + key + "' must be a list of regexes");
+                out.add(n.asText());
+            }
+            return out;
+        }
+        throw new BadInputException(source, "step '" + step.path("type").asText() + "': '" + key + "' must be a list of regexes");
+    }
+
+    private static String firstLine(Exception e) {
+        String m = e.getMessage();
+        return m == null ? e.toString() : m.split("\n")[0];
     }
 }

@@ -3,6 +3,7 @@ package dev.lowbit.pipeline.gguf;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.export.ExportPlan;
 import dev.lowbit.io.export.LlamaFtype;
 import dev.lowbit.io.export.PlannedTensor;
@@ -30,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * byte-identical, metadata included).
  */
 class GgufPipelineTest {
-    static final Path SHARED = Path.of(System.getProperty("lowbit.shared", "../../shared"));
+    static final Path SHARED = SharedData.root();
     static final Path TINY = SHARED.resolve("models/tiny-llama-code");
     static final Path STORIES = SHARED.resolve("data/gguf/stories260K");
     static final Path STORIES_F32 = STORIES.resolve("stories260K-f32.gguf");

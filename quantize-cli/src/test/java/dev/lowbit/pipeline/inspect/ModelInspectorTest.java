@@ -1,8 +1,12 @@
 package dev.lowbit.pipeline.inspect;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lowbit.io.SharedData;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -15,7 +19,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 class ModelInspectorTest {
-    static final Path SHARED = Path.of(System.getProperty("lowbit.shared", "../shared"));
+    static final Path SHARED = SharedData.root();
 
     @Test
     void tinyLlamaCode() {
@@ -32,8 +36,9 @@ class ModelInspectorTest {
     }
 
     /**
-     * Every shared GGUF is read completely: the metadata count equals the header's (read here from the raw header
-     * bytes, independently of the reader), and the token list is as long as the vocabulary (its token_type list).
+     * Every shared GGUF is read completely: {@code metadata} in the JSON report holds exactly the header's key count
+     * (read here from the raw header bytes, independently of the reader) and no derived keys; version and tensor data
+     * offset appear under {@code gguf}; the token list is as long as the vocabulary (its token_type list).
      */
     @Test
     void everySharedGguf() throws IOException {
@@ -47,9 +52,18 @@ class ModelInspectorTest {
             try (FileChannel ch = FileChannel.open(f)) {
                 ch.read(head, 0);
             }
+            int version = head.getInt(4);
             long tensorCount = head.getLong(8), kvCount = head.getLong(16);
             InspectReport r = ModelInspector.inspect(f);
-            assertEquals(kvCount, r.metadata().size() - 2, f + ": metadata count (minus gguf.version/alignment)");
+            JsonNode json = new ObjectMapper().readTree(InspectRenderer.json(r));
+            assertEquals(kvCount, json.get("metadata").size(), f + ": metadata keys in the JSON report");
+            assertEquals(kvCount, r.metadata().size(), f + ": metadata keys");
+            json.get("metadata").fieldNames().forEachRemaining(k -> assertFalse(k.startsWith("gguf."), f + ": derived key " + k));
+            assertEquals(version, json.get("gguf").get("version").asInt(), f.toString());
+            // the data section starts at the next multiple of the alignment after the header; a file without tensors
+            // may end before it (llama.cpp writes no trailing padding then)
+            long offset = json.get("gguf").get("tensor_data_offset").asLong(), align = json.get("gguf").get("alignment").asLong();
+            assertTrue(offset > 24 && offset < Files.size(f) + align && offset % align == 0, f + ": data offset " + offset);
             assertEquals(tensorCount, r.tensorCount(), f.toString());
             Object tokens = r.metadata().get("tokenizer.ggml.tokens");
             if (tokens != null) {

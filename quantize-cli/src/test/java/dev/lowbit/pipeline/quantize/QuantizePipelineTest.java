@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lowbit.cli.Main;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.hf.DequantizingSource;
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
@@ -25,7 +26,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** End to end on tiny-llama-code: the written checkpoint holds exactly what the quantizer produced. */
 class QuantizePipelineTest {
-    static final Path SHARED = Path.of(System.getProperty("lowbit.shared", "../shared"));
+    static final Path SHARED = SharedData.root();
     static final Path MODEL = SHARED.resolve("models/tiny-llama-code");
     static final List<String> LINEARS = List.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
             "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj");

@@ -1,0 +1,36 @@
+package dev.lowbit.pipeline.recipe;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * The recipe's output target.
+ *
+ * @param format          {@code gptq} (GPTQ v1 safetensors), {@code compressed-tensors} ({@code pack-quantized}) or
+ *                        {@code gguf}
+ * @param type            gguf: the llama.cpp mix ({@code Q4_K_M} …); {@code null} otherwise
+ * @param pure            gguf: no mix rules, every quantizable tensor gets the mix's default type
+ * @param imatrix         gguf: importance matrix file (llama.cpp GGUF or {@code .dat}), or {@code null}
+ * @param allowRequantize gguf: allow re-quantizing tensors that are already quantized
+ */
+@JsonInclude(JsonInclude.Include.NON_DEFAULT)
+public record Output(@JsonProperty("format") String format,
+                     @JsonProperty("type") String type,
+                     @JsonProperty("pure") boolean pure,
+                     @JsonProperty("imatrix") String imatrix,
+                     @JsonProperty("allow_requantize") boolean allowRequantize) {
+    public static final String GPTQ = "gptq";
+    public static final String COMPRESSED_TENSORS = "compressed-tensors";
+    public static final String GGUF = "gguf";
+
+    /** A safetensors target ({@code gptq} or {@code compressed-tensors}). */
+    public static Output of(String format) {
+        return new Output(format, null, false, null, false);
+    }
+
+    @JsonIgnore
+    public boolean isGguf() {
+        return GGUF.equals(format);
+    }
+}

@@ -1,0 +1,124 @@
+package dev.lowbit.pipeline.steps;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.io.quant.QuantizedTensor;
+import dev.lowbit.pipeline.recipe.Output;
+import dev.lowbit.pipeline.recipe.Step;
+import dev.lowbit.ptq.gptq.Gptq;
+import dev.lowbit.ptq.gptq.GptqConfig;
+import dev.lowbit.ptq.scheme.ClipSearch;
+import dev.lowbit.ptq.scheme.ZeroFloor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code gptq}: Frantar et al., calibrated and error-compensating; parameters named as in the reference
+ * implementation. {@code mse_clip} runs the reference's MSE clipping search whenever GPTQ fixes a group's parameters.
+ */
+final class GptqStep implements StepType {
+    static final List<Param> OWN = List.of(
+            Param.ofNumber("damp_percent", 0.01, "dampening, fraction of mean diag(H), in (0, 1)"),
+            Param.ofInt("block_size", 128, "lazy-batch block width"),
+            Param.ofBool("desc_act", false, "act-order: columns in order of decreasing diag(H)"),
+            Param.ofBool("static_groups", false, "with desc_act: group parameters fixed before the sweep"),
+            Param.ofBool("true_sequential", true, "quantize {q,k,v} → {o} → {gate,up} → {down} with quantized inputs"));
+    static final List<Param> ALL = concat(GridParams.ALL, OWN);
+
+    @Override
+    public String name() {
+        return "gptq";
+    }
+
+    @Override
+    public Role role() {
+        return Role.QUANTIZER;
+    }
+
+    @Override
+    public String description() {
+        return "Frantar et al.: calibrated, error-compensating; needs calibration data";
+    }
+
+    @Override
+    public List<Param> params() {
+        return ALL;
+    }
+
+    @Override
+    public Configured configure(String source, Step step, Output output) {
+        String where = "step 'gptq'";
+        ObjectNode p = output.isGguf()
+                ? StepRegistry.resolve(source, where, step.params(), OWN, ALL, GridParams.NOT_FOR_GGUF)
+                : StepRegistry.resolve(source, where, step.params(), ALL, ALL, "");
+        double damp = p.get("damp_percent").doubleValue();
+        if (!(damp > 0 && damp < 1)) throw new BadInputException(source, where + ": damp_percent must be in (0, 1), got " + damp);
+        if (p.get("block_size").intValue() < 1) {
+            throw new BadInputException(source, where + ": block_size must be ≥ 1, got " + p.get("block_size"));
+        }
+        if (p.get("static_groups").booleanValue() && !p.get("desc_act").booleanValue()) {
+            throw new BadInputException(source, where + ": static_groups (--static-groups) only makes sense with desc_act (--act-order)");
+        }
+        QuantScheme scheme = output.isGguf() ? null : GridParams.scheme(source, where, p);
+        ClipSearch clip = !output.isGguf() && p.get("mse_clip").booleanValue() ? ClipSearch.REFERENCE : null;
+        return new Quantizer(step.withParams(p), scheme, clip);
+    }
+
+    record Quantizer(Step step, QuantScheme scheme, ClipSearch clip) implements QuantizerStep {
+        private ObjectNode p() {
+            return step.params();
+        }
+
+        @Override
+        public String name() {
+            return "gptq";
+        }
+
+        @Override
+        public boolean needsCalibration() {
+            return true;
+        }
+
+        @Override
+        public boolean trueSequential() {
+            return p().get("true_sequential").booleanValue();
+        }
+
+        @Override
+        public boolean actOrder() {
+            return p().get("desc_act").booleanValue();
+        }
+
+        @Override
+        public boolean staticGroups() {
+            return p().get("static_groups").booleanValue();
+        }
+
+        @Override
+        public double dampPercent() {
+            return p().get("damp_percent").doubleValue();
+        }
+
+        /** The settings {@link Gptq} runs with. */
+        public GptqConfig config() {
+            return new GptqConfig(scheme, dampPercent(), p().get("block_size").intValue(), actOrder(), staticGroups(), clip, null);
+        }
+
+        @Override
+        public QuantizedTensor quantize(String module, float[] weight, int rows, int cols, double[] hessian) {
+            return Gptq.quantize(module, weight, rows, cols, hessian, config()).quantized();
+        }
+
+        @Override
+        public QuantizedTensor quantize(String module, float[] weight, int rows, int cols, double[] hessian, ZeroFloor floor) {
+            return Gptq.quantize(module, weight, rows, cols, hessian, config().withZeroFloor(floor)).quantized();
+        }
+    }
+
+    private static List<Param> concat(List<Param> a, List<Param> b) {
+        List<Param> out = new ArrayList<>(a);
+        out.addAll(b);
+        return List.copyOf(out);
+    }
+}

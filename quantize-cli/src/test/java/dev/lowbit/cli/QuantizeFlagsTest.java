@@ -1,0 +1,102 @@
+package dev.lowbit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.io.SharedData;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Every flag that does not apply to the chosen format or method is refused with one line naming it (exit 2) before
+ * anything is read or written, instead of being silently ignored.
+ */
+class QuantizeFlagsTest {
+    static final String MODEL = SharedData.tinyLlama().toString();
+    static final String CALIB = SharedData.data("calib_code.txt").toString();
+
+    @TempDir
+    Path tmp;
+
+    /** {@code args} is split on spaces; {@code flag} must be named in the one-line message. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+        // --format gguf: the type fixes the grid; no targets/ignore; nothing random
+        "--format gguf --type Q4_0 --bits 3                       | --bits",
+        "--format gguf --type Q4_0 --group-size 64                | --group-size",
+        "--format gguf --type Q4_0 --sym                          | --sym",
+        "--format gguf --type Q4_0 --mse-clip                     | --mse-clip",
+        "--format gguf --type Q4_0 --targets mlp                  | --targets",
+        "--format gguf --type Q4_0 --ignore mlp                   | --ignore",
+        "--format gguf --type Q4_0 --seed 3                       | --seed",
+        "--format gguf --type Q4_0 --calib CALIB --calib-random   | --calib-random",
+        "--format gguf --type Q4_0 --act-order                    | --act-order",
+        "--format gguf --type Q4_0 --damp 0.02                    | --damp",
+        // safetensors formats: GGUF-only flags
+        "--method rtn --type Q4_0                                 | --type",
+        "--method rtn --pure                                      | --pure",
+        "--method rtn --tensor-type ffn=F16                       | --tensor-type",
+        "--method rtn --imatrix x.dat                             | --imatrix",
+        "--method rtn --allow-requantize                          | --allow-requantize",
+        // rtn is data-free and has no GPTQ knobs
+        "--method rtn --calib CALIB                               | --calib",
+        "--method rtn --block-size 64                             | --block-size",
+        "--method rtn --damp 0.1                                  | --damp",
+        "--method rtn --static-groups                             | --static-groups",
+        // calibration details without calibration; a seed with nothing random
+        "--method gptq --calib-samples 4                          | --calib-samples",
+        "--method gptq --calib CALIB --seed 5                     | --seed",
+        // --recipe fixes the whole run
+        "--recipe R --bits 3                                      | --bits",
+        "--recipe R --method rtn                                  | --method",
+        "--recipe R --format gguf                                 | --format",
+        "--recipe R --calib CALIB                                 | --calib",
+        "--recipe R --seed 1                                      | --seed",
+    })
+    void refusedWithOneLineNamingTheFlag(String args, String flag) throws IOException {
+        Path recipe = tmp.resolve("r.json");
+        Files.writeString(recipe, "{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}");
+        Path out = tmp.resolve("out");
+        List<String> argv = new ArrayList<>(List.of("quantize", MODEL, "-o", out.toString(), "-q"));
+        for (String a : args.strip().split(" +")) argv.add(a.equals("CALIB") ? CALIB : a.equals("R") ? recipe.toString() : a);
+        Run r = GgufCommandsTest.run(argv.toArray(String[]::new));
+        assertEquals(2, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains(flag), r.err());
+        assertFalse(Files.exists(out));
+    }
+
+    /** The same values given as defaults are fine: what matters is what was typed. */
+    @Test
+    void defaultsAreNotTyped() {
+        Run r = GgufCommandsTest.run("quantize", SharedData.resolve("data/gguf/stories260K/stories260K-f32.gguf").toString(),
+                "-o", tmp.resolve("q.gguf").toString(), "--format", "gguf", "--type", "Q8_0", "--tensor-type", "ffn_down=F16",
+                "-q", "--json");
+        assertEquals(0, r.code(), r.err());
+    }
+
+    @Test
+    void unknownStepNamesItAndListsTheKnownOnes() {
+        Run r = GgufCommandsTest.run("quantize", MODEL, "-o", tmp.resolve("o").toString(), "--method", "awq", "-q");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("unknown step 'awq'") && r.err().contains("rtn, gptq"), r.err());
+    }
+
+    @Test
+    void listSteps() {
+        Run r = GgufCommandsTest.run("quantize", "--list-steps");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("rtn ")), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("gptq ")), r.out());
+        assertTrue(r.out().contains("damp_percent=0.01"), r.out());
+    }
+}
