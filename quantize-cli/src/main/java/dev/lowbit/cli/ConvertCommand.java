@@ -33,7 +33,7 @@ final class ConvertCommand implements Callable<Integer> {
             description = "tensor type: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     OutType type;
 
-    @Option(names = "--force", description = "replace an existing output file")
+    @Option(names = "--force", description = "replace the output file if lowbit wrote it (swapped in atomically when complete)")
     boolean force;
 
     @Option(names = "--json", description = "print the report as one JSON object")

@@ -144,7 +144,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "compute threads (default: all cores; 2 for --format gguf)")
     Integer threads;
 
-    @Option(names = "--force", description = "replace OUT if it exists (only after the new output is complete)")
+    @Option(names = "--force", description = "replace OUT if lowbit wrote it (swapped in atomically once the new output is complete)")
     boolean force;
 
     @Option(names = "--json", description = "print the final report as one JSON object")
@@ -185,7 +185,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
                 : msg -> System.err.println("lowbit: " + msg);
-        QuantizeReport report = QuantizePipeline.run(model, output, r, force, threads == null ? cores : threads, listener);
+        QuantizeReport report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, listener);
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

@@ -2,11 +2,7 @@ package dev.lowbit.cli;
 
 import dev.lowbit.calib.data.TextDataset;
 import dev.lowbit.calib.tokenize.ModelTokenizer;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
+import dev.lowbit.pipeline.tokenize.TokenIds;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -28,10 +24,10 @@ final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, or .jsonl with a 'text' field")
     Path data;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "write the ids here (int32 LE); refuses to overwrite without --force")
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "write the ids here (int32 LE) with a sidecar FILE.lowbit-manifest.json")
     Path output;
 
-    @Option(names = "--force", description = "overwrite the output file")
+    @Option(names = "--force", description = "replace the output file if lowbit wrote it")
     boolean force;
 
     @Option(names = "--json", description = "print one JSON object")
@@ -43,18 +39,7 @@ final class TokenizeCommand implements Callable<Integer> {
         try (ModelTokenizer tok = ModelTokenizer.open(model)) {
             ids = tok.encode(TextDataset.read(data));
         }
-        if (output != null) {
-            if (Files.exists(output) && !force) throw new dev.lowbit.io.BadInputException(output, "already exists (pass --force to overwrite)");
-            ByteBuffer buf = ByteBuffer.allocate(ids.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-            for (int id : ids) buf.putInt(id);
-            try {
-                Path tmp = Files.createTempFile(output.toAbsolutePath().getParent(), ".lowbit-", ".tmp");
-                Files.write(tmp, buf.array());
-                Files.move(tmp, output, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
+        if (output != null) TokenIds.write(ids, output, force, model, data);
         if (json) System.out.println("{\"tokens\":" + ids.length + ",\"data\":\"" + data.toString().replace("\\", "\\\\").replace("\"", "\\\"") + "\"}");
         else System.out.println(ids.length + " tokens");
         return 0;

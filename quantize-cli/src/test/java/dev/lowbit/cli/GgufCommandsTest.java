@@ -100,7 +100,7 @@ class GgufCommandsTest {
         Run again = run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
                 "--type", "q4_0", "--tensor-type", "ffn_down=F16");
         assertEquals(2, again.code());
-        assertTrue(again.err().contains("already exists (pass --force to replace it)"), again.err());
+        assertTrue(again.err().contains("already exists (pass --force to replace an output lowbit wrote)"), again.err());
         assertEquals(2, run("quantize", "--format", "gguf", "x", "-o", "y", "--type", "Q9_K").code());
         assertEquals(2, run("quantize", "x", "-o", "y", "--format", "onnx").code());
     }

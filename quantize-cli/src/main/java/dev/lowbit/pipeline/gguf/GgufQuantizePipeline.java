@@ -11,16 +11,22 @@ import dev.lowbit.io.ggml.GgmlType;
 import dev.lowbit.io.gguf.GgufValue;
 import dev.lowbit.io.gguf.GgufWriter;
 import dev.lowbit.io.imatrix.Imatrix;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.pipeline.output.Manifest;
+import dev.lowbit.pipeline.output.SafeOutput;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.FileAlreadyExistsException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 
 /**
  * Hugging Face Llama-family directory or GGUF file → GGUF file for llama.cpp, with llama-quantize's per-tensor type
@@ -30,9 +36,11 @@ import java.util.TreeMap;
  * written, that every row fits its type's blocks, that nothing already quantized would be re-quantized unless asked,
  * and that the imatrix matches → stream tensor by tensor: decode rows to f32 (q/k rows permuted for llama.cpp's
  * rope), quantize them with the planned codec (importance weights where the codec uses them), append to a temporary
- * file → rename it into place. Memory stays at about one chunk of rows per thread.
+ * file beside the output → swap it into place with its sidecar manifest ({@link SafeOutput}). Memory stays at about one chunk of rows per thread.
  */
 public final class GgufQuantizePipeline {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private GgufQuantizePipeline() {}
 
     /**
@@ -66,15 +74,22 @@ public final class GgufQuantizePipeline {
 
     /** Runs the export; every input problem is a one-line {@link BadInputException} raised before the output exists. */
     public static GgufQuantizeReport run(Request r) {
-        long t0 = System.nanoTime();
-        Path out = r.output().toAbsolutePath();
-        if (!r.force() && Files.exists(out)) throw new BadInputException(out, "already exists (pass --force to replace it)");
-        if (out.getParent() != null && !Files.isDirectory(out.getParent())) {
-            throw new BadInputException(out, "directory " + out.getParent() + " does not exist");
-        }
         if (r.calib() != null && r.imatrix() != null) {
             throw new BadInputException("--calib", "give either --imatrix or --calib, not both");
         }
+        SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", r.model()).add("--imatrix", r.imatrix())
+                .add("--calib", r.calib());
+        try (SafeOutput out = SafeOutput.file(r.output(), r.force(), inputs)) {
+            try {
+                return run(r, out);
+            } catch (IOException | RuntimeException e) {
+                throw out.failure(e);
+            }
+        }
+    }
+
+    private static GgufQuantizeReport run(Request r, SafeOutput out) throws IOException {
+        long t0 = System.nanoTime();
         Imatrix imatrix = r.imatrix() != null ? Imatrix.read(r.imatrix())
                 : r.calib() != null ? ImatrixCalibration.compute(r.model(), r.calib(), r.calibSeqlen(), r.calibSamples(), r.threads())
                 : null;
@@ -118,17 +133,47 @@ public final class GgufQuantizePipeline {
                 params += n;
                 bytes += t.byteSize();
             }
-            try {
-                w.write(out, r.force());
-            } catch (FileAlreadyExistsException e) {
-                throw new BadInputException(out, "already exists (pass --force to replace it)");
+            try (FileChannel ch = FileChannel.open(out.path(), StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                w.writeTo(ch);
             }
+            long fileBytes = Files.size(out.path());
+            out.commit(manifest(r, imatrixName));
             double secs = (System.nanoTime() - t0) / 1e9;
-            return new GgufQuantizeReport(out.toString(), src.source(), r.ftype().name(), Files.size(out), params, bytes,
+            return new GgufQuantizeReport(out.target().toString(), src.source(), r.ftype().name(), fileBytes, params, bytes,
                     secs, new TreeMap<>(counts), imatrixName, weighted);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * The sidecar {@code OUT.lowbit-manifest.json}: the request as a recipe, and sha256 of every input file (names,
+     * never paths). A sidecar rather than GGUF metadata, so that our files stay byte-identical to llama-quantize's.
+     */
+    private static Manifest manifest(Request r, String imatrixName) throws IOException {
+        ObjectNode recipe = JSON.createObjectNode();
+        recipe.put("format", "gguf");
+        recipe.put("type", r.ftype().name());
+        recipe.put("pure", r.pure());
+        recipe.put("allow_requantize", r.allowRequantize());
+        ArrayNode tt = recipe.putArray("tensor_types");
+        r.tensorTypes().forEach(tt::add);
+        if (r.imatrix() != null) recipe.put("imatrix", r.imatrix().getFileName().toString());
+        if (r.calib() != null) {
+            recipe.putObject("calibration").put("data", r.calib().getFileName().toString())
+                    .put("samples", r.calibSamples()).put("seqlen", r.calibSeqlen());
+        }
+        Manifest m = new Manifest(JSON.writeValueAsString(recipe), 0);
+        List<Path> model;
+        if (Files.isDirectory(r.model())) {
+            try (Stream<Path> s = Files.list(r.model())) {
+                model = s.filter(Files::isRegularFile).sorted().toList();
+            }
+        } else {
+            model = List.of(r.model());
+        }
+        m.input("model", model);
+        if (r.imatrix() != null) m.input("imatrix", List.of(r.imatrix()));
+        if (r.calib() != null) m.input("calibration", List.of(r.calib()));
+        return m;
     }
 
     /** Refuses tensors lowbit cannot encode or decode, and re-quantization without {@code allowRequantize}. */

@@ -21,6 +21,11 @@ import java.util.TreeMap;
  * same input, recipe and seed give a byte-identical output directory; timings go to the console report instead.
  */
 public final class Manifest {
+    /** The manifest's name inside an output directory. */
+    public static final String FILE_NAME = "lowbit-manifest.json";
+    /** What a single-file output's manifest appends to the file's name: {@code x.gguf.lowbit-manifest.json}. */
+    public static final String SIDECAR_SUFFIX = ".lowbit-manifest.json";
+    private static final long MAX_MANIFEST_BYTES = 16L << 20;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
             .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
 
@@ -50,6 +55,14 @@ public final class Manifest {
         return this;
     }
 
+    /** For a single-file output: the file this manifest describes (by name, never a path), its size and sha256. */
+    public Manifest output(String fileName, long bytes, String sha256) {
+        root.put("output", fileName);
+        root.put("output_bytes", bytes);
+        root.put("output_sha256", sha256);
+        return this;
+    }
+
     public Manifest figure(String name, Object value) {
         figures.put(name, value);
         return this;
@@ -63,6 +76,33 @@ public final class Manifest {
             Files.writeString(file, JSON.writeValueAsString(out) + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The sidecar manifest of a single-file output. */
+    public static Path sidecarOf(Path file) {
+        return file.resolveSibling(file.getFileName() + SIDECAR_SUFFIX);
+    }
+
+    /**
+     * Whether {@code file} is a manifest lowbit wrote: a regular file (not followed through a link) holding a JSON
+     * object whose {@code tool} is {@code lowbit}; a sidecar must also name the file beside it as its {@code output}.
+     * This is what {@code --force} requires before it replaces anything.
+     */
+    public static boolean isLowbitManifest(Path file) {
+        try {
+            var attrs = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class,
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if (!attrs.isRegularFile() || attrs.size() > MAX_MANIFEST_BYTES) return false;
+            var node = JSON.readTree(Files.readString(file));
+            if (node == null || !node.isObject() || !"lowbit".equals(node.path("tool").asText(null))) return false;
+            String name = file.getFileName().toString();
+            if (name.endsWith(SIDECAR_SUFFIX) && !name.equals(FILE_NAME)) {
+                return name.equals(node.path("output").asText("") + SIDECAR_SUFFIX);
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 

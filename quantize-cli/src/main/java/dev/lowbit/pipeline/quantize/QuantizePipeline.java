@@ -30,7 +30,7 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
 import dev.lowbit.pipeline.output.Manifest;
-import dev.lowbit.pipeline.output.OutputDirectory;
+import dev.lowbit.pipeline.output.SafeOutput;
 import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.pipeline.steps.QuantizerStep;
@@ -74,10 +74,16 @@ public final class QuantizePipeline {
         void status(String message);
     }
 
-    public static QuantizeReport run(Path model, Path output, Recipe recipe, boolean force, int threads, Listener listener) {
+    /**
+     * Quantizes {@code model} into the directory {@code output} (replaced only with {@code force}, and only when lowbit
+     * wrote it: see {@link SafeOutput}).
+     *
+     * @param recipeFile the recipe file the run replays, or null: an input the output must not touch
+     */
+    public static QuantizeReport run(Path model, Path output, Recipe recipe, Path recipeFile, boolean force, int threads,
+                                     Listener listener) {
         long t0 = System.nanoTime();
         LlamaConfig config = LlamaConfig.fromJson(model);
-        Architecture arch = config.architecture();
         QuantizerStep quantizer = recipe.quantizer();
         QuantScheme scheme = quantizer.scheme();
         Timings time = new Timings();
@@ -96,44 +102,56 @@ public final class QuantizePipeline {
             }
             // tokenizer-side files are checked (real path inside the model tree, content what the name claims) up front
             List<Path> sideFiles = SideFiles.verified(model);
-            // GPTQ v1 stores z − 1 in unsigned qzeros: keep asymmetric zeros ≥ 1 by widening the grid of such groups
-            ZeroFloor floor = "gptq".equals(recipe.output().format()) && !scheme.symmetric() ? ZeroFloor.gptqV1() : null;
-            try (OutputDirectory out = OutputDirectory.create(output, force)) {
-                ShardPlan shards = new ShardPlan(out.dir(), config.numLayers());
-                Stats stats = new Stats();
-                writeGlobalShard(shards, source, arch);
-                if (quantizer.needsCalibration()) {
-                    runCalibrated(model, config, source, recipe, quantizer, floor, targets, windows, threads, shards, stats, time, listener);
-                } else {
-                    runDataFree(config, source, recipe, quantizer, floor, targets, shards, stats, time, listener);
+            SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--recipe", recipeFile);
+            if (recipe.calibration() != null) inputs.add("--calib", Path.of(recipe.calibration().data()));
+            try (SafeOutput out = SafeOutput.directory(output, force, inputs)) {
+                try {
+                    return write(model, out, config, source, recipe, quantizer, targets, windows, threads, time, listener, t0, sideFiles);
+                } catch (IOException | RuntimeException e) {
+                    throw out.failure(e);
                 }
-                shards.writeIndex();
-                writeConfig(model, out.dir(), recipe, quantizer);
-                for (Path p : sideFiles) Files.copy(p, out.dir().resolve(p.getFileName().toString()));
-                Files.writeString(out.dir().resolve("recipe.json"), recipe.toJson());
-                long outBytes = directoryBytes(out.dir());
-                Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
-                        .input("model", modelFiles(model))
-                        .figure("quantized_modules", stats.modules)
-                        .figure("quantized_parameters", stats.parameters)
-                        .figure("linear_bits_per_weight", stats.bitsPerWeight())
-                        .figure("output_bytes_without_manifest", outBytes)
-                        .figure("widened_groups", floor == null ? 0 : floor.count());
-                if (recipe.calibration() != null) {
-                    manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
-                    manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
-                }
-                manifest.write(out.dir().resolve("lowbit-manifest.json"));
-                outBytes = directoryBytes(out.dir());
-                out.commit();
-                time.add("total", System.nanoTime() - t0);
-                return new QuantizeReport(out.target().toString(), quantizer.name(), scheme.toString(), recipe.output().format(),
-                        stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes, directoryBytes(model),
-                        time.seconds(), floor == null ? 0 : floor.count());
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
+    }
+
+    /** Writes every file of the output into its temp directory, then commits it. */
+    private static QuantizeReport write(Path model, SafeOutput out, LlamaConfig config, TensorSource source, Recipe recipe,
+                                        QuantizerStep quantizer, List<Target> targets, int[][] windows, int threads,
+                                        Timings time, Listener listener, long t0, List<Path> sideFiles) throws IOException {
+        Path dir = out.path();
+        // GPTQ v1 stores z − 1 in unsigned qzeros: keep asymmetric zeros ≥ 1 by widening the grid of such groups
+        ZeroFloor floor = "gptq".equals(recipe.output().format()) && !quantizer.scheme().symmetric() ? ZeroFloor.gptqV1() : null;
+        ShardPlan shards = new ShardPlan(dir, config.numLayers());
+        Stats stats = new Stats();
+        writeGlobalShard(shards, source, config.architecture());
+        if (quantizer.needsCalibration()) {
+            runCalibrated(model, config, source, recipe, quantizer, floor, targets, windows, threads, shards, stats, time, listener);
+        } else {
+            runDataFree(config, source, recipe, quantizer, floor, targets, shards, stats, time, listener);
+        }
+        shards.writeIndex();
+        writeConfig(model, dir, recipe, quantizer);
+        for (Path p : sideFiles) Files.copy(p, dir.resolve(p.getFileName().toString()));
+        Files.writeString(dir.resolve("recipe.json"), recipe.toJson());
+        long outBytes = directoryBytes(dir);
+        Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
+                .input("model", modelFiles(model))
+                .figure("quantized_modules", stats.modules)
+                .figure("quantized_parameters", stats.parameters)
+                .figure("linear_bits_per_weight", stats.bitsPerWeight())
+                .figure("output_bytes_without_manifest", outBytes)
+                .figure("widened_groups", floor == null ? 0 : floor.count());
+        if (recipe.calibration() != null) {
+            manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
+            manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
+        }
+        manifest.write(dir.resolve(Manifest.FILE_NAME));
+        outBytes = directoryBytes(dir);
+        out.commit();
+        time.add("total", System.nanoTime() - t0);
+        return new QuantizeReport(out.target().toString(), quantizer.name(), quantizer.scheme().toString(),
+                recipe.output().format(), stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes,
+                directoryBytes(model), time.seconds(), floor == null ? 0 : floor.count());
     }
 
     /** One Linear that the recipe quantizes. */

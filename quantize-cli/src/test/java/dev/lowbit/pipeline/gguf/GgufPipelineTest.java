@@ -134,12 +134,17 @@ class GgufPipelineTest {
     }
 
     @Test
-    void anExistingOutputIsReplacedOnlyWithForce() throws IOException {
-        Path out = tmp.resolve("exists.gguf");
-        Files.writeString(out, "keep me");
+    void anExistingOutputIsReplacedOnlyWithForceAndOnlyWhenLowbitWroteIt() throws IOException {
+        Path theirs = tmp.resolve("exists.gguf");
+        Files.writeString(theirs, "keep me");
         assertThrows(BadInputException.class,
-                () -> GgufQuantizePipeline.run(request(STORIES_F32, out, LlamaFtype.Q4_0, List.of("ffn_down=F16"))));
-        assertEquals("keep me", Files.readString(out));
+                () -> GgufQuantizePipeline.run(request(STORIES_F32, theirs, LlamaFtype.Q4_0, List.of("ffn_down=F16"))));
+        BadInputException e = assertThrows(BadInputException.class, () -> GgufQuantizePipeline.run(new GgufQuantizePipeline.Request(
+                STORIES_F32, theirs, LlamaFtype.Q4_0, null, null, 0, 0, List.of("ffn_down=F16"), false, false, true, 1)));
+        assertTrue(e.getMessage().contains("was not written by lowbit"), e.getMessage());
+        assertEquals("keep me", Files.readString(theirs));
+        Path out = tmp.resolve("ours.gguf");
+        GgufQuantizePipeline.run(request(STORIES_F32, out, LlamaFtype.Q8_0, List.of("ffn_down=F16")));
         GgufQuantizePipeline.run(new GgufQuantizePipeline.Request(STORIES_F32, out, LlamaFtype.Q4_0, null, null, 0, 0,
                 List.of("ffn_down=F16"), false, false, true, 1));
         assertEquals(-1L, Files.mismatch(out, STORIES.resolve("stories260K-Q4_0.gguf")), "one thread gives the same bytes");

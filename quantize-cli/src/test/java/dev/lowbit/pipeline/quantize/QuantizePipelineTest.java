@@ -122,13 +122,16 @@ class QuantizePipelineTest {
         try (Stream<Path> s = Files.list(tmp)) {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().contains("lowbit-tmp")), "no temp directory left behind");
         }
-        // An existing output is refused without --force and replaced with it.
+        // An existing output is refused without --force, and with it too unless lowbit wrote it.
         Files.createDirectories(out);
         Files.writeString(out.resolve("keep.txt"), "user data");
         assertEquals(2, Main.execute("quantize", m, "-o", o, "--method", "rtn", "-q"));
+        assertEquals(2, Main.execute("quantize", m, "-o", o, "--method", "rtn", "--force", "-q"));
         assertEquals("user data", Files.readString(out.resolve("keep.txt")));
-        assertEquals(0, Main.execute("quantize", m, "-o", o, "--method", "rtn", "--force", "-q"));
-        assertFalse(Files.exists(out.resolve("keep.txt")));
+        Path mine = tmp.resolve("mine");
+        assertEquals(0, Main.execute("quantize", m, "-o", mine.toString(), "--method", "rtn", "--bits", "8", "-q"));
+        assertEquals(0, Main.execute("quantize", m, "-o", mine.toString(), "--method", "rtn", "--force", "-q"));
+        assertTrue(Files.readString(mine.resolve("recipe.json")).contains("\"bits\" : 4"));
     }
 
     private static List<Path> list(Path dir) throws IOException {
