@@ -60,14 +60,15 @@ for r in runs:
     cls = r["benchmark"].split(".")[-2]
     p = r.get("params", {})
     n = int(p.get("n", 0))
-    score, err = r["primaryMetric"]["score"], r["primaryMetric"]["scoreError"]
+    score, err = float(r["primaryMetric"]["score"]), float(r["primaryMetric"]["scoreError"])  # "NaN" with < 3 iterations
     gbs = score * bytes_per_elem.get(cls, 0) * n / 1e9
     rows.append((cls, p, score, err, gbs))
 print()
-print(f"{'benchmark':<18} {'params':<40} {'ops/s':>14} {'±':>12} {'GB/s in':>9}")
-for cls, p, score, err, gbs in rows:
+print(f"{'benchmark':<28} {'params':<32} {'score':>14} {'±':>12} {'unit':<8} {'GB/s in':>9}")
+for r, (cls, p, score, err, gbs) in zip(runs, rows):
     ps = " ".join(f"{k}={v}" for k, v in sorted(p.items()))
-    print(f"{cls:<18} {ps:<40} {score:>14.1f} {err:>12.1f} {gbs:>9.2f}")
+    name = ".".join(r["benchmark"].split(".")[-2:])
+    print(f"{name:<28} {ps:<32} {score:>14.1f} {err:>12.1f} {r['primaryMetric']['scoreUnit']:<8} {gbs:>9.2f}")
 base = {}
 for cls, p, score, err, gbs in rows:
     if p.get("impl") == "scalar":
@@ -77,6 +78,15 @@ for cls, p, score, err, gbs in rows:
     key = (cls, tuple(sorted((k, v) for k, v in p.items() if k != "impl")))
     if p.get("impl") not in (None, "scalar") and key in base:
         ratios.append(f"{cls} {' '.join(f'{k}={v}' for k, v in key[1])}: {p['impl']} / scalar = {score / base[key]:.2f}x")
+# GptqBench: each case against RTN of the same matrix, measured in the same run (lower score = faster: ms/op)
+by_name = {}
+for r in runs:
+    if r["benchmark"].split(".")[-2] == "GptqBench":
+        by_name[(r["benchmark"].split(".")[-1], tuple(sorted(r.get("params", {}).items())))] = r["primaryMetric"]["score"]
+for (name, p), score in by_name.items():
+    base = by_name.get(("rtn", p))
+    if name != "rtn" and base:
+        ratios.append(f"GptqBench {' '.join(f'{k}={v}' for k, v in p)}: {name} / rtn = {score / base:.1f}x the time")
 if ratios:
     print()
     print("\n".join(ratios))

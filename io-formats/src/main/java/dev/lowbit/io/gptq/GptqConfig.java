@@ -3,6 +3,7 @@ package dev.lowbit.io.gptq;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lowbit.io.quant.QuantScheme;
+import java.util.Map;
 
 /**
  * The {@code quantization_config} block of {@code config.json} for a GPTQ v1 checkpoint.
@@ -41,5 +42,24 @@ public final class GptqConfig {
         meta.put("static_groups", staticGroups);
         meta.put("true_sequential", trueSequential);
         return c;
+    }
+
+    /**
+     * Adds GPTQModel's per-module overrides: {@code "dynamic": {"+:^<escaped name>$": {"bits": b, "group_size": g,
+     * "sym": s}}} for every module whose scheme differs from the top-level one (keys are Python regexes matched
+     * against the module name).
+     */
+    public static void putDynamic(ObjectNode config, Map<String, QuantScheme> modules) {
+        ObjectNode d = config.putObject("dynamic");
+        for (Map.Entry<String, QuantScheme> e : modules.entrySet()) {
+            QuantScheme s = e.getValue();
+            if (!GptqPacking.supportsBits(s.bits())) {
+                throw new IllegalArgumentException("GPTQ packs 2, 3, 4 or 8 bits, not " + s.bits());
+            }
+            ObjectNode o = d.putObject("+:^" + e.getKey().replace(".", "\\.") + "$");
+            o.put("bits", s.bits());
+            o.put("group_size", s.groupSize());
+            o.put("sym", s.symmetric());
+        }
     }
 }

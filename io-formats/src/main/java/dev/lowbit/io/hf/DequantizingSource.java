@@ -30,15 +30,24 @@ public final class DequantizingSource implements TensorSource {
     private final TensorSource packed;
     private final Format format;
     private final QuantScheme scheme;
+    private final List<Rule> rules;
     private final CtPackLayout layout;
     private final Map<String, String> modules = new LinkedHashMap<>(); // synthesized weight name -> module
     private final List<String> names = new ArrayList<>();
     private final String source;
 
-    private DequantizingSource(TensorSource packed, Format format, QuantScheme scheme, CtPackLayout layout, String source) {
+    /**
+     * A per-module scheme from the quantization_config: GPTQModel's {@code dynamic} entries, or a compressed-tensors
+     * config group's module names and {@code re:} patterns.
+     */
+    private record Rule(java.util.function.Predicate<String> matches, QuantScheme scheme) {}
+
+    private DequantizingSource(TensorSource packed, Format format, QuantScheme scheme, List<Rule> rules,
+                               CtPackLayout layout, String source) {
         this.packed = packed;
         this.format = format;
         this.scheme = scheme;
+        this.rules = List.copyOf(rules);
         this.layout = layout;
         this.source = source;
         String marker = format == Format.GPTQ ? ".qweight" : ".weight_packed";
@@ -85,7 +94,18 @@ public final class DequantizingSource implements TensorSource {
                 }
                 int bits = qc.path("bits").asInt(0);
                 QuantScheme s = scheme(source, bits, qc.path("group_size").asInt(-1), qc.path("sym").asBoolean(true));
-                return new DequantizingSource(packed, Format.GPTQ, s, null, source);
+                // GPTQModel's per-module overrides: "+:REGEX" (or a bare REGEX) re.match'ed against the module name;
+                // "-:REGEX" modules are left unquantized and simply have no qweight
+                List<Rule> rules = new ArrayList<>();
+                for (Map.Entry<String, JsonNode> e : qc.path("dynamic").properties()) {
+                    String key = e.getKey();
+                    if (key.startsWith("-:")) continue;
+                    java.util.regex.Pattern p = pattern(source, key.startsWith("+:") ? key.substring(2) : key);
+                    JsonNode o = e.getValue();
+                    rules.add(new Rule(m -> p.matcher(m).lookingAt(), scheme(source, o.path("bits").asInt(s.bits()),
+                            o.path("group_size").asInt(s.groupSize()), o.path("sym").asBoolean(s.symmetric()))));
+                }
+                return new DequantizingSource(packed, Format.GPTQ, s, rules, null, source);
             }
             case "compressed-tensors" -> {
                 String fmt = qc.path("format").asText("");
@@ -93,17 +113,43 @@ public final class DequantizingSource implements TensorSource {
                     throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (only pack-quantized)");
                 }
                 JsonNode groups = qc.path("config_groups");
-                if (groups.size() != 1) throw new BadInputException(source, "compressed-tensors with " + groups.size() + " config groups is not supported");
-                JsonNode w = groups.elements().next().path("weights");
-                if (!"int".equals(w.path("type").asText("int"))) {
-                    throw new BadInputException(source, "compressed-tensors weight type '" + w.path("type").asText() + "' is not supported");
+                if (groups.isEmpty()) throw new BadInputException(source, "compressed-tensors quantization_config has no config groups");
+                // a module takes the group that names it, else one whose "re:" pattern matches it, else the "Linear" one
+                QuantScheme linear = null;
+                List<Rule> names = new ArrayList<>(), patterns = new ArrayList<>();
+                for (JsonNode group : groups) {
+                    JsonNode w = group.path("weights");
+                    if (!"int".equals(w.path("type").asText("int"))) {
+                        throw new BadInputException(source, "compressed-tensors weight type '" + w.path("type").asText() + "' is not supported");
+                    }
+                    String strategy = w.path("strategy").asText("group");
+                    int g = strategy.equals("channel") ? -1 : w.path("group_size").asInt(-1);
+                    QuantScheme s = scheme(source, w.path("num_bits").asInt(0), g, w.path("symmetric").asBoolean(true));
+                    for (JsonNode t : group.path("targets")) {
+                        String target = t.asText();
+                        if (target.equals("Linear")) {
+                            if (linear != null) throw new BadInputException(source, "two compressed-tensors config groups target Linear");
+                            linear = s;
+                        } else if (target.startsWith("re:")) {
+                            java.util.regex.Pattern p = pattern(source, target.substring(3));
+                            patterns.add(new Rule(m -> p.matcher(m).matches(), s));
+                        } else {
+                            names.add(new Rule(target::equals, s));
+                        }
+                    }
                 }
-                String strategy = w.path("strategy").asText("group");
-                int g = strategy.equals("channel") ? -1 : w.path("group_size").asInt(-1);
-                QuantScheme s = scheme(source, w.path("num_bits").asInt(0), g, w.path("symmetric").asBoolean(true));
-                return new DequantizingSource(packed, Format.COMPRESSED_TENSORS, s, CtPackLayout.WORD_ALIGNED, source);
+                names.addAll(patterns);
+                return new DequantizingSource(packed, Format.COMPRESSED_TENSORS, linear, names, CtPackLayout.WORD_ALIGNED, source);
             }
             default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors)");
+        }
+    }
+
+    private static java.util.regex.Pattern pattern(String source, String regex) {
+        try {
+            return java.util.regex.Pattern.compile(regex);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new BadInputException(source, "quantization_config: invalid module pattern '" + regex + "'");
         }
     }
 
@@ -152,7 +198,7 @@ public final class DequantizingSource implements TensorSource {
         if (format == Format.GPTQ) {
             Tensor qweight = packed.tensor(module + ".qweight");
             if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
-            return new long[] {qweight.shape().dim(1), qweight.shape().dim(0) * 32 / scheme.bits()};
+            return new long[] {qweight.shape().dim(1), qweight.shape().dim(0) * 32 / schemeOf(module).bits()};
         }
         Tensor shape = packed.tensor(module + ".weight_shape");
         if (shape.elementCount() != 2 || shape.dtype().isFloatingPoint()) {
@@ -161,7 +207,17 @@ public final class DequantizingSource implements TensorSource {
         return new long[] {shape.getLong(0), shape.getLong(1)};
     }
 
+    /** The checkpoint's scheme for modules no per-module entry names ({@code null} when there is no such default). */
     public QuantScheme scheme() {
+        return scheme;
+    }
+
+    /** The scheme the quantization_config gives this module. */
+    public QuantScheme schemeOf(String module) {
+        for (Rule r : rules) {
+            if (r.matches().test(module)) return r.scheme();
+        }
+        if (scheme == null) throw new BadInputException(source, module + ": no compressed-tensors config group targets it");
         return scheme;
     }
 
@@ -180,6 +236,7 @@ public final class DequantizingSource implements TensorSource {
     }
 
     private QuantizedTensor gptq(String module) {
+        QuantScheme scheme = schemeOf(module);
         Tensor qweight = packed.tensor(module + ".qweight");
         Tensor scales = packed.tensor(module + ".scales");
         int n = Math.toIntExact(qweight.shape().dim(1));
@@ -191,6 +248,7 @@ public final class DequantizingSource implements TensorSource {
     }
 
     private QuantizedTensor compressedTensors(String module) {
+        QuantScheme scheme = schemeOf(module);
         Tensor wp = packed.tensor(module + ".weight_packed");
         Tensor ws = packed.tensor(module + ".weight_scale");
         Tensor shape = packed.tensor(module + ".weight_shape");

@@ -83,7 +83,14 @@ public final class QuantizePipeline {
     public static QuantizeReport run(Path model, Path output, Recipe recipe, Path recipeFile, boolean force, int threads,
                                      Listener listener) {
         long t0 = System.nanoTime();
+        if (dev.lowbit.io.model.ModelSource.isGguf(model)) {
+            throw new BadInputException(model, "a .gguf source is re-quantized with --format gguf; GPTQ and compressed-tensors output read a Hugging Face directory");
+        }
         LlamaConfig config = LlamaConfig.fromJson(model);
+        if (recipe.steps().size() > 1) {
+            // the registry has no transform yet; the one that comes first adds its pass here
+            throw new BadInputException("recipe", "step '" + recipe.steps().getFirst().type() + "': this pipeline runs no transforms yet");
+        }
         QuantizerStep quantizer = recipe.quantizer();
         QuantScheme scheme = quantizer.scheme();
         Timings time = new Timings();
@@ -120,7 +127,7 @@ public final class QuantizePipeline {
                                         Timings time, Listener listener, long t0, List<Path> sideFiles) throws IOException {
         Path dir = out.path();
         // GPTQ v1 stores z − 1 in unsigned qzeros: keep asymmetric zeros ≥ 1 by widening the grid of such groups
-        ZeroFloor floor = "gptq".equals(recipe.output().format()) && !quantizer.scheme().symmetric() ? ZeroFloor.gptqV1() : null;
+        ZeroFloor floor = "gptq".equals(recipe.output().format()) ? ZeroFloor.gptqV1() : null; // symmetric grids are never affected
         ShardPlan shards = new ShardPlan(dir, config.numLayers());
         Stats stats = new Stats();
         writeGlobalShard(shards, source, config.architecture());
@@ -130,7 +137,7 @@ public final class QuantizePipeline {
             runDataFree(config, source, recipe, quantizer, floor, targets, shards, stats, time, listener);
         }
         shards.writeIndex();
-        writeConfig(model, dir, recipe, quantizer);
+        writeConfig(model, dir, recipe, quantizer, targets);
         for (Path p : sideFiles) Files.copy(p, dir.resolve(p.getFileName().toString()));
         Files.writeString(dir.resolve("recipe.json"), recipe.toJson());
         long outBytes = directoryBytes(dir);
@@ -154,11 +161,11 @@ public final class QuantizePipeline {
                 directoryBytes(model), time.seconds(), floor == null ? 0 : floor.count());
     }
 
-    /** One Linear that the recipe quantizes. */
-    record Target(int layer, Linear linear, String module, int rows, int cols) {}
+    /** One Linear that the recipe quantizes, with its grid (the quantizer's, or an override's). */
+    record Target(int layer, Linear linear, String module, int rows, int cols, QuantScheme scheme) {}
 
     /** Resolves and validates every target before any work, so bad input fails in a second with one line. */
-    static List<Target> targets(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme scheme) {
+    static List<Target> targets(LlamaConfig config, TensorSource source, Recipe recipe, QuantScheme stepScheme) {
         Architecture arch = config.architecture();
         List<Target> out = new ArrayList<>();
         for (int layer = 0; layer < config.numLayers(); layer++) {
@@ -168,6 +175,7 @@ public final class QuantizePipeline {
                 Tensor w = source.tensor(module + ".weight");
                 if (w.shape().rank() != 2) throw new BadInputException(module + ".weight", "expected a 2-D weight, got " + w.shape());
                 int rows = Math.toIntExact(w.shape().dim(0)), cols = Math.toIntExact(w.shape().dim(1));
+                QuantScheme scheme = recipe.schemeFor(module, stepScheme);
                 if (scheme.groupSize() != -1 && cols % scheme.groupSize() != 0) {
                     throw new BadInputException(module + ".weight", "group size " + scheme.groupSize()
                             + " does not divide in_features " + cols);
@@ -181,14 +189,14 @@ public final class QuantizePipeline {
                                 + "] does not pack into int32 words at " + scheme.bits() + " bits");
                     }
                 }
-                out.add(new Target(layer, l, module, rows, cols));
+                if (Output.COMPRESSED_TENSORS.equals(recipe.output().format()) && recipe.quantizer().actOrder()
+                        && scheme.groupSize() == -1) {
+                    throw new BadInputException("--act-order", "compressed-tensors applies activation ordering to group strategy only; use --group-size");
+                }
+                out.add(new Target(layer, l, module, rows, cols, scheme));
             }
         }
         if (out.isEmpty()) throw new BadInputException("recipe", "no Linear matches the targets/ignore patterns");
-        if (Output.COMPRESSED_TENSORS.equals(recipe.output().format()) && recipe.quantizer().actOrder()
-                && scheme.groupSize() == -1) {
-            throw new BadInputException("--act-order", "compressed-tensors applies activation ordering to group strategy only; use --group-size");
-        }
         return out;
     }
 
@@ -202,7 +210,7 @@ public final class QuantizePipeline {
             for (Target tg : targets) {
                 if (tg.layer != layer) continue;
                 float[] w = source.tensor(tg.module + ".weight").toFloatArray();
-                done.put(tg.module, quantizer.quantize(tg.module, w, tg.rows, tg.cols, null, floor));
+                done.put(tg.module, quantizer.quantize(tg.module, tg.scheme, w, tg.rows, tg.cols, null, floor));
             }
             time.add("solve", System.nanoTime() - t);
             writeLayer(shards, source, config, layer, done, recipe, stats, time);
@@ -240,7 +248,7 @@ public final class QuantizePipeline {
                             if (tg == null) continue;
                             // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
                             double[] h = hessians.hessian(ObservingHook.key(arch, layer, l)).clone();
-                            QuantizedTensor q = quantizer.quantize(tg.module, r.linearWeight(layer, l), tg.rows, tg.cols, h, floor);
+                            QuantizedTensor q = quantizer.quantize(tg.module, tg.scheme, r.linearWeight(layer, l), tg.rows, tg.cols, h, floor);
                             r.setLinearWeight(layer, l, q.dequantize());
                             done.put(tg.module, q);
                         }
@@ -308,19 +316,39 @@ public final class QuantizePipeline {
         shards.write(0, specs);
     }
 
-    private static void writeConfig(Path model, Path out, Recipe recipe, QuantizerStep q) throws IOException {
+    /**
+     * config.json with the quantization_config: the quantizer's scheme for every Linear; modules an override gave
+     * another scheme are listed by exact name (GPTQModel's {@code dynamic} for GPTQ, one config group per scheme for
+     * compressed-tensors), so a config without overrides is exactly what it was before overrides existed.
+     */
+    private static void writeConfig(Path model, Path out, Recipe recipe, QuantizerStep q, List<Target> targets) throws IOException {
         ObjectNode cfg = (ObjectNode) JSON.readTree(Files.readString(model.resolve("config.json")));
         QuantScheme scheme = q.scheme();
         boolean actOrder = q.actOrder();
+        Map<String, QuantScheme> overridden = new LinkedHashMap<>();
+        for (Target t : targets) {
+            if (!t.scheme.equals(scheme)) overridden.put(t.module, t.scheme);
+        }
         if (Output.GPTQ.equals(recipe.output().format())) {
             // A data-free quantizer records the reference's defaults (true_sequential is moot without calibration).
-            cfg.set("quantization_config", GptqConfig.quantizationConfig(scheme, actOrder, q.staticGroups(),
-                    q.dampPercent(), !q.needsCalibration() || q.trueSequential()));
+            ObjectNode qc = GptqConfig.quantizationConfig(scheme, actOrder, q.staticGroups(),
+                    q.dampPercent(), !q.needsCalibration() || q.trueSequential());
+            if (!overridden.isEmpty()) GptqConfig.putDynamic(qc, overridden);
+            cfg.set("quantization_config", qc);
         } else {
             List<String> ignore = new ArrayList<>(List.of("lm_head"));
-            cfg.set("quantization_config", CtConfig.quantizationConfig(scheme, actOrder ? "weight" : null, ignore));
+            cfg.set("quantization_config", overridden.isEmpty()
+                    ? CtConfig.quantizationConfig(scheme, actOrder ? "weight" : null, ignore)
+                    : CtConfig.quantizationConfig(groups(targets), actOrder ? "weight" : null, ignore));
         }
         Files.writeString(out.resolve("config.json"), JSON.writeValueAsString(cfg) + "\n");
+    }
+
+    /** Quantized modules by scheme, in order of first appearance. */
+    private static Map<QuantScheme, List<String>> groups(List<Target> targets) {
+        Map<QuantScheme, List<String>> g = new LinkedHashMap<>();
+        for (Target t : targets) g.computeIfAbsent(t.scheme, k -> new ArrayList<>()).add(t.module);
+        return g;
     }
 
     private static List<Path> modelFiles(Path model) throws IOException {

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.pipeline.steps.QuantizerStep;
 import dev.lowbit.pipeline.steps.StepRegistry;
 import dev.lowbit.pipeline.steps.StepType;
@@ -69,6 +70,20 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     public QuantizerStep quantizer() {
         return (QuantizerStep) StepRegistry.DEFAULT.get("recipe", steps.getLast().type())
                 .configure("recipe", steps.getLast(), output);
+    }
+
+    /**
+     * The grid of a module the quantizer step selects: the first override whose pattern is found in the name, its
+     * unset fields taken from {@code base} (the step's scheme); {@code base} when none matches.
+     */
+    public QuantScheme schemeFor(String module, QuantScheme base) {
+        for (SchemeOverride o : overrides) {
+            if (!Pattern.compile(o.pattern()).matcher(module).find()) continue;
+            return new QuantScheme(o.bits() != null ? o.bits() : base.bits(),
+                    o.groupSize() != null ? o.groupSize() : base.groupSize(),
+                    o.symmetric() != null ? o.symmetric() : base.symmetric());
+        }
+        return base;
     }
 
     /** Whether the quantizer step selects the module (e.g. {@code model.layers.0.self_attn.q_proj}). */
@@ -141,9 +156,16 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
                     throw new BadInputException(source, "override '" + o.pattern() + "': format gguf takes a ggml type (e.g. \"type\": \"Q6_K\"), not bits/group_size/symmetric");
                 }
             } else {
-                // GPTQ v1's and compressed-tensors' quantization_config as lowbit writes them hold one scheme.
-                throw new BadInputException(source, "override '" + o.pattern() + "': per-module schemes are not written for format "
-                        + output.format() + " yet (its quantization_config holds one scheme); they work with format gguf");
+                if (o.type() != null || !grid) {
+                    throw new BadInputException(source, "override '" + o.pattern() + "': format " + output.format()
+                            + " takes bits, group_size and/or symmetric, not a ggml type");
+                }
+                if (o.bits() != null && (o.bits() < 2 || o.bits() > 8)) {
+                    throw new BadInputException(source, "override '" + o.pattern() + "': bits must be 2..8, got " + o.bits());
+                }
+                if (o.groupSize() != null && o.groupSize() != -1 && o.groupSize() < 1) {
+                    throw new BadInputException(source, "override '" + o.pattern() + "': group size must be -1 (per channel) or positive, got " + o.groupSize());
+                }
             }
         }
     }

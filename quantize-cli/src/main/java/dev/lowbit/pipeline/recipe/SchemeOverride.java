@@ -6,8 +6,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 /**
  * A per-module scheme: modules (or GGUF tensors) whose name the regex is found in take this scheme instead of the
  * quantizer step's. For integer targets some of {@code bits}, {@code group_size}, {@code symmetric} (unset ones keep
- * the step's); for {@code gguf} a ggml {@code type} (as llama-quantize's {@code --tensor-type REGEX=TYPE}). The first
- * matching override wins.
+ * the step's; the checkpoint's quantization_config lists the modules by name); for {@code gguf} a ggml {@code type}
+ * (as llama-quantize's {@code --tensor-type REGEX=TYPE}). The first matching override wins.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record SchemeOverride(@JsonProperty("pattern") String pattern,

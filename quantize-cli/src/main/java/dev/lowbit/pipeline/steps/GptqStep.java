@@ -100,19 +100,20 @@ final class GptqStep implements StepType {
             return p().get("damp_percent").doubleValue();
         }
 
-        /** The settings {@link Gptq} runs with. */
-        public GptqConfig config() {
-            return new GptqConfig(scheme, dampPercent(), p().get("block_size").intValue(), actOrder(), staticGroups(), clip, null);
+        /** The settings {@link Gptq} runs with on grid {@code s}. */
+        public GptqConfig config(QuantScheme s) {
+            return new GptqConfig(s, dampPercent(), p().get("block_size").intValue(), actOrder(), staticGroups(), clip, null);
         }
 
         @Override
-        public QuantizedTensor quantize(String module, float[] weight, int rows, int cols, double[] hessian) {
-            return Gptq.quantize(module, weight, rows, cols, hessian, config()).quantized();
+        public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
+            return Gptq.quantize(module, weight, rows, cols, hessian, config(s)).quantized();
         }
 
         @Override
-        public QuantizedTensor quantize(String module, float[] weight, int rows, int cols, double[] hessian, ZeroFloor floor) {
-            return Gptq.quantize(module, weight, rows, cols, hessian, config().withZeroFloor(floor)).quantized();
+        public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian,
+                                        ZeroFloor floor) {
+            return Gptq.quantize(module, weight, rows, cols, hessian, config(s).withZeroFloor(floor)).quantized();
         }
     }
 

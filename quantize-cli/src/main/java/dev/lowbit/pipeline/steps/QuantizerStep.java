@@ -13,7 +13,10 @@ public interface QuantizerStep extends StepType.Configured {
     /** The step type's name, for reports and the manifest. */
     String name();
 
-    /** The integer grid of every module this step quantizes; {@code null} when the output target fixes the grid (GGUF). */
+    /**
+     * The step's integer grid (a recipe's overrides may give some modules another); {@code null} when the output
+     * target fixes the grid (GGUF).
+     */
     QuantScheme scheme();
 
     /** Whether {@link #quantize} needs a Hessian, i.e. calibration data run through the model. */
@@ -43,18 +46,20 @@ public interface QuantizerStep extends StepType.Configured {
      * Quantizes one Linear.
      *
      * @param module  module name, for messages
+     * @param scheme  the module's grid: {@link #scheme()} or a recipe override's
      * @param weight  row-major {@code rows × cols} f32
      * @param hessian {@code cols × cols} Σxxᵀ for calibrated steps (may be modified), {@code null} otherwise
      */
-    QuantizedTensor quantize(String module, float[] weight, int rows, int cols, double[] hessian);
+    QuantizedTensor quantize(String module, QuantScheme scheme, float[] weight, int rows, int cols, double[] hessian);
 
     /**
      * {@link #quantize} with asymmetric zero points kept at or above {@code floor.min()} by widening a group's grid
      * ({@link ZeroFloor}: GPTQ v1 cannot store z = 0); {@code floor} null is plain {@link #quantize}. A step that
      * cannot honour a floor refuses it rather than produce codes the target cannot store.
      */
-    default QuantizedTensor quantize(String module, float[] weight, int rows, int cols, double[] hessian, ZeroFloor floor) {
-        if (floor == null) return quantize(module, weight, rows, cols, hessian);
+    default QuantizedTensor quantize(String module, QuantScheme scheme, float[] weight, int rows, int cols, double[] hessian,
+                                     ZeroFloor floor) {
+        if (floor == null) return quantize(module, scheme, weight, rows, cols, hessian);
         throw new UnsupportedOperationException("step '" + name() + "' cannot keep zero points at or above " + floor.min());
     }
 }

@@ -56,13 +56,14 @@ final class RtnStep implements StepType {
         }
 
         @Override
-        public QuantizedTensor quantize(String module, float[] weight, int rows, int cols, double[] hessian) {
-            return clip == null ? Rtn.rtn(module, weight, rows, cols, scheme) : Rtn.rtn(module, weight, rows, cols, scheme, clip);
+        public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
+            return clip == null ? Rtn.rtn(module, weight, rows, cols, s) : Rtn.rtn(module, weight, rows, cols, s, clip);
         }
 
         @Override
-        public QuantizedTensor quantize(String module, float[] weight, int rows, int cols, double[] hessian, ZeroFloor floor) {
-            return Rtn.rtn(module, weight, rows, cols, scheme, clip, floor);
+        public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian,
+                                        ZeroFloor floor) {
+            return Rtn.rtn(module, weight, rows, cols, s, clip, floor);
         }
     }
 }

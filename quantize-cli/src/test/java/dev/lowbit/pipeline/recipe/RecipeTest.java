@@ -119,7 +119,8 @@ class RecipeTest {
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"output\": {\"format\": \"gguf\"}}", "needs a type"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"output\": {\"format\": \"onnx\"}}", "unknown format 'onnx'"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\", \"type\": \"Q4_0\"}}", "apply to format gguf only"},
-            {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"overrides\": [{\"pattern\": \"down\", \"bits\": 8}], \"output\": {\"format\": \"gptq\"}}", "per-module schemes are not written for format gptq"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"overrides\": [{\"pattern\": \"down\", \"type\": \"Q8_0\"}], \"output\": {\"format\": \"gptq\"}}", "format gptq takes bits, group_size and/or symmetric, not a ggml type"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"overrides\": [{\"pattern\": \"down\", \"bits\": 9}], \"output\": {\"format\": \"gptq\"}}", "override 'down': bits must be 2..8"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"overrides\": [{\"pattern\": \"down\", \"bits\": 8}], \"output\": {\"format\": \"gguf\", \"type\": \"Q4_0\"}}", "takes a ggml type"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}, \"extra\": 1}", "unknown recipe key 'extra'"},
             {"{\"version\": 3}", "recipe version 3 is not supported"},
@@ -177,8 +178,8 @@ class RecipeTest {
         for (int i = 0; i < cols; i++) h[i * cols + i] = 1 + rnd.nextDouble();
         QuantizerStep qc = clipped.quantizer(), qp = plain.quantizer();
         assertEquals(new QuantScheme(3, 128, false), qc.scheme());
-        float[] sc = qc.quantize("m", w, rows, cols, h.clone()).scales();
-        float[] sp = qp.quantize("m", w, rows, cols, h.clone()).scales();
+        float[] sc = qc.quantize("m", qc.scheme(), w, rows, cols, h.clone()).scales();
+        float[] sp = qp.quantize("m", qp.scheme(), w, rows, cols, h.clone()).scales();
         // group parameters after the first group see different error-compensated weights, so only "differs" holds
         assertEquals(sp.length, sc.length);
         assertFalse(java.util.Arrays.equals(sc, sp), "the clip search changed no group");
