@@ -139,9 +139,11 @@ public final class QuantizePipeline {
         shards.writeIndex();
         writeConfig(model, dir, recipe, quantizer, targets);
         for (Path p : sideFiles) Files.copy(p, dir.resolve(p.getFileName().toString()));
-        Files.writeString(dir.resolve("recipe.json"), recipe.toJson());
+        // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
+        Recipe saved = recipe.relativeTo(out.target());
+        Files.writeString(dir.resolve("recipe.json"), saved.toJson());
         long outBytes = directoryBytes(dir);
-        Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
+        Manifest manifest = new Manifest(saved.toJson(), recipe.seed())
                 .input("model", modelFiles(model))
                 .figure("quantized_modules", stats.modules)
                 .figure("quantized_parameters", stats.parameters)
