@@ -13,8 +13,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code lowbit evaluate MODEL --data FILE}: perplexity, and KL / top-1 against a baseline. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true, parameterListHeading = "%nArguments:%n", optionListHeading = "%nOptions:%n",
-        description = {"Perplexity of a Hugging Face Llama-family model on a text or JSONL file (fp32 on the CPU). "
-                + "With --baseline, also mean KL(baseline || model), top-1 agreement and max |delta logit|."})
+        description = {"Perplexity of a Llama-family model (Hugging Face directory, or .gguf file read in place) on a text or "
+                + "JSONL file (fp32 on the CPU). With --baseline, also mean KL(baseline || model), top-1 agreement and max |delta logit|."})
 final class EvaluateCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "model directory (config.json, safetensors, tokenizer.json) or .gguf file")
     Path model;

@@ -67,7 +67,7 @@ public final class LlamaRunner implements AutoCloseable {
     public static LlamaRunner open(Path model, int threads) {
         ModelSource source = ModelSource.open(model);
         try {
-            return new LlamaRunner(LlamaConfig.of(source), source, true, DjlEngine.newManager(threads));
+            return open(source, true, threads);
         } catch (RuntimeException e) {
             source.close();
             throw e;
@@ -76,7 +76,18 @@ public final class LlamaRunner implements AutoCloseable {
 
     /** Runs {@code model}, which the caller keeps and closes after the runner. */
     public static LlamaRunner open(ModelSource model, int threads) {
-        return new LlamaRunner(LlamaConfig.of(model), model, false, DjlEngine.newManager(threads));
+        return open(model, false, threads);
+    }
+
+    private static LlamaRunner open(ModelSource model, boolean owns, int threads) {
+        LlamaConfig config = LlamaConfig.of(model);
+        NDManager manager = DjlEngine.newManager(threads);
+        try {
+            return new LlamaRunner(config, model, owns, manager);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
     }
 
     public LlamaConfig config() {

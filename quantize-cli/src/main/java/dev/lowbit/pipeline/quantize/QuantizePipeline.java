@@ -81,6 +81,9 @@ public final class QuantizePipeline {
     public static QuantizeReport run(Path model, Path output, Recipe recipe, Path recipeFile, boolean force, int threads,
                                      Listener listener) {
         long t0 = System.nanoTime();
+        if (dev.lowbit.io.model.ModelSource.isGguf(model)) {
+            throw new BadInputException(model, "a .gguf source is re-quantized with --format gguf; GPTQ and compressed-tensors output read a Hugging Face directory");
+        }
         LlamaConfig config = LlamaConfig.fromJson(model);
         if (recipe.steps().size() > 1) {
             // the registry has no transform yet; the one that comes first adds its pass here
@@ -131,9 +134,11 @@ public final class QuantizePipeline {
             Path p = model.resolve(f);
             if (Files.isRegularFile(p)) Files.copy(p, dir.resolve(f));
         }
-        Files.writeString(dir.resolve("recipe.json"), recipe.toJson());
+        // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
+        Recipe saved = recipe.relativeTo(out.target());
+        Files.writeString(dir.resolve("recipe.json"), saved.toJson());
         long outBytes = directoryBytes(dir);
-        Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
+        Manifest manifest = new Manifest(saved.toJson(), recipe.seed())
                 .input("model", modelFiles(model))
                 .figure("quantized_modules", stats.modules)
                 .figure("quantized_parameters", stats.parameters)

@@ -128,4 +128,20 @@ class GgufModelSourceTest {
             assertArrayEquals(e.counts(), got.entries().get(name).counts(), name);
         });
     }
+
+    @Test
+    void gptqOutputFromAGgufIsRefusedInOneLine() {
+        java.io.PrintStream old = System.err;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(err, true));
+        int code;
+        try {
+            code = dev.lowbit.cli.Main.execute("quantize", f32.toString(), "-o", tmp.resolve("gptq-out").toString(), "--method", "rtn");
+        } finally {
+            System.setErr(old);
+        }
+        assertEquals(2, code, err.toString());
+        assertTrue(err.toString().contains("--format gguf"), err.toString());
+        assertEquals(1, err.toString().strip().lines().count(), err.toString());
+    }
 }

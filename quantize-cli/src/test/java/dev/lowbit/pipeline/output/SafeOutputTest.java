@@ -205,6 +205,46 @@ class SafeOutputTest {
         rtn(out, "--force").ok();
     }
 
+    // ------------------------------------------------------------------ 5. recipe and manifest paths
+
+    /**
+     * recipe.json names the calibration file relative to the output, with its sha256, and the manifest holds no
+     * absolute path; a replay from another working directory (a separate process started elsewhere) finds the file,
+     * and a changed file is refused.
+     */
+    @Test
+    void recipeReplaysFromAnotherDirectoryAndTheManifestHoldsNoAbsolutePath() throws Exception {
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        Path calib = work.resolve("calib.txt");
+        Files.writeString(calib, Files.readString(CliRun.SHARED.resolve("data/calib_code.txt")).substring(0, 6000));
+        Path out = work.resolve("runs/w4");
+        run("quantize", model.toString(), "-o", out.toString(), "--method", "gptq", "--calib", calib.toAbsolutePath().toString(),
+                "--calib-samples", "1", "--calib-seqlen", "16", "--targets", "layers\\.0\\.self_attn\\.q_proj", "-q").ok();
+        JsonNode recipe = JSON.readTree(out.resolve("recipe.json").toFile());
+        assertEquals("../../calib.txt", recipe.path("calibration").path("data").asText());
+        assertEquals(Manifest.sha256(calib), recipe.path("calibration").path("sha256").asText());
+        for (String f : List.of("recipe.json", Manifest.FILE_NAME)) {
+            String text = Files.readString(out.resolve(f));
+            assertFalse(text.contains(tmp.toString()) || text.contains(model.toString()), f + " holds an absolute path");
+            assertFalse(text.matches("(?s).*\"/[^\"]*\".*"), f + " holds an absolute path");
+        }
+        Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        Path replay = tmp.resolve("replay");
+        List<String> cmd = LowbitProcess.command("quantize", model.toString(), "-o", replay.toString(),
+                "--recipe", out.resolve("recipe.json").toString(), "-q");
+        Process p = new ProcessBuilder(cmd).directory(elsewhere.toFile()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), log);
+        assertEquals(-1L, Files.mismatch(out.resolve("model-00002-of-00007.safetensors"), replay.resolve("model-00002-of-00007.safetensors")),
+                "layer 0 replays byte for byte");
+        JsonNode again = JSON.readTree(replay.resolve("recipe.json").toFile());
+        assertEquals("../work/calib.txt", again.path("calibration").path("data").asText(), "relative to the new output");
+        assertEquals(recipe.path("calibration").path("sha256"), again.path("calibration").path("sha256"));
+        Files.writeString(calib, "changed", java.nio.file.StandardOpenOption.APPEND);
+        run("quantize", model.toString(), "-o", tmp.resolve("again").toString(), "--recipe", out.resolve("recipe.json").toString(),
+                "-q").refused("has changed since the recipe was written");
+    }
+
     // ------------------------------------------------------------------ 3. devices, FIFOs, sockets
 
     @Test
