@@ -148,7 +148,7 @@ public final class QuantizePipeline {
             manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
             manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
         }
-        manifest.write(dir.resolve(Manifest.FILE_NAME));
+        manifest.files(fileNames(dir)).write(dir.resolve(Manifest.FILE_NAME));
         outBytes = directoryBytes(dir);
         out.commit();
         time.add("total", System.nanoTime() - t0);
@@ -350,6 +350,12 @@ public final class QuantizePipeline {
     private static List<Path> modelFiles(Path model) throws IOException {
         try (Stream<Path> s = Files.list(model)) {
             return s.filter(Files::isRegularFile).sorted().toList();
+        }
+    }
+
+    private static List<String> fileNames(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
         }
     }
 

@@ -132,9 +132,14 @@ class SafeOutputTest {
         run("tokenize", model.toString(), "--data", data.toString(), "-o", file.toString(), "--force").refused("was not written by lowbit");
         assertEquals("user data", Files.readString(file));
 
-        // the wrong kind of lowbit output is refused too
+        // a lowbit output that a user added a file to: --force would lose it, so it is refused
         Path out = tmp.resolve("out");
         rtn(out).ok();
+        Files.writeString(out.resolve("notes.txt"), "my notes");
+        rtn(out, "--force").refused("holds files lowbit did not write (notes.txt); --force would delete them");
+        assertEquals("my notes", Files.readString(out.resolve("notes.txt")));
+        Files.delete(out.resolve("notes.txt"));
+        // the wrong kind of lowbit output is refused too
         gguf(out, "Q8_0", "--force").refused("is a directory, not a file lowbit wrote");
         Path q = tmp.resolve("q.gguf");
         gguf(q, "Q8_0").ok();
@@ -152,6 +157,11 @@ class SafeOutputTest {
         rtn(out, "--bits", "8", "--force").ok();
         assertEquals(8, JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("bits").asInt());
         assertTrue(Manifest.isLowbitManifest(out.resolve(Manifest.FILE_NAME)));
+        // through a link: what the link names is replaced, the link stays
+        Path link = Files.createSymbolicLink(tmp.resolve("latest"), out);
+        rtn(link, "--bits", "4", "--force").ok();
+        assertTrue(Files.isSymbolicLink(link));
+        assertEquals(4, JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("bits").asInt());
         assertEquals(List.of(), CliRun.debris(tmp));
 
         Path q = tmp.resolve("q.gguf");
@@ -295,6 +305,7 @@ class SafeOutputTest {
         Files.delete(liveDir);
 
         Files.writeString(tmp.resolve(".q.gguf.lowbit-tmp-" + dead), "half written");
+        Files.writeString(tmp.resolve(".q.gguf.8146153915263712396.tmp"), "left by a lowbit before SafeOutput");
         Files.writeString(tmp.resolve(".q.gguf.lowbit-tmp-" + dead + ".manifest"), "{}");
         gguf(tmp.resolve("q.gguf"), "Q8_0").ok();
         assertEquals(List.of(), CliRun.debris(tmp));
