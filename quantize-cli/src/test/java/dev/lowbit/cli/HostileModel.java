@@ -2,6 +2,7 @@ package dev.lowbit.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.io.SharedData;
 import dev.lowbit.io.safetensors.SafetensorsFile;
 import dev.lowbit.io.safetensors.SafetensorsWriter;
 import dev.lowbit.io.tensor.DType;
@@ -25,10 +26,10 @@ import java.util.function.UnaryOperator;
  * is ever written into {@code ../shared}.
  */
 final class HostileModel {
-    static final Path SHARED = Path.of(System.getProperty("lowbit.shared", "../shared"));
-    static final Path TINY = SHARED.resolve("models/tiny-llama-code");
-    static final Path CALIB = SHARED.resolve("data/calib_code.txt");
-    static final Path EVAL = SHARED.resolve("data/eval_code.txt");
+    static final Path SHARED = SharedData.root();
+    static final Path TINY = SharedData.tinyLlama();
+    static final Path CALIB = SharedData.data("calib_code.txt");
+    static final Path EVAL = SharedData.data("eval_code.txt");
     static final Path STORIES_F32 = SHARED.resolve("data/gguf/stories260K/stories260K-f32.gguf");
     private static final ObjectMapper JSON = new ObjectMapper();
 
