@@ -324,7 +324,7 @@ public final class QuantizePipeline {
      * compressed-tensors), so a config without overrides is exactly what it was before overrides existed.
      */
     private static void writeConfig(Path model, Path out, Recipe recipe, QuantizerStep q, List<Target> targets) throws IOException {
-        ObjectNode cfg = (ObjectNode) JSON.readTree(Files.readString(model.resolve("config.json")));
+        ObjectNode cfg = (ObjectNode) HfConfig.readDocument(model.resolve(LlamaConfig.FILE)).deepCopy();
         QuantScheme scheme = q.scheme();
         boolean actOrder = q.actOrder();
         Map<String, QuantScheme> overridden = new LinkedHashMap<>();
