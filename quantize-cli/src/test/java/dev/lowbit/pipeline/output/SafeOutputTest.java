@@ -269,6 +269,9 @@ class SafeOutputTest {
         run("tokenize", model.toString(), "--data", data.toString(), "-o", "/dev/null", "--force").refused("is a character device");
         Path link = Files.createSymbolicLink(tmp.resolve("null.gguf"), devNull);
         gguf(link, "Q8_0", "--force").refused("is a character device");
+        Path dangling = Files.createSymbolicLink(tmp.resolve("dangling.gguf"), tmp.resolve("nowhere"));
+        gguf(dangling, "Q8_0", "--force").refused("is a symbolic link to nothing");
+        assertTrue(Files.isSymbolicLink(dangling) && !Files.exists(tmp.resolve("nowhere")));
 
         Path sock = tmp.resolve("s.gguf");
         try (ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
