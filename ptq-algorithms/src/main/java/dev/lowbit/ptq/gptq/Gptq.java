@@ -47,7 +47,7 @@ public final class Gptq {
     public static GptqResult quantize(String name, float[] weight, int rows, int cols, double[] hessian,
                                       GptqConfig config, LinalgKernels kernels) {
         GroupQuantizer.checkWeights(name, weight, rows, cols, config.scheme());
-        IntegerGrid grid = new IntegerGrid(config.scheme(), config.clip(), config.staticGroups(), rows, cols);
+        IntegerGrid grid = new IntegerGrid(config.scheme(), config.clip(), config.zeroFloor(), config.staticGroups(), rows, cols);
         Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), grid, kernels);
         return new GptqResult(grid.result(name), s.loss(), s.timing());
     }

@@ -4,6 +4,7 @@ import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.ptq.scheme.ClipSearch;
 import dev.lowbit.ptq.scheme.GroupQuantizer;
+import dev.lowbit.ptq.scheme.ZeroFloor;
 
 /**
  * GPTQ's own grid, as the reference's {@code Quantizer}: per row and group of {@code groupSize} columns, min/max
@@ -21,6 +22,7 @@ import dev.lowbit.ptq.scheme.GroupQuantizer;
 public final class IntegerGrid implements Grid {
     private final QuantScheme scheme;
     private final ClipSearch clip;
+    private final ZeroFloor zeroFloor;
     private final boolean staticGroups;
     private final boolean grouped;
     private final int rows, cols, groupSize, groups, maxq;
@@ -33,11 +35,13 @@ public final class IntegerGrid implements Grid {
 
     /**
      * @param clip         the MSE clipping search, or null for plain min/max
+     * @param zeroFloor    the smallest zero point the target stores, or null for any
      * @param staticGroups fit every group before the sweep (GPTQ's {@code static_groups})
      */
-    public IntegerGrid(QuantScheme scheme, ClipSearch clip, boolean staticGroups, int rows, int cols) {
+    public IntegerGrid(QuantScheme scheme, ClipSearch clip, ZeroFloor zeroFloor, boolean staticGroups, int rows, int cols) {
         this.scheme = scheme;
         this.clip = clip;
+        this.zeroFloor = zeroFloor;
         this.staticGroups = staticGroups;
         this.grouped = scheme.groupSize() != -1;
         this.rows = rows;
@@ -56,7 +60,7 @@ public final class IntegerGrid implements Grid {
     @Override
     public void beforeSweep(float[] w, int rows, int cols) {
         if (grouped) return;
-        GroupQuantizer.findParams(w, cols, rows, 0, cols, scheme, clip, scale, zero);
+        GroupQuantizer.findParams(w, cols, rows, 0, cols, scheme, clip, zeroFloor, scale, zero);
         for (int r = 0; r < rows; r++) {
             scales[r] = scale[r];
             zeros[r] = (int) zero[r];
@@ -69,7 +73,7 @@ public final class IntegerGrid implements Grid {
         staticScale = new float[groups][rows];
         staticZero = new float[groups][rows];
         for (int g = 0; g < groups; g++) {
-            GroupQuantizer.findParams(w, cols, rows, g * groupSize, (g + 1) * groupSize, scheme, clip, staticScale[g], staticZero[g]);
+            GroupQuantizer.findParams(w, cols, rows, g * groupSize, (g + 1) * groupSize, scheme, clip, zeroFloor, staticScale[g], staticZero[g]);
             for (int r = 0; r < rows; r++) {
                 scales[r * groups + g] = staticScale[g][r];
                 zeros[r * groups + g] = (int) staticZero[g][r];
@@ -85,7 +89,7 @@ public final class IntegerGrid implements Grid {
             scale = staticScale[c / groupSize];
             zero = staticZero[c / groupSize];
         } else if (j % groupSize == 0) {
-            GroupQuantizer.findParams(sweep.batchStart(), cols, rows, j, j + groupSize, scheme, clip, scale, zero);
+            GroupQuantizer.findParams(sweep.batchStart(), cols, rows, j, j + groupSize, scheme, clip, zeroFloor, scale, zero);
             int g = j / groupSize;
             for (int r = 0; r < rows; r++) {
                 scales[r * groups + g] = scale[r];

@@ -132,9 +132,14 @@ class SafeOutputTest {
         run("tokenize", model.toString(), "--data", data.toString(), "-o", file.toString(), "--force").refused("was not written by lowbit");
         assertEquals("user data", Files.readString(file));
 
-        // the wrong kind of lowbit output is refused too
+        // a lowbit output that a user added a file to: --force would lose it, so it is refused
         Path out = tmp.resolve("out");
         rtn(out).ok();
+        Files.writeString(out.resolve("notes.txt"), "my notes");
+        rtn(out, "--force").refused("holds files lowbit did not write (notes.txt); --force would delete them");
+        assertEquals("my notes", Files.readString(out.resolve("notes.txt")));
+        Files.delete(out.resolve("notes.txt"));
+        // the wrong kind of lowbit output is refused too
         gguf(out, "Q8_0", "--force").refused("is a directory, not a file lowbit wrote");
         Path q = tmp.resolve("q.gguf");
         gguf(q, "Q8_0").ok();
@@ -152,6 +157,11 @@ class SafeOutputTest {
         rtn(out, "--bits", "8", "--force").ok();
         assertEquals(8, JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("bits").asInt());
         assertTrue(Manifest.isLowbitManifest(out.resolve(Manifest.FILE_NAME)));
+        // through a link: what the link names is replaced, the link stays
+        Path link = Files.createSymbolicLink(tmp.resolve("latest"), out);
+        rtn(link, "--bits", "4", "--force").ok();
+        assertTrue(Files.isSymbolicLink(link));
+        assertEquals(4, JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("bits").asInt());
         assertEquals(List.of(), CliRun.debris(tmp));
 
         Path q = tmp.resolve("q.gguf");
@@ -259,6 +269,9 @@ class SafeOutputTest {
         run("tokenize", model.toString(), "--data", data.toString(), "-o", "/dev/null", "--force").refused("is a character device");
         Path link = Files.createSymbolicLink(tmp.resolve("null.gguf"), devNull);
         gguf(link, "Q8_0", "--force").refused("is a character device");
+        Path dangling = Files.createSymbolicLink(tmp.resolve("dangling.gguf"), tmp.resolve("nowhere"));
+        gguf(dangling, "Q8_0", "--force").refused("is a symbolic link to nothing");
+        assertTrue(Files.isSymbolicLink(dangling) && !Files.exists(tmp.resolve("nowhere")));
 
         Path sock = tmp.resolve("s.gguf");
         try (ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
@@ -288,13 +301,19 @@ class SafeOutputTest {
         Path staleDir = Files.createDirectories(tmp.resolve(".out.lowbit-tmp-" + dead));
         Files.writeString(staleDir.resolve("model-00001-of-00007.safetensors"), "half written");
         Path liveDir = Files.createDirectories(tmp.resolve(".out.lowbit-tmp-" + alive));
+        // a pid that lives again, but in a process started after the temp data was last written: reused, so stale
+        Path reused = Files.createDirectories(tmp.resolve(".out.lowbit-tmp-" + ProcessHandle.current().parent().orElseThrow()
+                .parent().map(ProcessHandle::pid).orElse(1L)));
+        Files.setLastModifiedTime(reused, java.nio.file.attribute.FileTime.fromMillis(0));
         Files.writeString(tmp.resolve(".out.lowbit-lock"), dead + " 1234");
         rtn(tmp.resolve("out")).ok();
         assertFalse(Files.exists(staleDir, LinkOption.NOFOLLOW_LINKS));
+        assertFalse(Files.exists(reused, LinkOption.NOFOLLOW_LINKS), "a reused pid's temp data from 1970 goes");
         assertTrue(Files.exists(liveDir), "a live process's temp data stays");
         Files.delete(liveDir);
 
         Files.writeString(tmp.resolve(".q.gguf.lowbit-tmp-" + dead), "half written");
+        Files.writeString(tmp.resolve(".q.gguf.8146153915263712396.tmp"), "left by a lowbit before SafeOutput");
         Files.writeString(tmp.resolve(".q.gguf.lowbit-tmp-" + dead + ".manifest"), "{}");
         gguf(tmp.resolve("q.gguf"), "Q8_0").ok();
         assertEquals(List.of(), CliRun.debris(tmp));
