@@ -63,6 +63,30 @@ public final class Manifest {
         return this;
     }
 
+    /**
+     * For an output directory: the names of every file lowbit put in it (this manifest included). A later
+     * {@code --force} replaces the directory only while it holds nothing else, so files a user added are never lost.
+     */
+    public Manifest files(List<String> names) {
+        java.util.TreeSet<String> all = new java.util.TreeSet<>(names);
+        all.add(FILE_NAME);
+        root.set("files", JSON.valueToTree(all));
+        return this;
+    }
+
+    /** The {@code files} a directory's manifest lists, or empty when it lists none (written by an older lowbit). */
+    static java.util.Optional<java.util.Set<String>> listedFiles(Path manifest) {
+        try {
+            var node = JSON.readTree(Files.readString(manifest)).path("files");
+            if (!node.isArray()) return java.util.Optional.empty();
+            java.util.Set<String> out = new java.util.TreeSet<>();
+            node.forEach(n -> out.add(n.asText()));
+            return java.util.Optional.of(out);
+        } catch (IOException | RuntimeException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     public Manifest figure(String name, Object value) {
         figures.put(name, value);
         return this;

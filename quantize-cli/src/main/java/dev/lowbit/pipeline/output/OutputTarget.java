@@ -69,6 +69,11 @@ record OutputTarget(String given, Path real, Kind kind, boolean existing) {
                     throw new BadInputException(given, "is not an output lowbit wrote (no " + Manifest.FILE_NAME
                             + " from lowbit in it); --force replaces only lowbit outputs: remove it yourself or choose another -o");
                 }
+                List<String> extra = extraFiles(real, Manifest.listedFiles(manifest).orElse(null));
+                if (!extra.isEmpty()) {
+                    throw new BadInputException(given, "holds files lowbit did not write (" + String.join(", ", extra)
+                            + "); --force would delete them: move them out first");
+                }
             }
             case FILE -> {
                 if (!attrs.isRegularFile()) throw new BadInputException(given, "is a directory, not a file lowbit wrote; refusing to replace it");
@@ -145,6 +150,21 @@ record OutputTarget(String given, Path real, Kind kind, boolean existing) {
             if (r.startsWith(real)) throw new BadInputException(given, "contains the input " + what + "; choose another output");
         }
         if (real.startsWith(top)) throw new BadInputException(given, "lies inside the input " + what + "; choose another output");
+    }
+
+    /** Entries of {@code dir} that its manifest does not list (at most three named); none when it lists nothing. */
+    private static List<String> extraFiles(Path dir, java.util.Set<String> listed) {
+        if (listed == null) return List.of();
+        List<String> extra = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.sorted().toList()) {
+                String name = p.getFileName().toString();
+                if (!listed.contains(name) || !Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) extra.add(name);
+            }
+        } catch (IOException e) {
+            return List.of("(unreadable: " + WriteFailure.reason(e) + ")");
+        }
+        return extra.size() <= 3 ? extra : List.of(extra.get(0), extra.get(1), extra.get(2), "and " + (extra.size() - 3) + " more");
     }
 
     private static BasicFileAttributes attributes(Path p, String given) {

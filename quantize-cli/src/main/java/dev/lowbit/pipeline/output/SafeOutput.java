@@ -284,9 +284,11 @@ public final class SafeOutput implements AutoCloseable {
 
     /**
      * Deletes {@code .NAME.lowbit-tmp-<pid>} entries beside the output whose process is gone (or is this one: a pid
-     * reused after a container restart). Called with the lock held, so no live lowbit run is writing them.
+     * reused after a container restart), and the {@code .NAME.<digits>.tmp} files that lowbit versions before this
+     * layer left for good after a kill. Called with the lock held, so no live lowbit run is writing them.
      */
     private static void removeStaleTemps(Path parent, String name) {
+        Pattern legacy = Pattern.compile(Pattern.quote("." + name + ".") + "[0-9]{1,20}\\.tmp");
         Pattern p = Pattern.compile(Pattern.quote("." + name + TMP) + "([0-9]{1,10})(\\.manifest)?");
         long self = ProcessHandle.current().pid();
         List<Path> entries;
@@ -296,6 +298,10 @@ public final class SafeOutput implements AutoCloseable {
             return; // nothing we can list is nothing we can clean
         }
         for (Path e : entries) {
+            if (legacy.matcher(e.getFileName().toString()).matches() && Files.isRegularFile(e, LinkOption.NOFOLLOW_LINKS)) {
+                deleteQuietly(e);
+                continue;
+            }
             Matcher m = p.matcher(e.getFileName().toString());
             if (!m.matches()) continue;
             long pid = Long.parseLong(m.group(1));

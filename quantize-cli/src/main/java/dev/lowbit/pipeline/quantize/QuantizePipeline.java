@@ -134,9 +134,11 @@ public final class QuantizePipeline {
             Path p = model.resolve(f);
             if (Files.isRegularFile(p)) Files.copy(p, dir.resolve(f));
         }
-        Files.writeString(dir.resolve("recipe.json"), recipe.toJson());
+        // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
+        Recipe saved = recipe.relativeTo(out.target());
+        Files.writeString(dir.resolve("recipe.json"), saved.toJson());
         long outBytes = directoryBytes(dir);
-        Manifest manifest = new Manifest(recipe.toJson(), recipe.seed())
+        Manifest manifest = new Manifest(saved.toJson(), recipe.seed())
                 .input("model", modelFiles(model))
                 .figure("quantized_modules", stats.modules)
                 .figure("quantized_parameters", stats.parameters)
@@ -146,7 +148,7 @@ public final class QuantizePipeline {
             manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
             manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
         }
-        manifest.write(dir.resolve(Manifest.FILE_NAME));
+        manifest.files(fileNames(dir)).write(dir.resolve(Manifest.FILE_NAME));
         outBytes = directoryBytes(dir);
         out.commit();
         time.add("total", System.nanoTime() - t0);
@@ -348,6 +350,12 @@ public final class QuantizePipeline {
     private static List<Path> modelFiles(Path model) throws IOException {
         try (Stream<Path> s = Files.list(model)) {
             return s.filter(Files::isRegularFile).sorted().toList();
+        }
+    }
+
+    private static List<String> fileNames(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.lowbit.pipeline.recipe;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -11,6 +12,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.pipeline.output.Manifest;
 import dev.lowbit.pipeline.steps.QuantizerStep;
 import dev.lowbit.pipeline.steps.StepRegistry;
 import dev.lowbit.pipeline.steps.StepType;
@@ -55,11 +57,66 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     private static final Set<String> KEYS = Set.of("version", "steps", "overrides", "calibration", "output", "seed");
     private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF);
 
-    /** Calibration text: first {@code samples} non-overlapping windows of {@code seqlen} tokens, or seeded random ones. */
+    /**
+     * Calibration text: first {@code samples} non-overlapping windows of {@code seqlen} tokens, or seeded random ones.
+     *
+     * <p>In a {@code recipe.json} that lowbit writes next to an artifact, {@code data} is relative to the recipe's own
+     * directory and {@code sha256} is the file's hash, so the recipe replays from any working directory and a changed
+     * file is noticed ({@link #relativeTo}, {@link #read}); a hand-written recipe may give either path and no hash.
+     *
+     * @param sha256 hex SHA-256 of {@code data}, or null (not checked)
+     */
     public record Calibration(@JsonProperty("data") String data,
                               @JsonProperty("samples") int samples,
                               @JsonProperty("seqlen") int seqlen,
-                              @JsonProperty("random_windows") boolean randomWindows) {}
+                              @JsonProperty("random_windows") boolean randomWindows,
+                              @JsonProperty("sha256") @JsonInclude(JsonInclude.Include.NON_NULL) String sha256) {
+        public Calibration(String data, int samples, int seqlen, boolean randomWindows) {
+            this(data, samples, seqlen, randomWindows, null);
+        }
+    }
+
+    /**
+     * This recipe as it is saved into the output directory {@code dir}: the calibration file named relative to
+     * {@code dir} (links resolved on both sides), with its sha256 — no absolute path, and a replay works from anywhere.
+     */
+    public Recipe relativeTo(Path dir) {
+        if (calibration == null) return this;
+        try {
+            Path data = Path.of(calibration.data()).toRealPath();
+            String rel = dir.toAbsolutePath().normalize().relativize(data).toString();
+            Calibration c = new Calibration(rel, calibration.samples(), calibration.seqlen(), calibration.randomWindows(),
+                    Manifest.sha256(data));
+            return new Recipe(steps, overrides, c, output, seed);
+        } catch (IOException e) {
+            throw new BadInputException(calibration.data(), "cannot read calibration data: " + firstLine(e));
+        }
+    }
+
+    /**
+     * Resolves a relative calibration path of a recipe read from {@code file}: against the recipe's directory when the
+     * file is there (what lowbit writes), else against the working directory (older recipes); then checks the sha256
+     * when the recipe has one.
+     */
+    private Recipe resolveFiles(Path file) {
+        if (calibration == null || calibration.data() == null) return this;
+        Path data = Path.of(calibration.data());
+        Path dir = file.toAbsolutePath().getParent();
+        if (!data.isAbsolute() && dir != null && Files.isRegularFile(dir.resolve(data))) data = dir.resolve(data).normalize();
+        if (calibration.sha256() != null) {
+            if (!Files.isRegularFile(data)) {
+                throw new BadInputException(file, "calibration file " + calibration.data() + " not found (looked beside the recipe and in the current directory)");
+            }
+            String actual = Manifest.sha256(data);
+            if (!actual.equalsIgnoreCase(calibration.sha256())) {
+                throw new BadInputException(file, "calibration file " + data + " has changed since the recipe was written (sha256 "
+                        + actual + ", recipe says " + calibration.sha256() + ")");
+            }
+        }
+        Calibration c = new Calibration(data.toString(), calibration.samples(), calibration.seqlen(),
+                calibration.randomWindows(), calibration.sha256());
+        return new Recipe(steps, overrides, c, output, seed);
+    }
 
     public Recipe {
         steps = List.copyOf(steps);
@@ -237,7 +294,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         } catch (IOException e) {
             throw new BadInputException(file, "cannot read recipe: " + firstLine(e));
         }
-        return parse(file.toString(), root).validate(file.toString());
+        return parse(file.toString(), root).validate(file.toString()).resolveFiles(file);
     }
 
     /** Parses a recipe tree (version 1 or 2) without validating it. */

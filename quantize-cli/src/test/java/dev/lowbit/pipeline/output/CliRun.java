@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lowbit.cli.Main;
+import dev.lowbit.io.SharedData;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -16,7 +17,7 @@ import java.util.stream.Stream;
 
 /** Runs the real CLI in-process ({@link Main#execute}) and keeps what a user would see. */
 record CliRun(int code, String out, String err) {
-    static final Path SHARED = Path.of(System.getProperty("lowbit.shared", "../../shared"));
+    static final Path SHARED = SharedData.root();
     static final Path TINY = SHARED.resolve("models/tiny-llama-code");
 
     static CliRun run(String... args) {

@@ -168,22 +168,34 @@ class SafeOutputKillTest {
         assertEquals(List.of(), CliRun.debris(tmp));
     }
 
-    /** SIGTERM (what Ctrl-C and a CI timeout send) mid-write: the shutdown hook removes the temp data and the lock. */
+    /**
+     * SIGTERM (what a CI timeout sends) while writing a new output, SIGINT (Ctrl-C) while replacing one: the shutdown
+     * hook removes the temp data and the lock; nothing new is published and the replaced output stays as it was.
+     */
     @Test
-    void sigtermMidWriteLeavesNothingBehind() throws Exception {
+    void sigtermAndSigintMidWriteLeaveNothingBehind() throws Exception {
         Path out = tmp.resolve("out");
-        Process p = LowbitProcess.start(tmp.resolve("logs"), rtn(out));
-        BooleanSupplier ready = tempAppears(out, 0).when().apply(p.pid());
+        Path q = tmp.resolve("q.gguf");
+        CliRun.run("quantize", model.toString(), "-o", q.toString(), "--format", "gguf", "--type", "Q8_0").ok();
+        String before = Manifest.sha256(q);
+        interrupt("TERM", out, rtn(out));
+        assertFalse(Files.exists(out), "an interrupted run publishes nothing");
+        interrupt("INT", q, q4_0(q, "--force"));
+        assertEquals(before, Manifest.sha256(q), "the old output is untouched");
+        assertTrue(Manifest.isLowbitManifest(Manifest.sidecarOf(q)));
+    }
+
+    private void interrupt(String signal, Path target, List<String> cmd) throws Exception {
+        Process p = LowbitProcess.start(tmp.resolve("logs"), cmd);
+        BooleanSupplier ready = tempAppears(target, 0).when().apply(p.pid());
         while (p.isAlive() && !ready.getAsBoolean()) Thread.sleep(2);
-        Thread.sleep(500);
-        boolean killed = p.isAlive();
-        p.destroy(); // SIGTERM
+        Thread.sleep(300);
+        assertTrue(p.isAlive(), "the run must still be writing");
+        assertEquals(0, new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor());
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-        if (killed) {
-            assertEquals(143, p.exitValue(), "128 + SIGTERM");
-            assertFalse(Files.exists(out), "an interrupted run publishes nothing");
-        }
-        assertEquals(List.of(), CliRun.debris(tmp), "the shutdown hook cleaned up");
+        System.out.println("SIG" + signal + " " + target.getFileName() + ": exit " + p.exitValue() + ", debris " + CliRun.debris(tmp));
+        assertEquals(128 + ("TERM".equals(signal) ? 15 : 2), p.exitValue(), "128 + SIG" + signal);
+        assertEquals(List.of(), CliRun.debris(tmp), "the shutdown hook cleaned up after SIG" + signal);
     }
 
     /** Another process holds the output (this JVM, through the same lock): a run against it fails at once, one line. */

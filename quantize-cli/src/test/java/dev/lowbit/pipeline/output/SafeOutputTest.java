@@ -132,9 +132,14 @@ class SafeOutputTest {
         run("tokenize", model.toString(), "--data", data.toString(), "-o", file.toString(), "--force").refused("was not written by lowbit");
         assertEquals("user data", Files.readString(file));
 
-        // the wrong kind of lowbit output is refused too
+        // a lowbit output that a user added a file to: --force would lose it, so it is refused
         Path out = tmp.resolve("out");
         rtn(out).ok();
+        Files.writeString(out.resolve("notes.txt"), "my notes");
+        rtn(out, "--force").refused("holds files lowbit did not write (notes.txt); --force would delete them");
+        assertEquals("my notes", Files.readString(out.resolve("notes.txt")));
+        Files.delete(out.resolve("notes.txt"));
+        // the wrong kind of lowbit output is refused too
         gguf(out, "Q8_0", "--force").refused("is a directory, not a file lowbit wrote");
         Path q = tmp.resolve("q.gguf");
         gguf(q, "Q8_0").ok();
@@ -152,6 +157,11 @@ class SafeOutputTest {
         rtn(out, "--bits", "8", "--force").ok();
         assertEquals(8, JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("bits").asInt());
         assertTrue(Manifest.isLowbitManifest(out.resolve(Manifest.FILE_NAME)));
+        // through a link: what the link names is replaced, the link stays
+        Path link = Files.createSymbolicLink(tmp.resolve("latest"), out);
+        rtn(link, "--bits", "4", "--force").ok();
+        assertTrue(Files.isSymbolicLink(link));
+        assertEquals(4, JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("bits").asInt());
         assertEquals(List.of(), CliRun.debris(tmp));
 
         Path q = tmp.resolve("q.gguf");
@@ -205,6 +215,46 @@ class SafeOutputTest {
         rtn(out, "--force").ok();
     }
 
+    // ------------------------------------------------------------------ 5. recipe and manifest paths
+
+    /**
+     * recipe.json names the calibration file relative to the output, with its sha256, and the manifest holds no
+     * absolute path; a replay from another working directory (a separate process started elsewhere) finds the file,
+     * and a changed file is refused.
+     */
+    @Test
+    void recipeReplaysFromAnotherDirectoryAndTheManifestHoldsNoAbsolutePath() throws Exception {
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        Path calib = work.resolve("calib.txt");
+        Files.writeString(calib, Files.readString(CliRun.SHARED.resolve("data/calib_code.txt")).substring(0, 6000));
+        Path out = work.resolve("runs/w4");
+        run("quantize", model.toString(), "-o", out.toString(), "--method", "gptq", "--calib", calib.toAbsolutePath().toString(),
+                "--calib-samples", "1", "--calib-seqlen", "16", "--targets", "layers\\.0\\.self_attn\\.q_proj", "-q").ok();
+        JsonNode recipe = JSON.readTree(out.resolve("recipe.json").toFile());
+        assertEquals("../../calib.txt", recipe.path("calibration").path("data").asText());
+        assertEquals(Manifest.sha256(calib), recipe.path("calibration").path("sha256").asText());
+        for (String f : List.of("recipe.json", Manifest.FILE_NAME)) {
+            String text = Files.readString(out.resolve(f));
+            assertFalse(text.contains(tmp.toString()) || text.contains(model.toString()), f + " holds an absolute path");
+            assertFalse(text.matches("(?s).*\"/[^\"]*\".*"), f + " holds an absolute path");
+        }
+        Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        Path replay = tmp.resolve("replay");
+        List<String> cmd = LowbitProcess.command("quantize", model.toString(), "-o", replay.toString(),
+                "--recipe", out.resolve("recipe.json").toString(), "-q");
+        Process p = new ProcessBuilder(cmd).directory(elsewhere.toFile()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), log);
+        assertEquals(-1L, Files.mismatch(out.resolve("model-00002-of-00007.safetensors"), replay.resolve("model-00002-of-00007.safetensors")),
+                "layer 0 replays byte for byte");
+        JsonNode again = JSON.readTree(replay.resolve("recipe.json").toFile());
+        assertEquals("../work/calib.txt", again.path("calibration").path("data").asText(), "relative to the new output");
+        assertEquals(recipe.path("calibration").path("sha256"), again.path("calibration").path("sha256"));
+        Files.writeString(calib, "changed", java.nio.file.StandardOpenOption.APPEND);
+        run("quantize", model.toString(), "-o", tmp.resolve("again").toString(), "--recipe", out.resolve("recipe.json").toString(),
+                "-q").refused("has changed since the recipe was written");
+    }
+
     // ------------------------------------------------------------------ 3. devices, FIFOs, sockets
 
     @Test
@@ -255,6 +305,7 @@ class SafeOutputTest {
         Files.delete(liveDir);
 
         Files.writeString(tmp.resolve(".q.gguf.lowbit-tmp-" + dead), "half written");
+        Files.writeString(tmp.resolve(".q.gguf.8146153915263712396.tmp"), "left by a lowbit before SafeOutput");
         Files.writeString(tmp.resolve(".q.gguf.lowbit-tmp-" + dead + ".manifest"), "{}");
         gguf(tmp.resolve("q.gguf"), "Q8_0").ok();
         assertEquals(List.of(), CliRun.debris(tmp));
