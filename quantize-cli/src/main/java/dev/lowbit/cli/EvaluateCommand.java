@@ -56,10 +56,19 @@ final class EvaluateCommand implements Callable<Integer> {
         };
         if (ctx < 2) throw new Main.UsageException("--ctx must be at least 2");
         if (batch < 1) throw new Main.UsageException("--batch must be at least 1");
+        if (maxWindows < 0) throw new Main.UsageException("--max-windows must be 0 (all) or positive, got " + maxWindows);
+        if (threads < 0) throw new Main.UsageException("--threads must be 0 (all processors) or positive, got " + threads);
         EvalResult r;
         // a .gguf model or baseline is read in place, rows dequantized as the runner loads them
         try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
             r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch), progress);
+        }
+        // a CI gate reads the exit code: a perplexity or comparison that is not a number is a failure, not a result
+        requireFinite("perplexity", r.perplexity());
+        if (r.hasBaseline()) {
+            requireFinite("baseline perplexity", r.baselinePerplexity());
+            requireFinite("KL divergence", r.kl());
+            requireFinite("max |delta logit|", r.maxAbsDeltaLogit());
         }
         if (json) {
             System.out.println(r.toJson(ctx));
@@ -74,5 +83,12 @@ final class EvaluateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private static void requireFinite(String what, double v) {
+        if (!Double.isFinite(v)) {
+            throw new Main.ResultException("evaluate: " + what + " is " + v + ": the forward pass produced non-finite "
+                    + "logits (weights too large for f32 activations?); the result cannot be used");
+        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.lowbit.cli;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.TerminalText;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -34,27 +35,57 @@ public final class Main implements Runnable {
         for (Object sub : Commands.all()) cl.addSubcommand(sub);
         helpWidth(cl, System.getenv("COLUMNS"));
         boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        // Every message may carry text from a file (tensor names, metadata, paths): escaped, so it stays one line
+        // and cannot drive the terminal.
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof BadInputException b) {
-                System.err.println("lowbit: " + b.userMessage());
+                error(b.userMessage());
                 if (verbose) ex.printStackTrace();
                 return 2;
             }
             if (ex instanceof UsageException u) {
-                System.err.println("lowbit: " + u.getMessage());
+                error(u.getMessage());
                 return 2;
             }
-            System.err.println("lowbit: internal error: " + ex);
+            if (ex instanceof ResultException r) {
+                error(r.getMessage());
+                return 1;
+            }
+            error("internal error: " + ex);
             if (verbose) ex.printStackTrace();
             else System.err.println("lowbit: run again with --verbose for the stack trace");
             return 1;
         });
         cl.setParameterExceptionHandler((ex, a) -> {
-            System.err.println("lowbit: " + ex.getMessage());
+            error(ex.getMessage());
             System.err.println("lowbit: see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'");
             return 2;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            error(outOfMemory(e));
+            return 1;
+        }
+    }
+
+    private static void error(String message) {
+        System.err.println("lowbit: " + TerminalText.escape(message));
+    }
+
+    /** One line for an exhausted heap or direct-memory pool: what was full, its limit, and what helps. */
+    static String outOfMemory(OutOfMemoryError e) {
+        long max = Runtime.getRuntime().maxMemory();
+        return String.format(java.util.Locale.ROOT, "out of memory (%s; the JVM may use %.1f GiB of heap): lower --batch or "
+                + "--ctx (evaluate), --calib-samples or --calib-seqlen (quantize), or give the JVM more with "
+                + "LOWBIT_JAVA_OPTS=-Xmx<size>", e.getMessage() == null ? "no detail" : e.getMessage(), max / (double) (1L << 30));
+    }
+
+    /** A run that finished but whose result is not usable (a non-finite perplexity): exit code 1 with one line. */
+    public static final class ResultException extends RuntimeException {
+        public ResultException(String message) {
+            super(message);
+        }
     }
 
     /**

@@ -171,6 +171,9 @@ final class QuantizeCommand implements Callable<Integer> {
             System.out.print(StepRegistry.DEFAULT.listing());
             return 0;
         }
+        if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
+        if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
+        if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {

@@ -14,11 +14,13 @@ public final class CalibrationSet {
 
     /** The first {@code count} non-overlapping windows (e.g. 128 × 512 of calib_code.txt). */
     public static int[][] first(Path modelDir, Path data, int length, int count) {
+        WindowBudget.require(modelDir, length, count, 8, "--calib-seqlen");
         return TokenWindows.first(tokens(modelDir, data), length, count, data.toString());
     }
 
     /** The first {@code count} windows of {@code data}, tokenized with {@code model}'s tokenizer. */
     public static int[][] first(ModelSource model, Path data, int length, int count) {
+        WindowBudget.require(dev.lowbit.calib.model.LlamaConfig.of(model), model.path().toString(), length, count, 8, "--calib-seqlen");
         try (ModelTokenizer tok = ModelTokenizer.open(model)) {
             return TokenWindows.first(tok.encode(TextDataset.read(data)), length, count, data.toString());
         }
@@ -26,6 +28,7 @@ public final class CalibrationSet {
 
     /** {@code count} windows at random offsets drawn from {@code seed} (record the seed in the artifact). */
     public static int[][] random(Path modelDir, Path data, int length, int count, long seed) {
+        WindowBudget.require(modelDir, length, count, 8, "--calib-seqlen");
         return TokenWindows.random(tokens(modelDir, data), length, count, seed, data.toString());
     }
 

@@ -35,8 +35,10 @@ public final class Evaluator {
     public static EvalResult evaluate(EvalRequest req, Progress progress) {
         long t0 = System.nanoTime();
         // validate the models before the (slower) tokenization: config problems are the likeliest bad input
-        LlamaConfig.fromJson(req.model());
+        LlamaConfig config = LlamaConfig.fromJson(req.model());
         if (req.baseline() != null) LlamaConfig.fromJson(req.baseline());
+        // window sizes bounded before anything is allocated (max_position_embeddings, this machine's memory)
+        dev.lowbit.calib.data.WindowBudget.require(config, req.model().toString(), req.ctx(), req.batch(), req.batch(), "--ctx");
         try (ModelSource model = ModelSource.open(req.model());
              ModelSource baseline = req.baseline() == null ? null : ModelSource.open(req.baseline())) {
             return evaluate(req, model, baseline, progress, t0);

@@ -1,11 +1,15 @@
 package dev.lowbit.calib.model;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.arch.ModelArchitecture;
+import dev.lowbit.io.arch.TensorRole;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * One decoder family's tensor names and structural flags: the table {@link #ALL} is data, the forward pass
+ * One decoder family's tensor names and structural flags, derived from the architecture table
+ * ({@link ModelArchitecture}); the forward pass
  * ({@link LlamaRunner}) is shared. Names are templates with {@code %d} for the layer index.
  *
  * <p>Biases are not flags: a Linear has a bias exactly when the checkpoint holds {@code <linear>.bias}
@@ -26,23 +30,35 @@ public record Architecture(String name, String embed, String finalNorm, String l
     /** Names of Qwen3's per-head q/k RMSNorm weights. */
     public record QkNorm(String q, String k) {}
 
-    private static final Map<Linear, String> LLAMA_LINEARS = Map.of(
-            Linear.Q, "self_attn.q_proj", Linear.K, "self_attn.k_proj", Linear.V, "self_attn.v_proj",
-            Linear.O, "self_attn.o_proj", Linear.GATE, "mlp.gate_proj", Linear.UP, "mlp.up_proj",
-            Linear.DOWN, "mlp.down_proj");
-
-    private static Architecture llamaLike(String name, QkNorm qkNorm, boolean tied) {
-        return new Architecture(name, "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
-                "model.layers.%d.", LLAMA_LINEARS, "input_layernorm.weight", "post_attention_layernorm.weight",
-                qkNorm, tied);
+    /** The table entry's role for each Linear of the forward. */
+    public static TensorRole role(Linear l) {
+        return switch (l) {
+            case Q -> TensorRole.Q;
+            case K -> TensorRole.K;
+            case V -> TensorRole.V;
+            case O -> TensorRole.O;
+            case GATE -> TensorRole.GATE;
+            case UP -> TensorRole.UP;
+            case DOWN -> TensorRole.DOWN;
+        };
     }
 
-    /** Supported architectures. Mistral's sliding window is wider than any window we evaluate, so it is not modelled. */
-    public static final List<Architecture> ALL = List.of(
-            llamaLike("LlamaForCausalLM", null, false),
-            llamaLike("MistralForCausalLM", null, false),
-            llamaLike("Qwen2ForCausalLM", null, false),
-            llamaLike("Qwen3ForCausalLM", new QkNorm("self_attn.q_norm.weight", "self_attn.k_norm.weight"), false));
+    /** The forward's view of one entry of the architecture table, for the Hugging Face class {@code hfClass}. */
+    static Architecture of(String hfClass, ModelArchitecture a) {
+        Map<Linear, String> linears = new EnumMap<>(Linear.class);
+        for (Linear l : Linear.values()) linears.put(l, role(l).hfModule());
+        QkNorm qk = a.roles().contains(TensorRole.Q_NORM)
+                ? new QkNorm(TensorRole.Q_NORM.hfModule() + ".weight", TensorRole.K_NORM.hfModule() + ".weight") : null;
+        return new Architecture(hfClass, TensorRole.EMBED.hfModule() + ".weight", TensorRole.FINAL_NORM.hfModule() + ".weight",
+                TensorRole.LM_HEAD.hfModule() + ".weight", "model.layers.%d.", Map.copyOf(linears),
+                TensorRole.INPUT_NORM.hfModule() + ".weight", TensorRole.POST_ATTENTION_NORM.hfModule() + ".weight",
+                qk, a.tiedByDefault());
+    }
+
+    /** Supported architectures: every Hugging Face class of {@link ModelArchitecture#ALL}. Mistral's sliding window is
+     * wider than any window we evaluate, so it is not modelled. */
+    public static final List<Architecture> ALL = ModelArchitecture.ALL.stream()
+            .flatMap(a -> a.hfClasses().stream().map(c -> of(c, a))).toList();
 
     public static Architecture named(String name, String source) {
         for (Architecture a : ALL) if (a.name.equals(name)) return a;

@@ -5,6 +5,8 @@ import dev.lowbit.io.gguf.GgufValue;
 import dev.lowbit.io.gguf.GgufValueType;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.hf.HfConfig;
+import dev.lowbit.io.hf.HfModelCheck;
 import dev.lowbit.io.safetensors.ShardedSafetensors;
 import dev.lowbit.io.tensor.TensorSource;
 
@@ -57,6 +59,8 @@ public final class GgufExportPlanner {
 
         Map<String, long[]> shapes = new LinkedHashMap<>();
         try (TensorSource src = ShardedSafetensors.open(dir)) {
+            // the checkpoint as a model: tensors against config.json, no NaN/Inf, before anything is planned
+            HfModelCheck.require(dir, HfConfig.read(dir.resolve("config.json")), src);
             for (String n : src.names()) shapes.put(n, src.tensor(n).shape().dims());
         }
         TensorNames names = TensorNames.forArchitecture(hp.arch());

@@ -4,15 +4,14 @@ import dev.lowbit.io.gguf.GgufArray;
 import dev.lowbit.io.gguf.GgufValue;
 import dev.lowbit.io.gguf.GgufValueType;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.arch.ModelArchitecture;
+import dev.lowbit.io.arch.ModelDims;
+import dev.lowbit.io.hf.HfConfig;
+import dev.lowbit.io.hf.RopeScaling;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.SequencedMap;
 
 /**
@@ -30,47 +29,36 @@ import java.util.SequencedMap;
 public record ModelHyperparameters(String arch, String name, int blockCount, long contextLength, int embeddingLength,
                                    int feedForwardLength, int headCount, int headCountKv, int headDim,
                                    boolean headDimInConfig, float ropeFreqBase, float rmsNormEps, int vocabSize,
-                                   boolean tiedEmbeddings, JsonNode ropeScaling) {
-
-    private static final Map<String, String> ARCHITECTURES = Map.of(
-            "LlamaForCausalLM", "llama",
-            "MistralForCausalLM", "llama",
-            "Qwen2ForCausalLM", "qwen2",
-            "Qwen3ForCausalLM", "qwen3");
+                                   boolean tiedEmbeddings, RopeScaling ropeScaling) {
 
     /** Reads {@code config.json} of a model directory; {@code general.name} is the directory's name. */
     public static ModelHyperparameters fromHuggingFace(Path dir) {
         Path file = dir.resolve("config.json");
-        JsonNode c;
-        try {
-            c = new ObjectMapper().readTree(file.toFile());
-        } catch (IOException e) {
-            throw new BadInputException(file.toString(), "cannot read: " + e.getMessage(), e);
-        }
-        String hfArch = c.path("architectures").path(0).asText("");
-        String arch = ARCHITECTURES.get(hfArch);
-        if (arch == null) {
-            throw new BadInputException(file, "architecture '" + hfArch + "' cannot be exported to GGUF (supported: " + ARCHITECTURES.keySet() + ")");
-        }
-        int hidden = requireInt(file, c, "hidden_size");
-        int heads = requireInt(file, c, "num_attention_heads");
-        int kvHeads = c.path("num_key_value_heads").canConvertToInt() ? c.path("num_key_value_heads").asInt() : heads;
-        boolean hdInConfig = c.path("head_dim").canConvertToInt();
-        int headDim = hdInConfig ? c.path("head_dim").asInt() : hidden / heads;
-        JsonNode rp = c.path("rope_parameters");
-        double theta = c.path("rope_theta").isNumber() ? c.path("rope_theta").asDouble()
-                : rp.path("rope_theta").isNumber() ? rp.path("rope_theta").asDouble() : 10000.0;
-        JsonNode scaling = c.path("rope_scaling").isObject() ? c.path("rope_scaling") : rp.isObject() ? rp : null;
-        String ropeType = scaling == null ? "default" : scaling.path("rope_type").asText(scaling.path("type").asText("default"));
+        String source = file.toString();
+        HfConfig c = HfConfig.read(file, archs -> {
+            if (archs.isEmpty()) throw new BadInputException(source, "no 'architectures' entry");
+            exportable(archs.getFirst(), source);
+        });
+        ModelArchitecture arch = exportable(c.architectures().getFirst(), source);
+        ModelDims d = ModelDims.of(c, source);
+        RopeScaling scaling = c.ropeScaling();
+        String ropeType = scaling.ropeType();
         if (!ropeType.equals("default") && !ropeType.equals("linear") && !ropeType.equals("llama3")) {
             throw new BadInputException(file, "rope scaling type '" + ropeType + "' is not supported for GGUF export");
         }
-        if (ropeType.equals("default")) scaling = null;
-        return new ModelHyperparameters(arch, dir.toAbsolutePath().normalize().getFileName().toString(),
-                requireInt(file, c, "num_hidden_layers"), c.path("max_position_embeddings").asLong(0), hidden,
-                requireInt(file, c, "intermediate_size"), heads, kvHeads, headDim, hdInConfig, (float) theta,
-                (float) c.path("rms_norm_eps").asDouble(1e-6), requireInt(file, c, "vocab_size"),
-                c.path("tie_word_embeddings").asBoolean(false), scaling);
+        return new ModelHyperparameters(arch.ggufName(), dir.toAbsolutePath().normalize().getFileName().toString(),
+                d.layers(), c.raw().hasNonNull("max_position_embeddings") ? c.maxPositionEmbeddings() : 0, d.hidden(),
+                d.intermediate(), d.heads(), d.kvHeads(), d.headDim(), c.raw().path("head_dim").canConvertToInt(),
+                (float) c.ropeTheta(), (float) c.rmsNormEps(), d.vocab(), d.tied(), scaling.isDefault() ? null : scaling);
+    }
+
+    private static ModelArchitecture exportable(String hfClass, String source) {
+        try {
+            return ModelArchitecture.forHfClass(hfClass, source);
+        } catch (BadInputException e) {
+            throw new BadInputException(source, "architecture '" + hfClass + "' cannot be exported to GGUF (supported: "
+                    + ModelArchitecture.ALL.stream().flatMap(a -> a.hfClasses().stream()).toList() + ")");
+        }
     }
 
     /** What {@link QuantMix} needs to know. */
@@ -106,7 +94,7 @@ public record ModelHyperparameters(String arch, String name, int blockCount, lon
             kv.put(a + "rope.dimension_count", GgufValue.ofUint32(headDim));
             if (ropeScaling != null && ropeType().equals("linear")) {
                 kv.put(a + "rope.scaling.type", GgufValue.ofString("linear"));
-                kv.put(a + "rope.scaling.factor", GgufValue.ofFloat32((float) ropeScaling.path("factor").asDouble()));
+                kv.put(a + "rope.scaling.factor", GgufValue.ofFloat32((float) ropeScaling.factor()));
             }
         }
         kv.put("general.quantization_version", GgufValue.ofUint32(2));
@@ -115,7 +103,7 @@ public record ModelHyperparameters(String arch, String name, int blockCount, lon
 
     /** {@code default}, {@code linear} or {@code llama3}. */
     public String ropeType() {
-        return ropeScaling == null ? "default" : ropeScaling.path("rope_type").asText(ropeScaling.path("type").asText("default"));
+        return ropeScaling == null ? "default" : ropeScaling.ropeType();
     }
 
     /**
@@ -127,10 +115,10 @@ public record ModelHyperparameters(String arch, String name, int blockCount, lon
      */
     public float[] ropeFreqs() {
         if (!ropeType().equals("llama3")) return null;
-        double factor = ropeScaling.path("factor").asDouble(8.0);
-        double low = ropeScaling.path("low_freq_factor").asDouble(1.0);
-        double high = ropeScaling.path("high_freq_factor").asDouble(4.0);
-        double oldCtx = ropeScaling.path("original_max_position_embeddings").asDouble(8192);
+        double factor = or(ropeScaling.factor(), 8.0);
+        double low = or(ropeScaling.lowFreqFactor(), 1.0);
+        double high = or(ropeScaling.highFreqFactor(), 4.0);
+        double oldCtx = ropeScaling.originalMaxPositionEmbeddings() > 0 ? ropeScaling.originalMaxPositionEmbeddings() : 8192;
         double lowWavelen = oldCtx / low;
         double highWavelen = oldCtx / high;
         if (lowWavelen == highWavelen) throw new IllegalArgumentException("llama3 rope scaling with equal low and high frequency factors");
@@ -148,9 +136,7 @@ public record ModelHyperparameters(String arch, String name, int blockCount, lon
         return out;
     }
 
-    private static int requireInt(Path file, JsonNode c, String key) {
-        JsonNode n = c.path(key);
-        if (!n.canConvertToInt() || n.asInt() <= 0) throw new BadInputException(file, "missing or invalid '" + key + "'");
-        return n.asInt();
+    private static double or(double v, double dflt) {
+        return Double.isNaN(v) ? dflt : v;
     }
 }

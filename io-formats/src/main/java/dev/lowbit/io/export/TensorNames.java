@@ -1,14 +1,15 @@
 package dev.lowbit.io.export;
 
+import dev.lowbit.io.arch.ModelArchitecture;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.regex.Matcher;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * Hugging Face tensor names → GGUF tensor names for the architectures lowbit exports, as a table. GGUF dims are the
- * reversed PyTorch shape ({@code [out, in]} → {@code [in, out]}).
+ * Hugging Face tensor names → GGUF tensor names, read from the architecture table ({@link ModelArchitecture}): names
+ * on both sides and the q/k row treatment. GGUF dims are the reversed PyTorch shape ({@code [out, in]} →
+ * {@code [in, out]}).
  */
 public final class TensorNames {
 
@@ -34,46 +35,19 @@ public final class TensorNames {
         }
     }
 
-    private record Rule(Pattern hf, String gguf, Rows rows) {
-        static Rule of(String hfRegex, String gguf, Rows rows) {
-            return new Rule(Pattern.compile(hfRegex), gguf, rows);
-        }
-    }
-
-    private static final String L = "model\\.layers\\.(\\d+)\\.";
-
-    /** Shared by llama, qwen2 and qwen3; {@code {N}} is the layer number. Biases follow their weights. */
-    private static final List<Rule> COMMON = List.of(
-            Rule.of("model\\.embed_tokens\\.weight", "token_embd.weight", Rows.AS_IS),
-            Rule.of("model\\.norm\\.weight", "output_norm.weight", Rows.AS_IS),
-            Rule.of("lm_head\\.weight", "output.weight", Rows.AS_IS),
-            Rule.of(L + "self_attn\\.q_proj\\.(weight|bias)", "blk.{N}.attn_q.{P}", Rows.PERMUTE_Q),
-            Rule.of(L + "self_attn\\.k_proj\\.(weight|bias)", "blk.{N}.attn_k.{P}", Rows.PERMUTE_K),
-            Rule.of(L + "self_attn\\.v_proj\\.(weight|bias)", "blk.{N}.attn_v.{P}", Rows.AS_IS),
-            Rule.of(L + "self_attn\\.o_proj\\.(weight|bias)", "blk.{N}.attn_output.{P}", Rows.AS_IS),
-            Rule.of(L + "self_attn\\.q_norm\\.(weight)", "blk.{N}.attn_q_norm.{P}", Rows.AS_IS),
-            Rule.of(L + "self_attn\\.k_norm\\.(weight)", "blk.{N}.attn_k_norm.{P}", Rows.AS_IS),
-            Rule.of(L + "mlp\\.gate_proj\\.(weight|bias)", "blk.{N}.ffn_gate.{P}", Rows.AS_IS),
-            Rule.of(L + "mlp\\.up_proj\\.(weight|bias)", "blk.{N}.ffn_up.{P}", Rows.AS_IS),
-            Rule.of(L + "mlp\\.down_proj\\.(weight|bias)", "blk.{N}.ffn_down.{P}", Rows.AS_IS),
-            Rule.of(L + "input_layernorm\\.(weight)", "blk.{N}.attn_norm.{P}", Rows.AS_IS),
-            Rule.of(L + "post_attention_layernorm\\.(weight)", "blk.{N}.ffn_norm.{P}", Rows.AS_IS));
-
     /** Checkpoint entries the converter drops: cached rotary tables. */
-    private static final Pattern SKIPPED = Pattern.compile(".*\\.rotary_emb\\.inv_freq|.*\\.rotary_emb\\..*");
+    private static final Pattern SKIPPED = Pattern.compile(".*\\.rotary_emb\\..*");
 
-    private final String arch;
+    private final ModelArchitecture arch;
 
-    private TensorNames(String arch) {
+    private TensorNames(ModelArchitecture arch) {
         this.arch = arch;
     }
 
     /** The table for a GGUF architecture ({@code llama}, {@code qwen2}, {@code qwen3}). */
     public static TensorNames forArchitecture(String ggufArch) {
-        return switch (ggufArch) {
-            case "llama", "qwen2", "qwen3" -> new TensorNames(ggufArch);
-            default -> throw new IllegalArgumentException("no tensor name table for architecture '" + ggufArch + "'");
-        };
+        return new TensorNames(ModelArchitecture.byGgufName(ggufArch).orElseThrow(
+                () -> new IllegalArgumentException("no tensor name table for architecture '" + ggufArch + "'")));
     }
 
     /** Whether the converter drops this checkpoint entry. */
@@ -82,22 +56,25 @@ public final class TensorNames {
     }
 
     /**
-     * Maps one tensor. q/k permutation is requested only for {@code llama} (qwen2/qwen3 use NEOX rope).
+     * Maps one tensor. q/k permutation is requested only where the family uses llama.cpp's NORM rope ({@code llama}).
      *
      * @param torchShape the PyTorch shape ({@code [out, in]} for a Linear)
      * @return the mapping, or {@code null} when the name is not in the table
      */
     public Mapping map(String hfName, long[] torchShape) {
-        for (Rule r : COMMON) {
-            Matcher m = r.hf().matcher(hfName);
-            if (!m.matches()) continue;
-            String name = r.gguf();
-            if (m.groupCount() >= 1 && name.contains("{N}")) name = name.replace("{N}", m.group(1));
-            if (m.groupCount() >= 2) name = name.replace("{P}", m.group(2));
-            Rows rows = arch.equals("llama") ? r.rows() : Rows.AS_IS;
-            return new Mapping(hfName, name, reversed(torchShape), rows);
-        }
-        return null;
+        Optional<ModelArchitecture.Slot> slot = arch.parseHf(hfName);
+        if (slot.isEmpty()) return null;
+        Rows rows = switch (arch.rows(slot.get().role())) {
+            case AS_IS -> Rows.AS_IS;
+            case PERMUTE_Q -> Rows.PERMUTE_Q;
+            case PERMUTE_K -> Rows.PERMUTE_K;
+        };
+        return new Mapping(hfName, slot.get().ggufName(), reversed(torchShape), rows);
+    }
+
+    /** The Hugging Face name of a GGUF tensor name, or {@code null}. */
+    public String hfName(String ggufName) {
+        return arch.parseGguf(ggufName).map(ModelArchitecture.Slot::hfName).orElse(null);
     }
 
     /**
@@ -115,7 +92,7 @@ public final class TensorNames {
             else out.add(m);
         }
         if (!unknown.isEmpty()) {
-            throw new IllegalArgumentException("no GGUF name for " + unknown.size() + " tensor(s) of a " + arch + " model: " + unknown);
+            throw new IllegalArgumentException("no GGUF name for " + unknown.size() + " tensor(s) of a " + arch.ggufName() + " model: " + unknown);
         }
         return out;
     }
@@ -129,6 +106,6 @@ public final class TensorNames {
 
     @Override
     public String toString() {
-        return "TensorNames[" + arch + ", " + Arrays.toString(COMMON.stream().map(Rule::gguf).toArray()) + "]";
+        return "TensorNames[" + arch.ggufName() + "]";
     }
 }

@@ -82,7 +82,8 @@ public record TokenizerMetadata(String model, String pre, List<String> tokens, i
         Path tokFile = dir.resolve("tokenizer.json");
         JsonNode tok = readJson(tokFile, true);
         JsonNode tcfg = readJson(dir.resolve("tokenizer_config.json"), false);
-        JsonNode cfg = readJson(dir.resolve("config.json"), false);
+        Path cfgFile = dir.resolve("config.json");
+        JsonNode cfg = Files.isRegularFile(cfgFile) ? dev.lowbit.io.hf.HfConfig.readDocument(cfgFile) : null;
 
         JsonNode model = tok.path("model");
         String type = model.path("type").asText("");

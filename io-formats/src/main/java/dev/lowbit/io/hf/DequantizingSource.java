@@ -68,12 +68,7 @@ public final class DequantizingSource implements TensorSource {
      */
     public static TensorSource openDirectory(java.nio.file.Path dir) {
         java.nio.file.Path cfg = dir.resolve("config.json");
-        JsonNode config;
-        try {
-            config = new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readString(cfg));
-        } catch (java.io.IOException e) {
-            throw new BadInputException(cfg, "cannot read: " + e.getMessage().split("\n")[0]);
-        }
+        JsonNode config = HfConfig.read(cfg).raw();
         TensorSource packed = dev.lowbit.io.safetensors.ShardedSafetensors.open(dir);
         try {
             return wrap(packed, config, cfg.toString());
@@ -181,6 +176,35 @@ public final class DequantizingSource implements TensorSource {
 
     public Format format() {
         return format;
+    }
+
+    /** The checkpoint as stored (packed tensors included). */
+    public TensorSource packed() {
+        return packed;
+    }
+
+    /** Whether {@code name} is a quantized Linear's synthesized {@code .weight}. */
+    public boolean isQuantized(String name) {
+        return modules.containsKey(name);
+    }
+
+    /**
+     * The PyTorch shape {@code [out, in]} a quantized Linear's weight has, from its packed tensors without decoding
+     * them: GPTQ {@code qweight [in·bits/32, out]}; compressed-tensors {@code weight_shape}.
+     */
+    public long[] declaredShape(String name) {
+        String module = modules.get(name);
+        if (module == null) return packed.tensor(name).shape().dims();
+        if (format == Format.GPTQ) {
+            Tensor qweight = packed.tensor(module + ".qweight");
+            if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
+            return new long[] {qweight.shape().dim(1), qweight.shape().dim(0) * 32 / schemeOf(module).bits()};
+        }
+        Tensor shape = packed.tensor(module + ".weight_shape");
+        if (shape.elementCount() != 2 || shape.dtype().isFloatingPoint()) {
+            throw new BadInputException(source, module + ".weight_shape must hold two integers");
+        }
+        return new long[] {shape.getLong(0), shape.getLong(1)};
     }
 
     /** The checkpoint's scheme for modules no per-module entry names ({@code null} when there is no such default). */

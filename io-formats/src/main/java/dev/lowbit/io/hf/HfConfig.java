@@ -63,6 +63,28 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
 
     /** Reads and validates {@code config.json}; every problem is a {@link BadInputException} naming the file. */
     public static HfConfig read(Path configJson) {
+        return read(configJson, archs -> {});
+    }
+
+    /**
+     * Reads {@code config.json}, handing {@code architectures} to {@code architectureCheck} before anything else is
+     * validated, so that a caller supporting only some families names the unsupported one first.
+     */
+    public static HfConfig read(Path configJson, java.util.function.Consumer<List<String>> architectureCheck) {
+        return parse(readText(configJson), configJson.toString(), architectureCheck);
+    }
+
+    /**
+     * The document only, parsed by the same rules but without checking the model fields: for readers that need a
+     * few keys of a file that may describe a model lowbit does not run (tokenizer ids, {@code vocab_size}).
+     */
+    public static JsonNode readDocument(Path configJson) {
+        JsonNode root = document(readText(configJson), configJson.toString());
+        return root;
+    }
+
+    private static String readText(Path configJson) {
+        if (java.nio.file.Files.exists(configJson)) dev.lowbit.io.InputFiles.requireRegular(configJson, "config");
         String text;
         try {
             text = Files.readString(configJson);
@@ -73,20 +95,18 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
         } catch (IOException e) {
             throw new BadInputException(configJson, "cannot read: " + e.getMessage());
         }
-        return parse(text, configJson.toString());
+        return text;
     }
 
     /** Parses config.json text; {@code source} names the file in errors. */
     public static HfConfig parse(String json, String source) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(json);
-        } catch (IOException e) {
-            String m = String.valueOf(e.getMessage());
-            throw new BadInputException(source, "not valid JSON: " + m.lines().findFirst().orElse(""));
-        }
-        if (root == null || !root.isObject()) throw new BadInputException(source, "not a JSON object");
+        return parse(json, source, archs -> {});
+    }
+
+    private static HfConfig parse(String json, String source, java.util.function.Consumer<List<String>> architectureCheck) {
+        JsonNode root = document(json, source);
         Fields f = new Fields(root, source);
+        architectureCheck.accept(f.stringList("architectures"));
 
         int hidden = f.requiredInt("hidden_size");
         int layers = f.requiredInt("num_hidden_layers");
@@ -120,15 +140,24 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
         }
         RopeScaling scaling = ropeScaling(f, scalingNode, scalingKey);
 
+        double eps = f.optionalDouble("rms_norm_eps", 1e-6);
+        if (!(eps >= 0) || Double.isInfinite(eps)) throw new BadInputException(source, "rms_norm_eps must be a finite number ≥ 0, got " + eps);
+        int maxPositions = f.optionalInt("max_position_embeddings", 2048);
+        if (maxPositions <= 0) throw new BadInputException(source, "max_position_embeddings must be positive, got " + maxPositions);
+        Integer intermediate = f.optionalInt("intermediate_size");
+        if (intermediate != null && intermediate <= 0) {
+            throw new BadInputException(source, "intermediate_size must be positive, got " + intermediate);
+        }
+
         return new HfConfig(
                 f.stringList("architectures"),
                 f.optionalString("model_type", ""),
                 hidden,
-                f.optionalInt("intermediate_size", 0),
+                intermediate == null ? 0 : intermediate,
                 layers, heads, kvHeads, headDim,
-                f.optionalDouble("rms_norm_eps", 1e-6),
+                eps,
                 vocab,
-                f.optionalInt("max_position_embeddings", 2048),
+                maxPositions,
                 f.optionalBoolean("tie_word_embeddings", false),
                 f.optionalBoolean("attention_bias", false),
                 theta,
@@ -137,6 +166,18 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
                 f.intList("bos_token_id"),
                 f.intList("eos_token_id"),
                 root);
+    }
+
+    private static JsonNode document(String json, String source) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (IOException e) {
+            String m = String.valueOf(e.getMessage());
+            throw new BadInputException(source, "not valid JSON: " + m.lines().findFirst().orElse(""));
+        }
+        if (root == null || !root.isObject()) throw new BadInputException(source, "not a JSON object");
+        return root;
     }
 
     /** {@code rope_parameters}, or its {@code full_attention} entry when it is keyed by layer type (Gemma-style). */

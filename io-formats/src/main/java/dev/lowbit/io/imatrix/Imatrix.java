@@ -100,16 +100,42 @@ public record Imatrix(Map<String, Entry> entries, List<String> datasets, int chu
 
     /** Reads either format, telling them apart by the GGUF magic. */
     public static Imatrix read(Path path) {
+        dev.lowbit.io.InputFiles.requireRegular(path, "importance matrix");
+        Imatrix m;
         try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             if (seg.byteSize() >= 4 && seg.get(LE_INT, 0) == GgufFile.MAGIC) {
                 try (GgufFile f = GgufFile.open(path)) {
-                    return fromGguf(f);
+                    m = fromGguf(f);
                 }
+            } else {
+                m = readDat(path, seg);
             }
-            return readDat(path, seg);
         } catch (IOException e) {
             throw new BadInputException(path, "cannot read: " + e.getMessage());
+        }
+        m.requireUsable(path.toString());
+        return m;
+    }
+
+    /**
+     * Refuses values no importance can have: mean x² is finite and ≥ 0, counts too. A NaN or negative weight would
+     * steer every scale search of the tensor (NaN scales, a destroyed model) without any error from the codec.
+     */
+    public void requireUsable(String source) {
+        for (Map.Entry<String, Entry> en : entries.entrySet()) {
+            float[] sums = en.getValue().inSum2();
+            for (int i = 0; i < sums.length; i++) {
+                if (!Float.isFinite(sums[i]) || sums[i] < 0) {
+                    throw new BadInputException(source, "entry '" + en.getKey() + "' holds " + sums[i] + " at " + i
+                            + " (importance values are sums of squares: finite and not negative)");
+                }
+            }
+            for (float c : en.getValue().counts()) {
+                if (!Float.isFinite(c) || c < 0) {
+                    throw new BadInputException(source, "entry '" + en.getKey() + "' has count " + c + " (must be finite and not negative)");
+                }
+            }
         }
     }
 
@@ -144,7 +170,12 @@ public record Imatrix(Map<String, Entry> entries, List<String> datasets, int chu
             }
         }
         GgufValue ds = f.get("imatrix.datasets");
-        List<String> datasets = ds == null ? List.of() : ds.asArray().asStrings();
+        List<String> datasets;
+        try {
+            datasets = ds == null ? List.of() : ds.asArray().asStrings();
+        } catch (RuntimeException e) {
+            throw new BadInputException(path, "metadata 'imatrix.datasets' is " + ds.type() + ", expected an array of strings");
+        }
         return new Imatrix(entries, datasets, intOr(f, "imatrix.chunk_count"), intOr(f, "imatrix.chunk_size"));
     }
 
@@ -157,7 +188,15 @@ public record Imatrix(Map<String, Entry> entries, List<String> datasets, int chu
 
     private static int intOr(GgufFile f, String key) {
         GgufValue v = f.get(key);
-        return v == null ? 0 : v.asInt();
+        if (v == null) return 0;
+        long n;
+        try {
+            n = v.asLong();
+        } catch (RuntimeException e) {
+            throw new BadInputException(f.path(), "metadata '" + key + "' is " + v.type() + ", expected an integer");
+        }
+        if (n < 0 || n > Integer.MAX_VALUE) throw new BadInputException(f.path(), "metadata '" + key + "' is " + n + ", out of range");
+        return (int) n;
     }
 
     /** The legacy binary format; every count and length is checked against the bytes left. */

@@ -3,6 +3,8 @@ package dev.lowbit.io.model;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.arch.GgufHyperparameters;
+import dev.lowbit.io.arch.ModelArchitecture;
 import dev.lowbit.io.export.GgufExportPlanner;
 import dev.lowbit.io.export.RotaryPermutation;
 import dev.lowbit.io.export.TensorNames;
@@ -18,8 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A llama.cpp GGUF model as a {@link ModelSource}: the Hugging Face checkpoint it came from, read straight from the
@@ -33,17 +33,6 @@ import java.util.regex.Pattern;
  */
 public final class GgufModelSource implements ModelSource {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern LAYER = Pattern.compile("blk\\.(\\d+)\\.(\\w+)\\.(weight|bias)");
-    private static final Map<String, String> LAYER_TENSORS = Map.ofEntries(
-            Map.entry("attn_q", "self_attn.q_proj"), Map.entry("attn_k", "self_attn.k_proj"),
-            Map.entry("attn_v", "self_attn.v_proj"), Map.entry("attn_output", "self_attn.o_proj"),
-            Map.entry("attn_q_norm", "self_attn.q_norm"), Map.entry("attn_k_norm", "self_attn.k_norm"),
-            Map.entry("ffn_gate", "mlp.gate_proj"), Map.entry("ffn_up", "mlp.up_proj"), Map.entry("ffn_down", "mlp.down_proj"),
-            Map.entry("attn_norm", "input_layernorm"), Map.entry("ffn_norm", "post_attention_layernorm"));
-    private static final Map<String, String> GLOBAL_TENSORS = Map.of(
-            "token_embd.weight", "model.embed_tokens.weight", "output_norm.weight", "model.norm.weight",
-            "output.weight", "lm_head.weight");
-
     /** One tensor as seen from Hugging Face: where its rows are and how many heads its rotary permutation has. */
     private record Entry(GgufTensorInfo info, long[] shape, int rowLength, long rows, int permutationHeads) {}
 
@@ -54,9 +43,9 @@ public final class GgufModelSource implements ModelSource {
 
     private GgufModelSource(GgufFile file) {
         this.file = file;
-        GgufValue a = file.get("general.architecture");
-        if (a == null) throw new BadInputException(file.path(), "no general.architecture: not a model file");
-        this.arch = a.asString();
+        // a model, not just a file: hyperparameters typed and in range, tensors exactly the architecture's with the
+        // shapes they imply, no NaN/Inf
+        this.arch = GgufHyperparameters.requireValidModel(file).architecture().ggufName();
         TensorNames names;
         try {
             names = TensorNames.forArchitecture(arch);
@@ -67,7 +56,7 @@ public final class GgufModelSource implements ModelSource {
         int kvHeads = intKey(arch + ".attention.head_count_kv", heads);
         for (GgufTensorInfo t : file.tensorInfos()) {
             if (t.name().equals(GgufExportPlanner.ROPE_FREQS)) continue;
-            String hf = hfName(t.name());
+            String hf = names.hfName(t.name());
             if (hf == null) throw new BadInputException(file.path(), "tensor '" + t.name() + "' has no Hugging Face name");
             long[] shape = t.torchShape();
             // the forward table must agree: this view is exactly the inverse of the exporter's mapping
@@ -106,12 +95,11 @@ public final class GgufModelSource implements ModelSource {
 
     /** The Hugging Face name of a GGUF tensor name, or {@code null}. */
     public static String hfName(String gguf) {
-        String g = GLOBAL_TENSORS.get(gguf);
-        if (g != null) return g;
-        Matcher m = LAYER.matcher(gguf);
-        if (!m.matches()) return null;
-        String module = LAYER_TENSORS.get(m.group(2));
-        return module == null ? null : "model.layers." + m.group(1) + "." + module + "." + m.group(3);
+        for (ModelArchitecture a : ModelArchitecture.ALL) {
+            var slot = a.parseGguf(gguf);
+            if (slot.isPresent()) return slot.get().hfName();
+        }
+        return null;
     }
 
     /** The parsed file, for readers that want it in GGUF terms (names, block types, raw bytes). */

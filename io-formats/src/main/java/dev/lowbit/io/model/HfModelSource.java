@@ -3,6 +3,7 @@ package dev.lowbit.io.model;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.hf.DequantizingSource;
 import dev.lowbit.io.hf.HfConfig;
+import dev.lowbit.io.hf.HfModelCheck;
 import dev.lowbit.io.hf.HfModelDir;
 import dev.lowbit.io.safetensors.ShardedSafetensors;
 import dev.lowbit.io.tensor.Tensor;
@@ -37,7 +38,10 @@ public final class HfModelSource implements ModelSource {
         HfConfig config = HfConfig.read(dir.resolve(HfModelDir.CONFIG));
         TensorSource packed = ShardedSafetensors.open(dir);
         try {
-            return new HfModelSource(dir, config, DequantizingSource.wrap(packed, config.raw(), dir.resolve(HfModelDir.CONFIG).toString()));
+            TensorSource tensors = DequantizingSource.wrap(packed, config.raw(), dir.resolve(HfModelDir.CONFIG).toString());
+            // a model, not just files: every tensor against config.json (present, shape, float), none extra, no NaN/Inf
+            HfModelCheck.require(dir, config, tensors);
+            return new HfModelSource(dir, config, tensors);
         } catch (RuntimeException e) {
             packed.close();
             throw e;

@@ -23,6 +23,7 @@ public final class MappedFiles {
      * fails, the mapping is released and the error (a {@link BadInputException} naming the file) propagates.
      */
     public static <T> T open(Path path, Parser<T> parser) {
+        if (java.nio.file.Files.exists(path)) dev.lowbit.io.InputFiles.requireRegular(path, "checkpoint");
         Arena arena = Arena.ofShared();
         try {
             MemorySegment seg;

@@ -60,7 +60,7 @@ public final class Gptq {
 
         // per channel: the reference finds the row parameters once, from W before dead columns are zeroed
         float[] rowScale = new float[rows], rowZero = new float[rows];
-        if (!grouped) GroupQuantizer.findParams(w, cols, rows, 0, cols, scheme, config.clip(), rowScale, rowZero);
+        if (!grouped) GroupQuantizer.findParams(w, cols, rows, 0, cols, scheme, config.clip(), config.zeroFloor(), rowScale, rowZero);
 
         // dead inputs: a column whose input never moved carries no information; fix H and zero the weights
         for (int i = 0; i < cols; i++) {
@@ -76,7 +76,7 @@ public final class Gptq {
             staticScale = new float[groups][rows];
             staticZero = new float[groups][rows];
             for (int g = 0; g < groups; g++) {
-                GroupQuantizer.findParams(w, cols, rows, g * groupSize, (g + 1) * groupSize, scheme, config.clip(), staticScale[g], staticZero[g]);
+                GroupQuantizer.findParams(w, cols, rows, g * groupSize, (g + 1) * groupSize, scheme, config.clip(), config.zeroFloor(), staticScale[g], staticZero[g]);
             }
         }
 
@@ -131,7 +131,7 @@ public final class Gptq {
                     if (!config.staticGroups()) {
                         if (j % groupSize == 0) {
                             // from W, which holds the updates of earlier blocks but not yet this block's (as the reference)
-                            GroupQuantizer.findParams(w, cols, rows, j, j + groupSize, scheme, config.clip(), scale, zero);
+                            GroupQuantizer.findParams(w, cols, rows, j, j + groupSize, scheme, config.clip(), config.zeroFloor(), scale, zero);
                             int g = j / groupSize;
                             for (int r = 0; r < rows; r++) {
                                 scales[r * groups + g] = scale[r];

@@ -4,6 +4,7 @@ import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.ptq.scheme.ClipSearch;
 import dev.lowbit.ptq.scheme.GroupQuantizer;
+import dev.lowbit.ptq.scheme.ZeroFloor;
 
 /**
  * Round-to-nearest: every group of every row gets its own min/max (scale, zero) from {@link GroupQuantizer}, and each
@@ -20,6 +21,12 @@ public final class Rtn {
 
     /** RTN with an optional MSE clipping search ({@code clip} null = plain min/max). */
     public static QuantizedTensor rtn(String name, float[] w, int rows, int cols, QuantScheme s, ClipSearch clip) {
+        return rtn(name, w, rows, cols, s, clip, null);
+    }
+
+    /** RTN with zero points kept at or above {@code floor.min()} ({@link ZeroFloor}; null = plain min/max). */
+    public static QuantizedTensor rtn(String name, float[] w, int rows, int cols, QuantScheme s, ClipSearch clip,
+                                      ZeroFloor floor) {
         GroupQuantizer.checkWeights(name, w, rows, cols, s);
         int gs = s.effectiveGroupSize(cols);
         int groups = s.groupCount(cols);
@@ -30,7 +37,7 @@ public final class Rtn {
         float[] scale = new float[rows], zero = new float[rows];
         for (int g = 0; g < groups; g++) {
             int from = g * gs, to = Math.min(cols, from + gs);
-            GroupQuantizer.findParams(w, cols, rows, from, to, s, clip, scale, zero);
+            GroupQuantizer.findParams(w, cols, rows, from, to, s, clip, floor, scale, zero);
             for (int r = 0; r < rows; r++) {
                 scales[r * groups + g] = scale[r];
                 zeros[r * groups + g] = (int) zero[r];

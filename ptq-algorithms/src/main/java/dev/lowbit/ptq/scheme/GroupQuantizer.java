@@ -28,6 +28,16 @@ public final class GroupQuantizer {
      */
     public static void findParams(float[] w, int ld, int rows, int colFrom, int colTo, QuantScheme scheme,
                                   ClipSearch clip, float[] scale, float[] zero) {
+        findParams(w, ld, rows, colFrom, colTo, scheme, clip, null, scale, zero);
+    }
+
+    /**
+     * {@link #findParams(float[], int, int, int, int, QuantScheme, ClipSearch, float[], float[])} with asymmetric zero
+     * points kept at or above {@code floor.min()} by widening the group's scale ({@link ZeroFloor}); {@code floor}
+     * null leaves every group as min/max gives it.
+     */
+    public static void findParams(float[] w, int ld, int rows, int colFrom, int colTo, QuantScheme scheme,
+                                  ClipSearch clip, ZeroFloor floor, float[] scale, float[] zero) {
         int maxq = scheme.maxq();
         for (int r = 0; r < rows; r++) {
             int base = r * ld;
@@ -69,6 +79,12 @@ public final class GroupQuantizer {
                 }
                 s = bestScale;
                 z = bestZero;
+            }
+            if (floor != null && !scheme.symmetric() && z < floor.min()) {
+                int m = floor.min();
+                s = Math.max(-lo / m, hi / (maxq - m));
+                z = m;
+                floor.widened().increment();
             }
             scale[r] = s;
             zero[r] = z;

@@ -1,6 +1,7 @@
 package dev.lowbit.pipeline.gguf;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.arch.GgufHyperparameters;
 import dev.lowbit.io.export.BitAllocation;
 import dev.lowbit.io.export.ExportPlan;
 import dev.lowbit.io.export.QuantMix;
@@ -35,7 +36,15 @@ final class GgufFileSourceModel implements GgufSourceModel {
     }
 
     static GgufFileSourceModel open(Path path) {
-        return new GgufFileSourceModel(GgufFile.open(path));
+        GgufFile f = GgufFile.open(path);
+        try {
+            // hyperparameters typed and in range, tensors exactly the architecture's with the implied shapes, all finite
+            GgufHyperparameters.requireValidModel(f);
+            return new GgufFileSourceModel(f);
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
     }
 
     @Override

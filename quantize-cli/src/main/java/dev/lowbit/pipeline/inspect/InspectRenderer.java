@@ -1,5 +1,6 @@
 package dev.lowbit.pipeline.inspect;
 
+import dev.lowbit.io.TerminalText;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -15,22 +16,23 @@ public final class InspectRenderer {
 
     private InspectRenderer() {}
 
+    /** The human table. Every string that came from the file is escaped ({@link TerminalText}); numbers are ours. */
     public static void text(InspectReport r, PrintStream out, boolean tensors) {
-        out.printf(Locale.ROOT, "%s (%s)%n", r.path(), r.format());
+        out.printf(Locale.ROOT, "%s (%s)%n", esc(r.path()), esc(r.format()));
         if (!r.container().isEmpty()) {
             StringBuilder sb = new StringBuilder(r.format());
             r.container().forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
-            out.printf(Locale.ROOT, "%s%n", sb);
+            out.printf(Locale.ROOT, "%s%n", esc(sb.toString()));
         }
-        if (r.architecture() != null) out.printf(Locale.ROOT, "architecture: %s%n", r.architecture());
+        if (r.architecture() != null) out.printf(Locale.ROOT, "architecture: %s%n", esc(r.architecture()));
         for (Map.Entry<String, Object> e : r.hyperparameters().entrySet()) {
-            out.printf(Locale.ROOT, "  %-28s %s%n", e.getKey(), e.getValue());
+            out.printf(Locale.ROOT, "  %-28s %s%n", esc(e.getKey()), esc(String.valueOf(e.getValue())));
         }
         if (tensors) {
-            int w = Math.max(4, r.tensors().stream().mapToInt(t -> t.name().length()).max().orElse(4));
+            int w = Math.max(4, r.tensors().stream().mapToInt(t -> esc(t.name()).length()).max().orElse(4));
             out.printf(Locale.ROOT, "%n%-" + w + "s  %-8s  %-18s  %12s  %6s%n", "name", "type", "shape", "bytes", "bpw");
             for (InspectReport.TensorRow t : r.tensors()) {
-                out.printf(Locale.ROOT, "%-" + w + "s  %-8s  %-18s  %12d  %6.3f%n", t.name(), t.type(),
+                out.printf(Locale.ROOT, "%-" + w + "s  %-8s  %-18s  %12d  %6.3f%n", esc(t.name()), esc(t.type()),
                         Arrays.toString(t.shape()), t.bytes(), t.bitsPerWeight());
             }
         }
@@ -39,9 +41,13 @@ public final class InspectRenderer {
         if (!r.metadata().isEmpty()) {
             out.printf(Locale.ROOT, "%nmetadata (%d keys):%n", r.metadata().size());
             for (Map.Entry<String, Object> e : r.metadata().entrySet()) {
-                out.printf(Locale.ROOT, "  %s = %s%n", e.getKey(), abbreviate(String.valueOf(e.getValue())));
+                out.printf(Locale.ROOT, "  %s = %s%n", esc(e.getKey()), esc(abbreviate(String.valueOf(e.getValue()))));
             }
         }
+    }
+
+    private static String esc(String s) {
+        return TerminalText.escape(s);
     }
 
     private static String abbreviate(String s) {

@@ -13,6 +13,9 @@ import dev.lowbit.calib.model.LlamaRunner;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.hf.HfConfig;
+import dev.lowbit.io.hf.HfModelCheck;
+import dev.lowbit.io.hf.SideFiles;
 import dev.lowbit.io.ct.CtConfig;
 import dev.lowbit.io.ct.CtPackLayout;
 import dev.lowbit.io.ct.CtPacking;
@@ -31,6 +34,7 @@ import dev.lowbit.pipeline.output.SafeOutput;
 import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.pipeline.steps.QuantizerStep;
+import dev.lowbit.ptq.scheme.ZeroFloor;
 import dev.lowbit.calib.observe.HessianObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -60,8 +64,6 @@ import java.util.stream.Stream;
  */
 public final class QuantizePipeline {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final List<String> COPIED_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "generation_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt");
 
     private QuantizePipeline() {}
 
@@ -93,6 +95,8 @@ public final class QuantizePipeline {
         QuantScheme scheme = quantizer.scheme();
         Timings time = new Timings();
         try (TensorSource source = ShardedSafetensors.open(model)) {
+            // the checkpoint as a model: every tensor against config.json, no NaN/Inf, before any work
+            HfModelCheck.require(model, HfConfig.read(model.resolve(LlamaConfig.FILE)), source);
             List<Target> targets = targets(config, source, recipe, scheme);
             // Calibration text is tokenized before the output is created, so a short file fails early and cleanly.
             int[][] windows = null;
@@ -103,11 +107,13 @@ public final class QuantizePipeline {
                         ? CalibrationSet.random(model, data, c.seqlen(), c.samples(), recipe.seed())
                         : CalibrationSet.first(model, data, c.seqlen(), c.samples());
             }
+            // tokenizer-side files are checked (real path inside the model tree, content what the name claims) up front
+            List<Path> sideFiles = SideFiles.verified(model);
             SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--recipe", recipeFile);
             if (recipe.calibration() != null) inputs.add("--calib", Path.of(recipe.calibration().data()));
             try (SafeOutput out = SafeOutput.directory(output, force, inputs)) {
                 try {
-                    return write(model, out, config, source, recipe, quantizer, targets, windows, threads, time, listener, t0);
+                    return write(model, out, config, source, recipe, quantizer, targets, windows, threads, time, listener, t0, sideFiles);
                 } catch (IOException | RuntimeException e) {
                     throw out.failure(e);
                 }
@@ -118,22 +124,21 @@ public final class QuantizePipeline {
     /** Writes every file of the output into its temp directory, then commits it. */
     private static QuantizeReport write(Path model, SafeOutput out, LlamaConfig config, TensorSource source, Recipe recipe,
                                         QuantizerStep quantizer, List<Target> targets, int[][] windows, int threads,
-                                        Timings time, Listener listener, long t0) throws IOException {
+                                        Timings time, Listener listener, long t0, List<Path> sideFiles) throws IOException {
         Path dir = out.path();
+        // GPTQ v1 stores z − 1 in unsigned qzeros: keep asymmetric zeros ≥ 1 by widening the grid of such groups
+        ZeroFloor floor = "gptq".equals(recipe.output().format()) ? ZeroFloor.gptqV1() : null; // symmetric grids are never affected
         ShardPlan shards = new ShardPlan(dir, config.numLayers());
         Stats stats = new Stats();
         writeGlobalShard(shards, source, config.architecture());
         if (quantizer.needsCalibration()) {
-            runCalibrated(model, config, source, recipe, quantizer, targets, windows, threads, shards, stats, time, listener);
+            runCalibrated(model, config, source, recipe, quantizer, floor, targets, windows, threads, shards, stats, time, listener);
         } else {
-            runDataFree(config, source, recipe, quantizer, targets, shards, stats, time, listener);
+            runDataFree(config, source, recipe, quantizer, floor, targets, shards, stats, time, listener);
         }
         shards.writeIndex();
         writeConfig(model, dir, config, recipe, quantizer, targets);
-        for (String f : COPIED_FILES) {
-            Path p = model.resolve(f);
-            if (Files.isRegularFile(p)) Files.copy(p, dir.resolve(f));
-        }
+        for (Path p : sideFiles) Files.copy(p, dir.resolve(p.getFileName().toString()));
         // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
         Recipe saved = recipe.relativeTo(out.target());
         Files.writeString(dir.resolve("recipe.json"), saved.toJson());
@@ -143,7 +148,8 @@ public final class QuantizePipeline {
                 .figure("quantized_modules", stats.modules)
                 .figure("quantized_parameters", stats.parameters)
                 .figure("linear_bits_per_weight", stats.bitsPerWeight())
-                .figure("output_bytes_without_manifest", outBytes);
+                .figure("output_bytes_without_manifest", outBytes)
+                .figure("widened_groups", floor == null ? 0 : floor.count());
         if (recipe.calibration() != null) {
             manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
             manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
@@ -154,7 +160,7 @@ public final class QuantizePipeline {
         time.add("total", System.nanoTime() - t0);
         return new QuantizeReport(out.target().toString(), quantizer.name(), quantizer.scheme().toString(),
                 recipe.output().format(), stats.modules, stats.parameters, stats.bitsPerWeight(), outBytes,
-                directoryBytes(model), time.seconds());
+                directoryBytes(model), time.seconds(), floor == null ? 0 : floor.count());
     }
 
     /** One Linear that the recipe quantizes, with its grid (the quantizer's, or an override's). */
@@ -199,14 +205,14 @@ public final class QuantizePipeline {
     // ------------------------------------------------------------------ data-free (RTN)
 
     private static void runDataFree(LlamaConfig config, TensorSource source, Recipe recipe, QuantizerStep quantizer,
-                                    List<Target> targets, ShardPlan shards, Stats stats, Timings time, Listener listener) {
+                                    ZeroFloor floor, List<Target> targets, ShardPlan shards, Stats stats, Timings time, Listener listener) {
         for (int layer = 0; layer < config.numLayers(); layer++) {
             long t = System.nanoTime();
             Map<String, QuantizedTensor> done = new LinkedHashMap<>();
             for (Target tg : targets) {
                 if (tg.layer != layer) continue;
                 float[] w = source.tensor(tg.module + ".weight").toFloatArray();
-                done.put(tg.module, quantizer.quantize(tg.module, tg.scheme, w, tg.rows, tg.cols, null));
+                done.put(tg.module, quantizer.quantize(tg.module, tg.scheme, w, tg.rows, tg.cols, null, floor));
             }
             time.add("solve", System.nanoTime() - t);
             writeLayer(shards, source, config, layer, done, recipe, stats, time);
@@ -217,7 +223,7 @@ public final class QuantizePipeline {
     // ------------------------------------------------------------------ calibrated (GPTQ)
 
     private static void runCalibrated(Path model, LlamaConfig config, TensorSource source, Recipe recipe,
-                                      QuantizerStep quantizer, List<Target> targets, int[][] windows, int threads,
+                                      QuantizerStep quantizer, ZeroFloor floor, List<Target> targets, int[][] windows, int threads,
                                       ShardPlan shards, Stats stats, Timings time, Listener listener) {
         Architecture arch = config.architecture();
         Map<String, Target> byModule = new HashMap<>();
@@ -244,7 +250,7 @@ public final class QuantizePipeline {
                             if (tg == null) continue;
                             // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
                             double[] h = hessians.hessian(ObservingHook.key(arch, layer, l)).clone();
-                            QuantizedTensor q = quantizer.quantize(tg.module, tg.scheme, r.linearWeight(layer, l), tg.rows, tg.cols, h);
+                            QuantizedTensor q = quantizer.quantize(tg.module, tg.scheme, r.linearWeight(layer, l), tg.rows, tg.cols, h, floor);
                             r.setLinearWeight(layer, l, q.dequantize());
                             done.put(tg.module, q);
                         }

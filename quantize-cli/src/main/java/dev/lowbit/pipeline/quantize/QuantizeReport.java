@@ -11,10 +11,12 @@ import java.util.Map;
  *
  * @param linearBitsPerWeight bits per weight of the quantized Linears, counting codes, scales, zeros and g_idx
  * @param seconds             wall time by phase (calibration_forward, hessian, solve, pack_write, total)
+ * @param widenedGroups       groups whose grid was widened to keep the zero point storable (GPTQ v1 needs z ≥ 1;
+ *                            {@link dev.lowbit.ptq.scheme.ZeroFloor})
  */
 public record QuantizeReport(String output, String method, String scheme, String format, int quantizedModules,
                              long quantizedParameters, double linearBitsPerWeight, long outputBytes,
-                             long sourceBytes, Map<String, Double> seconds) {
+                             long sourceBytes, Map<String, Double> seconds, long widenedGroups) {
 
     public String toJson() {
         ObjectMapper m = new ObjectMapper();
@@ -28,6 +30,7 @@ public record QuantizeReport(String output, String method, String scheme, String
         o.put("linear_bits_per_weight", linearBitsPerWeight);
         o.put("output_bytes", outputBytes);
         o.put("source_bytes", sourceBytes);
+        o.put("widened_groups", widenedGroups);
         o.set("seconds", m.valueToTree(seconds));
         return o.toString();
     }
@@ -38,6 +41,10 @@ public record QuantizeReport(String output, String method, String scheme, String
                 quantizedModules, quantizedParameters, linearBitsPerWeight);
         out.printf(Locale.ROOT, "  size %,d bytes (source %,d, %.2fx smaller)%n", outputBytes, sourceBytes,
                 outputBytes == 0 ? 0 : (double) sourceBytes / outputBytes);
+        if (widenedGroups > 0) {
+            out.printf(Locale.ROOT, "  %,d groups had their grid widened so that the zero point is at least 1 (GPTQ v1 cannot store 0)%n",
+                    widenedGroups);
+        }
         StringBuilder sb = new StringBuilder();
         for (Map.Entry<String, Double> e : seconds.entrySet()) {
             if (!sb.isEmpty()) sb.append(", ");

@@ -286,6 +286,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
 
     /** Reads and validates a recipe file: JSON, or YAML for {@code .yaml}/{@code .yml}; version 1 or 2. */
     public static Recipe read(Path file) {
+        dev.lowbit.io.InputFiles.requireRegular(file, "recipe");
         String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
         ObjectMapper mapper = name.endsWith(".yaml") || name.endsWith(".yml") ? YAML : JSON;
         JsonNode root;

@@ -9,6 +9,7 @@ import dev.lowbit.pipeline.recipe.Step;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.scheme.ClipSearch;
+import dev.lowbit.ptq.scheme.ZeroFloor;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -101,12 +102,18 @@ final class GptqStep implements StepType {
 
         /** The settings {@link Gptq} runs with on grid {@code s}. */
         public GptqConfig config(QuantScheme s) {
-            return new GptqConfig(s, dampPercent(), p().get("block_size").intValue(), actOrder(), staticGroups(), clip);
+            return new GptqConfig(s, dampPercent(), p().get("block_size").intValue(), actOrder(), staticGroups(), clip, null);
         }
 
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
             return Gptq.quantize(module, weight, rows, cols, hessian, config(s)).quantized();
+        }
+
+        @Override
+        public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian,
+                                        ZeroFloor floor) {
+            return Gptq.quantize(module, weight, rows, cols, hessian, config(s).withZeroFloor(floor)).quantized();
         }
     }
 

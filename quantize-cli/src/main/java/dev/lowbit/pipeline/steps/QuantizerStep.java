@@ -2,6 +2,7 @@ package dev.lowbit.pipeline.steps;
 
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
+import dev.lowbit.ptq.scheme.ZeroFloor;
 
 /**
  * A configured quantizer step as the pipeline runs it: one Linear's weight (and, for calibrated methods, the Hessian
@@ -50,4 +51,15 @@ public interface QuantizerStep extends StepType.Configured {
      * @param hessian {@code cols × cols} Σxxᵀ for calibrated steps (may be modified), {@code null} otherwise
      */
     QuantizedTensor quantize(String module, QuantScheme scheme, float[] weight, int rows, int cols, double[] hessian);
+
+    /**
+     * {@link #quantize} with asymmetric zero points kept at or above {@code floor.min()} by widening a group's grid
+     * ({@link ZeroFloor}: GPTQ v1 cannot store z = 0); {@code floor} null is plain {@link #quantize}. A step that
+     * cannot honour a floor refuses it rather than produce codes the target cannot store.
+     */
+    default QuantizedTensor quantize(String module, QuantScheme scheme, float[] weight, int rows, int cols, double[] hessian,
+                                     ZeroFloor floor) {
+        if (floor == null) return quantize(module, scheme, weight, rows, cols, hessian);
+        throw new UnsupportedOperationException("step '" + name() + "' cannot keep zero points at or above " + floor.min());
+    }
 }

@@ -6,6 +6,7 @@ import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Step;
 import dev.lowbit.ptq.rtn.Rtn;
+import dev.lowbit.ptq.scheme.ZeroFloor;
 import dev.lowbit.ptq.scheme.ClipSearch;
 import java.util.List;
 
@@ -57,6 +58,12 @@ final class RtnStep implements StepType {
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
             return clip == null ? Rtn.rtn(module, weight, rows, cols, s) : Rtn.rtn(module, weight, rows, cols, s, clip);
+        }
+
+        @Override
+        public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian,
+                                        ZeroFloor floor) {
+            return Rtn.rtn(module, weight, rows, cols, s, clip, floor);
         }
     }
 }

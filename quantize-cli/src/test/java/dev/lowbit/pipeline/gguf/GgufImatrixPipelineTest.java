@@ -41,6 +41,8 @@ class GgufImatrixPipelineTest {
         w.putUint32("llama.block_count", 1);
         w.putUint32("llama.attention.head_count", 4);
         w.putUint32("llama.attention.head_count_kv", 4);
+        w.putUint32("llama.embedding_length", HIDDEN);
+        w.putUint32("llama.feed_forward_length", FFN);
         w.putUint32("general.file_type", 0);
         Map<String, long[]> t = new LinkedHashMap<>();
         t.put("token_embd.weight", new long[] {HIDDEN, VOCAB});
