@@ -327,7 +327,7 @@ public final class QuantizePipeline {
      */
     private static void writeConfig(Path model, Path out, LlamaConfig config, Recipe recipe, QuantizerStep q,
                                     List<Target> targets) throws IOException {
-        ObjectNode cfg = (ObjectNode) JSON.readTree(Files.readString(model.resolve("config.json")));
+        ObjectNode cfg = (ObjectNode) HfConfig.readDocument(model.resolve(LlamaConfig.FILE)).deepCopy();
         QuantScheme scheme = q.scheme();
         boolean actOrder = q.actOrder();
         Map<String, QuantScheme> overridden = new LinkedHashMap<>();
