@@ -19,6 +19,6 @@ public final class InputFiles {
         if (Files.isRegularFile(path)) return path;
         if (!Files.exists(path)) throw new BadInputException(path, "no such " + what + " file");
         if (Files.isDirectory(path)) throw new BadInputException(path, "is a directory, expected a " + what + " file");
-        throw new BadInputException(path, "not a regular file (a FIFO, socket or device cannot be read as a " + what + " file)");
+        throw new BadInputException(path, "not a regular file (a FIFO, socket or device cannot be read as the " + what + " file)");
     }
 }

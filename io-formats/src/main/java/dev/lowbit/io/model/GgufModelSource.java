@@ -202,11 +202,7 @@ public final class GgufModelSource implements ModelSource {
     String configJson() {
         String a = arch + ".";
         ObjectNode c = JSON.createObjectNode();
-        c.putArray("architectures").add(switch (arch) {
-            case "qwen2" -> "Qwen2ForCausalLM";
-            case "qwen3" -> "Qwen3ForCausalLM";
-            default -> "LlamaForCausalLM";
-        });
+        c.putArray("architectures").add(ModelArchitecture.forGguf(arch, file.path().toString()).primaryHfClass());
         c.put("model_type", arch);
         int heads = intKey(a + "attention.head_count", 0);
         int hidden = intKey(a + "embedding_length", 0);

@@ -84,6 +84,9 @@ public final class ImatrixCalibration {
                 }
             });
         }
-        return new Imatrix(entries, List.of(text.getFileName().toString()), windows.length, seqlen);
+        Imatrix computed = new Imatrix(entries, List.of(text.getFileName().toString()), windows.length, seqlen);
+        // activations that overflowed would give NaN/Inf importance: refuse rather than write NaN scales
+        computed.requireUsable("--calib " + text);
+        return computed;
     }
 }

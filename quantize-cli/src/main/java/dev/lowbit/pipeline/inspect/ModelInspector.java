@@ -46,13 +46,8 @@ public final class ModelInspector {
         String arch = null;
         Map<String, Object> hyper = new LinkedHashMap<>();
         if (Files.isRegularFile(cfg)) {
-            JsonNode root;
-            try {
-                root = JSON.readTree(Files.readString(cfg));
-            } catch (IOException e) {
-                throw new BadInputException(cfg, "invalid JSON: " + e.getMessage().split("\n")[0]);
-            }
-            if (root == null || !root.isObject()) throw new BadInputException(cfg, "not a JSON object");
+            // the document only (inspect also describes models lowbit does not run), read by the one config reader
+            JsonNode root = dev.lowbit.io.hf.HfConfig.readDocument(cfg);
             JsonNode archs = root.get("architectures");
             JsonNode type = root.get("model_type");
             arch = type != null && type.isTextual() ? type.asText() : null;

@@ -55,6 +55,9 @@ public final class SafeOutput implements AutoCloseable {
     private enum State { WRITING, COMMITTED, ABANDONED }
 
     private final OutputTarget target;
+    private final Path requested;
+    private final boolean force;
+    private final Inputs inputs;
     private final OutputLock lock;
     private final Path temp;
     private final Path sidecarTemp;
@@ -71,8 +74,12 @@ public final class SafeOutput implements AutoCloseable {
         }
     }
 
-    private SafeOutput(OutputTarget target, OutputLock lock, Path temp, Path sidecarTemp) {
+    private SafeOutput(OutputTarget target, Path requested, boolean force, Inputs inputs, OutputLock lock, Path temp,
+                       Path sidecarTemp) {
         this.target = target;
+        this.requested = requested;
+        this.force = force;
+        this.inputs = inputs;
         this.lock = lock;
         this.temp = temp;
         this.sidecarTemp = sidecarTemp;
@@ -109,7 +116,7 @@ public final class SafeOutput implements AutoCloseable {
             long pid = ProcessHandle.current().pid();
             Path temp = parent.resolve("." + name + TMP + pid);
             Path sidecarTemp = kind == OutputTarget.Kind.FILE ? parent.resolve("." + name + TMP + pid + ".manifest") : null;
-            SafeOutput o = new SafeOutput(target, lock, temp, sidecarTemp);
+            SafeOutput o = new SafeOutput(target, out, force, inputs, lock, temp, sidecarTemp);
             register(o);
             try {
                 if (kind == OutputTarget.Kind.DIRECTORY) Files.createDirectory(temp);
@@ -148,6 +155,7 @@ public final class SafeOutput implements AutoCloseable {
         }
         synchronized (this) {
             requireWriting();
+            recheck();
             publish(temp, target.real());
             state = State.COMMITTED;
         }
@@ -172,6 +180,7 @@ public final class SafeOutput implements AutoCloseable {
         }
         synchronized (this) {
             requireWriting();
+            recheck();
             boolean swappedSidecar = Files.exists(sidecar, LinkOption.NOFOLLOW_LINKS);
             publish(sidecarTemp, sidecar);
             try {
@@ -186,6 +195,17 @@ public final class SafeOutput implements AutoCloseable {
         }
         deleteQuietly(temp);
         deleteQuietly(sidecarTemp);
+    }
+
+    /**
+     * The lock keeps other lowbit runs out, not other programs: just before the swap, what is at the output now must
+     * still pass every rule (a user may have put a file there, or into the old output, while we were writing).
+     */
+    private void recheck() {
+        OutputTarget now = OutputTarget.check(requested, target.kind(), force, inputs.list);
+        if (!now.real().equals(target.real())) {
+            throw new BadInputException(given(), "now resolves to " + now.real() + " instead of " + target.real() + "; not replacing it");
+        }
     }
 
     private void requireWriting() {
@@ -306,7 +326,17 @@ public final class SafeOutput implements AutoCloseable {
             if (!m.matches()) continue;
             long pid = Long.parseLong(m.group(1));
             Optional<ProcessHandle> h = ProcessHandle.of(pid);
-            if (pid == self || h.isEmpty() || !h.get().isAlive()) deleteQuietly(e);
+            if (pid == self || h.isEmpty() || !h.get().isAlive() || startedAfter(h.get(), e)) deleteQuietly(e);
+        }
+    }
+
+    /** A live process that started after {@code p} was last written cannot be its writer: the pid was reused. */
+    private static boolean startedAfter(ProcessHandle h, Path p) {
+        try {
+            var written = Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant();
+            return h.info().startInstant().map(start -> start.isAfter(written.plusSeconds(1))).orElse(false);
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -94,14 +94,21 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     }
 
     /**
-     * Resolves a relative calibration path of a recipe read from {@code file}: against the recipe's directory when the
-     * file is there (what lowbit writes), else against the working directory (older recipes); then checks the sha256
-     * when the recipe has one.
+     * Resolves a relative calibration (or gguf imatrix) path of a recipe read from {@code file}: against the recipe's
+     * directory when the file is there (what lowbit writes), else against the working directory (older recipes); then
+     * checks the calibration file's sha256 when the recipe has one.
      */
     private Recipe resolveFiles(Path file) {
-        if (calibration == null || calibration.data() == null) return this;
-        Path data = Path.of(calibration.data());
         Path dir = file.toAbsolutePath().getParent();
+        Output out = output;
+        if (out != null && out.imatrix() != null) {
+            Path im = Path.of(out.imatrix());
+            if (!im.isAbsolute() && dir != null && Files.isRegularFile(dir.resolve(im))) {
+                out = new Output(out.format(), out.type(), out.pure(), dir.resolve(im).normalize().toString(), out.allowRequantize());
+            }
+        }
+        if (calibration == null || calibration.data() == null) return new Recipe(steps, overrides, calibration, out, seed);
+        Path data = Path.of(calibration.data());
         if (!data.isAbsolute() && dir != null && Files.isRegularFile(dir.resolve(data))) data = dir.resolve(data).normalize();
         if (calibration.sha256() != null) {
             if (!Files.isRegularFile(data)) {
@@ -115,7 +122,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
         Calibration c = new Calibration(data.toString(), calibration.samples(), calibration.seqlen(),
                 calibration.randomWindows(), calibration.sha256());
-        return new Recipe(steps, overrides, c, output, seed);
+        return new Recipe(steps, overrides, c, out, seed);
     }
 
     public Recipe {

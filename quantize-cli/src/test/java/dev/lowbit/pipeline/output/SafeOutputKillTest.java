@@ -120,7 +120,7 @@ class SafeOutputKillTest {
     @Test
     void killNineDuringAnRtnRunLeavesNoOutputOrTheNewOne() throws Exception {
         Path out = tmp.resolve("out");
-        for (KillPoint k : List.of(tempAppears(out, 0), tempAppears(out, 1200), aboutToCommit(out, true))) {
+        for (KillPoint k : List.of(tempAppears(out, 0), aboutToCommit(out, true))) {
             String what = killAt(rtn(out), k);
             if (Files.exists(out, LinkOption.NOFOLLOW_LINKS)) assertEquals(dirTensors, validDirectory(out), what);
         }
@@ -134,7 +134,7 @@ class SafeOutputKillTest {
     void killNineDuringAForcedReplacementLeavesTheOldOrTheNewOutput() throws Exception {
         Path out = tmp.resolve("out");
         CliRun.run("quantize", model.toString(), "-o", out.toString(), "--method", "rtn", "--bits", "8", "-q").ok();
-        for (KillPoint k : List.of(tempAppears(out, 0), tempAppears(out, 1500), aboutToCommit(out, true), aboutToCommit(out, true))) {
+        for (KillPoint k : List.of(tempAppears(out, 800), aboutToCommit(out, true), aboutToCommit(out, true))) {
             String what = killAt(rtn(out, "--force"), k);
             assertTrue(Files.isDirectory(out), what + ": the output must never be missing");
             assertEquals(dirTensors, validDirectory(out), what);

@@ -74,6 +74,9 @@ class SafeOutputTest {
         rtn(model.resolve("sub"), "--force").refused("lies inside the input MODEL");
         Path link = Files.createSymbolicLink(tmp.resolve("link-to-model"), model);
         rtn(link, "--force").refused("is the input MODEL");
+        Path aFile = Files.writeString(tmp.resolve("a-file"), "x");
+        rtn(aFile.resolve("out")).refused("cannot create its parent directory: a file is in the way");
+        gguf(tmp.resolve("missing/q.gguf"), "Q8_0").refused("does not exist");
         // a model given through a link and an output given through "..": compared as real paths
         rtn(tmp.resolve("x/../link-to-model"), "--force").refused("is the input MODEL");
         Files.delete(link);
@@ -269,6 +272,9 @@ class SafeOutputTest {
         run("tokenize", model.toString(), "--data", data.toString(), "-o", "/dev/null", "--force").refused("is a character device");
         Path link = Files.createSymbolicLink(tmp.resolve("null.gguf"), devNull);
         gguf(link, "Q8_0", "--force").refused("is a character device");
+        Path dangling = Files.createSymbolicLink(tmp.resolve("dangling.gguf"), tmp.resolve("nowhere"));
+        gguf(dangling, "Q8_0", "--force").refused("is a symbolic link to nothing");
+        assertTrue(Files.isSymbolicLink(dangling) && !Files.exists(tmp.resolve("nowhere")));
 
         Path sock = tmp.resolve("s.gguf");
         try (ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
@@ -298,9 +304,14 @@ class SafeOutputTest {
         Path staleDir = Files.createDirectories(tmp.resolve(".out.lowbit-tmp-" + dead));
         Files.writeString(staleDir.resolve("model-00001-of-00007.safetensors"), "half written");
         Path liveDir = Files.createDirectories(tmp.resolve(".out.lowbit-tmp-" + alive));
+        // a pid that lives again, but in a process started after the temp data was last written: reused, so stale
+        Path reused = Files.createDirectories(tmp.resolve(".out.lowbit-tmp-" + ProcessHandle.current().parent().orElseThrow()
+                .parent().map(ProcessHandle::pid).orElse(1L)));
+        Files.setLastModifiedTime(reused, java.nio.file.attribute.FileTime.fromMillis(0));
         Files.writeString(tmp.resolve(".out.lowbit-lock"), dead + " 1234");
         rtn(tmp.resolve("out")).ok();
         assertFalse(Files.exists(staleDir, LinkOption.NOFOLLOW_LINKS));
+        assertFalse(Files.exists(reused, LinkOption.NOFOLLOW_LINKS), "a reused pid's temp data from 1970 goes");
         assertTrue(Files.exists(liveDir), "a live process's temp data stays");
         Files.delete(liveDir);
 
