@@ -34,15 +34,21 @@ public final class Evaluator {
 
     public static EvalResult evaluate(EvalRequest req, Progress progress) {
         long t0 = System.nanoTime();
-        // validate the models before the (slower) tokenization: config problems are the likeliest bad input
-        LlamaConfig config = LlamaConfig.fromJson(req.model());
-        if (req.baseline() != null) LlamaConfig.fromJson(req.baseline());
-        // window sizes bounded before anything is allocated (max_position_embeddings, this machine's memory)
-        dev.lowbit.calib.data.WindowBudget.require(config, req.model().toString(), req.ctx(), req.batch(), req.batch(), "--ctx");
+        // validate the models before the (slower) tokenization: config problems are the likeliest bad input. A
+        // directory's config.json is read before its weights are mapped and scanned; a .gguf is checked, once, as it opens.
+        LlamaConfig config = ModelSource.isGguf(req.model()) ? null : LlamaConfig.fromJson(req.model());
+        if (req.baseline() != null && !ModelSource.isGguf(req.baseline())) LlamaConfig.fromJson(req.baseline());
+        if (config != null) requireWindowBudget(config, req);
         try (ModelSource model = ModelSource.open(req.model());
              ModelSource baseline = req.baseline() == null ? null : ModelSource.open(req.baseline())) {
+            if (config == null) requireWindowBudget(LlamaConfig.of(model), req);
             return evaluate(req, model, baseline, progress, t0);
         }
+    }
+
+    /** Window sizes bounded before anything is allocated (max_position_embeddings, this machine's memory). */
+    private static void requireWindowBudget(LlamaConfig config, EvalRequest req) {
+        dev.lowbit.calib.data.WindowBudget.require(config, req.model().toString(), req.ctx(), req.batch(), req.batch(), "--ctx");
     }
 
     private static EvalResult evaluate(EvalRequest req, ModelSource modelSource, ModelSource baselineSource, Progress progress,

@@ -46,11 +46,12 @@ public final class GptqConfig {
 
     /**
      * Adds GPTQModel's per-module overrides: {@code "dynamic": {"+:^<escaped name>$": {"bits": b, "group_size": g,
-     * "sym": s}}} for every module whose scheme differs from the top-level one (keys are Python regexes matched
-     * against the module name).
+     * "sym": s}}} for every module whose scheme differs from the top-level one, and {@code "-:^<escaped name>$": {}}
+     * for every module left unquantized (keys are Python regexes matched against the module name).
      */
-    public static void putDynamic(ObjectNode config, Map<String, QuantScheme> modules) {
+    public static void putDynamic(ObjectNode config, Map<String, QuantScheme> modules, java.util.List<String> unquantized) {
         ObjectNode d = config.putObject("dynamic");
+        for (String m : unquantized) d.putObject("-:^" + m.replace(".", "\\.") + "$");
         for (Map.Entry<String, QuantScheme> e : modules.entrySet()) {
             QuantScheme s = e.getValue();
             if (!GptqPacking.supportsBits(s.bits())) {

@@ -3,7 +3,10 @@ package dev.lowbit.pipeline.output;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.util.Locale;
 
 /**
@@ -22,11 +25,22 @@ final class WriteFailure {
         return null;
     }
 
+    private static String named(String file) {
+        return file == null ? "" : " (" + file + ")";
+    }
+
     /** The reason alone: for a {@link FileSystemException} its reason without the file names, else the message. */
     static String reason(IOException e) {
         String raw = e instanceof FileSystemException fs ? fs.getReason() : e.getMessage();
-        if (e instanceof AccessDeniedException && raw == null) raw = "Permission denied";
-        if (raw == null) raw = e.getClass().getSimpleName();
+        if (raw == null) {
+            raw = switch (e) {
+                case AccessDeniedException x -> "permission denied";
+                case FileAlreadyExistsException x -> "a file is in the way" + named(x.getFile());
+                case NoSuchFileException x -> "no such file or directory" + named(x.getFile());
+                case NotDirectoryException x -> "not a directory" + named(x.getFile());
+                default -> e.getClass().getSimpleName();
+            };
+        }
         String lower = raw.toLowerCase(Locale.ROOT);
         if (lower.contains("no space left")) return "no space left on device";
         if (lower.contains("read-only file system")) return "read-only file system";

@@ -137,7 +137,7 @@ public final class QuantizePipeline {
             runDataFree(config, source, recipe, quantizer, floor, targets, shards, stats, time, listener);
         }
         shards.writeIndex();
-        writeConfig(model, dir, recipe, quantizer, targets);
+        writeConfig(model, dir, config, recipe, quantizer, targets);
         for (Path p : sideFiles) Files.copy(p, dir.resolve(p.getFileName().toString()));
         // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
         Recipe saved = recipe.relativeTo(out.target());
@@ -321,24 +321,37 @@ public final class QuantizePipeline {
     /**
      * config.json with the quantization_config: the quantizer's scheme for every Linear; modules an override gave
      * another scheme are listed by exact name (GPTQModel's {@code dynamic} for GPTQ, one config group per scheme for
-     * compressed-tensors), so a config without overrides is exactly what it was before overrides existed.
+     * compressed-tensors), and so are decoder Linears the step's targets/ignore left unquantized ({@code "-:"} entries
+     * of {@code dynamic}; compressed-tensors' {@code ignore}), so that a loader does not look for their packed weights.
+     * A config without overrides or left-out modules is exactly what it was before either existed.
      */
-    private static void writeConfig(Path model, Path out, Recipe recipe, QuantizerStep q, List<Target> targets) throws IOException {
+    private static void writeConfig(Path model, Path out, LlamaConfig config, Recipe recipe, QuantizerStep q,
+                                    List<Target> targets) throws IOException {
         ObjectNode cfg = (ObjectNode) HfConfig.readDocument(model.resolve(LlamaConfig.FILE)).deepCopy();
         QuantScheme scheme = q.scheme();
         boolean actOrder = q.actOrder();
         Map<String, QuantScheme> overridden = new LinkedHashMap<>();
+        java.util.Set<String> quantized = new java.util.HashSet<>();
         for (Target t : targets) {
+            quantized.add(t.module);
             if (!t.scheme.equals(scheme)) overridden.put(t.module, t.scheme);
+        }
+        List<String> leftOut = new ArrayList<>();
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            for (Linear l : Linear.values()) {
+                String module = config.architecture().linearName(layer, l);
+                if (!quantized.contains(module)) leftOut.add(module);
+            }
         }
         if (Output.GPTQ.equals(recipe.output().format())) {
             // A data-free quantizer records the reference's defaults (true_sequential is moot without calibration).
             ObjectNode qc = GptqConfig.quantizationConfig(scheme, actOrder, q.staticGroups(),
                     q.dampPercent(), !q.needsCalibration() || q.trueSequential());
-            if (!overridden.isEmpty()) GptqConfig.putDynamic(qc, overridden);
+            if (!overridden.isEmpty() || !leftOut.isEmpty()) GptqConfig.putDynamic(qc, overridden, leftOut);
             cfg.set("quantization_config", qc);
         } else {
             List<String> ignore = new ArrayList<>(List.of("lm_head"));
+            ignore.addAll(leftOut);
             cfg.set("quantization_config", overridden.isEmpty()
                     ? CtConfig.quantizationConfig(scheme, actOrder ? "weight" : null, ignore)
                     : CtConfig.quantizationConfig(groups(targets), actOrder ? "weight" : null, ignore));

@@ -74,6 +74,9 @@ class SafeOutputTest {
         rtn(model.resolve("sub"), "--force").refused("lies inside the input MODEL");
         Path link = Files.createSymbolicLink(tmp.resolve("link-to-model"), model);
         rtn(link, "--force").refused("is the input MODEL");
+        Path aFile = Files.writeString(tmp.resolve("a-file"), "x");
+        rtn(aFile.resolve("out")).refused("cannot create its parent directory: a file is in the way");
+        gguf(tmp.resolve("missing/q.gguf"), "Q8_0").refused("does not exist");
         // a model given through a link and an output given through "..": compared as real paths
         rtn(tmp.resolve("x/../link-to-model"), "--force").refused("is the input MODEL");
         Files.delete(link);
