@@ -122,9 +122,9 @@ final class GgufGptq {
     }
 
     /** Packed rows (HF row order) and the values they decode to, which the model continues with. */
-    private record Quantized(byte[] packed, float[] values) {}
+    record Quantized(byte[] packed, float[] values) {}
 
-    private static Quantized quantize(String name, GgmlType type, float[] w, int rows, int cols, double[] h,
+    static Quantized quantize(String name, GgmlType type, float[] w, int rows, int cols, double[] h,
                                       GptqConfig.Options sweep, GgufQuantizePipeline.GptqOptions options, List<String> fallbacks) {
         for (int i = 0; i < w.length; i++) {
             if (!Float.isFinite(w[i])) {
