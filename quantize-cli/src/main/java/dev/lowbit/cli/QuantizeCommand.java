@@ -87,8 +87,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--mse-clip", description = "search a shrunk range per group minimising the error (the reference's mse=True), for rtn and gptq")
     boolean mseClip;
 
-    @Option(names = "--act-order", description = "gptq: quantize columns in order of decreasing Hessian diagonal (desc_act)")
-    boolean actOrder;
+    @Option(names = "--act-order", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
+            description = "gptq: quantize columns in order of decreasing Hessian diagonal (desc_act; default: false, true with --format gguf)")
+    Boolean actOrder;
 
     @Option(names = "--static-groups", description = "gptq with --act-order: fix group parameters before the sweep, so g_idx stays monotone")
     boolean staticGroups;
@@ -242,7 +243,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (calibrated) {
             p.put("damp_percent", damp);
             p.put("block_size", blockSize);
-            p.put("desc_act", actOrder);
+            if (actOrder != null || !gguf) p.put("desc_act", actOrder != null && actOrder);
             p.put("static_groups", staticGroups);
             p.put("true_sequential", true);
         }

@@ -92,6 +92,23 @@ class RecipeTest {
         assertEquals(a, Recipe.read(write("v2.yaml", yaml)));
     }
 
+    /** GPTQ into GGUF sweeps in act-order unless the recipe says otherwise; the safetensors targets keep the reference's default. */
+    @Test
+    void gptqIntoGgufDefaultsToActOrder() throws IOException {
+        String cal = "\"calibration\": {\"data\": \"c.txt\", \"samples\": 4, \"seqlen\": 64}, ";
+        Recipe g = Recipe.read(write("g.json", "{\"version\": 2, \"steps\": [{\"type\": \"gptq\"}], " + cal
+                + "\"output\": {\"format\": \"gguf\", \"type\": \"Q4_K_M\"}}"));
+        assertTrue(g.steps().getFirst().params().get("desc_act").booleanValue());
+        assertTrue(g.steps().getFirst().params().get("search_importance").booleanValue());
+        Recipe off = Recipe.read(write("off.json", "{\"version\": 2, \"steps\": [{\"type\": \"gptq\", \"desc_act\": false}], "
+                + cal + "\"output\": {\"format\": \"gguf\", \"type\": \"Q4_K_M\"}}"));
+        assertFalse(off.steps().getFirst().params().get("desc_act").booleanValue());
+        Recipe st = Recipe.read(write("st.json", "{\"version\": 2, \"steps\": [{\"type\": \"gptq\"}], " + cal
+                + "\"output\": {\"format\": \"gptq\"}}"));
+        assertFalse(st.steps().getFirst().params().get("desc_act").booleanValue());
+        assertFalse(st.steps().getFirst().params().has("search_importance"), "gguf-only parameters stay out of other targets");
+    }
+
     @Test
     void everyParameterIsWrittenExplicitly() throws IOException {
         Recipe r = Recipe.read(write("min.json", "{\"version\": 2, \"steps\": [{\"type\": \"gptq\"}], "
