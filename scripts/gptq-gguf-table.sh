@@ -9,7 +9,7 @@
 # Usage: scripts/gptq-gguf-table.sh [OUT_DIR] [MIX...]     (default mixes: Q4_0 Q4_K_M Q3_K_M Q2_K)
 #   LLAMA_CPP=/path/to/llama.cpp/build/bin   also measure with llama-perplexity (-t $THREADS)
 #   THREADS=2                                threads for quantize, evaluate and llama-perplexity
-#   GPTQ_ARGS="--act-order"                  extra options for the GPTQ runs (e.g. --damp 0.05, --no-search-importance)
+#   GPTQ_ARGS="--act-order=false"            extra options for the GPTQ runs (e.g. --damp 0.05, --search-importance false)
 # Reference figures of llama-quantize itself (../shared/README.md) are printed next to ours.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
