@@ -51,6 +51,15 @@ class SafeOutputKillTest {
         return LowbitProcess.command(a.toArray(String[]::new));
     }
 
+    /** A short GPTQ run (8 calibration windows of 128 tokens): calibration forward, Hessians and solves, then the commit. */
+    private static List<String> gptq(Path out, String... extra) {
+        List<String> a = new ArrayList<>(List.of("quantize", model.toString(), "-o", out.toString(), "--method", "gptq",
+                "--calib", CliRun.SHARED.resolve("data/calib_code.txt").toString(), "--calib-samples", "8",
+                "--calib-seqlen", "128", "-q"));
+        a.addAll(List.of(extra));
+        return LowbitProcess.command(a.toArray(String[]::new));
+    }
+
     private static List<String> q4_0(Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of("quantize", model.toString(), "-o", out.toString(), "--format", "gguf", "--type", "Q4_0"));
         a.addAll(List.of(extra));
@@ -142,6 +151,29 @@ class SafeOutputKillTest {
         LowbitProcess.Result r = LowbitProcess.run(tmp.resolve("logs"), rtn(out, "--force"));
         assertEquals(0, r.code(), r.err());
         assertEquals(dirTensors, validDirectory(out));
+        assertEquals(List.of(), CliRun.debris(tmp));
+    }
+
+    /**
+     * GPTQ: killed while calibrating and solving (2 s after its temp output appeared), and right before the swap of a
+     * forced replacement of an RTN output; the old output stays complete until the new one is, and the next run
+     * leaves nothing behind.
+     */
+    @Test
+    void killNineDuringAGptqRunLeavesTheOldOrTheNewOutput() throws Exception {
+        Path out = tmp.resolve("out");
+        String what = killAt(gptq(out), tempAppears(out, 2000));
+        if (Files.exists(out, LinkOption.NOFOLLOW_LINKS)) assertEquals(dirTensors, validDirectory(out), what);
+        CliRun.run("quantize", model.toString(), "-o", out.toString(), "--method", "rtn", "--force", "-q").ok();
+        for (KillPoint k : List.of(tempAppears(out, 2000), aboutToCommit(out, true))) {
+            what = killAt(gptq(out, "--force"), k);
+            assertTrue(Files.isDirectory(out), what + ": the output must never be missing");
+            assertEquals(dirTensors, validDirectory(out), what);
+        }
+        LowbitProcess.Result r = LowbitProcess.run(tmp.resolve("logs"), gptq(out, "--force"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(dirTensors, validDirectory(out));
+        assertTrue(Files.readString(out.resolve("recipe.json")).contains("gptq"), "the GPTQ output replaced the RTN one");
         assertEquals(List.of(), CliRun.debris(tmp));
     }
 
