@@ -67,18 +67,12 @@ public record GgufHyperparameters(ModelArchitecture architecture, ModelDims dims
     }
 
     private static Integer optionalCount(GgufFile f, String key) {
-        GgufValue v = f.get(key);
-        if (v == null) return null;
-        long n;
-        try {
-            n = v.asLong();
-        } catch (RuntimeException e) {
-            throw new BadInputException(f.path(), "metadata '" + key + "' is " + v.type() + ", expected an integer");
-        }
+        Long n = f.integer(key);
+        if (n == null) return null;
         if (n <= 0 || n > Integer.MAX_VALUE) {
             throw new BadInputException(f.path(), "metadata '" + key + "' is " + n + ", expected a count in [1, " + Integer.MAX_VALUE + "]");
         }
-        return (int) n;
+        return n.intValue();
     }
 
     private static double positiveFloat(GgufFile f, String key, double dflt) {

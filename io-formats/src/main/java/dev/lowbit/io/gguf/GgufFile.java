@@ -182,6 +182,30 @@ public final class GgufFile implements TensorSource {
         return kv.get(key);
     }
 
+    /**
+     * The integer value of {@code key} (any GGUF integer type, widened to long), or {@code null} when absent; a value
+     * of another type is bad input naming the file and the key.
+     */
+    public Long integer(String key) {
+        GgufValue v = kv.get(key);
+        if (v == null) return null;
+        try {
+            return v.asLong();
+        } catch (RuntimeException e) {
+            throw new BadInputException(path, "metadata '" + key + "' is " + v.type() + ", expected an integer");
+        }
+    }
+
+    /** {@link #integer(String)} as an int, {@code dflt} when absent; a value outside int range is refused as not an integer. */
+    public int intOr(String key, int dflt) {
+        Long n = integer(key);
+        if (n == null) return dflt;
+        if (n != n.intValue()) {
+            throw new BadInputException(path, "metadata '" + key + "' is " + kv.get(key).type() + ", expected an integer");
+        }
+        return n.intValue();
+    }
+
     /** Tensor infos in file order. */
     public List<GgufTensorInfo> tensorInfos() {
         return tensorInfos;

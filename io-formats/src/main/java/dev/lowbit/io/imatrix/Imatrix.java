@@ -187,16 +187,10 @@ public record Imatrix(Map<String, Entry> entries, List<String> datasets, int chu
     }
 
     private static int intOr(GgufFile f, String key) {
-        GgufValue v = f.get(key);
-        if (v == null) return 0;
-        long n;
-        try {
-            n = v.asLong();
-        } catch (RuntimeException e) {
-            throw new BadInputException(f.path(), "metadata '" + key + "' is " + v.type() + ", expected an integer");
-        }
+        Long n = f.integer(key);
+        if (n == null) return 0;
         if (n < 0 || n > Integer.MAX_VALUE) throw new BadInputException(f.path(), "metadata '" + key + "' is " + n + ", out of range");
-        return (int) n;
+        return n.intValue();
     }
 
     /** The legacy binary format; every count and length is checked against the bytes left. */

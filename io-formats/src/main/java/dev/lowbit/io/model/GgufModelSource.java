@@ -179,13 +179,7 @@ public final class GgufModelSource implements ModelSource {
     }
 
     private int intKey(String key, int dflt) {
-        GgufValue v = file.get(key);
-        if (v == null) return dflt;
-        try {
-            return v.asInt();
-        } catch (RuntimeException e) {
-            throw new BadInputException(file.path(), "metadata '" + key + "' is " + v.type() + ", expected an integer");
-        }
+        return file.intOr(key, dflt);
     }
 
     private double floatKey(String key, double dflt) {

@@ -65,13 +65,7 @@ final class GgufFileSourceModel implements GgufSourceModel {
     }
 
     private int intKey(String key, int dflt) {
-        GgufValue v = file.get(key);
-        if (v == null) return dflt;
-        try {
-            return v.asInt();
-        } catch (RuntimeException e) {
-            throw new BadInputException(file.path(), "metadata '" + key + "' is " + v.type() + ", expected an integer");
-        }
+        return file.intOr(key, dflt);
     }
 
     @Override
