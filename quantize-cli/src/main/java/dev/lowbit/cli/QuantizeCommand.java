@@ -150,6 +150,10 @@ final class QuantizeCommand implements Callable<Integer> {
             + "outliers spread); seeded by --seed; with --method none the rotated f32 checkpoint is the output")
     boolean rotate;
 
+    @Option(names = "--rotate-candidates", paramLabel = "N", description = "--rotate: try seeds --seed .. --seed+N-1 and keep "
+            + "the one whose RTN image (--bits, --group-size, --sym) loses least on --calib windows, layer by layer")
+    Integer rotateCandidates;
+
     @Option(names = "--recipe", paramLabel = "FILE", description = "run this recipe (recipe.json of an earlier run, or your own JSON / YAML); the quantization flags above are then refused")
     Path recipe;
 
@@ -219,9 +223,19 @@ final class QuantizeCommand implements Callable<Integer> {
         List<String> quantization = new ArrayList<>(RECIPE_FLAGS);
         quantization.removeAll(List.of("--method", "--seed"));
         quantization.add("--recipe");
+        // the candidate search scores each rotation by the RTN image on this grid over these calibration windows
+        List<String> search = List.of("--bits", "--group-size", "--sym", "--calib", "--calib-samples", "--calib-seqlen");
+        if (rotateCandidates != null) {
+            if (rotateCandidates < 1) throw new Main.UsageException("--rotate-candidates must be at least 1, got " + rotateCandidates);
+            if (calib == null) throw new Main.UsageException("--rotate-candidates needs --calib FILE (the candidates are scored on it)");
+            quantization.removeAll(search);
+        }
         refuse(quantization, "%s does not apply to --method none: the output is the rotated f32 checkpoint");
+        dev.lowbit.pipeline.rotate.RotatedCheckpoint.Search search1 = rotateCandidates == null ? null
+                : new dev.lowbit.pipeline.rotate.RotatedCheckpoint.Search(rotateCandidates, calib, calibSamples, calibSeqlen,
+                        new dev.lowbit.io.quant.QuantScheme(bits, groupSize, sym), threads == null ? Runtime.getRuntime().availableProcessors() : threads);
         dev.lowbit.pipeline.rotate.RotatedCheckpoint.Report report = dev.lowbit.pipeline.rotate.RotatedCheckpoint.write(
-                model, output, seed, force, quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
+                model, output, seed, search1, force, quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

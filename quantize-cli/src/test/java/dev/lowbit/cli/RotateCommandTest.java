@@ -37,8 +37,12 @@ class RotateCommandTest {
 
     /** A random Qwen2-style checkpoint (q/k/v biases, tied embeddings, GQA 4:2) with hidden {@code d}, f32. */
     private Path model(int d, int heads) throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("model-" + d));
-        int kv = heads / 2, hd = d / heads, ff = 2 * d, vocab = 40, layers = 2;
+        return model(d, heads, 40);
+    }
+
+    private Path model(int d, int heads, int vocab) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("model-" + d + "-" + vocab));
+        int kv = heads / 2, hd = d / heads, ff = 2 * d, layers = 2;
         Random rnd = new Random(d);
         List<TensorSpec> specs = new ArrayList<>();
         java.util.function.BiConsumer<String, long[]> put = (name, shape) -> {
@@ -99,6 +103,35 @@ class RotateCommandTest {
         }
     }
 
+    /** The candidate search scores the unrotated model and each seed, and keeps the rotated seed of least loss. */
+    @Test
+    void candidateSearchKeepsTheSeedOfLeastBlockLoss() throws Exception {
+        Path src = model(64, 4, 8192);
+        Files.copy(dev.lowbit.io.SharedData.tinyLlama().resolve("tokenizer.json"), src.resolve("tokenizer.json"));
+        Path out = tmp.resolve("searched");
+        Run r = GgufCommandsTest.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none",
+                "--seed", "10", "--rotate-candidates", "3", "--calib", dev.lowbit.io.SharedData.data("calib_code.txt").toString(),
+                "--calib-samples", "2", "--calib-seqlen", "64", "--bits", "3", "--group-size", "-1", "-q", "--json");
+        assertEquals(0, r.code(), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        var c = json.get("candidates");
+        assertEquals(4, c.size(), r.out());
+        assertTrue(c.get(0).get("seed").isNull(), "the unrotated model is scored first");
+        long best = -1;
+        double bestLoss = Double.POSITIVE_INFINITY;
+        for (int i = 1; i < 4; i++) {
+            assertEquals(9 + i, c.get(i).get("seed").asLong());
+            double loss = c.get(i).get("block_loss").asDouble();
+            assertTrue(loss > 0 && Double.isFinite(loss), r.out());
+            if (loss < bestLoss) {
+                bestLoss = loss;
+                best = c.get(i).get("seed").asLong();
+            }
+        }
+        assertEquals(best, json.get("rotate_seed").asLong(), r.out());
+        assertTrue(Files.readString(out.resolve("recipe.json")).contains("\"candidates\" : 3"));
+    }
+
     @Test
     void sizeWithoutHadamardIsExit2NamingTensorAndSize() throws Exception {
         // hidden 172 = 43·4: neither a power of two nor k·2^m with a Paley k ≤ 256
@@ -118,6 +151,8 @@ class RotateCommandTest {
             {"--method", "none"},                                   // nothing to do without a transform
             {"--rotate", "--method", "none", "--bits", "3"},        // no quantizer
             {"--rotate", "--method", "none", "--format", "gguf"},
+            {"--rotate", "--method", "none", "--rotate-candidates", "2"},   // scored on --calib: required
+            {"--rotate", "--method", "rtn"},                        // not wired to the quantizers yet
         };
         for (String[] c : cases) {
             Path out = tmp.resolve("x");

@@ -3,7 +3,9 @@ package dev.lowbit.pipeline.rotate;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.calib.data.CalibrationSet;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.hf.SideFiles;
 import dev.lowbit.io.model.ModelSource;
 import dev.lowbit.io.safetensors.SafetensorsWriter;
@@ -41,9 +43,19 @@ public final class RotatedCheckpoint {
 
     private RotatedCheckpoint() {}
 
+    /**
+     * Choose the seed among {@code candidates} seeds (seed, seed+1, …) by {@link RotationSearch} on the first
+     * {@code samples} windows of {@code seqlen} tokens of {@code calib}, scored with RTN on {@code scheme}.
+     */
+    public record Search(int candidates, Path calib, int samples, int seqlen, QuantScheme scheme, int threads) {}
+
     /** What was written. */
-    public record Report(String output, long seed, boolean untied, int tensors, long bytes, double seconds) {
+    public record Report(String output, long seed, boolean untied, int tensors, long bytes, double seconds,
+                         List<RotationSearch.Candidate> candidates) {
         public void print(java.io.PrintStream out) {
+            for (RotationSearch.Candidate c : candidates) {
+                out.printf("  candidate %s: block loss %.6g%n", c.rotated() ? "seed " + c.seed() : "unrotated", c.loss());
+            }
             out.printf("rotated checkpoint (R1 + R2, norms folded, seed %d, f32): %s%n", seed, output);
             out.printf("  tensors %d, %,d bytes, %.1f s%s%n", tensors, bytes, seconds,
                     untied ? "; tied embeddings untied (lm_head = embedding with the final norm folded, then R1)" : "");
@@ -53,18 +65,34 @@ public final class RotatedCheckpoint {
             ObjectNode n = JSON.createObjectNode();
             n.put("output", output).put("rotate_seed", seed).put("untied", untied).put("tensors", tensors)
                     .put("bytes", bytes).put("seconds", seconds);
+            var arr = n.putArray("candidates");
+            for (RotationSearch.Candidate c : candidates) {
+                ObjectNode o = arr.addObject();
+                if (c.rotated()) o.put("seed", c.seed());
+                else o.putNull("seed");
+                o.put("block_loss", c.loss());
+            }
             return n.toString();
         }
     }
 
     /** The recipe a rotated checkpoint records: one {@code rotate} step and no quantizer. */
-    public static String recipeJson(long seed) {
+    public static String recipeJson(long seed, Search search, Path outputTarget) {
         ObjectNode r = JSON.createObjectNode();
         r.put("version", 2);
         ObjectNode step = r.putArray("steps").addObject();
         step.put("type", "rotate");
         step.put("seed", seed);
         step.put("online", false);
+        if (search != null) {
+            step.put("candidates", search.candidates());
+            step.put("search_bits", search.scheme().bits());
+            step.put("search_group_size", search.scheme().groupSize());
+            // relative to the output directory, as every recipe.json names its calibration file (no absolute path)
+            Path calib = search.calib().toAbsolutePath().normalize();
+            r.putObject("calibration").put("data", outputTarget.toAbsolutePath().normalize().relativize(calib).toString()).put("samples", search.samples())
+                    .put("seqlen", search.seqlen());
+        }
         r.putObject("output").put("format", "safetensors").put("dtype", "float32");
         r.put("seed", seed);
         try {
@@ -75,14 +103,35 @@ public final class RotatedCheckpoint {
     }
 
     /** Writes the rotated checkpoint of the Hugging Face directory {@code model} into {@code output}. */
-    public static Report write(Path model, Path output, long seed, boolean force, java.util.function.Consumer<String> progress) {
+    public static Report write(Path model, Path output, long seed, Search search, boolean force,
+                               java.util.function.Consumer<String> progress) {
         long t0 = System.nanoTime();
         if (ModelSource.isGguf(model)) {
             throw new BadInputException(model, "--rotate --method none reads a Hugging Face directory (a .gguf source has no tokenizer files to carry over)");
         }
-        try (ModelSource source = ModelSource.open(model); RotatedModelSource rotated = RotatedModelSource.of(source, seed)) {
+        try (ModelSource source = ModelSource.open(model)) {
+            RotatedModelSource.of(source, seed).close(); // sizes without a Hadamard matrix fail before any work
             List<Path> sideFiles = SideFiles.verified(model);
+            List<RotationSearch.Candidate> candidates = List.of();
+            long chosen = seed;
+            if (search != null) {
+                int[][] windows = CalibrationSet.first(model, search.calib(), search.seqlen(), search.samples());
+                List<Long> seeds = new ArrayList<>();
+                for (int i = 0; i < search.candidates(); i++) seeds.add(seed + i);
+                RotationSearch.Result r = RotationSearch.search(source, seeds, true, windows, search.scheme(), search.threads(), progress);
+                candidates = r.candidates();
+                chosen = r.best();
+            }
+            return write(model, source, output, chosen, search, candidates, sideFiles, force, progress, t0);
+        }
+    }
+
+    private static Report write(Path model, ModelSource source, Path output, long seed, Search search,
+                                List<RotationSearch.Candidate> candidates, List<Path> sideFiles, boolean force,
+                                java.util.function.Consumer<String> progress, long t0) {
+        try (RotatedModelSource rotated = RotatedModelSource.of(source, seed)) {
             SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model);
+            if (search != null) inputs.add("--calib", search.calib());
             try (SafeOutput out = SafeOutput.directory(output, force, inputs)) {
                 try {
                     Path dir = out.path();
@@ -96,18 +145,20 @@ public final class RotatedCheckpoint {
                     if (config.has("dtype")) config.put("dtype", "float32");
                     Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config) + "\n");
                     for (Path p : sideFiles) Files.copy(p, dir.resolve(p.getFileName().toString()));
-                    String recipe = recipeJson(seed);
+                    String recipe = recipeJson(seed, search, out.target());
                     Files.writeString(dir.resolve("recipe.json"), recipe);
                     new Manifest(recipe, seed)
                             .input("model", modelFiles(model))
+                            .input("calibration", search == null ? List.of() : List.of(search.calib()))
                             .figure("rotate_seed", seed)
                             .figure("untied_embeddings", rotated.untied())
+                            .figure("rotate_candidates", candidates.size())
                             .files(fileNames(dir))
                             .write(dir.resolve(Manifest.FILE_NAME));
                     long bytes = directoryBytes(dir);
                     out.commit();
                     return new Report(out.target().toString(), seed, rotated.untied(), specs.size(), bytes,
-                            (System.nanoTime() - t0) / 1e9);
+                            (System.nanoTime() - t0) / 1e9, candidates);
                 } catch (IOException | RuntimeException e) {
                     throw out.failure(e);
                 }

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Hadamard rotation (R1 + R2, norms folded) on tiny-llama-code, with and without: weight-only RTN / GPTQ at w4 / w3,
+# per channel and g128 (reference protocol on eval_code.txt; calibration: the first 128 × 512 windows of
+# calib_code.txt), and the GGUF mixes (lowbit convert to F32, then llama.cpp's llama-quantize, no imatrix) of the
+# rotated checkpoint beside the unrotated one in llama.cpp's own llama-perplexity (ctx 512, 60 windows).
+# Prints markdown tables; JSON lines go to $OUT/results.jsonl.
+#
+# Usage: scripts/rotate-table.sh [OUT_DIR]          (default /tmp/lowbit-rotate-table)
+#   WINDOWS=16        reference-protocol windows per evaluation (default 0 = the whole file)
+#   SEED=0            rotation seed
+#   PARTS="fp weight gguf"   which tables
+#   METHODS="rtn gptq" BITS="4 3" GROUPS="-1 128"
+#   MIXES="Q4_K_M Q3_K_M Q2_K"  LLAMA_CPP=/work/llama.cpp/build/bin (needed for the GGUF table)
+#   THREADS=2         LOWBIT=path/to/lowbit (default: the launcher in this checkout)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-/tmp/lowbit-rotate-table}
+lowbit=${LOWBIT:-$root/lowbit}
+windows=${WINDOWS:-0}
+seed=${SEED:-0}
+threads=${THREADS:-2}
+parts=${PARTS:-fp weight gguf}
+model="$root/../shared/models/tiny-llama-code"
+eval="$root/../shared/data/eval_code.txt"
+calib="$root/../shared/data/calib_code.txt"
+mkdir -p "$out"
+results="$out/results.jsonl"
+rot="$out/rotated-seed$seed"
+
+if [ ! -f "$rot/lowbit-manifest.json" ]; then
+  "$lowbit" quantize "$model" -o "$rot" --rotate --method none --seed "$seed" --force -q --json >> "$out/rotate.jsonl"
+fi
+
+ppl() { # model → perplexity (reference protocol)
+  "$lowbit" evaluate "$1" --data "$eval" --max-windows "$windows" --threads "$threads" --json \
+    | sed -n 's/.*"perplexity":\([0-9.]*\).*/\1/p'
+}
+record() { echo "{\"table\":\"$1\",\"config\":\"$2\",\"rotated\":$3,\"perplexity\":$4,\"windows\":$windows,\"seed\":$seed}" >> "$results"; }
+
+if [[ " $parts " == *" fp "* ]]; then
+  a=$(ppl "$model"); b=$(ppl "$rot")
+  record fp fp32 false "$a"; record fp fp32 true "$b"
+  echo "| fp32 | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2e", (b - a) / a }') relative |"
+fi
+
+if [[ " $parts " == *" weight "* ]]; then
+  echo "| method | bits | group | unrotated | rotated (seed $seed) | Δ |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for m in ${METHODS:-rtn gptq}; do
+    for b in ${BITS:-4 3}; do
+      for g in ${GROUPS:--1 128}; do
+        name="$m-w$b-g$g"
+        extra=(); [ "$m" = gptq ] && extra=(--calib "$calib")
+        for src in plain rot; do
+          s="$model"; [ "$src" = rot ] && s="$rot"
+          if [ ! -f "$out/$name-$src/lowbit-manifest.json" ]; then
+            "$lowbit" quantize "$s" -o "$out/$name-$src" --method "$m" --bits "$b" --group-size "$g" "${extra[@]}" \
+              --threads "$threads" --force -q --json > "$out/$name-$src.quantize.json"
+          fi
+        done
+        p=$(ppl "$out/$name-plain"); r=$(ppl "$out/$name-rot")
+        record weight "$name" false "$p"; record weight "$name" true "$r"
+        echo "| $m | $b | $g | $p | $r | $(awk -v p="$p" -v r="$r" 'BEGIN { printf "%+.2f%%", 100 * (r - p) / p }') |"
+      done
+    done
+  done
+fi
+
+if [[ " $parts " == *" gguf "* ]]; then
+  [ -n "${LLAMA_CPP:-}" ] || { echo "lowbit: the GGUF table needs LLAMA_CPP=/path/to/llama.cpp/build/bin" >&2; exit 2; }
+  echo "| mix | unrotated (llama-perplexity) | rotated (seed $seed) | Δ |"
+  echo "| --- | --- | --- | --- |"
+  lp() { "$LLAMA_CPP/llama-perplexity" -m "$1" -f "$eval" -c 512 --chunks 60 -t "$threads" 2>&1 \
+    | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p'; }
+  for mix in F32 ${MIXES:-Q4_K_M Q3_K_M Q2_K}; do
+    for src in plain rot; do
+      s="$model"; [ "$src" = rot ] && s="$rot"
+      f="$out/$mix-$src.gguf"
+      if [ ! -f "$f" ]; then
+        # F32 by lowbit's converter; the mixes by llama.cpp's own llama-quantize from that file (no imatrix)
+        if [ "$mix" = F32 ]; then "$lowbit" convert "$s" -o "$f" --type f32 > /dev/null
+        else "$LLAMA_CPP/llama-quantize" "$out/F32-$src.gguf" "$f" "$mix" "$threads" > "$f.log" 2>&1; fi
+      fi
+    done
+    p=$(lp "$out/$mix-plain.gguf"); r=$(lp "$out/$mix-rot.gguf")
+    record gguf "$mix" false "$p"; record gguf "$mix" true "$r"
+    echo "| $mix | $p | $r | $(awk -v p="$p" -v r="$r" 'BEGIN { printf "%+.2f%%", 100 * (r - p) / p }') |"
+  done
+fi
