@@ -150,6 +150,11 @@ final class QuantizeCommand implements Callable<Integer> {
             + "outliers spread); seeded by --seed; with --method none the rotated f32 checkpoint is the output")
     boolean rotate;
 
+    @Option(names = "--rotate-online", description = "--rotate: also the online R3 (q, k after RoPE) and R4 (down_proj's "
+            + "input) Hadamards for activation quantization; only lowbit's runtime applies them, so only --method none "
+            + "writes such a model (recorded in config.json: lowbit_online_rotation)")
+    boolean rotateOnline;
+
     @Option(names = "--rotate-candidates", paramLabel = "N", description = "--rotate: try seeds --seed .. --seed+N-1 and keep "
             + "the one whose RTN image (--bits, --group-size, --sym) loses least on --calib windows, layer by layer")
     Integer rotateCandidates;
@@ -195,7 +200,12 @@ final class QuantizeCommand implements Callable<Integer> {
         if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
+        if (rotateOnline && !rotate) throw new Main.UsageException("--rotate-online needs --rotate");
         if ("none".equals(method)) return rotatedCheckpoint();
+        if (rotateOnline) {
+            throw new Main.UsageException("--rotate-online: --format " + format + " cannot express online rotations "
+                    + "(its runtimes apply none); only --method none writes them, for lowbit's runtime");
+        }
         if (rotate) {
             throw new Main.UsageException("--rotate runs with --method none only for now: write the rotated checkpoint, then quantize it");
         }
@@ -235,7 +245,7 @@ final class QuantizeCommand implements Callable<Integer> {
                 : new dev.lowbit.pipeline.rotate.RotatedCheckpoint.Search(rotateCandidates, calib, calibSamples, calibSeqlen,
                         new dev.lowbit.io.quant.QuantScheme(bits, groupSize, sym), threads == null ? Runtime.getRuntime().availableProcessors() : threads);
         dev.lowbit.pipeline.rotate.RotatedCheckpoint.Report report = dev.lowbit.pipeline.rotate.RotatedCheckpoint.write(
-                model, output, seed, search1, force, quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
+                model, output, seed, rotateOnline, search1, force, quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

@@ -103,6 +103,42 @@ class RotateCommandTest {
         }
     }
 
+    /**
+     * {@code --rotate-online}: the checkpoint records R3/R4, lowbit's runtime applies them (same function), and every
+     * writer whose runtimes cannot apply them refuses the model with one line, writing nothing.
+     */
+    @Test
+    void onlineRotationsRunInOurRuntimeAndOtherWritersRefuseThem() throws Exception {
+        Path src = model(64, 4);
+        Path out = tmp.resolve("online");
+        Run r = GgufCommandsTest.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--rotate-online",
+                "--method", "none", "-q");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.readString(out.resolve("config.json")).contains("lowbit_online_rotation"));
+        int[][] windows = {{1, 5, 7, 30, 2, 9, 11, 3}};
+        try (ModelSource a = ModelSource.open(src); ModelSource b = ModelSource.open(out)) {
+            float[] want = logits(a, windows), got = logits(b, windows);
+            double max = 0;
+            for (int i = 0; i < got.length; i++) max = Math.max(max, Math.abs(got[i] - want[i]));
+            assertTrue(max <= TOL, "max |Δlogit| = " + max);
+        }
+        String[][] writers = {
+            {"quantize", out.toString(), "-o", tmp.resolve("w1").toString(), "--method", "rtn", "-q"},
+            {"quantize", out.toString(), "-o", tmp.resolve("w2").toString(), "--method", "rtn", "--format", "compressed-tensors", "-q"},
+            {"quantize", out.toString(), "-o", tmp.resolve("w3.gguf").toString(), "--format", "gguf", "--type", "Q8_0", "-q"},
+            {"convert", out.toString(), "-o", tmp.resolve("w4.gguf").toString(), "--type", "f32"},
+            {"quantize", src.toString(), "-o", tmp.resolve("w5").toString(), "--rotate", "--rotate-online", "--method", "rtn", "-q"},
+            {"quantize", src.toString(), "-o", tmp.resolve("w6").toString(), "--rotate-online", "--method", "none", "-q"},
+        };
+        for (String[] w : writers) {
+            Run x = GgufCommandsTest.run(w);
+            assertEquals(2, x.code(), String.join(" ", w) + ": " + x.err());
+            assertEquals(1, x.err().strip().lines().count(), x.err());
+            assertTrue(x.err().contains("online"), x.err());
+            assertFalse(Files.exists(Path.of(w[3])), w[3]);
+        }
+    }
+
     /** The candidate search scores the unrotated model and each seed, and keeps the rotated seed of least loss. */
     @Test
     void candidateSearchKeepsTheSeedOfLeastBlockLoss() throws Exception {

@@ -7,6 +7,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.arch.OnlineRotation;
 import dev.lowbit.io.model.ModelSource;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -49,6 +50,10 @@ public final class LlamaRunner implements AutoCloseable {
     private final Map<Integer, NDArray[]> ropeTables = new HashMap<>();
     private final Map<Integer, NDArray> causalMasks = new HashMap<>();
     private final String embedTable;
+    /** Online Hadamards the checkpoint asks for (R3 on q/k after RoPE, R4 on down_proj's input), and their matrices. */
+    private final OnlineRotation online;
+    private NDArray onlineR3;
+    private NDArray onlineR4;
     private NDArray finalNorm;
     private NDArray lmHead;
 
@@ -58,6 +63,7 @@ public final class LlamaRunner implements AutoCloseable {
         this.ownsWeights = ownsWeights;
         this.manager = manager;
         this.embedTable = checked(config.architecture().embed(), config.vocabSize(), config.hiddenSize());
+        this.online = OnlineRotation.of(weights.config(), weights.path().toString());
     }
 
     /**
@@ -156,6 +162,10 @@ public final class LlamaRunner implements AutoCloseable {
             NDArray[] rope = rope((int) t);
             q = rotate(q, rope);
             k = rotate(k, rope);
+            if (online.r3()) { // R3: q·H, k·H with H orthogonal leaves q·kᵀ unchanged
+                q = q.matMul(onlineHadamard(3));
+                k = k.matMul(onlineHadamard(3));
+            }
             // grouped-query attention: query head j uses key/value head j / rep; fold the rep query heads into rows.
             // Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
             NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
@@ -181,6 +191,7 @@ public final class LlamaRunner implements AutoCloseable {
             act.muli(gate);
             act.muli(linear(m, w, Linear.UP));
             gate.close();
+            if (online.r4()) act = act.matMul(onlineHadamard(4)); // R4: down_proj's weight carries H's inverse
             hook.onInput(layer, LinearInput.DOWN, act);
             if (until == LinearInput.DOWN) return null;
             NDArray out = linear(act, w, Linear.DOWN).reshape(b, t, d);
@@ -188,6 +199,24 @@ public final class LlamaRunner implements AutoCloseable {
             NDScope.unregister(out);
             return out;
         }
+    }
+
+    /**
+     * The online rotation's orthonormal Hadamard (R3: head_dim, R4: intermediate size) as a dense f32 matrix: applied
+     * by PyTorch's matmul where the activations already live, rather than copied out to the Walsh–Hadamard kernel and
+     * back (one extra Linear's cost at these sizes).
+     */
+    private NDArray onlineHadamard(int which) {
+        NDArray h = which == 3 ? onlineR3 : onlineR4;
+        if (h != null) return h;
+        int n = which == 3 ? config.headDim() : config.intermediateSize();
+        double[] d = dev.lowbit.kernels.hadamard.Hadamard.of(n).dense();
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+        h = persistent(f, new long[] {n, n});
+        if (which == 3) onlineR3 = h;
+        else onlineR4 = h;
+        return h;
     }
 
     // ---------------------------------------------------------------- head

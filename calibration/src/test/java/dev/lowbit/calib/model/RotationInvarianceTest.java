@@ -37,23 +37,34 @@ class RotationInvarianceTest {
 
     @Test
     void llamaMha() throws Exception {
-        check("LlamaForCausalLM", "llama", 64, 2, 4, 4, 96, 60, false, false, 7);
+        check("LlamaForCausalLM", "llama", 64, 2, 4, 4, 96, 60, false, false, 7, false);
+    }
+
+    /** With the online R3 (q, k after RoPE) and R4 (down_proj's input; MLP 192 = 12·16, a Paley-12 Hadamard). */
+    @Test
+    void llamaGqaWithOnlineR3R4() throws Exception {
+        check("LlamaForCausalLM", "llama", 128, 2, 8, 2, 192, 70, false, false, 17, true);
+    }
+
+    @Test
+    void qwen2WithOnlineR3R4() throws Exception {
+        check("Qwen2ForCausalLM", "qwen2", 96, 2, 4, 2, 160, 50, true, true, 19, true);
     }
 
     @Test
     void llamaGqaWithNonPowerOfTwoMlp() throws Exception {
         // 8 query heads over 2 kv heads (GQA 4:1), hidden 128, MLP 192 = 12·16 (R4-sized, untouched by R1/R2)
-        check("LlamaForCausalLM", "llama", 128, 2, 8, 2, 192, 70, false, false, 11);
+        check("LlamaForCausalLM", "llama", 128, 2, 8, 2, 192, 70, false, false, 11, false);
     }
 
     @Test
     void qwen2BiasesAndTiedEmbeddings() throws Exception {
         // hidden 96 = 12·8 (Paley-12 R1), 4 heads of 24 = 12·2 over 2 kv heads
-        check("Qwen2ForCausalLM", "qwen2", 96, 2, 4, 2, 160, 50, true, true, 13);
+        check("Qwen2ForCausalLM", "qwen2", 96, 2, 4, 2, 160, 50, true, true, 13, false);
     }
 
     private void check(String cls, String type, int d, int layers, int heads, int kv, int ff, int vocab,
-                       boolean bias, boolean tied, long seed) throws Exception {
+                       boolean bias, boolean tied, long seed, boolean online) throws Exception {
         Random rnd = new Random(seed);
         int hd = d / heads;
         TinySafetensors st = new TinySafetensors();
@@ -96,8 +107,17 @@ class RotationInvarianceTest {
         int[][] windows = new int[2][16];
         for (int[] w : windows) for (int i = 0; i < w.length; i++) w[i] = rnd.nextInt(vocab);
         try (ModelSource source = ModelSource.open(dir);
-             RotatedModelSource rotated = RotatedModelSource.of(source, 1234)) {
+             RotatedModelSource rotated = RotatedModelSource.of(source, 1234, online)) {
             assertEquals(tied, rotated.untied());
+            assertEquals(online, dev.lowbit.io.arch.OnlineRotation.of(rotated.config(), "rotated").r4());
+            if (online) {
+                // the runtime's online ops are needed: the same weights without them compute something else
+                float[] without = logits(new WithoutOnline(rotated), windows);
+                float[] with = logits(rotated, windows);
+                double change = 0;
+                for (int i = 0; i < with.length; i++) change = Math.max(change, Math.abs(with[i] - without[i]));
+                assertTrue(change > 1e-2, "online R4 changed nothing: " + change);
+            }
             assertFalse(rotated.config().tieWordEmbeddings());
             assertTrue(rotated.contains("lm_head.weight"));
             assertChanged(source, rotated, "model.embed_tokens.weight");
@@ -115,9 +135,18 @@ class RotationInvarianceTest {
 
     @Test
     void tinyLlamaCodeRotatedMatchesGoldenLogits() throws Exception {
+        golden(false);
+    }
+
+    @Test
+    void tinyLlamaCodeWithOnlineR3R4MatchesGoldenLogits() throws Exception {
+        golden(true);
+    }
+
+    private void golden(boolean online) throws Exception {
         try (SafetensorsFile golden = SafetensorsFile.open(SharedData.data("tiny-llama-code.golden-logits.safetensors"));
              ModelSource source = ModelSource.open(SharedData.tinyLlama());
-             RotatedModelSource rotated = RotatedModelSource.of(source, 0)) {
+             RotatedModelSource rotated = RotatedModelSource.of(source, 0, online)) {
             var idsTensor = golden.tensor("input_ids");
             int[] ids = new int[(int) idsTensor.elementCount()];
             for (int i = 0; i < ids.length; i++) ids[i] = (int) idsTensor.getLong(i);
@@ -126,9 +155,30 @@ class RotationInvarianceTest {
             float[] got = logits(rotated, new int[][] {ids});
             double maxDiff = 0;
             for (int i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - expected[i]));
-            System.out.println("rotated tiny-llama-code golden logits: max |Δ| = " + maxDiff);
+            System.out.println("rotated tiny-llama-code" + (online ? " with online R3/R4" : "") + " golden logits: max |Δ| = " + maxDiff);
             assertTrue(maxDiff <= GOLDEN_TOL, "max |Δlogit| = " + maxDiff);
         }
+    }
+
+    /** A model's weights with its config's online-rotation record removed (what a runtime that ignores it would run). */
+    private record WithoutOnline(ModelSource m) implements ModelSource {
+        @Override public Path path() { return m.path(); }
+        @Override public dev.lowbit.io.hf.HfConfig config() {
+            var c = m.config();
+            var raw = c.raw().deepCopy();
+            ((com.fasterxml.jackson.databind.node.ObjectNode) raw).remove(dev.lowbit.io.arch.OnlineRotation.KEY);
+            return new dev.lowbit.io.hf.HfConfig(c.architectures(), c.modelType(), c.hiddenSize(), c.intermediateSize(),
+                    c.numHiddenLayers(), c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.rmsNormEps(),
+                    c.vocabSize(), c.maxPositionEmbeddings(), c.tieWordEmbeddings(), c.attentionBias(), c.ropeTheta(),
+                    c.ropeScaling(), c.dtype(), c.bosTokenIds(), c.eosTokenIds(), raw);
+        }
+        @Override public java.util.Optional<Path> tokenizerFile() { return m.tokenizerFile(); }
+        @Override public String tokenizerJson() { return m.tokenizerJson(); }
+        @Override public java.util.List<String> tensorNames() { return m.tensorNames(); }
+        @Override public boolean contains(String name) { return m.contains(name); }
+        @Override public long[] shape(String name) { return m.shape(name); }
+        @Override public void readRows(String name, long first, int count, float[] out, int offset) { m.readRows(name, first, count, out, offset); }
+        @Override public void close() { }
     }
 
     private static float[] logits(ModelSource model, int[][] windows) {

@@ -52,6 +52,8 @@ public final class GgufExportPlanner {
 
     /** As {@link #plan(Path, QuantMix.Options)}, with the tensor types chosen by {@code allocation}. */
     public static Spec plan(Path dir, BitAllocation allocation) {
+        // llama.cpp has no online Hadamard: a checkpoint that needs one is refused before anything is planned
+        dev.lowbit.io.arch.OnlineRotation.refuse(HfConfig.read(dir.resolve("config.json")), dir.resolve("config.json").toString(), "GGUF");
         ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(dir);
         TokenizerMetadata tok = TokenizerMetadata.fromHuggingFace(dir);
         SequencedMap<String, GgufValue> kv = new LinkedHashMap<>(hp.toKvs(allocation.ftype()));

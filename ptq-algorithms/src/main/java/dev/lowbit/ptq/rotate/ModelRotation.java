@@ -3,6 +3,7 @@ package dev.lowbit.ptq.rotate;
 import dev.lowbit.io.arch.ModelArchitecture.Slot;
 import dev.lowbit.io.arch.ModelDims;
 import dev.lowbit.io.arch.TensorRole;
+import dev.lowbit.kernels.hadamard.Hadamard;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -36,16 +37,24 @@ public final class ModelRotation {
     private final long seed;
     private final RandomHadamard r1;
     private final RandomHadamard[] r2;
+    /** H_F of the online R4 (fused into down_proj's columns), or null without online rotations. */
+    private final Hadamard r4;
 
-    private ModelRotation(ModelDims dims, long seed, RandomHadamard r1, RandomHadamard[] r2) {
+    private ModelRotation(ModelDims dims, long seed, RandomHadamard r1, RandomHadamard[] r2, Hadamard r4) {
         this.dims = dims;
         this.seed = seed;
         this.r1 = r1;
         this.r2 = r2;
+        this.r4 = r4;
     }
 
     /** Why {@code dims} cannot be rotated (one line per size without a Hadamard matrix); empty when it can. */
     public static List<String> problems(ModelDims dims) {
+        return problems(dims, false);
+    }
+
+    /** As {@link #problems(ModelDims)}, and with {@code online} also the sizes of R4 (intermediate) and R3 (head_dim). */
+    public static List<String> problems(ModelDims dims, boolean online) {
         List<String> out = new ArrayList<>();
         if (RandomHadamard.tryOf(dims.hidden(), 0).isEmpty()) {
             out.add("hidden_size " + dims.hidden() + " (R1, tensor 'model.embed_tokens.weight' columns): "
@@ -54,6 +63,10 @@ public final class ModelRotation {
         if (RandomHadamard.tryOf(dims.headDim(), 0).isEmpty()) {
             out.add("head_dim " + dims.headDim() + " (R2, tensor 'model.layers.0.self_attn.v_proj.weight' rows per head): "
                     + dev.lowbit.kernels.hadamard.Hadamard.unsupported(dims.headDim()));
+        }
+        if (online && Hadamard.tryOf(dims.intermediate()).isEmpty()) {
+            out.add("intermediate_size " + dims.intermediate() + " (online R4, tensor 'model.layers.0.mlp.down_proj.weight' columns): "
+                    + Hadamard.unsupported(dims.intermediate()));
         }
         return out;
     }
@@ -64,11 +77,25 @@ public final class ModelRotation {
      * @throws IllegalArgumentException with the first of {@link #problems} when a size has no Hadamard matrix
      */
     public static ModelRotation of(ModelDims dims, long seed) {
-        List<String> p = problems(dims);
+        return of(dims, seed, false);
+    }
+
+    /**
+     * With {@code online}, down_proj also takes the online R4's H_F on its input side (W ← R1ᵀ·W·H_F): the runtime must
+     * then multiply down_proj's input by H_F ({@link dev.lowbit.io.arch.OnlineRotation}). R3 changes no weight.
+     */
+    public static ModelRotation of(ModelDims dims, long seed, boolean online) {
+        List<String> p = problems(dims, online);
         if (!p.isEmpty()) throw new IllegalArgumentException(p.getFirst());
         RandomHadamard[] r2 = new RandomHadamard[dims.layers()];
         for (int l = 0; l < r2.length; l++) r2[l] = RandomHadamard.of(dims.headDim(), r2Seed(seed, l));
-        return new ModelRotation(dims, seed, RandomHadamard.of(dims.hidden(), seed), r2);
+        return new ModelRotation(dims, seed, RandomHadamard.of(dims.hidden(), seed), r2,
+                online ? Hadamard.of(dims.intermediate()) : null);
+    }
+
+    /** Whether down_proj carries the online R4. */
+    public boolean online() {
+        return r4 != null;
     }
 
     /** The seed of layer l's R2: the (l+1)-th {@code nextLong()} of {@code new SplittableRandom(seed)}. */
@@ -151,6 +178,7 @@ public final class ModelRotation {
                     requireWhole(slot, rows, dims.hidden());
                     r1.rotateColumns(w, 0, cols);
                     if (role == TensorRole.O) r2[slot.layer()].rotateRows(w, 0, rows * (cols / hd));
+                    if (role == TensorRole.DOWN && r4 != null) r4.applyRows(w, 0, rows);
                 }
             }
             case INPUT_NORM, POST_ATTENTION_NORM, FINAL_NORM -> java.util.Arrays.fill(w, 0, rows * cols, 1f);

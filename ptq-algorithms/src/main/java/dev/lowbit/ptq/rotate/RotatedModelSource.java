@@ -5,6 +5,7 @@ import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.arch.ModelArchitecture;
 import dev.lowbit.io.arch.ModelArchitecture.Slot;
 import dev.lowbit.io.arch.ModelDims;
+import dev.lowbit.io.arch.OnlineRotation;
 import dev.lowbit.io.arch.TensorRole;
 import dev.lowbit.io.hf.HfConfig;
 import dev.lowbit.io.model.ModelSource;
@@ -52,23 +53,35 @@ public final class RotatedModelSource implements ModelSource {
      * the size.
      */
     public static RotatedModelSource of(ModelSource source, long seed) {
+        return of(source, seed, false);
+    }
+
+    /**
+     * With {@code online}, also the online rotations R3 and R4 ({@link OnlineRotation}): down_proj carries H_F and the
+     * config records both, so lowbit's runtime applies them and other writers refuse the model.
+     */
+    public static RotatedModelSource of(ModelSource source, long seed, boolean online) {
         HfConfig c = source.config();
         String where = source.path().toString();
         ModelArchitecture arch = ModelArchitecture.forHfClass(source.architecture(), where);
         ModelDims dims = ModelDims.of(c, where);
-        List<String> problems = ModelRotation.problems(dims);
+        List<String> problems = ModelRotation.problems(dims, online);
         if (!problems.isEmpty()) throw new BadInputException(source.path(), "cannot rotate: " + problems.getFirst());
+        if (OnlineRotation.of(c, where).any()) {
+            throw new BadInputException(source.path(), "cannot rotate: the model is already rotated with online rotations (" + OnlineRotation.KEY + ")");
+        }
         boolean untie = c.tieWordEmbeddings();
         HfConfig shown = c;
-        if (untie) {
+        if (untie || online) {
             ObjectNode raw = c.raw().deepCopy();
             raw.put("tie_word_embeddings", false);
+            new OnlineRotation(online, online).writeTo(raw);
             shown = new HfConfig(c.architectures(), c.modelType(), c.hiddenSize(), c.intermediateSize(), c.numHiddenLayers(),
                     c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.rmsNormEps(), c.vocabSize(),
                     c.maxPositionEmbeddings(), false, c.attentionBias(), c.ropeTheta(), c.ropeScaling(), c.dtype(),
                     c.bosTokenIds(), c.eosTokenIds(), raw);
         }
-        return new RotatedModelSource(source, ModelRotation.of(dims, seed), arch, shown, untie);
+        return new RotatedModelSource(source, ModelRotation.of(dims, seed, online), arch, shown, untie);
     }
 
     public ModelRotation rotation() {

@@ -87,6 +87,9 @@ public final class QuantizePipeline {
             throw new BadInputException(model, "a .gguf source is re-quantized with --format gguf; GPTQ and compressed-tensors output read a Hugging Face directory");
         }
         LlamaConfig config = LlamaConfig.fromJson(model);
+        // transformers / vLLM apply no online Hadamard: a checkpoint that needs one is refused before any work
+        dev.lowbit.io.arch.OnlineRotation.refuse(HfConfig.read(model.resolve(LlamaConfig.FILE)),
+                model.resolve(LlamaConfig.FILE).toString(), "--format " + recipe.output().format());
         if (recipe.steps().size() > 1) {
             // the registry has no transform yet; the one that comes first adds its pass here
             throw new BadInputException("recipe", "step '" + recipe.steps().getFirst().type() + "': this pipeline runs no transforms yet");

@@ -77,13 +77,13 @@ public final class RotatedCheckpoint {
     }
 
     /** The recipe a rotated checkpoint records: one {@code rotate} step and no quantizer. */
-    public static String recipeJson(long seed, Search search, Path outputTarget) {
+    public static String recipeJson(long seed, boolean online, Search search, Path outputTarget) {
         ObjectNode r = JSON.createObjectNode();
         r.put("version", 2);
         ObjectNode step = r.putArray("steps").addObject();
         step.put("type", "rotate");
         step.put("seed", seed);
-        step.put("online", false);
+        step.put("online", online);
         if (search != null) {
             step.put("candidates", search.candidates());
             step.put("search_bits", search.scheme().bits());
@@ -103,14 +103,14 @@ public final class RotatedCheckpoint {
     }
 
     /** Writes the rotated checkpoint of the Hugging Face directory {@code model} into {@code output}. */
-    public static Report write(Path model, Path output, long seed, Search search, boolean force,
+    public static Report write(Path model, Path output, long seed, boolean online, Search search, boolean force,
                                java.util.function.Consumer<String> progress) {
         long t0 = System.nanoTime();
         if (ModelSource.isGguf(model)) {
             throw new BadInputException(model, "--rotate --method none reads a Hugging Face directory (a .gguf source has no tokenizer files to carry over)");
         }
         try (ModelSource source = ModelSource.open(model)) {
-            RotatedModelSource.of(source, seed).close(); // sizes without a Hadamard matrix fail before any work
+            RotatedModelSource.of(source, seed, online).close(); // sizes without a Hadamard matrix fail before any work
             List<Path> sideFiles = SideFiles.verified(model);
             List<RotationSearch.Candidate> candidates = List.of();
             long chosen = seed;
@@ -122,14 +122,14 @@ public final class RotatedCheckpoint {
                 candidates = r.candidates();
                 chosen = r.best();
             }
-            return write(model, source, output, chosen, search, candidates, sideFiles, force, progress, t0);
+            return write(model, source, output, chosen, online, search, candidates, sideFiles, force, progress, t0);
         }
     }
 
-    private static Report write(Path model, ModelSource source, Path output, long seed, Search search,
+    private static Report write(Path model, ModelSource source, Path output, long seed, boolean online, Search search,
                                 List<RotationSearch.Candidate> candidates, List<Path> sideFiles, boolean force,
                                 java.util.function.Consumer<String> progress, long t0) {
-        try (RotatedModelSource rotated = RotatedModelSource.of(source, seed)) {
+        try (RotatedModelSource rotated = RotatedModelSource.of(source, seed, online)) {
             SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model);
             if (search != null) inputs.add("--calib", search.calib());
             try (SafeOutput out = SafeOutput.directory(output, force, inputs)) {
@@ -145,13 +145,14 @@ public final class RotatedCheckpoint {
                     if (config.has("dtype")) config.put("dtype", "float32");
                     Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config) + "\n");
                     for (Path p : sideFiles) Files.copy(p, dir.resolve(p.getFileName().toString()));
-                    String recipe = recipeJson(seed, search, out.target());
+                    String recipe = recipeJson(seed, online, search, out.target());
                     Files.writeString(dir.resolve("recipe.json"), recipe);
                     new Manifest(recipe, seed)
                             .input("model", modelFiles(model))
                             .input("calibration", search == null ? List.of() : List.of(search.calib()))
                             .figure("rotate_seed", seed)
                             .figure("untied_embeddings", rotated.untied())
+                            .figure("online_rotations", online)
                             .figure("rotate_candidates", candidates.size())
                             .files(fileNames(dir))
                             .write(dir.resolve(Manifest.FILE_NAME));
