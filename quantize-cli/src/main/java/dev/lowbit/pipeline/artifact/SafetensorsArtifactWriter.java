@@ -41,7 +41,7 @@ import java.util.stream.Stream;
 
 /**
  * A Hugging Face directory of sharded safetensors: GPTQ v1 ({@code qweight}/{@code qzeros}/{@code scales}/{@code g_idx}),
- * compressed-tensors {@code pack-quantized}, or — with no quantizer ({@code --method none}) — a plain fp checkpoint.
+ * AutoAWQ {@code gemm}, compressed-tensors {@code pack-quantized}, or — with no quantizer ({@code --method none}) — a plain fp checkpoint.
  * One shard per decoder layer (shard 0: the global tensors), written when the layer is finished, so memory holds one
  * layer. Unchanged tensors keep their source bytes and dtype; tensors a transform changed are written in f32.
  * {@code config.json} gets the target's {@code quantization_config}; the model's tokenizer-side files are copied.
@@ -62,9 +62,9 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
     private long parameters;
     private long packedBytes;
 
-    /** @param format {@code gptq}, {@code compressed-tensors} or {@code safetensors} (fp, no quantizer) */
+    /** @param format {@code gptq}, {@code awq}, {@code compressed-tensors} or {@code safetensors} (fp, no quantizer) */
     public SafetensorsArtifactWriter(String format) {
-        if (!Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.SAFETENSORS).contains(format)) {
+        if (!Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.AWQ, Output.SAFETENSORS).contains(format)) {
             throw new IllegalArgumentException("not a safetensors format: " + format);
         }
         this.format = format;
@@ -106,6 +106,16 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
                 }
                 if (cols * scheme.bits() % 32 != 0 || rows * scheme.bits() % 32 != 0) {
                     throw new BadInputException(e.name(), "shape [" + rows + ", " + cols + "] does not pack into int32 words at " + scheme.bits() + " bits");
+                }
+            }
+            if (Output.AWQ.equals(format)) {
+                String why = dev.lowbit.io.awq.AwqPacking.unsupported(scheme, (int) rows, (int) cols);
+                if (why != null) throw new BadInputException(e.name(), "--format awq: " + why);
+                if (!scheme.equals(plan.quantizer().scheme())) {
+                    throw new BadInputException("--format awq", e.module() + ": AWQ's quantization_config has one scheme for every module; overrides cannot be stored");
+                }
+                if (plan.quantizer().actOrder() && !plan.quantizer().staticGroups()) {
+                    throw new BadInputException("--act-order", "--format awq has no g_idx: act-order needs --static-groups");
                 }
             }
             if (Output.COMPRESSED_TENSORS.equals(format) && plan.quantizer().actOrder() && scheme.groupSize() == -1) {
@@ -157,6 +167,7 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             if (!q.scheme().symmetric()) GptqPacking.requireV1Zeros(q);
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
+        if (Output.AWQ.equals(format)) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
         return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED,
                 plan.quantizer().actOrder()));
     }
@@ -231,6 +242,8 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
                         q.dampPercent(), !q.needsCalibration() || q.trueSequential());
                 if (!overridden.isEmpty() || !leftOut.isEmpty()) GptqConfig.putDynamic(qc, overridden, leftOut);
                 cfg.set("quantization_config", qc);
+            } else if (Output.AWQ.equals(format)) {
+                cfg.set("quantization_config", dev.lowbit.io.awq.AwqConfig.quantizationConfig(scheme.groupSize(), leftOut));
             } else {
                 List<String> ignore = new ArrayList<>(List.of("lm_head"));
                 ignore.addAll(leftOut);
