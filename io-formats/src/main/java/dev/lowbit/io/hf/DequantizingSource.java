@@ -22,7 +22,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Presents a quantized checkpoint (GPTQ v1 {@code qweight/qzeros/scales/g_idx}, or compressed-tensors
+ * Presents a quantized checkpoint (GPTQ v1 {@code qweight/qzeros/scales/g_idx}, AutoAWQ gemm {@code qweight/qzeros/scales}, or compressed-tensors
  * {@code pack-quantized} {@code weight_packed/weight_scale/weight_zero_point}) as the plain checkpoint it stands for:
  * each quantized Linear appears as {@code <module>.weight}, dequantized to F32 on request (one tensor at a time);
  * every other tensor passes through unchanged. This is how {@code lowbit evaluate} runs a quantized checkpoint.
@@ -30,6 +30,7 @@ import java.util.Map;
 public final class DequantizingSource implements TensorSource {
     public enum Format {
         GPTQ(".qweight", ".qzeros", ".scales", ".g_idx"),
+        AWQ(".qweight", ".qzeros", ".scales"),
         COMPRESSED_TENSORS(".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"),
         /** lowbit's trit-plane layout ({@code docs/FORMATS-trit.md}, {@link TritPlaneTensors}). */
         TRIT_PLANES(TritPlaneTensors.PLANES, TritPlaneTensors.SCALES, TritPlaneTensors.SHAPE);
@@ -157,6 +158,21 @@ public final class DequantizingSource implements TensorSource {
                 names.addAll(patterns);
                 return new DequantizingSource(packed, Format.COMPRESSED_TENSORS, linear, names, CtPackLayout.WORD_ALIGNED, source);
             }
+            case "awq" -> {
+                // AutoAWQ: only the gemm layout (gemv, gemv_fast, marlin, exllama pack differently), 4-bit, zero points
+                String version = qc.path("version").asText("gemm");
+                if (!version.equalsIgnoreCase("gemm")) {
+                    throw new BadInputException(source, "AWQ version '" + version + "' is not supported (only gemm)");
+                }
+                int bits = qc.has("bits") ? qc.path("bits").asInt(0) : qc.path("w_bit").asInt(0);
+                int group = qc.has("group_size") ? qc.path("group_size").asInt(0) : qc.path("q_group_size").asInt(0);
+                if (bits != 4) throw new BadInputException(source, "AWQ gemm holds 4-bit weights, quantization_config says " + bits);
+                if (group <= 0) throw new BadInputException(source, "AWQ group_size must be positive, got " + group);
+                if (!qc.path("zero_point").asBoolean(true)) {
+                    throw new BadInputException(source, "AWQ zero_point false is not supported (gemm stores zero points)");
+                }
+                return new DequantizingSource(packed, Format.AWQ, scheme(source, 4, group, false), List.of(), null, source);
+            }
             case TritPlaneConfig.QUANT_METHOD -> {
                 TritPlaneConfig.Fields f;
                 try {
@@ -167,7 +183,7 @@ public final class DequantizingSource implements TensorSource {
                 return new DequantizingSource(packed, Format.TRIT_PLANES, TritPlaneTensors.scheme(f.planes(), f.groupSize(), f.packing()),
                         List.of(), null, source);
             }
-            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors, "
+            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors, awq, "
                     + TritPlaneConfig.QUANT_METHOD + ")");
         }
     }
@@ -223,6 +239,11 @@ public final class DequantizingSource implements TensorSource {
             if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
             return new long[] {qweight.shape().dim(1), qweight.shape().dim(0) * 32 / schemeOf(module).bits()};
         }
+        if (format == Format.AWQ) {
+            Tensor qweight = packed.tensor(module + ".qweight");
+            if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
+            return new long[] {qweight.shape().dim(1) * 8, qweight.shape().dim(0)};
+        }
         Tensor shape = packed.tensor(module + (format == Format.TRIT_PLANES ? TritPlaneTensors.SHAPE : ".weight_shape"));
         if (shape.elementCount() != 2 || shape.dtype().isFloatingPoint()) {
             throw new BadInputException(source, shape.name() + " must hold two integers");
@@ -254,6 +275,7 @@ public final class DequantizingSource implements TensorSource {
         try {
             return switch (format) {
                 case GPTQ -> gptq(module);
+                case AWQ -> awq(module);
                 case COMPRESSED_TENSORS -> compressedTensors(module);
                 case TRIT_PLANES -> tritPlanes(module);
             };
@@ -272,6 +294,18 @@ public final class DequantizingSource implements TensorSource {
         GptqTensors t = new GptqTensors(scheme.bits(), k, n, ints(qweight), ints(packed.tensor(module + ".qzeros")),
                 shorts(scales, DType.F16), gIdx);
         return GptqPacking.unpack(module, t, scheme);
+    }
+
+    private QuantizedTensor awq(String module) {
+        Tensor qweight = packed.tensor(module + ".qweight");
+        if (qweight.shape().rank() != 2) throw new IllegalArgumentException("qweight is not 2-D: " + qweight.shape());
+        int k = Math.toIntExact(qweight.shape().dim(0));
+        int n = Math.toIntExact(qweight.shape().dim(1) * 8);
+        int g = scheme.groupSize();
+        if (k % g != 0) throw new IllegalArgumentException("group_size " + g + " does not divide in_features " + k);
+        dev.lowbit.io.awq.AwqTensors t = new dev.lowbit.io.awq.AwqTensors(k, n, g, ints(qweight),
+                ints(packed.tensor(module + ".qzeros")), shorts(packed.tensor(module + ".scales"), DType.F16));
+        return dev.lowbit.io.awq.AwqPacking.unpack(module, t);
     }
 
     private QuantizedTensor compressedTensors(String module) {
