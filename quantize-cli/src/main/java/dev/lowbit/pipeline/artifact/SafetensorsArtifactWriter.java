@@ -97,6 +97,7 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             if (s.length != 2) throw new BadInputException(e.name(), "expected a 2-D weight, got " + java.util.Arrays.toString(s));
             long rows = s[0], cols = s[1];
             QuantScheme scheme = e.scheme();
+            if (dev.lowbit.io.quant.FloatSchemes.isFloat(plan.quantizer().scheme())) checkFloatTarget(e.module(), scheme, plan.quantizer().scheme());
             if (scheme.groupSize() != -1 && cols % scheme.groupSize() != 0) {
                 throw new BadInputException(e.name(), "group size " + scheme.groupSize() + " does not divide in_features " + cols);
             }
@@ -125,6 +126,19 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
         // tokenizer-side files are checked (real path inside the model tree, content what the name claims) up front
         this.sideFiles = SideFiles.verified(plan.source().path());
         this.plan = plan;
+    }
+
+    /** A float scheme is written as compressed-tensors, whole blocks per row, one scheme for every Linear. */
+    private void checkFloatTarget(String module, QuantScheme scheme, QuantScheme stepScheme) {
+        if (!scheme.equals(stepScheme)) {
+            throw new BadInputException("recipe", module + ": per-module overrides are not supported with a float scheme (" + stepScheme + ")");
+        }
+        if (!Output.COMPRESSED_TENSORS.equals(format)) {
+            throw new BadInputException("--format " + format, "float schemes are written as compressed-tensors (--format compressed-tensors)");
+        }
+        if (dev.lowbit.io.ct.CtFloatPacking.format(scheme) == null) {
+            throw new BadInputException("--scheme", scheme + " has no compressed-tensors format lowbit writes (nvfp4, mxfp4 and fp8 do)");
+        }
     }
 
     @Override
@@ -168,6 +182,10 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
         if (Output.AWQ.equals(format)) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
+        if (dev.lowbit.io.quant.FloatSchemes.isFloat(q.scheme())) {
+            return dev.lowbit.pipeline.quantize.FloatTensorSpecs.of(module, dev.lowbit.io.ct.CtFloatPacking.pack(q),
+                    q.scheme().element() == QuantScheme.ElementType.E5M2);
+        }
         return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED,
                 plan.quantizer().actOrder()));
     }
@@ -247,7 +265,9 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             } else {
                 List<String> ignore = new ArrayList<>(List.of("lm_head"));
                 ignore.addAll(leftOut);
-                cfg.set("quantization_config", overridden.isEmpty()
+                cfg.set("quantization_config", dev.lowbit.io.quant.FloatSchemes.isFloat(scheme)
+                        ? CtConfig.floatQuantizationConfig(scheme, false, ignore)
+                        : overridden.isEmpty()
                         ? CtConfig.quantizationConfig(scheme, q.actOrder() ? "weight" : null, ignore)
                         : CtConfig.quantizationConfig(groups(), q.actOrder() ? "weight" : null, ignore));
             }
