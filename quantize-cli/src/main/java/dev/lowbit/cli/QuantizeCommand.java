@@ -112,7 +112,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones (not with --format gguf)")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | gguf (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf (default: ${DEFAULT-VALUE})")
     String format;
 
     @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")
@@ -143,8 +143,12 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--ignore", paramLabel = "REGEX", description = "leave modules matching unquantized (repeatable), e.g. 'layers\\.0\\.' (not with --format gguf)")
     List<String> ignore = new ArrayList<>();
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "seed for --calib-random, recorded in the manifest (default: ${DEFAULT-VALUE})")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "seed for --calib-random and --rotate, recorded in the manifest (default: ${DEFAULT-VALUE})")
     long seed;
+
+    @Option(names = "--rotate", description = "rotate the model first (R1 + R2 randomised Hadamard, norms folded; same function, "
+            + "outliers spread); seeded by --seed; with --method none the rotated f32 checkpoint is the output")
+    boolean rotate;
 
     @Option(names = "--recipe", paramLabel = "FILE", description = "run this recipe (recipe.json of an earlier run, or your own JSON / YAML); the quantization flags above are then refused")
     Path recipe;
@@ -187,6 +191,10 @@ final class QuantizeCommand implements Callable<Integer> {
         if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
+        if ("none".equals(method)) return rotatedCheckpoint();
+        if (rotate) {
+            throw new Main.UsageException("--rotate runs with --method none only for now: write the rotated checkpoint, then quantize it");
+        }
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {
@@ -200,6 +208,20 @@ final class QuantizeCommand implements Callable<Integer> {
         QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
                 : msg -> System.err.println("lowbit: " + msg);
         QuantizeReport report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, listener);
+        if (json) System.out.println(report.toJson());
+        else report.print(System.out);
+        return 0;
+    }
+
+    /** {@code --rotate --method none}: the rotated checkpoint, no quantizer; every quantization flag is refused. */
+    private Integer rotatedCheckpoint() {
+        if (!rotate) throw new Main.UsageException("--method none writes no quantized model: it needs a transform (--rotate)");
+        List<String> quantization = new ArrayList<>(RECIPE_FLAGS);
+        quantization.removeAll(List.of("--method", "--seed"));
+        quantization.add("--recipe");
+        refuse(quantization, "%s does not apply to --method none: the output is the rotated f32 checkpoint");
+        dev.lowbit.pipeline.rotate.RotatedCheckpoint.Report report = dev.lowbit.pipeline.rotate.RotatedCheckpoint.write(
+                model, output, seed, force, quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

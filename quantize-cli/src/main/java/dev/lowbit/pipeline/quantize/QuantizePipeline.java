@@ -191,6 +191,16 @@ public final class QuantizePipeline {
                                 + "] does not pack into int32 words at " + scheme.bits() + " bits");
                     }
                 }
+                if (Output.AWQ.equals(recipe.output().format())) {
+                    String why = dev.lowbit.io.awq.AwqPacking.unsupported(scheme, rows, cols);
+                    if (why != null) throw new BadInputException(module + ".weight", "--format awq: " + why);
+                    if (!scheme.equals(stepScheme)) {
+                        throw new BadInputException("--format awq", module + ": AWQ's quantization_config has one scheme for every module; overrides cannot be stored");
+                    }
+                    if (recipe.quantizer().actOrder() && !recipe.quantizer().staticGroups()) {
+                        throw new BadInputException("--act-order", "--format awq has no g_idx: act-order needs --static-groups");
+                    }
+                }
                 if (Output.COMPRESSED_TENSORS.equals(recipe.output().format()) && recipe.quantizer().actOrder()
                         && scheme.groupSize() == -1) {
                     throw new BadInputException("--act-order", "compressed-tensors applies activation ordering to group strategy only; use --group-size");
@@ -304,6 +314,7 @@ public final class QuantizePipeline {
             if (!q.scheme().symmetric()) GptqPacking.requireV1Zeros(q);
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
+        if (Output.AWQ.equals(recipe.output().format())) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
         return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED,
                 recipe.quantizer().actOrder()));
     }
@@ -349,6 +360,8 @@ public final class QuantizePipeline {
                     q.dampPercent(), !q.needsCalibration() || q.trueSequential());
             if (!overridden.isEmpty() || !leftOut.isEmpty()) GptqConfig.putDynamic(qc, overridden, leftOut);
             cfg.set("quantization_config", qc);
+        } else if (Output.AWQ.equals(recipe.output().format())) {
+            cfg.set("quantization_config", dev.lowbit.io.awq.AwqConfig.quantizationConfig(scheme.groupSize(), leftOut));
         } else {
             List<String> ignore = new ArrayList<>(List.of("lm_head"));
             ignore.addAll(leftOut);
