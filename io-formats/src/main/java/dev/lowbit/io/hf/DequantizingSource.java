@@ -13,6 +13,9 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.io.trit.TritPacking;
+import dev.lowbit.io.trit.TritPlaneConfig;
+import dev.lowbit.io.trit.TritPlaneTensors;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,7 +28,21 @@ import java.util.Map;
  * every other tensor passes through unchanged. This is how {@code lowbit evaluate} runs a quantized checkpoint.
  */
 public final class DequantizingSource implements TensorSource {
-    public enum Format { GPTQ, COMPRESSED_TENSORS, AWQ }
+    public enum Format {
+        GPTQ(".qweight", ".qzeros", ".scales", ".g_idx"),
+        AWQ(".qweight", ".qzeros", ".scales"),
+        COMPRESSED_TENSORS(".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"),
+        /** lowbit's trit-plane layout ({@code docs/FORMATS-trit.md}, {@link TritPlaneTensors}). */
+        TRIT_PLANES(TritPlaneTensors.PLANES, TritPlaneTensors.SCALES, TritPlaneTensors.SHAPE);
+
+        private final String marker;
+        private final String[] parts;
+
+        Format(String marker, String... parts) {
+            this.marker = marker;
+            this.parts = parts;
+        }
+    }
 
     private final TensorSource packed;
     private final Format format;
@@ -50,7 +67,7 @@ public final class DequantizingSource implements TensorSource {
         this.rules = List.copyOf(rules);
         this.layout = layout;
         this.source = source;
-        String marker = format == Format.COMPRESSED_TENSORS ? ".weight_packed" : ".qweight";
+        String marker = format.marker;
         for (String n : packed.names()) {
             if (n.endsWith(marker)) {
                 String module = n.substring(0, n.length() - marker.length());
@@ -109,6 +126,7 @@ public final class DequantizingSource implements TensorSource {
             }
             case "compressed-tensors" -> {
                 String fmt = qc.path("format").asText("");
+                if (FloatDequantizingSource.FORMATS.contains(fmt)) return FloatDequantizingSource.wrap(packed, qc, fmt, source);
                 if (!fmt.equals("pack-quantized")) {
                     throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (only pack-quantized)");
                 }
@@ -156,7 +174,18 @@ public final class DequantizingSource implements TensorSource {
                 }
                 return new DequantizingSource(packed, Format.AWQ, scheme(source, 4, group, false), List.of(), null, source);
             }
-            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors, awq)");
+            case TritPlaneConfig.QUANT_METHOD -> {
+                TritPlaneConfig.Fields f;
+                try {
+                    f = TritPlaneConfig.read(qc);
+                } catch (IllegalArgumentException e) {
+                    throw new BadInputException(source, "quantization_config: " + e.getMessage());
+                }
+                return new DequantizingSource(packed, Format.TRIT_PLANES, TritPlaneTensors.scheme(f.planes(), f.groupSize(), f.packing()),
+                        List.of(), null, source);
+            }
+            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors, awq, "
+                    + TritPlaneConfig.QUANT_METHOD + ")");
         }
     }
 
@@ -177,14 +206,8 @@ public final class DequantizingSource implements TensorSource {
     }
 
     private boolean isPackedPart(String n) {
-        String[] parts = switch (format) {
-            case GPTQ -> new String[] {".qzeros", ".scales", ".g_idx"};
-            case AWQ -> new String[] {".qzeros", ".scales"};
-            case COMPRESSED_TENSORS -> new String[] {".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"};
-        };
-        for (String p : parts) {
-            if (n.endsWith(p) && packed.contains(n.substring(0, n.length() - p.length())
-                    + (format == Format.COMPRESSED_TENSORS ? ".weight_packed" : ".qweight"))) {
+        for (String p : format.parts) {
+            if (n.endsWith(p) && packed.contains(n.substring(0, n.length() - p.length()) + format.marker)) {
                 return true;
             }
         }
@@ -222,9 +245,9 @@ public final class DequantizingSource implements TensorSource {
             if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
             return new long[] {qweight.shape().dim(1) * 8, qweight.shape().dim(0)};
         }
-        Tensor shape = packed.tensor(module + ".weight_shape");
+        Tensor shape = packed.tensor(module + (format == Format.TRIT_PLANES ? TritPlaneTensors.SHAPE : ".weight_shape"));
         if (shape.elementCount() != 2 || shape.dtype().isFloatingPoint()) {
-            throw new BadInputException(source, module + ".weight_shape must hold two integers");
+            throw new BadInputException(source, shape.name() + " must hold two integers");
         }
         return new long[] {shape.getLong(0), shape.getLong(1)};
     }
@@ -255,6 +278,7 @@ public final class DequantizingSource implements TensorSource {
                 case GPTQ -> gptq(module);
                 case AWQ -> awq(module);
                 case COMPRESSED_TENSORS -> compressedTensors(module);
+                case TRIT_PLANES -> tritPlanes(module);
             };
         } catch (IllegalArgumentException e) {
             throw new BadInputException(source, module + ": " + e.getMessage());
@@ -301,6 +325,33 @@ public final class DequantizingSource implements TensorSource {
         CtTensors t = new CtTensors(scheme.bits(), layout, n, k, groups, ints(wp), ws.dtype(), shorts(ws, ws.dtype()), zp,
                 dims, gIdx);
         return CtPacking.unpack(module, t, scheme);
+    }
+
+    private QuantizedTensor tritPlanes(String module) {
+        Tensor planes = packed.tensor(module + TritPlaneTensors.PLANES);
+        Tensor scales = packed.tensor(module + TritPlaneTensors.SCALES);
+        long[] dims = declaredShape(module + ".weight");
+        if (planes.dtype() != DType.U8 || planes.shape().rank() != 3) {
+            throw new BadInputException(source, planes.name() + " must be U8 [planes, rows, row_bytes], got " + planes.dtype().wireName() + " " + planes.shape());
+        }
+        if (scales.shape().rank() != 3) throw new BadInputException(source, scales.name() + " must be F16 [planes, rows, groups], got " + scales.shape());
+        if (dims[0] < 1 || dims[1] < 1 || dims[0] > Integer.MAX_VALUE || dims[1] > Integer.MAX_VALUE) {
+            throw new BadInputException(source, module + TritPlaneTensors.SHAPE + " " + java.util.Arrays.toString(dims) + " is not a matrix shape");
+        }
+        int n = Math.toIntExact(planes.shape().dim(0)), rows = (int) dims[0], cols = (int) dims[1];
+        int groups = Math.toIntExact(scales.shape().dim(2));
+        if (scales.shape().dim(0) != n || scales.shape().dim(1) != rows || planes.shape().dim(1) != rows) {
+            throw new BadInputException(source, module + ": trit_planes " + planes.shape() + ", trit_scales " + scales.shape()
+                    + " and trit_shape " + java.util.Arrays.toString(dims) + " disagree");
+        }
+        if (groups < 1 || cols % groups != 0 || cols / groups != scheme.groupSize()) {
+            throw new BadInputException(source, module + TritPlaneTensors.SCALES + ": " + groups + " groups per row of " + cols
+                    + " do not match group_size " + scheme.groupSize());
+        }
+        byte[] codes = new byte[Math.toIntExact(planes.elementCount())];
+        java.lang.foreign.MemorySegment.copy(planes.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, codes, 0, codes.length);
+        TritPacking packing = TritPacking.forCodeBits(scheme.codeBits());
+        return new TritPlaneTensors(n, rows, cols, groups, packing, codes, shorts(scales, DType.F16)).unpack(module);
     }
 
     private int[] ints(Tensor t) {
