@@ -9,7 +9,7 @@
 #   WINDOWS=16        reference-protocol windows per evaluation (default 0 = the whole file)
 #   SEED=0            rotation seed
 #   PARTS="fp weight gguf"   which tables
-#   METHODS="rtn gptq" BITS="4 3" GROUPS="-1 128"
+#   METHODS="rtn gptq" BITS="4 3" GROUP_SIZES="-1 128"
 #   MIXES="Q4_K_M Q3_K_M Q2_K"  LLAMA_CPP=/work/llama.cpp/build/bin (needed for the GGUF table)
 #   THREADS=2         LOWBIT=path/to/lowbit (default: the launcher in this checkout)
 set -euo pipefail
@@ -48,7 +48,7 @@ if [[ " $parts " == *" weight "* ]]; then
   echo "| --- | --- | --- | --- | --- | --- |"
   for m in ${METHODS:-rtn gptq}; do
     for b in ${BITS:-4 3}; do
-      for g in ${GROUPS:--1 128}; do
+      for g in ${GROUP_SIZES:--1 128}; do
         name="$m-w$b-g$g"
         extra=(); [ "$m" = gptq ] && extra=(--calib "$calib")
         for src in plain rot; do
@@ -70,7 +70,7 @@ if [[ " $parts " == *" gguf "* ]]; then
   [ -n "${LLAMA_CPP:-}" ] || { echo "lowbit: the GGUF table needs LLAMA_CPP=/path/to/llama.cpp/build/bin" >&2; exit 2; }
   echo "| mix | unrotated (llama-perplexity) | rotated (seed $seed) | Δ |"
   echo "| --- | --- | --- | --- |"
-  lp() { "$LLAMA_CPP/llama-perplexity" -m "$1" -f "$eval" -c 512 --chunks 60 -t "$threads" 2>&1 \
+  lp() { { "$LLAMA_CPP/llama-perplexity" -m "$1" -f "$eval" -c 512 --chunks 60 -t "$threads" 2>&1 || true; } \
     | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p'; }
   for mix in F32 ${MIXES:-Q4_K_M Q3_K_M Q2_K}; do
     for src in plain rot; do

@@ -216,8 +216,8 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new Main.UsageException("--rotate-online: --format " + format + " cannot express online rotations "
                     + "(its runtimes apply none); only --method none writes them, for lowbit's runtime");
         }
-        if (rotate) {
-            throw new Main.UsageException("--rotate runs with --method none only for now: write the rotated checkpoint, then quantize it");
+        if (rotateCandidates != null) {
+            throw new Main.UsageException("--rotate-candidates applies to --method none (it writes the chosen rotated checkpoint; quantize that)");
         }
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
@@ -273,6 +273,10 @@ final class QuantizeCommand implements Callable<Integer> {
         String step = method != null ? method : gguf ? "rtn" : "gptq";
         StepRegistry.DEFAULT.get("--method", step);
         boolean calibrated = "gptq".equals(step);
+        if (rotate && gguf) {
+            throw new Main.UsageException("--rotate does not apply to --format gguf yet: write the rotated checkpoint with "
+                    + "--rotate --method none, then quantize it to GGUF");
+        }
         if (gguf) {
             refuse(GRID_FLAGS, "%s does not apply to --format gguf: the GGUF --type fixes the grid");
             refuse(List.of("--targets", "--ignore"), "%s does not apply to --format gguf: choose tensor types with --tensor-type REGEX=TYPE");
@@ -281,7 +285,7 @@ final class QuantizeCommand implements Callable<Integer> {
         } else {
             refuse(GGUF_FLAGS, "%s applies to --format gguf only");
             if (!calibrated) refuse(List.of("--calib"), "%s does not apply to --method " + step + ": it is data-free");
-            if (!typed("--calib-random")) refuse(List.of("--seed"), "%s does not apply: nothing in this run is random (it seeds --calib-random)");
+            if (!typed("--calib-random") && !rotate) refuse(List.of("--seed"), "%s does not apply: nothing in this run is random (it seeds --calib-random and --rotate)");
         }
         if (!calibrated) refuse(GPTQ_FLAGS, "%s applies to --method gptq only");
         if (calib == null) refuse(List.of("--calib-samples", "--calib-seqlen", "--calib-random"), "%s needs --calib FILE");
@@ -323,7 +327,10 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         Output out = gguf ? new Output(Output.GGUF, type, pure, imatrix == null ? null : imatrix.toString(), allowRequantize)
                 : Output.of(format);
-        return new Recipe(List.of(new Step(step, targets, ignore, p)), overrides, cal, out, seed).validate("command line");
+        List<Step> steps = new ArrayList<>();
+        if (rotate) steps.add(new Step("rotate", List.of(), List.of(), JsonNodeFactory.instance.objectNode().put("seed", seed)));
+        steps.add(new Step(step, targets, ignore, p));
+        return new Recipe(steps, overrides, cal, out, seed).validate("command line");
     }
 
     private boolean typed(String option) {

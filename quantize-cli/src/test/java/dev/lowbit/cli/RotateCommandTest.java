@@ -139,6 +139,32 @@ class RotateCommandTest {
         }
     }
 
+    /**
+     * The recipe step: {@code --rotate --method rtn} in one run (rotate transform inside the pipeline, no copy) writes
+     * exactly the bytes of quantizing the rotated checkpoint in a second run, untied lm_head included.
+     */
+    @Test
+    void rotateStepInThePipelineEqualsQuantizingTheRotatedCheckpoint() throws Exception {
+        Path src = model(64, 4);
+        Path rotated = tmp.resolve("rot"), twoStep = tmp.resolve("two"), oneRun = tmp.resolve("one");
+        assertEquals(0, GgufCommandsTest.run("quantize", src.toString(), "-o", rotated.toString(), "--rotate", "--method", "none",
+                "--seed", "4", "-q").code());
+        Run a = GgufCommandsTest.run("quantize", rotated.toString(), "-o", twoStep.toString(), "--method", "rtn", "--bits", "4",
+                "--group-size", "32", "-q");
+        assertEquals(0, a.code(), a.err());
+        Run b = GgufCommandsTest.run("quantize", src.toString(), "-o", oneRun.toString(), "--rotate", "--seed", "4",
+                "--method", "rtn", "--bits", "4", "--group-size", "32", "-q");
+        assertEquals(0, b.code(), b.err());
+        assertTrue(Files.readString(oneRun.resolve("recipe.json")).contains("\"rotate\""));
+        try (ModelSource x = ModelSource.open(twoStep); ModelSource y = ModelSource.open(oneRun)) {
+            assertFalse(y.config().tieWordEmbeddings(), "the rotated lm_head differs from the rotated embedding: untied");
+            assertEquals(x.tensorNames().stream().sorted().toList(), y.tensorNames().stream().sorted().toList());
+            for (String n : x.tensorNames()) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(x.readAll(n), y.readAll(n), n);
+            }
+        }
+    }
+
     /** The candidate search scores the unrotated model and each seed, and keeps the rotated seed of least loss. */
     @Test
     void candidateSearchKeepsTheSeedOfLeastBlockLoss() throws Exception {

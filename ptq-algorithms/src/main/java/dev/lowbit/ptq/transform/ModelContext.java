@@ -12,6 +12,9 @@ public interface ModelContext {
     /** Hidden size D. */
     int hidden();
 
+    /** Every dimension of the model (heads, key/value heads, head_dim, intermediate size, …), from its config. */
+    dev.lowbit.io.arch.ModelDims dims();
+
     /** Whether {@code lm_head} is the embedding ({@code tie_word_embeddings}); then {@link #globals()} has no lm_head. */
     boolean tied();
 

@@ -111,6 +111,11 @@ final class LayerTransforms {
             }
 
             @Override
+            public dev.lowbit.io.arch.ModelDims dims() {
+                return dev.lowbit.io.arch.ModelDims.of(model.config(), model.path().toString());
+            }
+
+            @Override
             public TensorSet globals() {
                 return LayerTransforms.this.globals();
             }

@@ -124,7 +124,7 @@ class RecipeTest {
     @Test
     void badRecipesAreOneLineNamingTheProblem() throws IOException {
         String[][] cases = {
-            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'awq' (known steps: rtn, gptq)"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'awq' (known steps: rotate, rtn, gptq)"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bitz\": 3}], \"output\": {\"format\": \"gptq\"}}", "unknown parameter 'bitz'"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": \"3\"}], \"output\": {\"format\": \"gptq\"}}", "'bits' must be an integer"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": 9}], \"output\": {\"format\": \"gptq\"}}", "bits must be 2..8"},
@@ -153,32 +153,32 @@ class RecipeTest {
     @Test
     void transformsComeBeforeTheQuantizer() {
         StepType rotate = new StepType() {
-            public String name() { return "rotate"; }
+            public String name() { return "spin"; }
             public Role role() { return Role.TRANSFORM; }
             public String description() { return "a test transform"; }
             public List<Param> params() { return List.of(Param.ofInt("seed", 0, "rotation seed")); }
             public Configured configure(String source, Step step, Output output) {
-                ObjectNode p = StepRegistry.resolve(source, "step 'rotate'", step.params(), params(), params(), "");
+                ObjectNode p = StepRegistry.resolve(source, "step 'spin'", step.params(), params(), params(), "");
                 Step resolved = step.withParams(p);
                 return new TransformStep() {
                     public Step step() { return resolved; }
-                    public dev.lowbit.ptq.transform.WeightTransform transform() { return () -> "rotate"; }
+                    public dev.lowbit.ptq.transform.WeightTransform transform() { return () -> "spin"; }
                 };
             }
         };
         List<StepType> types = new ArrayList<>(StepRegistry.DEFAULT.all());
         types.add(rotate);
         StepRegistry registry = new StepRegistry(types);
-        Step rot = new Step("rotate", List.of(), List.of(), null), rtn = new Step("rtn", List.of(), List.of(), null);
+        Step rot = new Step("spin", List.of(), List.of(), null), rtn = new Step("rtn", List.of(), List.of(), null);
         Recipe ok = new Recipe(List.of(rot, rtn), List.of(), null, Output.of("gptq"), 0).validate("test", registry);
         assertEquals(0, ok.steps().getFirst().params().get("seed").intValue());
-        assertTrue(registry.listing().contains("rotate transform  a test transform"), registry.listing());
+        assertTrue(registry.listing().contains("spin   transform  a test transform"), registry.listing());
         BadInputException last = assertThrows(BadInputException.class,
                 () -> new Recipe(List.of(rtn, rot), List.of(), null, Output.of("gptq"), 0).validate("test", registry));
         assertTrue(last.userMessage().contains("only the last step may quantize"), last.userMessage());
         BadInputException none = assertThrows(BadInputException.class,
                 () -> new Recipe(List.of(rot), List.of(), null, Output.of("gptq"), 0).validate("test", registry));
-        assertTrue(none.userMessage().contains("the last step must be a quantizer (rtn, gptq), got 'rotate'"), none.userMessage());
+        assertTrue(none.userMessage().contains("the last step must be a quantizer (rtn, gptq), got 'spin'"), none.userMessage());
     }
 
     /** --mse-clip under GPTQ is honoured (the reference's mse=True): the clip search changes the group parameters. */
