@@ -8,6 +8,6 @@ final class Commands {
 
     static List<Object> all() {
         return List.of(new InspectCommand(), new QuantizeCommand(), new ConvertCommand(), new EvaluateCommand(),
-                new TokenizeCommand());
+                new TokenizeCommand(), new FormatsCommand());
     }
 }
