@@ -43,9 +43,9 @@ import picocli.CommandLine.Parameters;
             "",
             "Examples:",
             "  lowbit batch sweep.yaml -o out/sweep",
-            "  lowbit batch sweep.yaml -o out/sweep --jobs 2 --job-memory 6g",
-            "  lowbit batch sweep.yaml -o /shared/sweep --spark local[2]",
-            "  lowbit batch sweep.yaml -o /shared/sweep --spark spark://head:7077"
+            "  lowbit batch sweep.yaml -o out/s --jobs 2",
+            "  lowbit batch sweep.yaml -o /nfs/s --spark local[2]",
+            "  lowbit batch s.yaml -o /nfs/s --spark spark://h:7077"
         })
 public final class BatchCommand implements Callable<Integer>, ExtraCommand {
     @Parameters(index = "0", paramLabel = "SWEEP", description = "sweep file (YAML or JSON; see README)")

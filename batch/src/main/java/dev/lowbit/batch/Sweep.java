@@ -68,6 +68,9 @@ record Sweep(Path file, List<JobSpec> jobs, Evaluation evaluation, List<Gate> ga
             if (root.has("grid")) grid(t, m, calibration, jobs);
             if (root.has("recipes")) recipes(t, dir, m, jobs);
         }
+        if (calibration != null && jobs.stream().noneMatch(j -> j.recipeJson().contains("\"calibration\""))) {
+            throw t.error("/calibration", "no job of the sweep calibrates (rtn is data-free): calibration would not be used");
+        }
         Map<String, String> seen = new HashMap<>();
         for (JobSpec j : jobs) {
             String earlier = seen.put(j.id(), j.source());

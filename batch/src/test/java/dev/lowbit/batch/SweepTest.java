@@ -52,7 +52,10 @@ class SweepTest {
         JobSpec rtn = s.jobs().getFirst(), gptq = s.jobs().get(3);
         assertFalse(rtn.recipeJson().contains("calibration"), rtn.recipeJson());
         assertTrue(gptq.recipeJson().contains("\"sha256\""), gptq.recipeJson());
-        assertTrue(gptq.recipeJson().contains("\"bits\":4") && gptq.recipeJson().contains("\"group_size\":128"), gptq.recipeJson());
+        var step = new com.fasterxml.jackson.databind.ObjectMapper().readTree(gptq.recipeJson()).path("steps").get(0);
+        assertEquals("gptq", step.path("type").asText());
+        assertEquals(4, step.path("bits").intValue());
+        assertEquals(128, step.path("group_size").intValue());
         // every recipe hash differs, and the same sweep read twice gives the same hashes (resuming depends on it)
         assertEquals(6, s.jobs().stream().map(JobSpec::recipeHash).distinct().count());
         assertEquals(s.jobs().stream().map(JobSpec::recipeHash).toList(),
