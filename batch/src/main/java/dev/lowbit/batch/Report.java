@@ -86,7 +86,9 @@ final class Report {
             y0 = Math.min(y0, baseline);
             y1 = Math.max(y1, baseline);
         }
-        double[] xt = ticks(x0, x1), yt = ticks(y0, y1);
+        // a margin of 5% of the span (or of the value) on each side, so no point sits on the frame
+        double mx = 0.05 * Math.max(x1 - x0, 0.1 * Math.abs(x1)), my = 0.05 * Math.max(y1 - y0, 0.01 * Math.abs(y1));
+        double[] xt = ticks(x0 - mx, x1 + mx), yt = ticks(y0 - my, y1 + my);
         Axis ax = new Axis(xt[0], xt[xt.length - 1], LEFT, W - RIGHT);
         Axis ay = new Axis(yt[0], yt[yt.length - 1], H - BOTTOM, TOP);
         // frame, ticks, labels
@@ -170,6 +172,7 @@ final class Report {
             for (String c : cols) {
                 JsonNode v = r.get(c);
                 String text = v == null || v.isNull() ? "" : c.equals("recipe_hash") ? v.asText().substring(0, 12)
+                        : c.endsWith("_seconds") ? String.format(Locale.ROOT, "%.1f", v.doubleValue())
                         : v.isFloatingPointNumber() ? num4(v.doubleValue()) : v.asText();
                 t.append(v != null && v.isNumber() ? "<td>" : "<td class=\"l\">").append(esc(text)).append("</td>");
             }
