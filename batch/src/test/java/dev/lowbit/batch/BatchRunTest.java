@@ -67,11 +67,13 @@ class BatchRunTest {
         }
         p.destroyForcibly(); // SIGKILL: no shutdown hook runs in the runner
         p.waitFor();
-        // its job processes notice the runner is gone and stop (their SafeOutput hooks remove their temp data)
-        List<ProcessHandle> orphans = ProcessHandle.allProcesses()
-                .filter(h -> h.info().commandLine().map(c -> c.contains(JobMain.class.getName()) && c.contains(local.toString())).orElse(false))
-                .toList();
-        for (ProcessHandle c : orphans) c.onExit().get(120, java.util.concurrent.TimeUnit.SECONDS);
+        // its job processes notice the runner is gone and stop within a second or two (their SafeOutput hooks
+        // remove their temp data); one may have been starting at the kill, so look them up by command line
+        long until = System.nanoTime() + 120_000_000_000L;
+        while (!jobProcesses(local).isEmpty()) {
+            if (System.nanoTime() > until) fail("job processes " + jobProcesses(local) + " still run 2 minutes after their runner was killed");
+            Thread.sleep(200);
+        }
 
         // 2. the second run skips the finished job and does the other
         Cli resumed = Cli.run("batch", sweep.toString(), "-o", local.toString());
@@ -110,6 +112,22 @@ class BatchRunTest {
         assertTrue(gated.err().contains("lowbit: job tiny-llama-code.rtn.Q4_K_M.gguf fails gate top1 >= 1"), gated.err());
         assertFalse(gated.err().contains("fails gate ppl_ratio"), gated.err());
         for (JsonNode r : rows(local)) assertEquals("all", r.path("resumed").asText());
+    }
+
+    /** Live {@link JobMain} processes working under {@code out} (read from /proc: Linux, like the rest of lowbit's output layer). */
+    private static List<Long> jobProcesses(Path out) throws IOException {
+        List<Long> pids = new ArrayList<>();
+        try (Stream<Path> s = Files.list(Path.of("/proc"))) {
+            for (Path d : s.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
+                try {
+                    String cmd = new String(Files.readAllBytes(d.resolve("cmdline")), java.nio.charset.StandardCharsets.UTF_8);
+                    if (cmd.contains(JobMain.class.getName()) && cmd.contains(out.toString())) pids.add(Long.parseLong(d.getFileName().toString()));
+                } catch (IOException e) {
+                    // ended meanwhile
+                }
+            }
+        }
+        return pids;
     }
 
     private static List<JsonNode> rows(Path out) throws IOException {
