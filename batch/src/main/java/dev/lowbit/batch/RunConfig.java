@@ -24,7 +24,7 @@ record RunConfig(String outDir, String java, String classPath, List<String> jvmF
     static RunConfig current(String outDir, String heap, int threads) {
         String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
         List<String> flags = new ArrayList<>(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-XX:+UseParallelGC", "-Dai.djl.offline=true"));
+                "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Dai.djl.offline=true"));
         if (heap != null) flags.add("-Xmx" + heap);
         String shared = System.getProperty("lowbit.shared");
         if (shared != null) flags.add("-Dlowbit.shared=" + shared);

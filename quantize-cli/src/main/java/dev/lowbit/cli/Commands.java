@@ -9,8 +9,8 @@ final class Commands {
     private Commands() {}
 
     static List<Object> all() {
-        List<Object> all = new ArrayList<>(List.of(new InspectCommand(), new QuantizeCommand(), new ConvertCommand(),
-                new EvaluateCommand(), new TokenizeCommand()));
+        List<Object> all = new ArrayList<>(List.of(new InspectCommand(), new QuantizeCommand(), new PlanCommand(),
+                new ConvertCommand(), new EvaluateCommand(), new TokenizeCommand()));
         // commands of other modules (batch, with Spark) when the launcher put them on the class path
         for (ExtraCommand c : ServiceLoader.load(ExtraCommand.class)) all.add(c);
         return all;

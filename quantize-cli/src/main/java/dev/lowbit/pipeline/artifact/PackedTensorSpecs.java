@@ -1,4 +1,4 @@
-package dev.lowbit.pipeline.quantize;
+package dev.lowbit.pipeline.artifact;
 
 import dev.lowbit.io.ct.CtTensors;
 import dev.lowbit.io.gptq.GptqTensors;
@@ -28,6 +28,13 @@ final class PackedTensorSpecs {
         out.add(shorts(module + ".scales", DType.F16, t.scalesShape(), t.scales()));
         out.add(ints(module + ".g_idx", new long[] {t.inFeatures()}, t.gIdx()));
         return out;
+    }
+
+    /** {@code <module>.qweight}, {@code .qzeros}, {@code .scales} of an AutoAWQ gemm Linear. */
+    static List<TensorSpec> awq(String module, dev.lowbit.io.awq.AwqTensors t) {
+        return List.of(ints(module + ".qweight", t.qweightShape(), t.qweight()),
+                ints(module + ".qzeros", t.qzerosShape(), t.qzeros()),
+                shorts(module + ".scales", DType.F16, t.scalesShape(), t.scales()));
     }
 
     /** {@code <module>.weight_packed}, {@code .weight_scale}, {@code .weight_zero_point}, {@code .weight_shape}, {@code .weight_g_idx}. */
