@@ -131,7 +131,7 @@ final class Report {
             double px = ax.map(p.get("bits_per_weight").doubleValue()), py = ay.map(p.get("perplexity").doubleValue());
             String c = colour.get(p.path("method").asText());
             boolean onFront = front.contains(p);
-            if (onFront) s.append(String.format(Locale.ROOT, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"10\" fill=\"none\" stroke=\"#f0a000\" stroke-width=\"2\"/>", px, py));
+            if (onFront) s.append(String.format(Locale.ROOT, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"10\" fill=\"none\" stroke=\"#f0a000\" stroke-width=\"3\"/>", px, py));
             String title = "<title>" + esc(p.path("id").asText()) + ": " + num4(p.get("bits_per_weight").doubleValue()) + " bits, perplexity "
                     + num4(p.get("perplexity").doubleValue()) + "</title>";
             String attrs = String.format(Locale.ROOT, "class=\"point%s\" data-id=\"%s\" data-x=\"%s\" data-y=\"%s\" fill=\"%s\"",

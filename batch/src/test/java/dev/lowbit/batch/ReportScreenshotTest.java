@@ -52,6 +52,8 @@ class ReportScreenshotTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "chromium did not finish in 2 minutes");
         assertTrue(Files.size(png) > 0, Files.readString(dir.resolve("chromium.log")));
         BufferedImage img = ImageIO.read(png.toFile());
+        // kept for a person to look at (target/ is the module's build output)
+        Files.copy(png, Path.of("target", "report-screenshot.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
 
         // each marker is a blob of its series colour (the page is drawn without colour management)
         assertEquals(3 + 1, blobs(img, 0x1f77b4), "rtn: 3 points + legend");
@@ -59,7 +61,7 @@ class ReportScreenshotTest {
         assertEquals(2, blobs(img, 0xf0a000), "Pareto rings around r1 and g2");
     }
 
-    /** Connected (4-neighbour) groups of at least 12 pixels within ±3 per channel of {@code rgb}. */
+    /** Connected (8-neighbour) groups of at least 12 pixels within ±3 per channel of {@code rgb}. */
     private static int blobs(BufferedImage img, int rgb) {
         int w = img.getWidth(), h = img.getHeight();
         boolean[] seen = new boolean[w * h];
@@ -74,7 +76,7 @@ class ReportScreenshotTest {
                 while (!q.isEmpty()) {
                     int[] c = q.poll();
                     size++;
-                    for (int[] d : new int[][] {{1, 0}, {-1, 0}, {0, 1}, {0, -1}}) {
+                    for (int[] d : new int[][] {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {1, -1}, {-1, 1}, {-1, -1}}) {
                         int nx = c[0] + d[0], ny = c[1] + d[1];
                         if (nx < 0 || ny < 0 || nx >= w || ny >= h || seen[ny * w + nx] || !near(img.getRGB(nx, ny), rgb)) continue;
                         seen[ny * w + nx] = true;
