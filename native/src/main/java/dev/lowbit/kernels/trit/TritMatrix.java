@@ -95,6 +95,25 @@ public final class TritMatrix {
         return w;
     }
 
+    /** Row r of {@link #dequantize()} into {@code out[0..cols)}, plane by plane (what a runtime without the LUT does). */
+    public void dequantizeRow(int r, float[] out) {
+        java.util.Arrays.fill(out, 0, cols, 0f);
+        int rb = r / BLOCK, i = r % BLOCK;
+        for (int p = 0; p < planes; p++) {
+            int base = (p * rowBlocks + rb) * byteCols * BLOCK + i;
+            int abase = (p * rowBlocks + rb) * groups * BLOCK + i;
+            for (int g = 0; g < groups; g++) {
+                float a = alpha[abase + g * BLOCK];
+                float[] v = {-a, 0f, a, 0f};
+                int c1 = Math.min(cols, (g + 1) * groupSize);
+                for (int c = g * groupSize; c < c1; c += 4) {
+                    int b = codes[base + (c >> 2) * BLOCK];
+                    for (int n = 0; n < 4 && c + n < c1; n++) out[c + n] += v[b >> (2 * n) & 3];
+                }
+            }
+        }
+    }
+
     /** {@link #dequantize()} into {@code w}. */
     public void dequantizeInto(float[] w) {
         java.util.Arrays.fill(w, 0, rows * cols, 0f);

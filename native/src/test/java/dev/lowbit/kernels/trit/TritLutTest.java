@@ -70,6 +70,9 @@ class TritLutTest {
                     for (int p = 0; p < cs.planes; p++) e += scales[p][r * groups + c / cs.group] * (codes[p][r * cs.cols + c] - 1);
                     assertEquals(e, w[r * cs.cols + c], 0f);
                 }
+                float[] row = new float[cs.cols];
+                m.dequantizeRow(r, row);
+                for (int c = 0; c < cs.cols; c++) assertEquals(w[r * cs.cols + c], row[c], 0f, "dequantizeRow " + cs + " row " + r);
             }
         }
     }
