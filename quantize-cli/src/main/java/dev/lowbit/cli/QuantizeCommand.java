@@ -87,6 +87,16 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--mse-clip", description = "search a shrunk range per group minimising the error (the reference's mse=True), for rtn and gptq")
     boolean mseClip;
 
+    @Option(names = "--scheme", paramLabel = "NAME", description = "int (default: --bits/--group-size/--sym) or a float scheme: "
+            + "fp8, fp8_e5m2 (per channel), nvfp4, mxfp4 (written as compressed-tensors), mxfp6_e3m2, mxfp6_e2m3, mxfp8_e4m3, mxfp8_e5m2")
+    String scheme;
+
+    @Option(names = "--four-over-six", paramLabel = "off|mse|weighted", description = "--scheme nvfp4: per block, the block maximum on 4 or on 6, whichever reconstructs better (weighted: by diag(H), gptq only)")
+    String fourOverSix;
+
+    @Option(names = "--mx-exponent", paramLabel = "RULE", description = "--scheme mx*: ocp (= ggml, default) | compressed-tensors | modelopt: how a block's E8M0 exponent follows from its maximum")
+    String mxExponent;
+
     @Option(names = "--act-order", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
             description = "gptq: quantize columns in order of decreasing Hessian diagonal (desc_act; default: false, true with --format gguf)")
     Boolean actOrder;
@@ -112,7 +122,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones (not with --format gguf)")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme)")
     String format;
 
     @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")
@@ -172,7 +182,7 @@ final class QuantizeCommand implements Callable<Integer> {
     boolean verbose;
 
     /** Flags that describe the quantization itself: all of them are the recipe's business when --recipe is given. */
-    private static final List<String> RECIPE_FLAGS = List.of("--method", "--bits", "--group-size", "--sym", "--mse-clip",
+    private static final List<String> RECIPE_FLAGS = List.of("--method", "--scheme", "--four-over-six", "--mx-exponent", "--bits", "--group-size", "--sym", "--mse-clip",
             "--act-order", "--static-groups", "--damp", "--block-size", "--calib", "--calib-samples", "--calib-seqlen",
             "--calib-random", "--format", "--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize",
             "--allow-rtn-fallback", "--search-importance",
@@ -233,6 +243,8 @@ final class QuantizeCommand implements Callable<Integer> {
             refuse(RECIPE_FLAGS, "%s is refused with --recipe: the recipe file fixes the whole run (edit the recipe instead)");
             return Recipe.read(recipe);
         }
+        boolean floatScheme = scheme != null && !scheme.equals("int");
+        if (floatScheme && !typed("--format")) format = Output.COMPRESSED_TENSORS;
         boolean gguf = Output.GGUF.equals(format);
         String step = method != null ? method : gguf ? "rtn" : "gptq";
         StepRegistry.DEFAULT.get("--method", step);
@@ -251,7 +263,15 @@ final class QuantizeCommand implements Callable<Integer> {
         if (calib == null) refuse(List.of("--calib-samples", "--calib-seqlen", "--calib-random"), "%s needs --calib FILE");
 
         ObjectNode p = JsonNodeFactory.instance.objectNode();
-        if (!gguf) {
+        if (gguf) refuse(List.of("--scheme", "--four-over-six", "--mx-exponent"), "%s does not apply to --format gguf: the GGUF --type fixes the grid");
+        if (floatScheme) {
+            refuse(GRID_FLAGS, "%s does not apply to --scheme " + scheme + ": the scheme fixes the grid");
+            p.put("scheme", scheme);
+            if (fourOverSix != null) p.put("four_over_six", fourOverSix);
+            if (mxExponent != null) p.put("mx_exponent", mxExponent);
+        } else if (!gguf) {
+            refuse(List.of("--four-over-six", "--mx-exponent"), "%s applies to a float --scheme only");
+            if (scheme != null) p.put("scheme", scheme);
             p.put("bits", bits);
             p.put("group_size", groupSize);
             p.put("symmetric", sym);

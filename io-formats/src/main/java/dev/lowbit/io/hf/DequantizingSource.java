@@ -126,6 +126,7 @@ public final class DequantizingSource implements TensorSource {
             }
             case "compressed-tensors" -> {
                 String fmt = qc.path("format").asText("");
+                if (FloatDequantizingSource.FORMATS.contains(fmt)) return FloatDequantizingSource.wrap(packed, qc, fmt, source);
                 if (!fmt.equals("pack-quantized")) {
                     throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (only pack-quantized)");
                 }
