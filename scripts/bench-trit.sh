@@ -2,12 +2,12 @@
 # JMH: batch-1 GEMV on two-plane trit matrices (groups of 128) — the LUT kernel vs dequantize + f32 dot vs the f32 GEMV,
 # vector and scalar, all in one run, at 4096 × 4096 and tiny-llama-code's Linear shapes. Prints every ratio.
 #
-#   scripts/bench-trit.sh                     # the full table (about 5 minutes)
+#   scripts/bench-trit.sh                     # the full table (about 12 minutes: C2 needs a long warm-up for the Vector API)
 #   scripts/bench-trit.sh -p shape=4096x4096  # one shape
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
-scripts/bench-kernels.sh TritLutBench "$@" | tee "$out"
+scripts/bench-kernels.sh TritLutBench -wi 8 -w 2s -i 5 -r 1s "$@" | tee "$out"
 python3 - benchmarks/target/jmh-result.json <<'PY'
 import json, sys
 runs = json.load(open(sys.argv[1]))

@@ -7,9 +7,12 @@ import dev.lowbit.pipeline.recipe.Output;
 final class TritSteps {
     private TritSteps() {}
 
-    /** Trit-planes are stored by format {@code trit-planes} only: GPTQ, AWQ, compressed-tensors have no ternary planes. */
+    /**
+     * Trit-planes are stored by format {@code trit-planes} only. GGUF is refused here (its pipeline takes its grid from
+     * the GGUF type); a safetensors target refuses each ternary tensor by name when it validates the plan.
+     */
     static void requireTritPlanes(String source, String where, Output output) {
-        if (!Output.TRIT_PLANES.equals(output.format())) {
+        if (output.isGguf()) {
             throw new BadInputException(source, where + ": format " + output.format() + " cannot hold ternary trit-planes (use format "
                     + Output.TRIT_PLANES + ")");
         }
