@@ -87,10 +87,6 @@ public final class QuantizePipeline {
             throw new BadInputException(model, "a .gguf source is re-quantized with --format gguf; GPTQ and compressed-tensors output read a Hugging Face directory");
         }
         LlamaConfig config = LlamaConfig.fromJson(model);
-        if (recipe.steps().size() > 1) {
-            // the registry has no transform yet; the one that comes first adds its pass here
-            throw new BadInputException("recipe", "step '" + recipe.steps().getFirst().type() + "': this pipeline runs no transforms yet");
-        }
         QuantizerStep quantizer = recipe.quantizer();
         QuantScheme scheme = quantizer.scheme();
         Timings time = new Timings();
@@ -100,7 +96,7 @@ public final class QuantizePipeline {
             List<Target> targets = targets(config, source, recipe, scheme);
             // Calibration text is tokenized before the output is created, so a short file fails early and cleanly.
             int[][] windows = null;
-            if (quantizer.needsCalibration()) {
+            if (quantizer.needsCalibration() || !recipe.transforms().isEmpty()) {
                 Recipe.Calibration c = recipe.calibration();
                 Path data = Path.of(c.data());
                 windows = c.randomWindows()
@@ -131,8 +127,11 @@ public final class QuantizePipeline {
         ShardPlan shards = new ShardPlan(dir, config.numLayers());
         Stats stats = new Stats();
         writeGlobalShard(shards, source, config.architecture());
+        // transforms (AWQ, SmoothQuant) first, on the fp model: the quantizer then reads the tensors they rewrote
+        Map<String, float[]> transformed = runTransforms(model, recipe, quantizer, windows, threads, time, listener);
+        if (!transformed.isEmpty()) source = new dev.lowbit.io.tensor.OverlayTensorSource(source, transformed);
         if (quantizer.needsCalibration()) {
-            runCalibrated(model, config, source, recipe, quantizer, floor, targets, windows, threads, shards, stats, time, listener);
+            runCalibrated(model, transformed, config, source, recipe, quantizer, floor, targets, windows, threads, shards, stats, time, listener);
         } else {
             runDataFree(config, source, recipe, quantizer, floor, targets, shards, stats, time, listener);
         }
@@ -212,6 +211,27 @@ public final class QuantizePipeline {
         return out;
     }
 
+    // ------------------------------------------------------------------ transforms (AWQ, SmoothQuant)
+
+    /** Runs the recipe's transform steps in order on one fp runner; returns every tensor they rewrote (empty if none). */
+    private static Map<String, float[]> runTransforms(Path model, Recipe recipe, QuantizerStep quantizer, int[][] windows,
+                                                      int threads, Timings time, Listener listener) {
+        List<dev.lowbit.pipeline.steps.TransformStep> transforms = recipe.transforms();
+        if (transforms.isEmpty()) return Map.of();
+        long t = System.nanoTime();
+        Map<String, float[]> out = new LinkedHashMap<>();
+        try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
+            for (dev.lowbit.pipeline.steps.TransformStep step : transforms) {
+                dev.lowbit.pipeline.awq.BalancePass.Result r = dev.lowbit.pipeline.awq.BalancePass.run(runner, windows, 8,
+                        step.options(quantizer.scheme()), listener::status);
+                r.report().notices().forEach(n -> listener.status(step.name() + ": " + n));
+                out.putAll(r.tensors());
+            }
+        }
+        time.add("transform", System.nanoTime() - t);
+        return out;
+    }
+
     // ------------------------------------------------------------------ data-free (RTN)
 
     private static void runDataFree(LlamaConfig config, TensorSource source, Recipe recipe, QuantizerStep quantizer,
@@ -232,7 +252,7 @@ public final class QuantizePipeline {
 
     // ------------------------------------------------------------------ calibrated (GPTQ)
 
-    private static void runCalibrated(Path model, LlamaConfig config, TensorSource source, Recipe recipe,
+    private static void runCalibrated(Path model, Map<String, float[]> transformed, LlamaConfig config, TensorSource source, Recipe recipe,
                                       QuantizerStep quantizer, ZeroFloor floor, List<Target> targets, int[][] windows, int threads,
                                       ShardPlan shards, Stats stats, Timings time, Listener listener) {
         Architecture arch = config.architecture();
@@ -240,7 +260,8 @@ public final class QuantizePipeline {
         for (Target t : targets) byModule.put(t.module, t);
         long captureStart = System.nanoTime();
         long[] solveAndWrite = new long[1];
-        try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
+        try (dev.lowbit.io.model.ModelSource ms = new dev.lowbit.io.model.OverlayModelSource(dev.lowbit.io.model.ModelSource.open(model), transformed);
+             LlamaRunner runner = LlamaRunner.open(ms, threads)) {
             LayerwiseCapture.run(runner, windows, 8, quantizer.trueSequential(), new LayerwiseCapture.Step() {
                 HessianObserver hessians;
                 final Map<String, QuantizedTensor> done = new LinkedHashMap<>();

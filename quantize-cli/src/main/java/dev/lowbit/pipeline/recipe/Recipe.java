@@ -136,6 +136,15 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
                 .configure("recipe", steps.getLast(), output);
     }
 
+    /** The transform steps before the quantizer, checked and ready to run, in recipe order. */
+    public List<dev.lowbit.pipeline.steps.TransformStep> transforms() {
+        List<dev.lowbit.pipeline.steps.TransformStep> out = new ArrayList<>();
+        for (Step s : steps.subList(0, steps.size() - 1)) {
+            out.add((dev.lowbit.pipeline.steps.TransformStep) StepRegistry.DEFAULT.get("recipe", s.type()).configure("recipe", s, output));
+        }
+        return out;
+    }
+
     /**
      * The grid of a module the quantizer step selects: the first override whose pattern is found in the name, its
      * unset fields taken from {@code base} (the step's scheme); {@code base} when none matches.
@@ -174,6 +183,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
                 + String.join(", ", registry.names(StepType.Role.QUANTIZER)) + ")");
         List<Step> resolved = new ArrayList<>();
         QuantizerStep quantizer = null;
+        String calibratedTransform = null; // the first transform that reads calibration data (AWQ, SmoothQuant)
         for (int i = 0; i < steps.size(); i++) {
             Step s = steps.get(i);
             StepType type = registry.get(source, s.type());
@@ -190,13 +200,14 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             StepType.Configured c = type.configure(source, s, output);
             resolved.add(c.step());
             if (last) quantizer = (QuantizerStep) c;
+            if (c instanceof dev.lowbit.pipeline.steps.TransformStep && calibratedTransform == null) calibratedTransform = s.type();
         }
         if (output.isGguf() && (!steps.getLast().targets().isEmpty() || !steps.getLast().ignore().isEmpty())) {
             throw new BadInputException(source, "format gguf: the quantizer's targets/ignore are not supported "
                     + "(choose per-tensor types with overrides, e.g. {\"pattern\": \"ffn_down\", \"type\": \"F16\"})");
         }
         checkOverrides(source);
-        checkCalibration(source, quantizer);
+        checkCalibration(source, quantizer, calibratedTransform);
         return new Recipe(resolved, overrides, calibration, output, seed);
     }
 
@@ -234,7 +245,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
     }
 
-    private void checkCalibration(String source, QuantizerStep quantizer) {
+    private void checkCalibration(String source, QuantizerStep quantizer, String calibratedTransform) {
         if (calibration != null && (calibration.samples() < 1 || calibration.seqlen() < 2)) {
             throw new BadInputException(source, "calibration needs at least 1 sample of at least 2 tokens");
         }
@@ -248,10 +259,13 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             }
             return;
         }
+        if (calibratedTransform != null && calibration == null) {
+            throw new BadInputException(source, "step '" + calibratedTransform + "' needs calibration data (--calib FILE)");
+        }
         if (quantizer.needsCalibration() && calibration == null) {
             throw new BadInputException(source, quantizer.name() + " needs calibration data (--calib FILE)");
         }
-        if (!quantizer.needsCalibration() && calibration != null) {
+        if (!quantizer.needsCalibration() && calibration != null && calibratedTransform == null) {
             throw new BadInputException(source, quantizer.name() + " is data-free; calibration data would not be used");
         }
     }
