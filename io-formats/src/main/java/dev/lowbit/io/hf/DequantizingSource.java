@@ -7,13 +7,15 @@ import dev.lowbit.io.ct.CtPacking;
 import dev.lowbit.io.ct.CtTensors;
 import dev.lowbit.io.gptq.GptqPacking;
 import dev.lowbit.io.gptq.GptqTensors;
-import dev.lowbit.io.quant.ActivationScheme;
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.io.trit.TritPacking;
+import dev.lowbit.io.trit.TritPlaneConfig;
+import dev.lowbit.io.trit.TritPlaneTensors;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +28,21 @@ import java.util.Map;
  * every other tensor passes through unchanged. This is how {@code lowbit evaluate} runs a quantized checkpoint.
  */
 public final class DequantizingSource implements TensorSource {
-    public enum Format { GPTQ, COMPRESSED_TENSORS, AWQ, INT_QUANTIZED }
+    public enum Format {
+        GPTQ(".qweight", ".qzeros", ".scales", ".g_idx"),
+        AWQ(".qweight", ".qzeros", ".scales"),
+        COMPRESSED_TENSORS(".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"),
+        /** lowbit's trit-plane layout ({@code docs/FORMATS-trit.md}, {@link TritPlaneTensors}). */
+        TRIT_PLANES(TritPlaneTensors.PLANES, TritPlaneTensors.SCALES, TritPlaneTensors.SHAPE);
+
+        private final String marker;
+        private final String[] parts;
+
+        Format(String marker, String... parts) {
+            this.marker = marker;
+            this.parts = parts;
+        }
+    }
 
     private final TensorSource packed;
     private final Format format;
@@ -36,7 +52,6 @@ public final class DequantizingSource implements TensorSource {
     private final Map<String, String> modules = new LinkedHashMap<>(); // synthesized weight name -> module
     private final List<String> names = new ArrayList<>();
     private final String source;
-    private ActivationScheme activations;
 
     /**
      * A per-module scheme from the quantization_config: GPTQModel's {@code dynamic} entries, or a compressed-tensors
@@ -52,13 +67,9 @@ public final class DequantizingSource implements TensorSource {
         this.rules = List.copyOf(rules);
         this.layout = layout;
         this.source = source;
-        String marker = switch (format) {
-            case COMPRESSED_TENSORS -> ".weight_packed";
-            case INT_QUANTIZED -> ".weight";
-            case GPTQ, AWQ -> ".qweight";
-        };
+        String marker = format.marker;
         for (String n : packed.names()) {
-            if (n.endsWith(marker) && (format != Format.INT_QUANTIZED || isInt8Weight(n))) {
+            if (n.endsWith(marker)) {
                 String module = n.substring(0, n.length() - marker.length());
                 modules.put(module + ".weight", module);
                 names.add(module + ".weight");
@@ -115,15 +126,14 @@ public final class DequantizingSource implements TensorSource {
             }
             case "compressed-tensors" -> {
                 String fmt = qc.path("format").asText("");
-                if (!fmt.equals("pack-quantized") && !fmt.equals("int-quantized")) {
-                    throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (pack-quantized, int-quantized)");
+                if (FloatDequantizingSource.FORMATS.contains(fmt)) return FloatDequantizingSource.wrap(packed, qc, fmt, source);
+                if (!fmt.equals("pack-quantized")) {
+                    throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (only pack-quantized)");
                 }
                 JsonNode groups = qc.path("config_groups");
                 if (groups.isEmpty()) throw new BadInputException(source, "compressed-tensors quantization_config has no config groups");
                 // a module takes the group that names it, else one whose "re:" pattern matches it, else the "Linear" one
                 QuantScheme linear = null;
-                ActivationScheme[] acts = {null};
-                boolean[] seen = {false};
                 List<Rule> names = new ArrayList<>(), patterns = new ArrayList<>();
                 for (JsonNode group : groups) {
                     JsonNode w = group.path("weights");
@@ -131,14 +141,7 @@ public final class DequantizingSource implements TensorSource {
                         throw new BadInputException(source, "compressed-tensors weight type '" + w.path("type").asText() + "' is not supported");
                     }
                     String strategy = w.path("strategy").asText("group");
-                    if (strategy.equals("tensor") && fmt.equals("int-quantized")) strategy = "channel"; // one scale, broadcast
                     int g = strategy.equals("channel") ? -1 : w.path("group_size").asInt(-1);
-                    ActivationScheme a = activationScheme(source, group.path("input_activations"));
-                    if (acts[0] != null && !java.util.Objects.equals(acts[0], a) || acts[0] == null && seen[0] && a != null) {
-                        throw new BadInputException(source, "compressed-tensors config groups declare different input_activations (one scheme per model is supported)");
-                    }
-                    acts[0] = a;
-                    seen[0] = true;
                     QuantScheme s = scheme(source, w.path("num_bits").asInt(0), g, w.path("symmetric").asBoolean(true));
                     for (JsonNode t : group.path("targets")) {
                         String target = t.asText();
@@ -154,11 +157,7 @@ public final class DequantizingSource implements TensorSource {
                     }
                 }
                 names.addAll(patterns);
-                DequantizingSource d = fmt.equals("int-quantized")
-                        ? new DequantizingSource(packed, Format.INT_QUANTIZED, linear, names, null, source)
-                        : new DequantizingSource(packed, Format.COMPRESSED_TENSORS, linear, names, CtPackLayout.WORD_ALIGNED, source);
-                d.activations = acts[0];
-                return d;
+                return new DequantizingSource(packed, Format.COMPRESSED_TENSORS, linear, names, CtPackLayout.WORD_ALIGNED, source);
             }
             case "awq" -> {
                 // AutoAWQ: only the gemm layout (gemv, gemv_fast, marlin, exllama pack differently), 4-bit, zero points
@@ -175,60 +174,19 @@ public final class DequantizingSource implements TensorSource {
                 }
                 return new DequantizingSource(packed, Format.AWQ, scheme(source, 4, group, false), List.of(), null, source);
             }
-            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors, awq)");
+            case TritPlaneConfig.QUANT_METHOD -> {
+                TritPlaneConfig.Fields f;
+                try {
+                    f = TritPlaneConfig.read(qc);
+                } catch (IllegalArgumentException e) {
+                    throw new BadInputException(source, "quantization_config: " + e.getMessage());
+                }
+                return new DequantizingSource(packed, Format.TRIT_PLANES, TritPlaneTensors.scheme(f.planes(), f.groupSize(), f.packing()),
+                        List.of(), null, source);
+            }
+            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors, awq, "
+                    + TritPlaneConfig.QUANT_METHOD + ")");
         }
-    }
-
-    /**
-     * A config group's {@code input_activations}: null when absent; symmetric int only, per token (dynamic) or per
-     * tensor (static, scale in {@code <module>.input_scale}, or dynamic).
-     */
-    private static ActivationScheme activationScheme(String source, JsonNode a) {
-        if (a == null || a.isNull() || a.isMissingNode()) return null;
-        if (!"int".equals(a.path("type").asText("int"))) {
-            throw new BadInputException(source, "input_activations type '" + a.path("type").asText() + "' is not supported (int)");
-        }
-        if (!a.path("symmetric").asBoolean(true)) {
-            throw new BadInputException(source, "asymmetric input_activations are not supported (symmetric only)");
-        }
-        String strategy = a.path("strategy").asText("tensor");
-        boolean dynamic = a.path("dynamic").asBoolean(false);
-        try {
-            return switch (strategy) {
-                case "token" -> new ActivationScheme(ActivationScheme.Type.INT, a.path("num_bits").asInt(8), ActivationScheme.Strategy.TOKEN, dynamic);
-                case "tensor" -> new ActivationScheme(ActivationScheme.Type.INT, a.path("num_bits").asInt(8), ActivationScheme.Strategy.TENSOR, dynamic);
-                default -> throw new BadInputException(source, "input_activations strategy '" + strategy + "' is not supported (token, tensor)");
-            };
-        } catch (IllegalArgumentException e) {
-            throw new BadInputException(source, "input_activations: " + e.getMessage());
-        }
-    }
-
-    private boolean isInt8Weight(String name) {
-        String module = name.substring(0, name.length() - ".weight".length());
-        return packed.contains(module + ".weight_scale") && packed.tensor(name).dtype() == DType.I8;
-    }
-
-    /** The run-time activation scheme the config declares ({@code input_activations}), or null (weight-only). */
-    public ActivationScheme activationScheme() {
-        return activations;
-    }
-
-    /**
-     * The static per-tensor activation scale of {@code module} ({@code <module>.input_scale}, one value).
-     *
-     * @throws BadInputException when the checkpoint has none, or it is not one finite positive number
-     */
-    public float inputScale(String module) {
-        String name = module + ".input_scale";
-        if (!packed.contains(name)) throw new BadInputException(source, name + " is missing (input_activations are static)");
-        Tensor t = packed.tensor(name);
-        if (t.elementCount() != 1 || !t.dtype().isFloatingPoint()) {
-            throw new BadInputException(source, name + " must be one floating-point value, got " + t.dtype().wireName() + " " + t.shape());
-        }
-        float v = t.toFloatArray()[0];
-        if (!(v > 0) || !Float.isFinite(v)) throw new BadInputException(source, name + " is " + v + " (must be finite and positive)");
-        return v;
     }
 
     private static java.util.regex.Pattern pattern(String source, String regex) {
@@ -248,17 +206,8 @@ public final class DequantizingSource implements TensorSource {
     }
 
     private boolean isPackedPart(String n) {
-        String[] parts = switch (format) {
-            case GPTQ -> new String[] {".qzeros", ".scales", ".g_idx"};
-            case AWQ -> new String[] {".qzeros", ".scales"};
-            case COMPRESSED_TENSORS -> new String[] {".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx", ".input_scale"};
-            case INT_QUANTIZED -> new String[] {".weight_scale", ".weight_zero_point", ".input_scale"};
-        };
-        for (String p : parts) {
-            String module = n.substring(0, Math.max(0, n.length() - p.length()));
-            if (n.endsWith(p) && (format == Format.INT_QUANTIZED ? modules.containsValue(module) || packed.contains(module + ".weight")
-                    && isInt8Weight(module + ".weight") : packed.contains(module
-                    + (format == Format.COMPRESSED_TENSORS ? ".weight_packed" : ".qweight")))) {
+        for (String p : format.parts) {
+            if (n.endsWith(p) && packed.contains(n.substring(0, n.length() - p.length()) + format.marker)) {
                 return true;
             }
         }
@@ -291,15 +240,14 @@ public final class DequantizingSource implements TensorSource {
             if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
             return new long[] {qweight.shape().dim(1), qweight.shape().dim(0) * 32 / schemeOf(module).bits()};
         }
-        if (format == Format.INT_QUANTIZED) return packed.tensor(name).shape().dims();
         if (format == Format.AWQ) {
             Tensor qweight = packed.tensor(module + ".qweight");
             if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
             return new long[] {qweight.shape().dim(1) * 8, qweight.shape().dim(0)};
         }
-        Tensor shape = packed.tensor(module + ".weight_shape");
+        Tensor shape = packed.tensor(module + (format == Format.TRIT_PLANES ? TritPlaneTensors.SHAPE : ".weight_shape"));
         if (shape.elementCount() != 2 || shape.dtype().isFloatingPoint()) {
-            throw new BadInputException(source, module + ".weight_shape must hold two integers");
+            throw new BadInputException(source, shape.name() + " must hold two integers");
         }
         return new long[] {shape.getLong(0), shape.getLong(1)};
     }
@@ -330,7 +278,7 @@ public final class DequantizingSource implements TensorSource {
                 case GPTQ -> gptq(module);
                 case AWQ -> awq(module);
                 case COMPRESSED_TENSORS -> compressedTensors(module);
-                case INT_QUANTIZED -> throw new IllegalArgumentException("int-quantized weights are read as tensors, not codes");
+                case TRIT_PLANES -> tritPlanes(module);
             };
         } catch (IllegalArgumentException e) {
             throw new BadInputException(source, module + ": " + e.getMessage());
@@ -379,34 +327,31 @@ public final class DequantizingSource implements TensorSource {
         return CtPacking.unpack(module, t, scheme);
     }
 
-    /**
-     * An int-quantized weight {@code [N, K]} int8, symmetric: W[n,k] = q[n,k] · weight_scale[n, k/G] with the scale
-     * {@code [N, 1]} per channel, {@code [N, K/G]} per group, or one value per tensor.
-     */
-    private Tensor intQuantized(String module) {
-        String name = module + ".weight";
-        Tensor q = packed.tensor(name);
-        Tensor ws = packed.tensor(module + ".weight_scale");
-        if (q.shape().rank() != 2) throw new BadInputException(source, name + " is not 2-D: " + q.shape());
-        if (packed.contains(module + ".weight_zero_point")) {
-            throw new BadInputException(source, module + ": asymmetric int-quantized weights are not supported");
+    private QuantizedTensor tritPlanes(String module) {
+        Tensor planes = packed.tensor(module + TritPlaneTensors.PLANES);
+        Tensor scales = packed.tensor(module + TritPlaneTensors.SCALES);
+        long[] dims = declaredShape(module + ".weight");
+        if (planes.dtype() != DType.U8 || planes.shape().rank() != 3) {
+            throw new BadInputException(source, planes.name() + " must be U8 [planes, rows, row_bytes], got " + planes.dtype().wireName() + " " + planes.shape());
         }
-        if (!ws.dtype().isFloatingPoint()) throw new BadInputException(source, module + ".weight_scale is " + ws.dtype().wireName());
-        int n = Math.toIntExact(q.shape().dim(0)), k = Math.toIntExact(q.shape().dim(1));
-        float[] scales = ws.toFloatArray();
-        int groups = scales.length == 1 ? 1 : scales.length / n;
-        if (scales.length != 1 && ((long) groups * n != scales.length || k % groups != 0)) {
-            throw new BadInputException(source, module + ".weight_scale " + ws.shape() + " does not fit weight [" + n + ", " + k + "]");
+        if (scales.shape().rank() != 3) throw new BadInputException(source, scales.name() + " must be F16 [planes, rows, groups], got " + scales.shape());
+        if (dims[0] < 1 || dims[1] < 1 || dims[0] > Integer.MAX_VALUE || dims[1] > Integer.MAX_VALUE) {
+            throw new BadInputException(source, module + TritPlaneTensors.SHAPE + " " + java.util.Arrays.toString(dims) + " is not a matrix shape");
         }
-        int g = k / groups;
-        float[] w = new float[n * k];
-        for (int r = 0; r < n; r++) {
-            for (int c = 0; c < k; c++) {
-                float s = scales.length == 1 ? scales[0] : scales[r * groups + c / g];
-                w[r * k + c] = q.data().get(java.lang.foreign.ValueLayout.JAVA_BYTE, (long) r * k + c) * s;
-            }
+        int n = Math.toIntExact(planes.shape().dim(0)), rows = (int) dims[0], cols = (int) dims[1];
+        int groups = Math.toIntExact(scales.shape().dim(2));
+        if (scales.shape().dim(0) != n || scales.shape().dim(1) != rows || planes.shape().dim(1) != rows) {
+            throw new BadInputException(source, module + ": trit_planes " + planes.shape() + ", trit_scales " + scales.shape()
+                    + " and trit_shape " + java.util.Arrays.toString(dims) + " disagree");
         }
-        return Tensor.ofFloats(name, Shape.of(n, k), w);
+        if (groups < 1 || cols % groups != 0 || cols / groups != scheme.groupSize()) {
+            throw new BadInputException(source, module + TritPlaneTensors.SCALES + ": " + groups + " groups per row of " + cols
+                    + " do not match group_size " + scheme.groupSize());
+        }
+        byte[] codes = new byte[Math.toIntExact(planes.elementCount())];
+        java.lang.foreign.MemorySegment.copy(planes.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, codes, 0, codes.length);
+        TritPacking packing = TritPacking.forCodeBits(scheme.codeBits());
+        return new TritPlaneTensors(n, rows, cols, groups, packing, codes, shorts(scales, DType.F16)).unpack(module);
     }
 
     private int[] ints(Tensor t) {
@@ -443,7 +388,6 @@ public final class DequantizingSource implements TensorSource {
     public Tensor tensor(String name) {
         String module = modules.get(name);
         if (module == null) return packed.tensor(name);
-        if (format == Format.INT_QUANTIZED) return intQuantized(module);
         QuantizedTensor q = quantized(module);
         return Tensor.ofFloats(name, Shape.of(q.rows(), q.cols()), q.dequantize());
     }

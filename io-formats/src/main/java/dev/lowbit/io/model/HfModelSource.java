@@ -76,17 +76,6 @@ public final class HfModelSource implements ModelSource {
     }
 
     @Override
-    public dev.lowbit.io.quant.ActivationScheme activationScheme() {
-        return tensors instanceof DequantizingSource d ? d.activationScheme() : null;
-    }
-
-    @Override
-    public float inputScale(String module) {
-        if (tensors instanceof DequantizingSource d) return d.inputScale(module);
-        return ModelSource.super.inputScale(module);
-    }
-
-    @Override
     public List<String> tensorNames() {
         return tensors.names();
     }

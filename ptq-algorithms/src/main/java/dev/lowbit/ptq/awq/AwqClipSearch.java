@@ -45,6 +45,29 @@ public final class AwqClipSearch {
                                 GroupRounding rounding) {
         if (w.length != (long) rows * cols || x.length != (long) tokens * cols) throw new IllegalArgumentException("clip search: shapes");
         int g = group <= 0 ? cols : group;
+        return search(w, rows, cols, g, (from, to) -> gram(x, tokens, cols, from, to), config, rounding);
+    }
+
+    /**
+     * The search with the input's Gram matrix {@code H = Σ_t x_t x_tᵀ} ({@code cols × cols}, row-major f64) instead of
+     * token samples: each group uses its diagonal block, so every calibration token counts.
+     */
+    public static Result search(float[] w, int rows, int cols, int group, double[] hessian, Config config, GroupRounding rounding) {
+        if (w.length != (long) rows * cols || hessian.length != (long) cols * cols) throw new IllegalArgumentException("clip search: shapes");
+        int g = group <= 0 ? cols : group;
+        return search(w, rows, cols, g, (from, to) -> {
+            int len = to - from;
+            double[] h = new double[len * len];
+            for (int i = 0; i < len; i++) System.arraycopy(hessian, (from + i) * cols + from, h, i * len, len);
+            return h;
+        }, config, rounding);
+    }
+
+    private interface GroupGram {
+        double[] of(int from, int to);
+    }
+
+    private static Result search(float[] w, int rows, int cols, int g, GroupGram grams, Config config, GroupRounding rounding) {
         int groups = Math.ceilDiv(cols, g);
         int steps = (int) Math.floor(config.n() * config.shrink());
         float[] out = w.clone();
@@ -54,7 +77,7 @@ public final class AwqClipSearch {
         float[] delta = new float[g];
         for (int gi = 0; gi < groups; gi++) {
             int from = gi * g, to = Math.min(cols, from + g), len = to - from;
-            double[] h = gram(x, tokens, cols, from, to);
+            double[] h = grams.of(from, to);
             for (int r = 0; r < rows; r++) {
                 int base = r * cols + from;
                 float max = 0;

@@ -52,7 +52,19 @@ public final class AwqScaleSearch {
 
     private AwqScaleSearch() {}
 
+    /** Scores a candidate scale vector s (the caller folds it and runs the block with quantized weights): lower is better. */
+    @FunctionalInterface
+    public interface ScaleLoss {
+        double loss(float[] s);
+    }
+
+    /** The search with the balanced Linears fake-quantized here ({@link #candidates}) and scored by {@code loss}. */
     public static Result search(float[] xMean, List<Balanced> linears, Config config, FakeQuantizer q, Loss loss) {
+        return search(xMean, linears, config, s -> loss.loss(candidates(linears, s, q)));
+    }
+
+    /** The search scored by a loss of the scales themselves (the pipeline's block loss with fake quantization). */
+    public static Result search(float[] xMean, List<Balanced> linears, Config config, ScaleLoss loss) {
         int cols = xMean.length;
         for (Balanced b : linears) {
             if (b.cols() != cols) throw new IllegalArgumentException(b.name() + ": " + b.cols() + " inputs, statistics of " + cols);
@@ -60,7 +72,7 @@ public final class AwqScaleSearch {
         float[] wMean = config.duo() ? weightMean(linears, config.groupSize()) : null;
         float[] ones = new float[cols];
         java.util.Arrays.fill(ones, 1f);
-        double identity = loss.loss(candidates(linears, ones, q));
+        double identity = loss.loss(ones);
         double best = identity;
         double bestAlpha = Double.NaN;
         float[] bestScales = ones;
@@ -68,7 +80,7 @@ public final class AwqScaleSearch {
         for (int i = 0; i < config.grid(); i++) {
             double alpha = (double) i / config.grid();
             float[] s = scales(xMean, wMean, alpha);
-            double l = loss.loss(candidates(linears, s, q));
+            double l = loss.loss(s);
             losses[i] = l;
             if (l < best) { // strictly better: ties keep the earlier (smaller α, or the identity)
                 best = l;

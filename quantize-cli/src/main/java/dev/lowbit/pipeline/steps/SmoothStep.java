@@ -2,11 +2,11 @@ package dev.lowbit.pipeline.steps;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lowbit.io.BadInputException;
-import dev.lowbit.io.quant.QuantScheme;
-import dev.lowbit.pipeline.awq.BalancePass;
+import dev.lowbit.io.arch.TensorRole;
+import dev.lowbit.ptq.smooth.SmoothQuantTransform;
+import dev.lowbit.ptq.transform.WeightTransform;
 import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Step;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -41,28 +41,25 @@ final class SmoothStep implements StepType {
     @Override
     public Configured configure(String source, Step step, Output output) {
         String where = "step 'smooth'";
-        if (output.isGguf()) throw new BadInputException(source, where + ": format gguf does not run transforms yet");
         if (!step.targets().isEmpty() || !step.ignore().isEmpty()) {
             throw new BadInputException(source, where + ": targets/ignore are not supported (smoothing balances whole mappings)");
         }
         ObjectNode p = StepRegistry.resolve(source, where, step.params(), PARAMS, PARAMS, "");
         double alpha = p.get("alpha").doubleValue();
         if (!(alpha > 0 && alpha < 1)) throw new BadInputException(source, where + ": alpha must lie strictly between 0 and 1, got " + alpha);
-        return new Transform(step.withParams(p));
-    }
+        Step resolved = step.withParams(p);
+        java.util.Set<TensorRole> producers = java.util.EnumSet.of(TensorRole.INPUT_NORM, TensorRole.POST_ATTENTION_NORM);
+        if (p.get("down_proj").booleanValue()) producers.add(TensorRole.UP);
+        return new TransformStep() {
+            @Override
+            public Step step() {
+                return resolved;
+            }
 
-    record Transform(Step step) implements TransformStep {
-        @Override
-        public String name() {
-            return "smooth";
-        }
-
-        @Override
-        public BalancePass.Options options(QuantScheme scheme) {
-            ObjectNode p = step.params();
-            List<BalancePass.Mapping> m = new ArrayList<>(List.of(BalancePass.Mapping.QKV, BalancePass.Mapping.GATE_UP));
-            if (p.get("down_proj").booleanValue()) m.add(BalancePass.Mapping.DOWN);
-            return BalancePass.Options.smooth(p.get("alpha").doubleValue(), m);
-        }
+            @Override
+            public WeightTransform transform() {
+                return new SmoothQuantTransform(alpha, producers, msg -> System.err.println("lowbit: " + msg));
+            }
+        };
     }
 }

@@ -126,7 +126,7 @@ class RecipeTest {
         String[][] cases = {
             {"{\"version\": 2, \"steps\": [{\"type\": \"hqq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'hqq' (known steps: rtn, gptq, awq, smooth)"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "the last step must be a quantizer (rtn, gptq), got 'awq'"},
-            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "step 'awq' needs calibration data"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "a transform step needs calibration data"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 1.5}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must lie strictly between 0 and 1, got 1.5"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must lie strictly between 0 and 1, got 0"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bitz\": 3}], \"output\": {\"format\": \"gptq\"}}", "unknown parameter 'bitz'"},
@@ -164,7 +164,10 @@ class RecipeTest {
             public Configured configure(String source, Step step, Output output) {
                 ObjectNode p = StepRegistry.resolve(source, "step 'rotate'", step.params(), params(), params(), "");
                 Step resolved = step.withParams(p);
-                return () -> resolved;
+                return new TransformStep() {
+                    public Step step() { return resolved; }
+                    public dev.lowbit.ptq.transform.WeightTransform transform() { return () -> "rotate"; }
+                };
             }
         };
         List<StepType> types = new ArrayList<>(StepRegistry.DEFAULT.all());

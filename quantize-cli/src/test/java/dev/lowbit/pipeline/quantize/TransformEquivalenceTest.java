@@ -1,19 +1,31 @@
-package dev.lowbit.pipeline.awq;
+package dev.lowbit.pipeline.quantize;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import dev.lowbit.calib.eval.Evaluator;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.calib.model.LinearHook;
 import dev.lowbit.calib.model.LlamaRunner;
+import dev.lowbit.io.arch.ModelArchitecture;
+import dev.lowbit.io.arch.TensorRole;
+import dev.lowbit.pipeline.artifact.ArtifactPlan;
+import dev.lowbit.pipeline.recipe.Output;
+import dev.lowbit.pipeline.recipe.Step;
+import dev.lowbit.pipeline.steps.StepRegistry;
+import dev.lowbit.pipeline.steps.StepType;
+import dev.lowbit.ptq.smooth.SmoothQuantTransform;
+import dev.lowbit.ptq.transform.TensorSet;
+import dev.lowbit.ptq.transform.WeightTransform;
+import java.util.EnumSet;
 import dev.lowbit.io.model.ModelSource;
 import dev.lowbit.io.model.OverlayModelSource;
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.safetensors.SafetensorsWriter;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
-import dev.lowbit.ptq.rtn.Rtn;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,7 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (Qwen2-style; v→o cannot be folded and is skipped with a notice) and multi-head attention (v→o folded), every
  * mapping of the architecture table.
  */
-class BalancePassEquivalenceTest {
+class TransformEquivalenceTest {
     /**
      * Logits of size ~1–10 computed in f32 through two layers: the fold changes the rounding of every product
      * (scales up to ~1e2 apart), ~1e-6 relative per op; 1e-4 relative (+1e-4 absolute near zero) is the issue's bar
@@ -56,55 +68,80 @@ class BalancePassEquivalenceTest {
         Random rnd = new Random(5);
         int[][] windows = new int[4][24];
         for (int[] w : windows) for (int i = 0; i < w.length; i++) w[i] = rnd.nextInt(VOCAB);
-        float[] original = logits(model, Map.of(), windows);
+        float[] original = logits(model, windows, null);
         QuantScheme w3 = new QuantScheme(3, 32, false);
-        List<BalancePass.Options> runs = List.of(
-                // AWQ scale search only (no clip: the clip changes weights on purpose), searched with a real 3-bit grid
-                new BalancePass.Options(BalancePass.Method.AWQ, w3, 20, true, false, Double.NaN, List.of(BalancePass.Mapping.values()), 2,
-                        (w, r, c) -> Rtn.rtn("s", w, r, c, w3).dequantize()),
-                // SmoothQuant at a fixed α moves scale on every mapping, down_proj's input and v→o included
-                BalancePass.Options.smooth(0.5, List.of(BalancePass.Mapping.values())));
-        for (BalancePass.Options o : runs) {
-            BalancePass.Result r;
-            try (LlamaRunner runner = LlamaRunner.open(model, 1)) {
-                r = BalancePass.run(runner, windows, 2, o, msg -> {});
+        ObjectNode awq = JsonNodeFactory.instance.objectNode().put("clip", false).put("grid", 5).put("clip_bits", 3).put("clip_group_size", 32);
+        // AWQ's scale search (no clip: the clip changes weights on purpose), scored with a real 3-bit grid; 5 α points keep it short
+        StepType.TransformStep awqStep = (StepType.TransformStep) StepRegistry.DEFAULT.get("test", "awq")
+                .configure("test", new Step("awq", List.of(), List.of(), awq), Output.of("gptq"));
+        // SmoothQuant at a fixed α on every mapping: both norms, up→down and v→o (skipped under GQA)
+        List<String> notices = new ArrayList<>();
+        StepType.TransformStep smoothStep = new StepType.TransformStep() {
+            public Step step() {
+                return new Step("smooth", List.of(), List.of(), null);
             }
-            assertEquals(gqa ? 1 : 0, r.report().notices().size(), r.report().notices().toString());
-            if (gqa) assertTrue(r.report().notices().getFirst().contains("v_proj"), r.report().notices().getFirst());
-            int mappings = (gqa ? 3 : 4) * LAYERS;
-            assertEquals(mappings, r.report().alphas().size());
-            if (o.method() == BalancePass.Method.AWQ) {
-                assertTrue(r.report().alphas().values().stream().anyMatch(a -> !Double.isNaN(a)), "AWQ moved no scale: " + r.report().alphas());
+
+            public WeightTransform transform() {
+                return new SmoothQuantTransform(0.5, EnumSet.of(TensorRole.INPUT_NORM, TensorRole.POST_ATTENTION_NORM, TensorRole.UP,
+                        TensorRole.V), notices::add);
             }
-            // the transform really changed the tensors it folds into (else this test could not fail)
-            assertFalse(java.util.Arrays.equals(r.tensors().get("model.layers.0.input_layernorm.weight"), readAll(model, "model.layers.0.input_layernorm.weight")));
-            float[] transformed = logits(model, r.tensors(), windows);
+        };
+        for (StepType.TransformStep step : List.of(awqStep, smoothStep)) {
+            float[] transformed = logits(model, windows, new Object[] {step, w3});
             double worst = 0;
             for (int i = 0; i < original.length; i++) {
                 double err = Math.abs(transformed[i] - original[i]) / (ABS + REL * Math.abs(original[i]));
                 worst = Math.max(worst, err);
             }
-            assertTrue(worst <= 1, o.method() + ": logits differ by " + worst + "× the tolerance");
+            assertTrue(worst <= 1, step.step().type() + ": logits differ by " + worst + "× the tolerance");
             double nllA = nll(original, windows), nllB = nll(transformed, windows);
             assertEquals(Math.exp(nllA), Math.exp(nllB), REL * Math.exp(nllA), "perplexity");
+        }
+        assertEquals(gqa ? 1 : 0, notices.size(), notices.toString());
+        if (gqa) assertTrue(notices.getFirst().contains("v_proj") || notices.getFirst().contains("V has"), notices.getFirst());
+    }
+
+    /**
+     * Logits of the model, or (with {@code transform = {step, scheme}}) of the model after the transform ran layer by layer
+     * through the pipeline's {@link LayerTransforms} (statistics and block loss on the runner), quantization off.
+     */
+    private static float[] logits(Path model, int[][] windows, Object[] transform) {
+        try (ModelSource base = ModelSource.open(model)) {
+            OverlayModelSource overlay = new OverlayModelSource(base);
+            try (LlamaRunner runner = LlamaRunner.open(overlay, 1)) {
+                if (transform != null) {
+                    StepType.TransformStep step = (StepType.TransformStep) transform[0];
+                    QuantScheme scheme = (QuantScheme) transform[1];
+                    ModelArchitecture arch = ModelArchitecture.forHfClass(base.architecture(), "test");
+                    List<ArtifactPlan.Entry> entries = new ArrayList<>();
+                    for (String n : base.tensorNames()) {
+                        boolean linear = n.endsWith("_proj.weight");
+                        entries.add(new ArtifactPlan.Entry(n, base.shape(n), -1, linear ? scheme : null, null));
+                    }
+                    LayerTransforms lt = new LayerTransforms(List.of(step), arch, overlay, new ArtifactPlan(base, null, null, entries), 0);
+                    lt.transformModel();
+                    NDArray h = runner.embed(windows);
+                    int replaced = 0;
+                    for (int layer = 0; layer < LAYERS; layer++) {
+                        TensorSet t = lt.load(layer);
+                        lt.transformLayer(layer, t, runner, List.of(h));
+                        replaced += t.changed().size();
+                        NDArray next = runner.runLayer(layer, h, LinearHook.NONE);
+                        h.close();
+                        h = next;
+                    }
+                    h.close();
+                    // the transform really moved scale (else this test could not fail)
+                    assertTrue(replaced > 0, step.step().type() + " changed nothing");
+                }
+                try (NDArray l = Evaluator.logits(runner, windows)) {
+                    return l.toFloatArray();
+                }
+            }
         }
     }
 
     static final int D = 64, FF = 96, LAYERS = 2, VOCAB = 50, HD = 16;
-
-    private static float[] logits(Path model, Map<String, float[]> replaced, int[][] windows) {
-        try (ModelSource src = new OverlayModelSource(ModelSource.open(model), replaced);
-             LlamaRunner runner = LlamaRunner.open(src, 1);
-             NDArray l = Evaluator.logits(runner, windows)) {
-            return l.toFloatArray();
-        }
-    }
-
-    private static float[] readAll(Path model, String name) {
-        try (ModelSource src = ModelSource.open(model)) {
-            return src.readAll(name);
-        }
-    }
 
     /** Mean next-token NLL of the windows under the logits (perplexity = exp of it). */
     private static double nll(float[] logits, int[][] windows) {
