@@ -6,7 +6,7 @@ import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
@@ -79,11 +79,11 @@ final class GgufGptq {
         try (LlamaRunner runner = LlamaRunner.open(modelDir, threads)) {
             Architecture arch = runner.config().architecture();
             LayerwiseCapture.run(runner, windows, BATCH, true, new LayerwiseCapture.Step() {
-                HessianObserver hessians;
+                EngineHessians hessians;
 
                 @Override
                 public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
-                    hessians = new HessianObserver();
+                    hessians = new EngineHessians();
                     return List.of(hessians);
                 }
 
@@ -98,7 +98,7 @@ final class GgufGptq {
                             if (m == null) throw new IllegalStateException("no GGUF name for " + hf);
                             PlannedTensor t = planned.get(m.ggufName());
                             if (t == null) throw new IllegalStateException("the plan has no tensor " + m.ggufName());
-                            double[] h = hessians.hessian(ObservingHook.key(arch, layer, l));
+                            double[] h = hessians.get(ObservingHook.key(arch, layer, l)).sum();
                             float[] w = r.linearWeight(layer, l);
                             Quantized q = quantize(m.ggufName(), t.type(), w, rows, cols, h, sweep, options, fallbacks);
                             r.setLinearWeight(layer, l, q.values());

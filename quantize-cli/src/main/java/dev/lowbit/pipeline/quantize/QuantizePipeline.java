@@ -35,7 +35,7 @@ import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.pipeline.steps.QuantizerStep;
 import dev.lowbit.ptq.scheme.ZeroFloor;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -232,7 +232,7 @@ public final class QuantizePipeline {
         long[] solveAndWrite = new long[1];
         try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
             LayerwiseCapture.run(runner, windows, 8, quantizer.trueSequential(), new LayerwiseCapture.Step() {
-                HessianObserver hessians;
+                EngineHessians hessians;
                 final Map<String, QuantizedTensor> done = new LinkedHashMap<>();
 
                 @Override
@@ -249,7 +249,7 @@ public final class QuantizePipeline {
                             Target tg = byModule.get(arch.linearName(layer, l));
                             if (tg == null) continue;
                             // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
-                            double[] h = hessians.hessian(ObservingHook.key(arch, layer, l)).clone();
+                            double[] h = hessians.get(ObservingHook.key(arch, layer, l)).sum();
                             QuantizedTensor q = quantizer.quantize(tg.module, tg.scheme, r.linearWeight(layer, l), tg.rows, tg.cols, h, floor);
                             r.setLinearWeight(layer, l, q.dequantize());
                             done.put(tg.module, q);
@@ -442,7 +442,7 @@ public final class QuantizePipeline {
     }
 
     /** The engine-side Hessian observer, with its time booked under "hessian". */
-    static final class TimedHessianObserver extends HessianObserver {
+    static final class TimedHessianObserver extends EngineHessians {
         private final Timings time;
 
         TimedHessianObserver(Timings time) {
