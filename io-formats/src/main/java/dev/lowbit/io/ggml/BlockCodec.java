@@ -49,6 +49,17 @@ public interface BlockCodec {
         return false;
     }
 
+    /**
+     * Packs one block whose parameters and codes a search chose ({@code block.type()} must be this codec's) into
+     * {@link GgmlType#typeSize()} bytes at {@code dst[at]}: layout only, no rounding decisions. Codecs of types that
+     * have a search in ptq-algorithms implement it.
+     *
+     * @throws UnsupportedOperationException for a type whose blocks lowbit only packs from raw values
+     */
+    default void pack(GgmlBlock block, MemorySegment dst, long at) {
+        throw new UnsupportedOperationException(type() + ": no block packing");
+    }
+
     /** Bytes of one row of {@code n} elements: {@code n / blockSize × typeSize}. */
     default long rowBytes(int n) {
         return type().byteSizeOf(n);

@@ -13,7 +13,7 @@ package dev.lowbit.io.ggml;
  * that made {@code ../shared/data/ggml-ref}); a {@code -march=native -ffp-contract=fast} build of ggml contracts
  * these sums into FMAs and produces slightly different blocks for every searching type.
  */
-final class KQuantSearch {
+public final class KQuantSearch {
     private KQuantSearch() {}
 
     /** ggml's {@code GROUP_MAX_EPS}: a group whose largest magnitude is below this is all zero. */
@@ -34,7 +34,7 @@ final class KQuantSearch {
      * Weights: {@code qw} if given, else by {@code rmseType} (1: x², 2: 1, 3: |x|, other: √|x|).
      * {@code rmseType} 0 returns the plain 1/iscale without refinement.
      */
-    static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, int rmseType, float[] qw, int qwo) {
+    public static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, int rmseType, float[] qw, int qwo) {
         float max = 0;
         float amax = 0;
         for (int i = 0; i < n; i++) {
@@ -259,7 +259,7 @@ final class KQuantSearch {
      * {@code make_qkx3_quants}: {@link #makeQkx2Quants} as used with importance weights (weights default to x²), with
      * candidate levels computed as rint(min(v, nmax)) for v &gt; 0, else 0.
      */
-    static float makeQkx3Quants(int n, int nmax, float[] x, int xo, float[] weights, int[] L, int lo, float[] theMin,
+    public static float makeQkx3Quants(int n, int nmax, float[] x, int xo, float[] weights, int[] L, int lo, float[] theMin,
                                 int[] Laux, float rmin, float rdelta, int nstep, boolean useMad) {
         float min = x[xo];
         float max = x[xo];

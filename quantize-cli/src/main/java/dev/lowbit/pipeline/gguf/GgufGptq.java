@@ -24,6 +24,8 @@ import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.gptq.NotPositiveDefiniteException;
 import dev.lowbit.ptq.grid.GgmlGrid;
+import dev.lowbit.ptq.search.GgmlSearch;
+import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,12 +149,13 @@ final class GgufGptq {
         float[] importance = new float[cols];
         for (int c = 0; c < cols; c++) importance[c] = (float) h[c * cols + c];
         BlockCodec codec = BlockCodecs.forType(type);
+        GgmlSearch search = GgmlSearches.forType(type);
         long rowBytes = codec.rowBytes(cols);
         byte[] packed = new byte[Math.toIntExact(rows * rowBytes)];
         MemorySegment seg = MemorySegment.ofArray(packed);
         float[] values = new float[rows * cols];
         for (int r = 0; r < rows; r++) {
-            codec.quantizeRow(w, r * cols, cols, codec.usesImportance() ? importance : null, seg, r * rowBytes);
+            search.quantizeRow(w, r * cols, cols, search.usesImportance() ? importance : null, seg, r * rowBytes);
             codec.dequantizeRow(seg, r * rowBytes, values, r * cols, cols);
         }
         return new Quantized(packed, values);
