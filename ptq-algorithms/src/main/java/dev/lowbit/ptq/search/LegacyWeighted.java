@@ -4,7 +4,6 @@ import dev.lowbit.io.ggml.BlockCodec;
 import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.GgmlBlock;
 import dev.lowbit.io.ggml.GgmlType;
-import dev.lowbit.io.ggml.KQuantSearch;
 import java.lang.foreign.MemorySegment;
 
 /**

@@ -1,11 +1,11 @@
-package dev.lowbit.io.ggml;
+package dev.lowbit.ptq.search;
 
 /**
  * llama.cpp's scale searches for the k-quants and IQ4: given a group of values (and optional weights), pick a scale
  * (and for the asymmetric types a min) and integer levels. Pure arithmetic on float arrays, no I/O.
  *
- * <p>By DESIGN.md ("Codec vs. search") these searches are algorithms and belong in {@code ptq-algorithms}; they sit
- * next to the block codecs until the codec interface exists. Every function reproduces the float arithmetic of the
+ * <p>By DESIGN.md ("Codec vs. search") these searches are algorithms: the codecs in io-formats only pack what they
+ * choose ({@link dev.lowbit.io.ggml.GgmlBlock}). Every function reproduces the float arithmetic of the
  * ggml function it is named after, operation by operation in f32 and in the same order, so that the blocks come out
  * byte-identical to ggml's: rounding is {@link #nearestInt} (round half to even, ggml's {@code nearest_int}).
  *
@@ -13,7 +13,7 @@ package dev.lowbit.io.ggml;
  * that made {@code ../shared/data/ggml-ref}); a {@code -march=native -ffp-contract=fast} build of ggml contracts
  * these sums into FMAs and produces slightly different blocks for every searching type.
  */
-public final class KQuantSearch {
+final class KQuantSearch {
     private KQuantSearch() {}
 
     /** ggml's {@code GROUP_MAX_EPS}: a group whose largest magnitude is below this is all zero. */
@@ -34,7 +34,7 @@ public final class KQuantSearch {
      * Weights: {@code qw} if given, else by {@code rmseType} (1: x², 2: 1, 3: |x|, other: √|x|).
      * {@code rmseType} 0 returns the plain 1/iscale without refinement.
      */
-    public static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, int rmseType, float[] qw, int qwo) {
+    static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, int rmseType, float[] qw, int qwo) {
         float max = 0;
         float amax = 0;
         for (int i = 0; i < n; i++) {
@@ -259,7 +259,7 @@ public final class KQuantSearch {
      * {@code make_qkx3_quants}: {@link #makeQkx2Quants} as used with importance weights (weights default to x²), with
      * candidate levels computed as rint(min(v, nmax)) for v &gt; 0, else 0.
      */
-    public static float makeQkx3Quants(int n, int nmax, float[] x, int xo, float[] weights, int[] L, int lo, float[] theMin,
+    static float makeQkx3Quants(int n, int nmax, float[] x, int xo, float[] weights, int[] L, int lo, float[] theMin,
                                 int[] Laux, float rmin, float rdelta, int nstep, boolean useMad) {
         float min = x[xo];
         float max = x[xo];
