@@ -54,7 +54,7 @@ if has_opt -l || has_opt -lp || has_opt -h || [ ! -s "$result" ]; then exit 0; f
 python3 - "$result" <<'PY'
 import json, sys
 runs = json.load(open(sys.argv[1]))
-bytes_per_elem = {"Bf16DecodeBench": 2, "QuantizeBench": 4}
+bytes_per_elem = {"Bf16DecodeBench": 2, "QuantizeBench": 4, "HadamardBench": 4 * 64}
 rows = []
 for r in runs:
     cls = r["benchmark"].split(".")[-2]

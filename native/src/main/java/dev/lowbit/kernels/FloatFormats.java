@@ -139,4 +139,102 @@ public final class FloatFormats {
         }
         return (byte) (sign | code);
     }
+
+    // ------------------------------------------------------------------ OCP MX element formats without Inf/NaN
+
+    /**
+     * The OCP MX element formats that have no Inf and no NaN (every code is a finite value), by exponent and mantissa
+     * width: FP4 E2M1 (max 6), FP6 E2M3 (max 7.5) and FP6 E3M2 (max 28). A code is {@code 1 + e + m} bits: sign on
+     * top, then the biased exponent (bias 2^(e−1) − 1), then the mantissa; exponent 0 is subnormal.
+     */
+    public enum MiniFloat {
+        E2M1(2, 1), E2M3(2, 3), E3M2(3, 2);
+
+        private final int ebits, mbits, bias;
+        private final float max;
+
+        MiniFloat(int ebits, int mbits) {
+            this.ebits = ebits;
+            this.mbits = mbits;
+            this.bias = (1 << (ebits - 1)) - 1;
+            this.max = Math.scalb(2f - Math.scalb(1f, -mbits), (1 << ebits) - 1 - bias);
+        }
+
+        /** Bits per code, sign included. */
+        public int bits() {
+            return 1 + ebits + mbits;
+        }
+
+        /** Largest finite magnitude. */
+        public float max() {
+            return max;
+        }
+
+        /** Exponent of the largest normal binade: floor(log2(max)) (2 for E2M1 and E2M3, 4 for E3M2). */
+        public int emax() {
+            return (1 << ebits) - 1 - bias;
+        }
+
+        /** The value of {@code code} (its low {@link #bits()} bits), exactly; the negative zero code gives −0. */
+        public float toF32(int code) {
+            int sign = (code >>> (ebits + mbits)) & 1;
+            int exp = (code >>> mbits) & ((1 << ebits) - 1);
+            int mant = code & ((1 << mbits) - 1);
+            float v = exp == 0
+                    ? Math.scalb((float) mant, 1 - bias - mbits)
+                    : Math.scalb((float) ((1 << mbits) | mant), exp - bias - mbits);
+            return sign == 1 ? -v : v;
+        }
+
+        /**
+         * f32 → code, round to nearest, ties to even (the code with an even mantissa), saturating: every magnitude past
+         * {@link #max()} (±Inf included) becomes ±max, as the OCP MX spec's saturating conversion and every tool do.
+         * −0 keeps its sign bit. NaN has no code: {@link IllegalArgumentException}.
+         */
+        public int fromF32(float f) {
+            if (Float.isNaN(f)) throw new IllegalArgumentException(name() + " has no NaN");
+            int sign = (Float.floatToRawIntBits(f) >>> 31) << (ebits + mbits);
+            float a = Math.abs(f);
+            int maxCode = (1 << (ebits + mbits)) - 1;
+            if (a >= max) return sign | maxCode;
+            // the step of a's binade (subnormals share the first normal binade's step); a/step is exact (a power-of-two
+            // scaling within f32's range) and rint rounds half to even. The result q·step may carry into the next
+            // binade, which the code arithmetic below absorbs (q = 2^(m+1) is the next binade's first code).
+            int e = Math.max(Math.getExponent(a), 1 - bias);
+            int q = (int) Math.rint(Math.scalb(a, mbits - e));
+            int code;
+            if (e == 1 - bias && q < (1 << mbits)) {
+                code = q; // subnormal (or zero)
+            } else {
+                if (q == (2 << mbits)) { q = 1 << mbits; e++; }
+                code = ((e + bias) << mbits) | (q - (1 << mbits));
+            }
+            return sign | Math.min(code, maxCode);
+        }
+    }
+
+    /** E2M1 code (low 4 bits) → f32: ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}. */
+    public static float e2m1ToF32(int code) {
+        return MiniFloat.E2M1.toF32(code);
+    }
+
+    /** f32 → E2M1 code, round to nearest even, saturating at ±6 (see {@link MiniFloat#fromF32}). */
+    public static int f32ToE2m1(float f) {
+        return MiniFloat.E2M1.fromF32(f);
+    }
+
+    /**
+     * OCP E8M0 scale byte → f32: 2^(e − 127) for e in 0..254 (2^−127 is an f32 subnormal, still exact); 0xFF is NaN.
+     */
+    public static float e8m0ToF32(int e) {
+        e &= 0xFF;
+        if (e == 0xFF) return Float.NaN;
+        return e == 0 ? 0x1p-127f : Float.intBitsToFloat(e << 23);
+    }
+
+    /** The E8M0 byte of 2^k, k in −127..127; anything else is {@link IllegalArgumentException} (E8M0 cannot hold it). */
+    public static int e8m0OfExponent(int k) {
+        if (k < -127 || k > 127) throw new IllegalArgumentException("2^" + k + " is outside E8M0's 2^-127..2^127");
+        return k + 127;
+    }
 }

@@ -87,6 +87,16 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--mse-clip", description = "search a shrunk range per group minimising the error (the reference's mse=True), for rtn and gptq")
     boolean mseClip;
 
+    @Option(names = "--scheme", paramLabel = "NAME", description = "int (default: --bits/--group-size/--sym) or a float scheme: "
+            + "fp8, fp8_e5m2 (per channel), nvfp4, mxfp4 (written as compressed-tensors), mxfp6_e3m2, mxfp6_e2m3, mxfp8_e4m3, mxfp8_e5m2")
+    String scheme;
+
+    @Option(names = "--four-over-six", paramLabel = "off|mse|weighted", description = "--scheme nvfp4: per block, the block maximum on 4 or on 6, whichever reconstructs better (weighted: by diag(H), gptq only)")
+    String fourOverSix;
+
+    @Option(names = "--mx-exponent", paramLabel = "RULE", description = "--scheme mx*: ocp (= ggml, default) | compressed-tensors | modelopt: how a block's E8M0 exponent follows from its maximum")
+    String mxExponent;
+
     @Option(names = "--act-order", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
             description = "gptq: quantize columns in order of decreasing Hessian diagonal (desc_act; default: false, true with --format gguf)")
     Boolean actOrder;
@@ -112,7 +122,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones (not with --format gguf)")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | gguf (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme)")
     String format;
 
     @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")
@@ -143,8 +153,12 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--ignore", paramLabel = "REGEX", description = "leave modules matching unquantized (repeatable), e.g. 'layers\\.0\\.' (not with --format gguf)")
     List<String> ignore = new ArrayList<>();
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "seed for --calib-random, recorded in the manifest (default: ${DEFAULT-VALUE})")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "seed for --calib-random and --rotate, recorded in the manifest (default: ${DEFAULT-VALUE})")
     long seed;
+
+    @Option(names = "--rotate", description = "rotate the model first (R1 + R2 randomised Hadamard, norms folded; same function, "
+            + "outliers spread); seeded by --seed; with --method none the rotated f32 checkpoint is the output")
+    boolean rotate;
 
     @Option(names = "--recipe", paramLabel = "FILE", description = "run this recipe (recipe.json of an earlier run, or your own JSON / YAML); the quantization flags above are then refused")
     Path recipe;
@@ -168,7 +182,7 @@ final class QuantizeCommand implements Callable<Integer> {
     boolean verbose;
 
     /** Flags that describe the quantization itself: all of them are the recipe's business when --recipe is given. */
-    private static final List<String> RECIPE_FLAGS = List.of("--method", "--bits", "--group-size", "--sym", "--mse-clip",
+    private static final List<String> RECIPE_FLAGS = List.of("--method", "--scheme", "--four-over-six", "--mx-exponent", "--bits", "--group-size", "--sym", "--mse-clip",
             "--act-order", "--static-groups", "--damp", "--block-size", "--calib", "--calib-samples", "--calib-seqlen",
             "--calib-random", "--format", "--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize",
             "--allow-rtn-fallback", "--search-importance",
@@ -187,6 +201,10 @@ final class QuantizeCommand implements Callable<Integer> {
         if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
+        if ("none".equals(method)) return rotatedCheckpoint();
+        if (rotate) {
+            throw new Main.UsageException("--rotate runs with --method none only for now: write the rotated checkpoint, then quantize it");
+        }
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {
@@ -205,12 +223,28 @@ final class QuantizeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** {@code --rotate --method none}: the rotated checkpoint, no quantizer; every quantization flag is refused. */
+    private Integer rotatedCheckpoint() {
+        if (!rotate) throw new Main.UsageException("--method none writes no quantized model: it needs a transform (--rotate)");
+        List<String> quantization = new ArrayList<>(RECIPE_FLAGS);
+        quantization.removeAll(List.of("--method", "--seed"));
+        quantization.add("--recipe");
+        refuse(quantization, "%s does not apply to --method none: the output is the rotated f32 checkpoint");
+        dev.lowbit.pipeline.rotate.RotatedCheckpoint.Report report = dev.lowbit.pipeline.rotate.RotatedCheckpoint.write(
+                model, output, seed, force, quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
+        if (json) System.out.println(report.toJson());
+        else report.print(System.out);
+        return 0;
+    }
+
     /** The recipe: {@code --recipe FILE}, or the one-step recipe the flags describe; flags that do not apply are refused. */
     Recipe recipe() {
         if (recipe != null) {
             refuse(RECIPE_FLAGS, "%s is refused with --recipe: the recipe file fixes the whole run (edit the recipe instead)");
             return Recipe.read(recipe);
         }
+        boolean floatScheme = scheme != null && !scheme.equals("int");
+        if (floatScheme && !typed("--format")) format = Output.COMPRESSED_TENSORS;
         boolean gguf = Output.GGUF.equals(format);
         String step = method != null ? method : gguf ? "rtn" : "gptq";
         StepRegistry.DEFAULT.get("--method", step);
@@ -229,7 +263,15 @@ final class QuantizeCommand implements Callable<Integer> {
         if (calib == null) refuse(List.of("--calib-samples", "--calib-seqlen", "--calib-random"), "%s needs --calib FILE");
 
         ObjectNode p = JsonNodeFactory.instance.objectNode();
-        if (!gguf) {
+        if (gguf) refuse(List.of("--scheme", "--four-over-six", "--mx-exponent"), "%s does not apply to --format gguf: the GGUF --type fixes the grid");
+        if (floatScheme) {
+            refuse(GRID_FLAGS, "%s does not apply to --scheme " + scheme + ": the scheme fixes the grid");
+            p.put("scheme", scheme);
+            if (fourOverSix != null) p.put("four_over_six", fourOverSix);
+            if (mxExponent != null) p.put("mx_exponent", mxExponent);
+        } else if (!gguf) {
+            refuse(List.of("--four-over-six", "--mx-exponent"), "%s applies to a float --scheme only");
+            if (scheme != null) p.put("scheme", scheme);
             p.put("bits", bits);
             p.put("group_size", groupSize);
             p.put("symmetric", sym);

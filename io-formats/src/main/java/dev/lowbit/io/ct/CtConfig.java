@@ -65,4 +65,64 @@ public final class CtConfig {
         group.putNull("input_activations");
         group.putNull("output_activations");
     }
+
+    /**
+     * The {@code quantization_config} of a compressed-tensors float checkpoint: format {@code nvfp4-pack-quantized}
+     * (weights {@code float}, 4 bits, {@code tensor_group} of 16, E4M3 scales: llm-compressor's NVFP4A16 preset),
+     * {@code mxfp4-pack-quantized} (4 bits, {@code group} of 32, uint8 E8M0 scales: MXFP4A16) or {@code float-quantized}
+     * (8 bits, {@code channel}: FP8_DYNAMIC's weights). {@code fp8DynamicTokens} adds FP8_DYNAMIC's input activations
+     * (float 8-bit, per token, dynamic): W8A8-FP8; otherwise weight-only.
+     */
+    public static ObjectNode floatQuantizationConfig(QuantScheme scheme, boolean fp8DynamicTokens, List<String> ignore) {
+        String format = CtFloatPacking.format(scheme);
+        if (format == null) throw new IllegalArgumentException("compressed-tensors has no format lowbit writes for " + scheme);
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        ObjectNode c = f.objectNode();
+        c.put("quant_method", "compressed-tensors");
+        c.put("format", format);
+        c.put("quantization_status", "compressed");
+        ObjectNode group = c.putObject("config_groups").putObject("group_0");
+        group.putArray("targets").add("Linear");
+        ObjectNode w = group.putObject("weights");
+        w.put("num_bits", scheme.bits());
+        w.put("type", "float");
+        w.put("symmetric", true);
+        switch (format) {
+            case "nvfp4-pack-quantized" -> {
+                w.put("group_size", 16);
+                w.put("strategy", "tensor_group");
+                w.put("scale_dtype", "torch.float8_e4m3fn");
+            }
+            case "mxfp4-pack-quantized" -> {
+                w.put("group_size", 32);
+                w.put("strategy", "group");
+                w.put("scale_dtype", "torch.uint8");
+            }
+            default -> {
+                w.putNull("group_size");
+                w.put("strategy", "channel");
+            }
+        }
+        w.put("dynamic", false);
+        w.putNull("actorder");
+        w.put("observer", "minmax");
+        if (fp8DynamicTokens) {
+            if (!format.equals("float-quantized")) throw new IllegalArgumentException("FP8 dynamic activations go with FP8 weights");
+            ObjectNode a = group.putObject("input_activations");
+            a.put("num_bits", 8);
+            a.put("type", "float");
+            a.put("symmetric", true);
+            a.putNull("group_size");
+            a.put("strategy", "token");
+            a.put("dynamic", true);
+            a.putNull("observer");
+        } else {
+            group.putNull("input_activations");
+        }
+        group.putNull("output_activations");
+        ArrayNode ig = c.putArray("ignore");
+        ignore.forEach(ig::add);
+        c.putNull("kv_cache_scheme");
+        return c;
+    }
 }

@@ -13,19 +13,36 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.io.trit.TritPacking;
+import dev.lowbit.io.trit.TritPlaneConfig;
+import dev.lowbit.io.trit.TritPlaneTensors;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Presents a quantized checkpoint (GPTQ v1 {@code qweight/qzeros/scales/g_idx}, or compressed-tensors
+ * Presents a quantized checkpoint (GPTQ v1 {@code qweight/qzeros/scales/g_idx}, AutoAWQ gemm {@code qweight/qzeros/scales}, or compressed-tensors
  * {@code pack-quantized} {@code weight_packed/weight_scale/weight_zero_point}) as the plain checkpoint it stands for:
  * each quantized Linear appears as {@code <module>.weight}, dequantized to F32 on request (one tensor at a time);
  * every other tensor passes through unchanged. This is how {@code lowbit evaluate} runs a quantized checkpoint.
  */
 public final class DequantizingSource implements TensorSource {
-    public enum Format { GPTQ, COMPRESSED_TENSORS }
+    public enum Format {
+        GPTQ(".qweight", ".qzeros", ".scales", ".g_idx"),
+        AWQ(".qweight", ".qzeros", ".scales"),
+        COMPRESSED_TENSORS(".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"),
+        /** lowbit's trit-plane layout ({@code docs/FORMATS-trit.md}, {@link TritPlaneTensors}). */
+        TRIT_PLANES(TritPlaneTensors.PLANES, TritPlaneTensors.SCALES, TritPlaneTensors.SHAPE);
+
+        private final String marker;
+        private final String[] parts;
+
+        Format(String marker, String... parts) {
+            this.marker = marker;
+            this.parts = parts;
+        }
+    }
 
     private final TensorSource packed;
     private final Format format;
@@ -50,7 +67,7 @@ public final class DequantizingSource implements TensorSource {
         this.rules = List.copyOf(rules);
         this.layout = layout;
         this.source = source;
-        String marker = format == Format.GPTQ ? ".qweight" : ".weight_packed";
+        String marker = format.marker;
         for (String n : packed.names()) {
             if (n.endsWith(marker)) {
                 String module = n.substring(0, n.length() - marker.length());
@@ -109,6 +126,7 @@ public final class DequantizingSource implements TensorSource {
             }
             case "compressed-tensors" -> {
                 String fmt = qc.path("format").asText("");
+                if (FloatDequantizingSource.FORMATS.contains(fmt)) return FloatDequantizingSource.wrap(packed, qc, fmt, source);
                 if (!fmt.equals("pack-quantized")) {
                     throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (only pack-quantized)");
                 }
@@ -141,7 +159,33 @@ public final class DequantizingSource implements TensorSource {
                 names.addAll(patterns);
                 return new DequantizingSource(packed, Format.COMPRESSED_TENSORS, linear, names, CtPackLayout.WORD_ALIGNED, source);
             }
-            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors)");
+            case "awq" -> {
+                // AutoAWQ: only the gemm layout (gemv, gemv_fast, marlin, exllama pack differently), 4-bit, zero points
+                String version = qc.path("version").asText("gemm");
+                if (!version.equalsIgnoreCase("gemm")) {
+                    throw new BadInputException(source, "AWQ version '" + version + "' is not supported (only gemm)");
+                }
+                int bits = qc.has("bits") ? qc.path("bits").asInt(0) : qc.path("w_bit").asInt(0);
+                int group = qc.has("group_size") ? qc.path("group_size").asInt(0) : qc.path("q_group_size").asInt(0);
+                if (bits != 4) throw new BadInputException(source, "AWQ gemm holds 4-bit weights, quantization_config says " + bits);
+                if (group <= 0) throw new BadInputException(source, "AWQ group_size must be positive, got " + group);
+                if (!qc.path("zero_point").asBoolean(true)) {
+                    throw new BadInputException(source, "AWQ zero_point false is not supported (gemm stores zero points)");
+                }
+                return new DequantizingSource(packed, Format.AWQ, scheme(source, 4, group, false), List.of(), null, source);
+            }
+            case TritPlaneConfig.QUANT_METHOD -> {
+                TritPlaneConfig.Fields f;
+                try {
+                    f = TritPlaneConfig.read(qc);
+                } catch (IllegalArgumentException e) {
+                    throw new BadInputException(source, "quantization_config: " + e.getMessage());
+                }
+                return new DequantizingSource(packed, Format.TRIT_PLANES, TritPlaneTensors.scheme(f.planes(), f.groupSize(), f.packing()),
+                        List.of(), null, source);
+            }
+            default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors, awq, "
+                    + TritPlaneConfig.QUANT_METHOD + ")");
         }
     }
 
@@ -162,12 +206,8 @@ public final class DequantizingSource implements TensorSource {
     }
 
     private boolean isPackedPart(String n) {
-        String[] parts = format == Format.GPTQ
-                ? new String[] {".qzeros", ".scales", ".g_idx"}
-                : new String[] {".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"};
-        for (String p : parts) {
-            if (n.endsWith(p) && packed.contains(n.substring(0, n.length() - p.length())
-                    + (format == Format.GPTQ ? ".qweight" : ".weight_packed"))) {
+        for (String p : format.parts) {
+            if (n.endsWith(p) && packed.contains(n.substring(0, n.length() - p.length()) + format.marker)) {
                 return true;
             }
         }
@@ -200,9 +240,14 @@ public final class DequantizingSource implements TensorSource {
             if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
             return new long[] {qweight.shape().dim(1), qweight.shape().dim(0) * 32 / schemeOf(module).bits()};
         }
-        Tensor shape = packed.tensor(module + ".weight_shape");
+        if (format == Format.AWQ) {
+            Tensor qweight = packed.tensor(module + ".qweight");
+            if (qweight.shape().rank() != 2) throw new BadInputException(source, module + ".qweight is not 2-D: " + qweight.shape());
+            return new long[] {qweight.shape().dim(1) * 8, qweight.shape().dim(0)};
+        }
+        Tensor shape = packed.tensor(module + (format == Format.TRIT_PLANES ? TritPlaneTensors.SHAPE : ".weight_shape"));
         if (shape.elementCount() != 2 || shape.dtype().isFloatingPoint()) {
-            throw new BadInputException(source, module + ".weight_shape must hold two integers");
+            throw new BadInputException(source, shape.name() + " must hold two integers");
         }
         return new long[] {shape.getLong(0), shape.getLong(1)};
     }
@@ -229,7 +274,12 @@ public final class DequantizingSource implements TensorSource {
     /** The layout-free codes of a quantized module. */
     public QuantizedTensor quantized(String module) {
         try {
-            return format == Format.GPTQ ? gptq(module) : compressedTensors(module);
+            return switch (format) {
+                case GPTQ -> gptq(module);
+                case AWQ -> awq(module);
+                case COMPRESSED_TENSORS -> compressedTensors(module);
+                case TRIT_PLANES -> tritPlanes(module);
+            };
         } catch (IllegalArgumentException e) {
             throw new BadInputException(source, module + ": " + e.getMessage());
         }
@@ -245,6 +295,18 @@ public final class DequantizingSource implements TensorSource {
         GptqTensors t = new GptqTensors(scheme.bits(), k, n, ints(qweight), ints(packed.tensor(module + ".qzeros")),
                 shorts(scales, DType.F16), gIdx);
         return GptqPacking.unpack(module, t, scheme);
+    }
+
+    private QuantizedTensor awq(String module) {
+        Tensor qweight = packed.tensor(module + ".qweight");
+        if (qweight.shape().rank() != 2) throw new IllegalArgumentException("qweight is not 2-D: " + qweight.shape());
+        int k = Math.toIntExact(qweight.shape().dim(0));
+        int n = Math.toIntExact(qweight.shape().dim(1) * 8);
+        int g = scheme.groupSize();
+        if (k % g != 0) throw new IllegalArgumentException("group_size " + g + " does not divide in_features " + k);
+        dev.lowbit.io.awq.AwqTensors t = new dev.lowbit.io.awq.AwqTensors(k, n, g, ints(qweight),
+                ints(packed.tensor(module + ".qzeros")), shorts(packed.tensor(module + ".scales"), DType.F16));
+        return dev.lowbit.io.awq.AwqPacking.unpack(module, t);
     }
 
     private QuantizedTensor compressedTensors(String module) {
@@ -263,6 +325,33 @@ public final class DequantizingSource implements TensorSource {
         CtTensors t = new CtTensors(scheme.bits(), layout, n, k, groups, ints(wp), ws.dtype(), shorts(ws, ws.dtype()), zp,
                 dims, gIdx);
         return CtPacking.unpack(module, t, scheme);
+    }
+
+    private QuantizedTensor tritPlanes(String module) {
+        Tensor planes = packed.tensor(module + TritPlaneTensors.PLANES);
+        Tensor scales = packed.tensor(module + TritPlaneTensors.SCALES);
+        long[] dims = declaredShape(module + ".weight");
+        if (planes.dtype() != DType.U8 || planes.shape().rank() != 3) {
+            throw new BadInputException(source, planes.name() + " must be U8 [planes, rows, row_bytes], got " + planes.dtype().wireName() + " " + planes.shape());
+        }
+        if (scales.shape().rank() != 3) throw new BadInputException(source, scales.name() + " must be F16 [planes, rows, groups], got " + scales.shape());
+        if (dims[0] < 1 || dims[1] < 1 || dims[0] > Integer.MAX_VALUE || dims[1] > Integer.MAX_VALUE) {
+            throw new BadInputException(source, module + TritPlaneTensors.SHAPE + " " + java.util.Arrays.toString(dims) + " is not a matrix shape");
+        }
+        int n = Math.toIntExact(planes.shape().dim(0)), rows = (int) dims[0], cols = (int) dims[1];
+        int groups = Math.toIntExact(scales.shape().dim(2));
+        if (scales.shape().dim(0) != n || scales.shape().dim(1) != rows || planes.shape().dim(1) != rows) {
+            throw new BadInputException(source, module + ": trit_planes " + planes.shape() + ", trit_scales " + scales.shape()
+                    + " and trit_shape " + java.util.Arrays.toString(dims) + " disagree");
+        }
+        if (groups < 1 || cols % groups != 0 || cols / groups != scheme.groupSize()) {
+            throw new BadInputException(source, module + TritPlaneTensors.SCALES + ": " + groups + " groups per row of " + cols
+                    + " do not match group_size " + scheme.groupSize());
+        }
+        byte[] codes = new byte[Math.toIntExact(planes.elementCount())];
+        java.lang.foreign.MemorySegment.copy(planes.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, codes, 0, codes.length);
+        TritPacking packing = TritPacking.forCodeBits(scheme.codeBits());
+        return new TritPlaneTensors(n, rows, cols, groups, packing, codes, shorts(scales, DType.F16)).unpack(module);
     }
 
     private int[] ints(Tensor t) {

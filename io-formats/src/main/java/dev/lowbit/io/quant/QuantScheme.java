@@ -40,6 +40,10 @@ public record QuantScheme(ElementType element, int bits, double codeBits, ScaleT
         E4M3,
         /** FP8 E5M2 (max 57344). */
         E5M2,
+        /** OCP FP6 E2M3 (max 7.5, no Inf/NaN). */
+        E2M3,
+        /** OCP FP6 E3M2 (max 28, no Inf/NaN). */
+        E3M2,
         /** A trit t ∈ {0, 1, 2} meaning t − 1 ∈ {−1, 0, +1}. */
         TERNARY,
         /** A bit b meaning −1 (0) or +1 (1). */
@@ -132,6 +136,7 @@ public record QuantScheme(ElementType element, int bits, double codeBits, ScaleT
         switch (element) {
             case E2M1 -> require(bits == 4, "E2M1 codes are 4 bits");
             case E4M3, E5M2 -> require(bits == 8, element + " codes are 8 bits");
+            case E2M3, E3M2 -> require(bits == 6, element + " codes are 6 bits");
             case TERNARY -> require(bits == 2, "ternary codes are 2 bits (t ∈ {0, 1, 2})");
             case BINARY -> require(bits == 1, "binary codes are 1 bit");
             case INT -> { }

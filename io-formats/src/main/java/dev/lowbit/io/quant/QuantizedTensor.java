@@ -231,6 +231,14 @@ public record QuantizedTensor(String name, int rows, int cols, QuantScheme schem
             }
             case E4M3 -> FloatFormats.e4m3ToF32((byte) q);
             case E5M2 -> FloatFormats.e5m2ToF32((byte) q);
+            case E2M3 -> {
+                if (q > 63) throw new IllegalStateException(name + ": E2M3 code " + q);
+                yield FloatFormats.MiniFloat.E2M3.toF32(q);
+            }
+            case E3M2 -> {
+                if (q > 63) throw new IllegalStateException(name + ": E3M2 code " + q);
+                yield FloatFormats.MiniFloat.E3M2.toF32(q);
+            }
         };
     }
 

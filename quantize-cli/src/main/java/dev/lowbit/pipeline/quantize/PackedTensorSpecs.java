@@ -30,6 +30,13 @@ final class PackedTensorSpecs {
         return out;
     }
 
+    /** {@code <module>.qweight}, {@code .qzeros}, {@code .scales} of an AutoAWQ gemm Linear. */
+    static List<TensorSpec> awq(String module, dev.lowbit.io.awq.AwqTensors t) {
+        return List.of(ints(module + ".qweight", t.qweightShape(), t.qweight()),
+                ints(module + ".qzeros", t.qzerosShape(), t.qzeros()),
+                shorts(module + ".scales", DType.F16, t.scalesShape(), t.scales()));
+    }
+
     /** {@code <module>.weight_packed}, {@code .weight_scale}, {@code .weight_zero_point}, {@code .weight_shape}, {@code .weight_g_idx}. */
     static List<TensorSpec> compressedTensors(String module, CtTensors t) {
         List<TensorSpec> out = new ArrayList<>(5);

@@ -17,6 +17,8 @@ import dev.lowbit.io.hf.HfConfig;
 import dev.lowbit.io.hf.HfModelCheck;
 import dev.lowbit.io.hf.SideFiles;
 import dev.lowbit.io.ct.CtConfig;
+import dev.lowbit.io.ct.CtFloatPacking;
+import dev.lowbit.io.quant.FloatSchemes;
 import dev.lowbit.io.ct.CtPackLayout;
 import dev.lowbit.io.ct.CtPacking;
 import dev.lowbit.io.gptq.GptqConfig;
@@ -178,6 +180,7 @@ public final class QuantizePipeline {
                 if (w.shape().rank() != 2) throw new BadInputException(module + ".weight", "expected a 2-D weight, got " + w.shape());
                 int rows = Math.toIntExact(w.shape().dim(0)), cols = Math.toIntExact(w.shape().dim(1));
                 QuantScheme scheme = recipe.schemeFor(module, stepScheme);
+                if (FloatSchemes.isFloat(stepScheme)) checkFloatTarget(module, rows, cols, scheme, stepScheme, recipe);
                 if (scheme.groupSize() != -1 && cols % scheme.groupSize() != 0) {
                     throw new BadInputException(module + ".weight", "group size " + scheme.groupSize()
                             + " does not divide in_features " + cols);
@@ -191,6 +194,16 @@ public final class QuantizePipeline {
                                 + "] does not pack into int32 words at " + scheme.bits() + " bits");
                     }
                 }
+                if (Output.AWQ.equals(recipe.output().format())) {
+                    String why = dev.lowbit.io.awq.AwqPacking.unsupported(scheme, rows, cols);
+                    if (why != null) throw new BadInputException(module + ".weight", "--format awq: " + why);
+                    if (!scheme.equals(stepScheme)) {
+                        throw new BadInputException("--format awq", module + ": AWQ's quantization_config has one scheme for every module; overrides cannot be stored");
+                    }
+                    if (recipe.quantizer().actOrder() && !recipe.quantizer().staticGroups()) {
+                        throw new BadInputException("--act-order", "--format awq has no g_idx: act-order needs --static-groups");
+                    }
+                }
                 if (Output.COMPRESSED_TENSORS.equals(recipe.output().format()) && recipe.quantizer().actOrder()
                         && scheme.groupSize() == -1) {
                     throw new BadInputException("--act-order", "compressed-tensors applies activation ordering to group strategy only; use --group-size");
@@ -200,6 +213,19 @@ public final class QuantizePipeline {
         }
         if (out.isEmpty()) throw new BadInputException("recipe", "no Linear matches the targets/ignore patterns");
         return out;
+    }
+
+    /** A float scheme is written as compressed-tensors, whole blocks per row, one scheme for every Linear. */
+    private static void checkFloatTarget(String module, int rows, int cols, QuantScheme scheme, QuantScheme stepScheme, Recipe recipe) {
+        if (!scheme.equals(stepScheme)) {
+            throw new BadInputException("recipe", module + ": per-module overrides are not supported with a float scheme (" + stepScheme + ")");
+        }
+        if (!Output.COMPRESSED_TENSORS.equals(recipe.output().format())) {
+            throw new BadInputException("--format " + recipe.output().format(), "float schemes are written as compressed-tensors (--format compressed-tensors)");
+        }
+        if (CtFloatPacking.format(scheme) == null) {
+            throw new BadInputException("--scheme", scheme + " has no compressed-tensors format lowbit writes (nvfp4, mxfp4 and fp8 do)");
+        }
     }
 
     // ------------------------------------------------------------------ data-free (RTN)
@@ -304,6 +330,10 @@ public final class QuantizePipeline {
             if (!q.scheme().symmetric()) GptqPacking.requireV1Zeros(q);
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
+        if (Output.AWQ.equals(recipe.output().format())) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
+        if (FloatSchemes.isFloat(q.scheme())) {
+            return FloatTensorSpecs.of(module, CtFloatPacking.pack(q), q.scheme().element() == QuantScheme.ElementType.E5M2);
+        }
         return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED,
                 recipe.quantizer().actOrder()));
     }
@@ -349,10 +379,13 @@ public final class QuantizePipeline {
                     q.dampPercent(), !q.needsCalibration() || q.trueSequential());
             if (!overridden.isEmpty() || !leftOut.isEmpty()) GptqConfig.putDynamic(qc, overridden, leftOut);
             cfg.set("quantization_config", qc);
+        } else if (Output.AWQ.equals(recipe.output().format())) {
+            cfg.set("quantization_config", dev.lowbit.io.awq.AwqConfig.quantizationConfig(scheme.groupSize(), leftOut));
         } else {
             List<String> ignore = new ArrayList<>(List.of("lm_head"));
             ignore.addAll(leftOut);
-            cfg.set("quantization_config", overridden.isEmpty()
+            cfg.set("quantization_config", FloatSchemes.isFloat(scheme) ? CtConfig.floatQuantizationConfig(scheme, false, ignore)
+                    : overridden.isEmpty()
                     ? CtConfig.quantizationConfig(scheme, actOrder ? "weight" : null, ignore)
                     : CtConfig.quantizationConfig(groups(targets), actOrder ? "weight" : null, ignore));
         }

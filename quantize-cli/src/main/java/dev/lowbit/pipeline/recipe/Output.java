@@ -7,7 +7,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 /**
  * The recipe's output target.
  *
- * @param format          {@code gptq} (GPTQ v1 safetensors), {@code compressed-tensors} ({@code pack-quantized}) or
+ * @param format          {@code gptq} (GPTQ v1 safetensors), {@code awq} (AutoAWQ gemm), {@code compressed-tensors} ({@code pack-quantized}) or
  *                        {@code gguf}
  * @param type            gguf: the llama.cpp mix ({@code Q4_K_M} …); {@code null} otherwise
  * @param pure            gguf: no mix rules, every quantizable tensor gets the mix's default type
@@ -23,6 +23,8 @@ public record Output(@JsonProperty("format") String format,
     public static final String GPTQ = "gptq";
     public static final String COMPRESSED_TENSORS = "compressed-tensors";
     public static final String GGUF = "gguf";
+    /** AutoAWQ {@code gemm} safetensors (4-bit, groups in order, zero points). */
+    public static final String AWQ = "awq";
 
     /** A safetensors target ({@code gptq} or {@code compressed-tensors}). */
     public static Output of(String format) {

@@ -2,7 +2,10 @@ package dev.lowbit.pipeline.steps;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.quant.FloatSchemes;
 import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.kernels.linalg.Linalg;
+import dev.lowbit.ptq.grid.FpGrid;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Step;
@@ -56,7 +59,7 @@ final class GptqStep implements StepType {
         String where = "step 'gptq'";
         ObjectNode p = output.isGguf()
                 ? StepRegistry.resolve(source, where, step.params(), concat(OWN, GGUF_ONLY), ALL, GridParams.NOT_FOR_GGUF)
-                : StepRegistry.resolve(source, where, step.params(), concat(GridParams.ALL, OWN), ALL, GGUF_ONLY_REASON);
+                : StepRegistry.resolve(source, where, step.params(), concat(GridParams.accepted(source, where, step.params()), OWN), ALL, GGUF_ONLY_REASON);
         // GPTQ into GGUF sweeps in act-order unless told otherwise: measured better at every mix tried (README figures)
         if (output.isGguf() && !step.params().has("desc_act")) p.put("desc_act", true);
         double damp = p.get("damp_percent").doubleValue();
@@ -71,12 +74,17 @@ final class GptqStep implements StepType {
         if (p.get("static_groups").booleanValue() && !p.get("desc_act").booleanValue()) {
             throw new BadInputException(source, where + ": static_groups (--static-groups) only makes sense with desc_act (--act-order)");
         }
-        QuantScheme scheme = output.isGguf() ? null : GridParams.scheme(source, where, p);
-        ClipSearch clip = !output.isGguf() && p.get("mse_clip").booleanValue() ? ClipSearch.REFERENCE : null;
-        return new Quantizer(step.withParams(p), scheme, clip);
+        GridParams.Choice grid = output.isGguf() ? null : GridParams.choice(source, where, p);
+        if (grid != null && grid.isFloat() && p.get("static_groups").booleanValue()) {
+            throw new BadInputException(source, where + ": static_groups (--static-groups) does not apply to float schemes "
+                    + "(a block's scale is fitted when the sweep first reaches one of its columns)");
+        }
+        QuantScheme scheme = grid == null ? null : grid.scheme();
+        ClipSearch clip = grid != null && !grid.isFloat() && p.get("mse_clip").booleanValue() ? ClipSearch.REFERENCE : null;
+        return new Quantizer(step.withParams(p), scheme, clip, grid);
     }
 
-    record Quantizer(Step step, QuantScheme scheme, ClipSearch clip) implements QuantizerStep {
+    record Quantizer(Step step, QuantScheme scheme, ClipSearch clip, GridParams.Choice grid) implements QuantizerStep {
         private ObjectNode p() {
             return step.params();
         }
@@ -111,6 +119,10 @@ final class GptqStep implements StepType {
             return p().get("damp_percent").doubleValue();
         }
 
+        private QuantizedTensor gptqFloat(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
+            return GptqStep.gptqFloat(module, s, grid, config(s).options(), weight, rows, cols, hessian);
+        }
+
         /** The settings {@link Gptq} runs with on grid {@code s}. */
         public GptqConfig config(QuantScheme s) {
             return new GptqConfig(s, dampPercent(), p().get("block_size").intValue(), actOrder(), staticGroups(), clip, null);
@@ -118,14 +130,25 @@ final class GptqStep implements StepType {
 
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
+            if (FloatSchemes.isFloat(s)) return gptqFloat(module, s, weight, rows, cols, hessian);
             return Gptq.quantize(module, weight, rows, cols, hessian, config(s)).quantized();
         }
 
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian,
                                         ZeroFloor floor) {
+            if (FloatSchemes.isFloat(s)) return gptqFloat(module, s, weight, rows, cols, hessian);
             return Gptq.quantize(module, weight, rows, cols, hessian, config(s).withZeroFloor(floor)).quantized();
         }
+    }
+
+    /** GPTQ's sweep onto a float grid ({@link FpGrid}): block scales fitted on the error-compensated weights. */
+    static QuantizedTensor gptqFloat(String module, QuantScheme s, GridParams.Choice grid, GptqConfig.Options options,
+                                     float[] weight, int rows, int cols, double[] hessian) {
+        FpGrid.checkFinite(module, weight);
+        FpGrid fp = new FpGrid(s, grid.mx(), grid.fourOverSix(), rows, cols);
+        Gptq.sweep(module, weight, rows, cols, hessian, options, fp, Linalg.kernels());
+        return fp.result(module);
     }
 
     private static List<Param> concat(List<Param> a, List<Param> b) {

@@ -17,7 +17,7 @@ import dev.lowbit.io.BadInputException;
  */
 public record Param(String name, Kind kind, JsonNode defaultValue, String description) {
     /** Value kinds a recipe may hold. */
-    public enum Kind { INT, NUMBER, BOOL }
+    public enum Kind { INT, NUMBER, BOOL, STRING }
 
     public static Param ofInt(String name, int dflt, String description) {
         return new Param(name, Kind.INT, IntNode.valueOf(dflt), description);
@@ -31,18 +31,24 @@ public record Param(String name, Kind kind, JsonNode defaultValue, String descri
         return new Param(name, Kind.BOOL, BooleanNode.valueOf(dflt), description);
     }
 
+    public static Param ofString(String name, String dflt, String description) {
+        return new Param(name, Kind.STRING, com.fasterxml.jackson.databind.node.TextNode.valueOf(dflt), description);
+    }
+
     /** Checks a recipe value's kind; {@code where} names the step in the message. */
     void check(String source, String where, JsonNode v) {
         boolean ok = switch (kind) {
             case INT -> v.isIntegralNumber() && v.canConvertToInt();
             case NUMBER -> v.isNumber();
             case BOOL -> v.isBoolean();
+            case STRING -> v.isTextual();
         };
         if (!ok) {
             throw new BadInputException(source, where + ": '" + name + "' must be " + switch (kind) {
                 case INT -> "an integer";
                 case NUMBER -> "a number";
                 case BOOL -> "true or false";
+                case STRING -> "a string";
             } + ", got " + v);
         }
     }

@@ -1,10 +1,13 @@
 package dev.lowbit.pipeline.steps;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.quant.FloatSchemes;
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Step;
+import dev.lowbit.ptq.grid.FpGrid;
 import dev.lowbit.ptq.rtn.Rtn;
 import dev.lowbit.ptq.scheme.ZeroFloor;
 import dev.lowbit.ptq.scheme.ClipSearch;
@@ -37,14 +40,18 @@ final class RtnStep implements StepType {
         String where = "step 'rtn'";
         if (output.isGguf()) {
             ObjectNode p = StepRegistry.resolve(source, where, step.params(), List.of(), GridParams.ALL, GridParams.NOT_FOR_GGUF);
-            return new Quantizer(step.withParams(p), null, null);
+            return new Quantizer(step.withParams(p), null, null, null);
         }
-        ObjectNode p = StepRegistry.resolve(source, where, step.params(), GridParams.ALL, GridParams.ALL, "");
-        QuantScheme scheme = GridParams.scheme(source, where, p);
-        return new Quantizer(step.withParams(p), scheme, p.get("mse_clip").booleanValue() ? ClipSearch.REFERENCE : null);
+        ObjectNode p = StepRegistry.resolve(source, where, step.params(), GridParams.accepted(source, where, step.params()), GridParams.ALL, "");
+        GridParams.Choice grid = GridParams.choice(source, where, p);
+        if (grid.fourOverSix() == FpGrid.FourOverSix.WEIGHTED) {
+            throw new BadInputException(source, where + ": four_over_six 'weighted' weighs by diag(H), which rtn has no data for (use mse, or gptq)");
+        }
+        ClipSearch clip = !grid.isFloat() && p.get("mse_clip").booleanValue() ? ClipSearch.REFERENCE : null;
+        return new Quantizer(step.withParams(p), grid.scheme(), clip, grid);
     }
 
-    record Quantizer(Step step, QuantScheme scheme, ClipSearch clip) implements QuantizerStep {
+    record Quantizer(Step step, QuantScheme scheme, ClipSearch clip, GridParams.Choice grid) implements QuantizerStep {
         @Override
         public String name() {
             return "rtn";
@@ -57,12 +64,14 @@ final class RtnStep implements StepType {
 
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
+            if (FloatSchemes.isFloat(s)) return FpGrid.rtn(module, weight, rows, cols, s, grid.mx(), grid.fourOverSix(), null);
             return clip == null ? Rtn.rtn(module, weight, rows, cols, s) : Rtn.rtn(module, weight, rows, cols, s, clip);
         }
 
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian,
                                         ZeroFloor floor) {
+            if (FloatSchemes.isFloat(s)) return quantize(module, s, weight, rows, cols, hessian);
             return Rtn.rtn(module, weight, rows, cols, s, clip, floor);
         }
     }

@@ -1,0 +1,62 @@
+package dev.lowbit.io.trit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+
+/**
+ * The {@code quantization_config} of a trit-plane checkpoint. It documents itself: besides the fields a reader needs
+ * ({@code quant_method}, {@code format_version}, {@code planes}, {@code group_size}, {@code packing}) it carries the
+ * tensor names, the code meaning and the dequantization formula as strings.
+ */
+public final class TritPlaneConfig {
+    public static final String QUANT_METHOD = "lowbit-trit-planes";
+    public static final int VERSION = 1;
+
+    private TritPlaneConfig() {}
+
+    /** What a reader takes from the config (each tensor's own shapes give its plane count and groups). */
+    public record Fields(int planes, int groupSize, TritPacking packing) {}
+
+    /**
+     * @param method the quantizer that produced the planes (ptqtp, ternary-rtn), recorded for people
+     * @param ignore decoder Linears left unquantized (and lm_head)
+     */
+    public static ObjectNode quantizationConfig(Fields f, String method, List<String> ignore) {
+        ObjectNode c = JsonNodeFactory.instance.objectNode();
+        c.put("quant_method", QUANT_METHOD);
+        c.put("format_version", VERSION);
+        c.put("method", method);
+        c.put("planes", f.planes());
+        c.put("group_size", f.groupSize());
+        c.put("packing", f.packing().wireName());
+        c.put("scale_dtype", "float16");
+        c.put("bits_per_weight", f.planes() * f.packing().bitsPerTrit() + f.planes() * 16.0 / f.groupSize());
+        ObjectNode t = c.putObject("tensors");
+        t.put("trit_planes", "U8 [planes, out_features, row_bytes]: codes q = t + 1 (t in {-1, 0, 1}); "
+                + (f.packing() == TritPacking.BASE3
+                ? "base3: 5 per byte, byte k = sum_n q[5k+n] * 3^n (0..242), row padded with q = 1"
+                : "2bit: 4 per byte, element c at bits 2*(c % 4) of byte c / 4, row padded with q = 1"));
+        t.put("trit_scales", "F16 [planes, out_features, in_features / group_size]");
+        t.put("trit_shape", "I64 [2] = [out_features, in_features]");
+        c.put("dequantize", "W[r, c] = sum_p trit_scales[p, r, c / group_size] * (q_p[r, c] - 1)");
+        ArrayNode ig = c.putArray("ignore");
+        ignore.forEach(ig::add);
+        return c;
+    }
+
+    /** The reader's fields, or an {@link IllegalArgumentException} saying which one is wrong. */
+    public static Fields read(JsonNode qc) {
+        int version = qc.path("format_version").asInt(-1);
+        if (version != VERSION) throw new IllegalArgumentException("trit-plane format_version " + qc.path("format_version") + " is not supported (only " + VERSION + ")");
+        int planes = qc.path("planes").asInt(0);
+        if (planes < 1 || planes > 8) throw new IllegalArgumentException("trit-plane planes must be 1..8, got " + qc.path("planes"));
+        int g = qc.path("group_size").asInt(0);
+        if (g < 1) throw new IllegalArgumentException("trit-plane group_size must be positive, got " + qc.path("group_size"));
+        TritPacking p = TritPacking.fromWire(qc.path("packing").asText(""));
+        if (p == null) throw new IllegalArgumentException("trit-plane packing '" + qc.path("packing").asText("") + "' is not base3 or 2bit");
+        return new Fields(planes, g, p);
+    }
+}

@@ -1,0 +1,103 @@
+package dev.lowbit.io.trit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lowbit.io.quant.QuantizedTensor;
+import dev.lowbit.kernels.FloatFormats;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The trit-plane layout: the byte definitions written out here, lossless round trips, hostile bytes. */
+class TritPlaneTensorsTest {
+    private static QuantizedTensor random(int planes, int rows, int cols, int group, TritPacking packing, long seed) {
+        Random rnd = new Random(seed);
+        int groups = cols / group;
+        List<QuantizedTensor.Plane> list = new java.util.ArrayList<>();
+        for (int p = 0; p < planes; p++) {
+            byte[] codes = new byte[rows * cols];
+            for (int i = 0; i < codes.length; i++) codes[i] = (byte) rnd.nextInt(3);
+            float[] s = new float[rows * groups];
+            for (int i = 0; i < s.length; i++) s[i] = FloatFormats.f16ToF32(FloatFormats.f32ToF16((float) rnd.nextGaussian() * 0.02f));
+            list.add(new QuantizedTensor.Plane(codes, s, null, null, null));
+        }
+        var scheme = TritPlaneTensors.scheme(planes, group, packing);
+        return new QuantizedTensor("m", rows, cols, scheme, list, QuantizedTensor.sequentialGroups(cols, scheme), 1f);
+    }
+
+    @Test
+    void bytesFollowTheDocumentedLayout() {
+        byte[] codes = {2, 0, 1, 2, 2, /* next byte */ 0, 1}; // one row of 7
+        // base3: byte k = Σ q[5k+n]·3ⁿ; the second byte's missing trits are padded with q = 1
+        assertArrayEquals(new byte[] {(byte) (2 + 0 * 3 + 1 * 9 + 2 * 27 + 2 * 81), (byte) (0 + 1 * 3 + 1 * 9 + 1 * 27 + 1 * 81)},
+                TritPacking.BASE3.pack(codes, 1, 7));
+        // 2bit: element c at bits 2·(c mod 4) of byte c/4
+        assertArrayEquals(new byte[] {(byte) (2 | 0 << 2 | 1 << 4 | 2 << 6), (byte) (2 | 0 << 2 | 1 << 4 | 1 << 6)},
+                TritPacking.BITS2.pack(codes, 1, 7));
+        assertEquals(2, TritPacking.BASE3.rowBytes(7));
+        assertEquals(2, TritPacking.BITS2.rowBytes(7));
+    }
+
+    @Test
+    void roundTripsAreLosslessOnAwkwardShapes() {
+        for (TritPacking packing : TritPacking.values()) {
+            for (int[] shape : new int[][] {{1, 1, 1}, {3, 7, 7}, {5, 207, 69}, {2, 702, 117}, {64, 512, 128}}) {
+                for (int planes = 1; planes <= 3; planes++) {
+                    QuantizedTensor q = random(planes, shape[0], shape[1], shape[2], packing, shape[1] * 31L + planes);
+                    TritPlaneTensors t = TritPlaneTensors.pack(q, packing);
+                    assertEquals((long) planes * shape[0] * packing.rowBytes(shape[1]), t.planes().length);
+                    QuantizedTensor back = t.unpack("m");
+                    assertArrayEquals(q.dequantize(), back.dequantize(), 0f);
+                    for (int p = 0; p < planes; p++) {
+                        assertArrayEquals(q.planes().get(p).codes(), back.planes().get(p).codes());
+                        assertArrayEquals(q.planes().get(p).scales(), back.planes().get(p).scales(), 0f);
+                    }
+                    assertEquals(q.scheme(), back.scheme());
+                }
+            }
+        }
+    }
+
+    @Test
+    void invalidBytesAndScalesAreRefusedNamingTheTensor() {
+        QuantizedTensor q = random(2, 4, 10, 5, TritPacking.BASE3, 1);
+        TritPlaneTensors t = TritPlaneTensors.pack(q, TritPacking.BASE3);
+        byte[] bad = t.planes().clone();
+        bad[3] = (byte) 243;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TritPlaneTensors(2, 4, 10, 2, TritPacking.BASE3, bad, t.scales()).unpack("layer.q"));
+        assertTrue(e.getMessage().contains("layer.q.trit_planes") && e.getMessage().contains("243"), e.getMessage());
+        short[] nan = t.scales().clone();
+        nan[5] = (short) 0x7E00;
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new TritPlaneTensors(2, 4, 10, 2, TritPacking.BASE3, t.planes(), nan).unpack("layer.q"));
+        assertTrue(e.getMessage().contains("layer.q.trit_scales"), e.getMessage());
+        // a 2-bit code 3, and padding that is not the zero trit
+        byte[] two = TritPacking.BITS2.pack(new byte[] {1, 1, 1, 1, 1, 1}, 1, 6);
+        byte[] three = two.clone();
+        three[0] = (byte) 0xFF;
+        assertThrows(IllegalArgumentException.class, () -> TritPacking.BITS2.unpack(three, 1, 6));
+        byte[] pad = two.clone();
+        pad[1] = (byte) (1 | 1 << 2 | 2 << 4 | 1 << 6);
+        assertThrows(IllegalArgumentException.class, () -> TritPacking.BITS2.unpack(pad, 1, 6));
+        // truncated data
+        assertThrows(IllegalArgumentException.class,
+                () -> new TritPlaneTensors(2, 4, 10, 2, TritPacking.BASE3, java.util.Arrays.copyOf(t.planes(), 3), t.scales()));
+    }
+
+    @Test
+    void onlyTernaryF16TensorsPack() {
+        QuantizedTensor q = random(1, 2, 8, 4, TritPacking.BITS2, 2);
+        float[] s = q.scales().clone();
+        s[0] = 0.1f; // not an f16 value
+        QuantizedTensor notF16 = new QuantizedTensor("m", 2, 8, q.scheme(),
+                List.of(new QuantizedTensor.Plane(q.codes(), s, null, null, null)), q.gIdx(), 1f);
+        assertThrows(IllegalArgumentException.class, () -> TritPlaneTensors.pack(notF16, TritPacking.BITS2));
+        QuantizedTensor ints = new QuantizedTensor("m", 1, 4, new dev.lowbit.io.quant.QuantScheme(4, 4, false),
+                new byte[4], new float[1], new int[1], new int[4]);
+        assertThrows(IllegalArgumentException.class, () -> TritPlaneTensors.pack(ints, TritPacking.BITS2));
+    }
+}

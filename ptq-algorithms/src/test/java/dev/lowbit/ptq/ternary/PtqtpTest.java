@@ -1,0 +1,164 @@
+package dev.lowbit.ptq.ternary;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.io.quant.QuantizedTensor;
+import dev.lowbit.kernels.FloatFormats;
+import dev.lowbit.kernels.linalg.Linalg;
+import dev.lowbit.ptq.TestWeights;
+import dev.lowbit.ptq.gptq.Gptq;
+import dev.lowbit.ptq.gptq.GptqConfig;
+import org.junit.jupiter.api.Test;
+
+/** PTQTP on real tiny-llama-code weights, against references written here from the definitions. */
+class PtqtpTest {
+    private static final int ROWS = 64, COLS = 512; // the first 64 rows of layer 0's q_proj: 256 groups of 128
+
+    private static float[] qProj() {
+        float[] all = TestWeights.real(TestWeights.Q_PROJ);
+        return java.util.Arrays.copyOf(all, ROWS * COLS);
+    }
+
+    private static final QuantScheme TWO_PLANES = Ptqtp.scheme(128, 2, 1.6);
+
+    /** Σ d (w − ŵ)² over the matrix, d per column (null: 1). */
+    private static double loss(float[] w, float[] deq, double[] d) {
+        double l = 0;
+        for (int i = 0; i < w.length; i++) {
+            double e = w[i] - deq[i];
+            l += (d == null ? 1 : d[i % COLS]) * e * e;
+        }
+        return l;
+    }
+
+    @Test
+    void codesScalesAndDequantizationFollowTheDefinition() {
+        float[] w = qProj();
+        QuantizedTensor q = Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 30, null).tensor();
+        assertEquals(2, q.planes().size());
+        float[] deq = q.dequantize();
+        for (int r = 0; r < ROWS; r++) {
+            for (int c = 0; c < COLS; c++) {
+                int g = r * 4 + c / 128;
+                float a1 = q.planes().get(0).scales()[g], a2 = q.planes().get(1).scales()[g];
+                int q1 = q.planes().get(0).codes()[r * COLS + c], q2 = q.planes().get(1).codes()[r * COLS + c];
+                assertTrue(q1 >= 0 && q1 <= 2 && q2 >= 0 && q2 <= 2, "codes are t + 1 in {0, 1, 2}");
+                // scales are stored as f16: exact f16 values
+                assertEquals(a1, FloatFormats.f16ToF32(FloatFormats.f32ToF16(a1)));
+                assertEquals(a2, FloatFormats.f16ToF32(FloatFormats.f32ToF16(a2)));
+                float expect = a1 * (q1 - 1) + a2 * (q2 - 1);
+                assertEquals(expect, deq[r * COLS + c], 0f);
+                // the trits are the best of the nine tuples for the stored scales (an exhaustive check written here)
+                float x = w[r * COLS + c];
+                for (int t1 = -1; t1 <= 1; t1++) {
+                    for (int t2 = -1; t2 <= 1; t2++) {
+                        assertTrue(Math.abs(x - expect) <= Math.abs(x - (a1 * t1 + a2 * t2)) + 1e-7f,
+                                "element [" + r + ", " + c + "] is not rounded to its nearest level");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void twoPlanesBeatOnePlaneAbsmaxAndANineLevelGrid() {
+        float[] w = qProj();
+        double ptqtp = loss(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 50, null).tensor().dequantize(), null);
+        double absmax = loss(w, TernaryRtn.quantize("q", w, ROWS, COLS, Ptqtp.scheme(128, 1, 2)).dequantize(), null);
+        // the 9-level symmetric uniform grid k·s, k = −4..4, s = max|w|/4 per group: α₁ = 3s, α₂ = s represents it
+        float[] uniform = new float[w.length];
+        for (int r = 0; r < ROWS; r++) {
+            for (int g = 0; g < COLS / 128; g++) {
+                float max = 0;
+                for (int c = 0; c < 128; c++) max = Math.max(max, Math.abs(w[r * COLS + g * 128 + c]));
+                float s = max / 4;
+                for (int c = 0; c < 128; c++) {
+                    int i = r * COLS + g * 128 + c;
+                    uniform[i] = s * Math.max(-4, Math.min(4, Math.round(w[i] / s)));
+                }
+            }
+        }
+        double nine = loss(w, uniform, null);
+        // measured: ptqtp ≈ 0.10 × absmax and ≈ 0.5 × the 9-level grid; the bars leave room and still catch a broken fit
+        assertTrue(ptqtp < 0.3 * absmax, "PTQTP " + ptqtp + " vs ternary absmax " + absmax);
+        assertTrue(ptqtp < nine, "PTQTP " + ptqtp + " vs 9-level uniform " + nine);
+        double multi = loss(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 50, null, true).tensor().dequantize(), null);
+        // multi-start keeps the progressive start's result unless another start ends lower: never worse (f16 rounding aside)
+        assertTrue(multi <= ptqtp * (1 + 1e-4), "multi-start " + multi + " vs " + ptqtp);
+    }
+
+    @Test
+    void moreAlternationsNeverRaiseTheError() {
+        float[] w = qProj();
+        double prev = Double.POSITIVE_INFINITY;
+        for (int it : new int[] {0, 1, 3, 10, 50}) {
+            double l = Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, it, null).stats().loss();
+            // alternation is monotone per group; the final f16 rounding can move a group by ~1e-3 relative
+            assertTrue(l <= prev * (1 + 1e-3), it + " iterations: " + l + " after " + prev);
+            prev = l;
+        }
+    }
+
+    @Test
+    void importanceWeightingLowersTheWeightedError() {
+        float[] w = qProj();
+        double[] d = new double[COLS];
+        java.util.Random rnd = new java.util.Random(7);
+        for (int c = 0; c < COLS; c++) d[c] = Math.exp(3 * rnd.nextGaussian()); // a few channels dominate, as diag(H) does
+        double plain = loss(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 50, null).tensor().dequantize(), d);
+        double weighted = loss(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 50, d).tensor().dequantize(), d);
+        assertTrue(weighted < 0.9 * plain, "weighted fit " + weighted + " vs data-free " + plain);
+    }
+
+    @Test
+    void errorFeedbackLowersTheOutputError() {
+        float[] w = qProj();
+        float[] x = TestWeights.correlatedInputs(3, 2048, COLS, 10);
+        double[] h = new double[COLS * COLS];
+        for (int t = 0; t < 2048; t++) {
+            for (int i = 0; i < COLS; i++) {
+                double xi = x[t * COLS + i];
+                for (int j = 0; j < COLS; j++) h[i * COLS + j] += xi * x[t * COLS + j];
+            }
+        }
+        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30, false);
+        Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
+        double fed = outputError(w, grid.result().dequantize(), x);
+        double free = outputError(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 30, null).tensor().dequantize(), x);
+        assertTrue(fed < 0.8 * free, "GPTQ-fed " + fed + " vs data-free " + free);
+    }
+
+    /** ‖(W − Ŵ)·Xᵀ‖² over the calibration tokens: what the output of the Linear loses. */
+    private static double outputError(float[] w, float[] deq, float[] x) {
+        double l = 0;
+        int tokens = x.length / COLS;
+        for (int r = 0; r < ROWS; r++) {
+            for (int t = 0; t < tokens; t++) {
+                double y = 0;
+                for (int c = 0; c < COLS; c++) y += (w[r * COLS + c] - deq[r * COLS + c]) * (double) x[t * COLS + c];
+                l += y * y;
+            }
+        }
+        return l;
+    }
+
+    @Test
+    void aGroupThatDoesNotDivideTheRowIsRefused() {
+        float[] w = new float[4 * 200];
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Ptqtp.quantize("model.layers.0.mlp.up_proj", w, 4, 200, TWO_PLANES, 5, null));
+        assertTrue(e.getMessage().contains("model.layers.0.mlp.up_proj") && e.getMessage().contains("128"), e.getMessage());
+        w[3] = Float.NaN;
+        assertThrows(IllegalArgumentException.class, () -> Ptqtp.quantize("x", w, 4, 200, Ptqtp.scheme(100, 2, 2), 5, null));
+    }
+
+    @Test
+    void allZeroGroupsGiveZeroScalesAndZeroTrits() {
+        float[] w = new float[2 * 128];
+        QuantizedTensor q = Ptqtp.quantize("z", w, 2, 128, TWO_PLANES, 5, null, true).tensor();
+        for (float v : q.dequantize()) assertEquals(0f, v);
+    }
+}
