@@ -7,7 +7,7 @@ final class Commands {
     private Commands() {}
 
     static List<Object> all() {
-        return List.of(new InspectCommand(), new QuantizeCommand(), new ConvertCommand(), new EvaluateCommand(),
+        return List.of(new InspectCommand(), new QuantizeCommand(), new PlanCommand(), new ConvertCommand(), new EvaluateCommand(),
                 new TokenizeCommand());
     }
 }

@@ -160,7 +160,10 @@ class RecipeTest {
             public Configured configure(String source, Step step, Output output) {
                 ObjectNode p = StepRegistry.resolve(source, "step 'rotate'", step.params(), params(), params(), "");
                 Step resolved = step.withParams(p);
-                return () -> resolved;
+                return new TransformStep() {
+                    public Step step() { return resolved; }
+                    public dev.lowbit.ptq.transform.WeightTransform transform() { return () -> "rotate"; }
+                };
             }
         };
         List<StepType> types = new ArrayList<>(StepRegistry.DEFAULT.all());

@@ -1,4 +1,4 @@
-package dev.lowbit.pipeline.quantize;
+package dev.lowbit.pipeline.artifact;
 
 import dev.lowbit.io.ct.CtTensors;
 import dev.lowbit.io.gptq.GptqTensors;

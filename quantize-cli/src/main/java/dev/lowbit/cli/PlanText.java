@@ -1,0 +1,29 @@
+package dev.lowbit.cli;
+
+import dev.lowbit.pipeline.plan.PlanPipeline;
+import java.util.Locale;
+import java.util.Map;
+
+/** The plan report for a terminal: the table of choices, the totals, the solver's proof. */
+final class PlanText {
+    private PlanText() {}
+
+    static String render(PlanPipeline.Report r) {
+        StringBuilder s = new StringBuilder();
+        s.append(String.format(Locale.ROOT, "%-28s %-7s %10s %14s%n", "tensor", "type", "bytes", "predicted"));
+        for (PlanPipeline.Choice c : r.choices()) {
+            s.append(String.format(Locale.ROOT, "%-28s %-7s %10d %14.6g%n", c.item(), c.type(), c.bytes(), c.predicted()));
+        }
+        var solved = r.solved();
+        s.append(String.format(Locale.ROOT, "planned %d bytes of tensor data (budget %d, feasible %d … %d), %.4f bits per weight%n",
+                r.plannedBytes(), r.budgetBytes(), r.minBytes(), r.maxBytes(), r.bitsPerWeight()));
+        s.append(String.format(Locale.ROOT, "predicted Σ tr(dW H dW^T)/n = %.6g; LP (Lagrangian) bound %.6g; CP-SAT %s, gap %.3g, %.3f s%n",
+                r.predicted(), solved.lpBound(), solved.optimal() ? "proved optimal" : "NOT proved optimal", solved.gap(), solved.seconds()));
+        for (Map.Entry<String, long[]> m : r.mixes().entrySet()) {
+            s.append(String.format(Locale.ROOT, "  llama.cpp %-7s %10d bytes, predicted %.6g%n", m.getKey(), m.getValue()[0],
+                    Double.longBitsToDouble(m.getValue()[1])));
+        }
+        s.append(String.format(Locale.ROOT, "sensitivity pass %.1f s, planning %.1f s%n", r.sensitivitySeconds(), r.planSeconds()));
+        return s.toString();
+    }
+}
