@@ -24,7 +24,7 @@ mkdir -p "$publish"
 n=0
 while IFS=, read -r id artifact pass; do
   [ "$pass" = true ] || continue
-  dest="$publish/$id${artifact##*/model}"          # jobs/ID/model.gguf -> ID.gguf, jobs/ID/model -> ID/
+  dest="$publish/$id"          # jobs/ID/model.gguf -> ID (a .gguf: the id ends in .gguf), jobs/ID/model -> ID/
   rm -rf "$dest" "$dest.lowbit-manifest.json"
   cp -r "$out/$artifact" "$dest"
   [ -f "$out/$artifact.lowbit-manifest.json" ] && cp "$out/$artifact.lowbit-manifest.json" "$dest.lowbit-manifest.json"
