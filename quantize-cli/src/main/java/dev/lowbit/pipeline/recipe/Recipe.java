@@ -55,7 +55,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     static final ObjectMapper YAML = new YAMLMapper()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final Set<String> KEYS = Set.of("version", "steps", "overrides", "calibration", "output", "seed");
-    private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF, Output.AWQ);
+    private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF, Output.AWQ, Output.TRIT_PLANES);
 
     /**
      * Calibration text: first {@code samples} non-overlapping windows of {@code seqlen} tokens, or seeded random ones.
@@ -180,7 +180,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     public Recipe validate(String source, StepRegistry registry) {
         if (output == null || output.format() == null) throw new BadInputException(source, "recipe has no output format");
         if (!FORMATS.contains(output.format())) {
-            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf, awq)");
+            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf, awq, trit-planes)");
         }
         checkOutput(source);
         if (steps.isEmpty()) throw new BadInputException(source, "recipe has no steps (it needs one quantizer: "
@@ -226,6 +226,9 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     }
 
     private void checkOverrides(String source) {
+        if (Output.TRIT_PLANES.equals(output.format()) && !overrides.isEmpty()) {
+            throw new BadInputException(source, "format trit-planes: overrides are not supported (choose modules with the step's targets/ignore)");
+        }
         for (SchemeOverride o : overrides) {
             if (o.pattern() == null) throw new BadInputException(source, "an override has no pattern");
             compile(source, o.pattern());
