@@ -81,13 +81,16 @@ public final class PlanPipeline {
      * @param uniformLayers every layer's Linear of one kind takes the same type
      * @param report        JSON report to write, or {@code null}
      * @param plot          SVG of the Pareto front, or {@code null}
+     * @param measured      {@code LABEL=PPL}: measured perplexities to print on the plot, LABEL {@code plan} or a mix
      */
     public record Request(Path model, Path output, String budget, LlamaFtype base, Path calib, int calibSamples, int calibSeqlen,
                           List<GgmlType> candidates, SensitivityPass.Method method, Path sensitivities, List<String> pins,
-                          boolean uniformLayers, Path report, Path plot, boolean force, int threads, double timeLimit) {
+                          boolean uniformLayers, Path report, Path plot, boolean force, int threads, double timeLimit,
+                          List<String> measured) {
         public Request {
             candidates = List.copyOf(candidates);
             pins = List.copyOf(pins);
+            measured = List.copyOf(measured);
         }
     }
 
@@ -112,6 +115,22 @@ public final class PlanPipeline {
             if (!BlockCodecs.supports(t) || !t.isQuantized() && t != GgmlType.F16) {
                 throw new BadInputException("--candidates", "lowbit cannot encode " + t + " as a candidate");
             }
+        }
+        ArrayNode measured = JSON.createArrayNode();
+        for (String m : r.measured()) {
+            int eq = m.lastIndexOf('=');
+            String label = eq > 0 ? m.substring(0, eq).strip() : "";
+            double ppl;
+            try {
+                ppl = Double.parseDouble(m.substring(eq + 1).strip());
+            } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
+                ppl = Double.NaN;
+            }
+            boolean known = label.equals("plan") || REFERENCE_MIXES.stream().anyMatch(f -> f.name().equals(label));
+            if (!known || !(ppl > 0) || Double.isInfinite(ppl)) {
+                throw new BadInputException("--measured", "expected plan=PPL or MIX=PPL (MIX one of " + REFERENCE_MIXES + "), got '" + m + "'");
+            }
+            measured.addObject().put("label", label).put("perplexity", ppl);
         }
         Budget budget = Budget.parse(r.budget());
         LlamaFtype base = r.base() != null ? r.base() : budget instanceof Budget.AsMix(LlamaFtype mix) ? mix : LlamaFtype.Q4_K_M;
@@ -239,6 +258,7 @@ public final class PlanPipeline {
         Map<String, long[]> mixes = new LinkedHashMap<>();
         ObjectNode json = report(r, base, budgetBytes, params, problem, solved, sensitivitySeconds, planSeconds, choices, mixes,
                 error, linears, sensJson);
+        if (!measured.isEmpty()) json.set("measured", measured);
         Report rep = new Report(budgetBytes, minBytes, upper, params, solved.allocation().bytes(),
                 solved.allocation().cost(), solved, sensitivitySeconds, planSeconds, choices, mixes, null, json);
 
