@@ -46,6 +46,7 @@ class PlanCommandTest {
         "--budget Q3_K_M --method awq                  | --method",
         "--budget Q3_K_M --target gptq                 | --target",
         "--budget Q3_K_M --measured Q9_K=14.1          | --measured",
+        "--budget Q3_K_M --method gptq --imatrix x.dat | --imatrix",
         "--budget Q3_K_M --measured plan=-1            | --measured",
     })
     void refusedWithOneLineBeforeAnyWork(String args, String named) {
