@@ -15,6 +15,7 @@ import java.util.Set;
  * <pre>
  *   h = embed(windows)                                  (in batches)
  *   for layer i:
+ *     step.beforeLayer(i, h, runner)                     ← e.g. weight transforms of layer i
  *     for each stage (all four inputs at once, or {q,k,v} → {o} → {gate,up} → {down} when sequential):
  *       run layer i on every batch, feeding the stage's inputs to the observers
  *       step.afterStage(i, inputs, runner)   ← quantize those Linears, runner.setLinearWeight(...)
@@ -27,6 +28,13 @@ import java.util.Set;
 public final class LayerwiseCapture {
     /** What the quantizer does at each stage. */
     public interface Step {
+        /**
+         * Called before the first stage of {@code layer} with its inputs (one array per batch, owned by the capture:
+         * do not close them), e.g. to run weight transforms on the layer; a step that changes the layer's weights
+         * calls {@link LlamaRunner#releaseLayer} so the stages see them.
+         */
+        default void beforeLayer(int layer, List<NDArray> inputs, LlamaRunner runner) {}
+
         /** Observers that should see {@code inputs} of {@code layer} (e.g. a fresh {@code HessianObserver}). */
         List<LinearObserver> observers(int layer, Set<LinearInput> inputs);
 
@@ -49,6 +57,7 @@ public final class LayerwiseCapture {
                 : List.of(EnumSet.allOf(LinearInput.class));
         try {
             for (int layer = 0; layer < runner.config().numLayers(); layer++) {
+                step.beforeLayer(layer, java.util.Collections.unmodifiableList(hidden), runner);
                 for (Set<LinearInput> stage : stages) {
                     ObservingHook hook = new ObservingHook(runner.config().architecture(), stage, step.observers(layer, stage));
                     LinearInput last = null; // the stage's last input in execution order: the layer need not run further

@@ -120,7 +120,7 @@ public final class PlanPipeline {
         }
         if (r.candidates().isEmpty()) throw new BadInputException("--candidates", "no candidate type given");
         for (GgmlType t : r.candidates()) {
-            if (!BlockCodecs.supports(t) || !t.isQuantized() && t != GgmlType.F16) {
+            if (!BlockCodecs.supports(t) || !dev.lowbit.ptq.search.GgmlSearches.supports(t) || !t.isQuantized() && t != GgmlType.F16) {
                 throw new BadInputException("--candidates", "lowbit cannot encode " + t + " as a candidate");
             }
         }

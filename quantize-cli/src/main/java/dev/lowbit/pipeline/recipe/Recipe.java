@@ -55,7 +55,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     static final ObjectMapper YAML = new YAMLMapper()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final Set<String> KEYS = Set.of("version", "steps", "overrides", "calibration", "output", "seed");
-    private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF, Output.AWQ);
+    private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF, Output.AWQ, Output.TRIT_PLANES);
 
     /**
      * Calibration text: first {@code samples} non-overlapping windows of {@code seqlen} tokens, or seeded random ones.
@@ -132,8 +132,21 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
 
     /** The one quantizer step (the last step), checked and ready to run. */
     public QuantizerStep quantizer() {
-        return (QuantizerStep) StepRegistry.DEFAULT.get("recipe", steps.getLast().type())
-                .configure("recipe", steps.getLast(), output);
+        return quantizer(StepRegistry.DEFAULT);
+    }
+
+    /** {@link #quantizer()} with step types from {@code registry}. */
+    public QuantizerStep quantizer(StepRegistry registry) {
+        return (QuantizerStep) registry.get("recipe", steps.getLast().type()).configure("recipe", steps.getLast(), output);
+    }
+
+    /** The transform steps (every step before the quantizer), in recipe order, checked and ready to run. */
+    public List<StepType.TransformStep> transforms(StepRegistry registry) {
+        List<StepType.TransformStep> out = new ArrayList<>();
+        for (Step s : steps.subList(0, steps.size() - 1)) {
+            out.add((StepType.TransformStep) registry.get("recipe", s.type()).configure("recipe", s, output));
+        }
+        return out;
     }
 
     /**
@@ -167,13 +180,14 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     public Recipe validate(String source, StepRegistry registry) {
         if (output == null || output.format() == null) throw new BadInputException(source, "recipe has no output format");
         if (!FORMATS.contains(output.format())) {
-            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf, awq)");
+            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf, awq, trit-planes)");
         }
         checkOutput(source);
         if (steps.isEmpty()) throw new BadInputException(source, "recipe has no steps (it needs one quantizer: "
                 + String.join(", ", registry.names(StepType.Role.QUANTIZER)) + ")");
         List<Step> resolved = new ArrayList<>();
         QuantizerStep quantizer = null;
+        boolean transformsNeedData = false;
         for (int i = 0; i < steps.size(); i++) {
             Step s = steps.get(i);
             StepType type = registry.get(source, s.type());
@@ -190,13 +204,14 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             StepType.Configured c = type.configure(source, s, output);
             resolved.add(c.step());
             if (last) quantizer = (QuantizerStep) c;
+            else if (((StepType.TransformStep) c).transform().needsCalibration()) transformsNeedData = true;
         }
         if (output.isGguf() && (!steps.getLast().targets().isEmpty() || !steps.getLast().ignore().isEmpty())) {
             throw new BadInputException(source, "format gguf: the quantizer's targets/ignore are not supported "
                     + "(choose per-tensor types with overrides, e.g. {\"pattern\": \"ffn_down\", \"type\": \"F16\"})");
         }
         checkOverrides(source);
-        checkCalibration(source, quantizer);
+        checkCalibration(source, quantizer, transformsNeedData);
         return new Recipe(resolved, overrides, calibration, output, seed);
     }
 
@@ -211,6 +226,9 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     }
 
     private void checkOverrides(String source) {
+        if (Output.TRIT_PLANES.equals(output.format()) && !overrides.isEmpty()) {
+            throw new BadInputException(source, "format trit-planes: overrides are not supported (choose modules with the step's targets/ignore)");
+        }
         for (SchemeOverride o : overrides) {
             if (o.pattern() == null) throw new BadInputException(source, "an override has no pattern");
             compile(source, o.pattern());
@@ -234,7 +252,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
     }
 
-    private void checkCalibration(String source, QuantizerStep quantizer) {
+    private void checkCalibration(String source, QuantizerStep quantizer, boolean transformsNeedData) {
         if (calibration != null && (calibration.samples() < 1 || calibration.seqlen() < 2)) {
             throw new BadInputException(source, "calibration needs at least 1 sample of at least 2 tokens");
         }
@@ -248,10 +266,13 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             }
             return;
         }
+        if (transformsNeedData && calibration == null) {
+            throw new BadInputException(source, "a transform step needs calibration data (--calib FILE)");
+        }
         if (quantizer.needsCalibration() && calibration == null) {
             throw new BadInputException(source, quantizer.name() + " needs calibration data (--calib FILE)");
         }
-        if (!quantizer.needsCalibration() && calibration != null) {
+        if (!quantizer.needsCalibration() && !transformsNeedData && calibration != null) {
             throw new BadInputException(source, quantizer.name() + " is data-free; calibration data would not be used");
         }
     }

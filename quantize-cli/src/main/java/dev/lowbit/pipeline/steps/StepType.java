@@ -6,7 +6,8 @@ import java.util.List;
 
 /**
  * A kind of recipe step, registered by name in {@link StepRegistry}: a weight transform (AWQ scaling, SmoothQuant,
- * rotation: none exists yet) or a quantizer (RTN, GPTQ). A recipe is transforms first, then exactly one quantizer.
+ * rotation; {@link #configure} returns a {@link TransformStep}) or a quantizer (RTN, GPTQ; a
+ * {@link QuantizerStep}). A recipe is transforms first, then exactly one quantizer.
  * Adding a step is one new implementation of this interface and one line in {@link StepRegistry#DEFAULT}.
  */
 public interface StepType {
@@ -37,5 +38,14 @@ public interface StepType {
     interface Configured {
         /** The step as the recipe records it (every parameter explicit). */
         Step step();
+    }
+
+    /**
+     * A configured transform step ({@link Role#TRANSFORM}): the pipeline asks it for a fresh
+     * {@link dev.lowbit.ptq.transform.WeightTransform} per run and calls it per layer before the quantizer.
+     */
+    interface TransformStep extends Configured {
+        /** A new transform for one run (it may keep state between its model and layer parts). */
+        dev.lowbit.ptq.transform.WeightTransform transform();
     }
 }

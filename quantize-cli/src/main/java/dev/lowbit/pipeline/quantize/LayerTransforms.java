@@ -1,0 +1,309 @@
+package dev.lowbit.pipeline.quantize;
+
+import ai.djl.ndarray.NDArray;
+import dev.lowbit.calib.model.Architecture;
+import dev.lowbit.calib.model.Linear;
+import dev.lowbit.calib.model.LinearInput;
+import dev.lowbit.calib.model.LlamaRunner;
+import dev.lowbit.calib.observe.EngineHessians;
+import dev.lowbit.calib.observe.LinearObserver;
+import dev.lowbit.calib.observe.ModuleObservers;
+import dev.lowbit.calib.observe.ObservingHook;
+import dev.lowbit.io.arch.ModelArchitecture;
+import dev.lowbit.io.arch.TensorRole;
+import dev.lowbit.io.model.ModelSource;
+import dev.lowbit.io.model.OverlayModelSource;
+import dev.lowbit.pipeline.artifact.ArtifactPlan;
+import dev.lowbit.pipeline.recipe.Step;
+import dev.lowbit.pipeline.steps.StepType;
+import dev.lowbit.ptq.rtn.Rtn;
+import dev.lowbit.ptq.transform.ChannelStatistics;
+import dev.lowbit.ptq.transform.LayerContext;
+import dev.lowbit.ptq.transform.LayerLoss;
+import dev.lowbit.ptq.transform.ModelContext;
+import dev.lowbit.ptq.transform.Statistic;
+import dev.lowbit.ptq.transform.TensorSet;
+import dev.lowbit.ptq.transform.WeightTransform;
+import dev.lowbit.ptq.observe.MaxAbsObserver;
+import dev.lowbit.ptq.observe.MeanAbsObserver;
+import dev.lowbit.ptq.observe.MeanSquareObserver;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The recipe's transform steps as the pipeline runs them: the contexts a {@link WeightTransform} sees, the statistics
+ * it asked for, and the {@link LayerLoss} implemented by running the layer on calibration's runner. Edited tensors go
+ * into an {@link OverlayModelSource}, which the runner reads, so the quantizer and the next layer see them.
+ */
+final class LayerTransforms {
+    /** One transform with the recipe step it came from (its targets/ignore). */
+    record Entry(Step step, WeightTransform transform) {}
+
+    private final List<Entry> transforms;
+    private final ModelArchitecture arch;
+    private final OverlayModelSource model;
+    private final ArtifactPlan plan;
+    private final long seed;
+    private TensorSet globals;
+
+    LayerTransforms(List<StepType.TransformStep> steps, ModelArchitecture arch, OverlayModelSource model, ArtifactPlan plan,
+                    long seed) {
+        List<Entry> list = new ArrayList<>();
+        for (StepType.TransformStep s : steps) list.add(new Entry(s.step(), s.transform()));
+        this.transforms = List.copyOf(list);
+        this.arch = arch;
+        this.model = model;
+        this.plan = plan;
+        this.seed = seed;
+    }
+
+    boolean isEmpty() {
+        return transforms.isEmpty();
+    }
+
+    /** The union of the statistics the transforms asked for. */
+    Set<Statistic> statistics() {
+        Set<Statistic> s = EnumSet.noneOf(Statistic.class);
+        for (Entry e : transforms) s.addAll(e.transform.statistics());
+        return s;
+    }
+
+    boolean usesLoss() {
+        return transforms.stream().anyMatch(e -> e.transform.usesLoss());
+    }
+
+    /** The global tensors (embedding, final norm, lm_head unless tied), loaded on first use. */
+    TensorSet globals() {
+        if (globals == null) {
+            globals = new TensorSet();
+            for (String n : model.tensorNames()) {
+                if (!n.startsWith("model.layers.")) globals.load(n, model.shape(n), model.readAll(n));
+            }
+        }
+        return globals;
+    }
+
+    /** Runs every transform's model part, then puts changed globals into the overlay (layer 0 embeds from it). */
+    void transformModel() {
+        if (transforms.isEmpty()) return;
+        ModelContext ctx = new ModelContext() {
+            @Override
+            public ModelArchitecture architecture() {
+                return arch;
+            }
+
+            @Override
+            public int layers() {
+                return model.config().numHiddenLayers();
+            }
+
+            @Override
+            public int hidden() {
+                return model.config().hiddenSize();
+            }
+
+            @Override
+            public boolean tied() {
+                return model.config().tieWordEmbeddings();
+            }
+
+            @Override
+            public TensorSet globals() {
+                return LayerTransforms.this.globals();
+            }
+
+            @Override
+            public long seed() {
+                return seed;
+            }
+        };
+        for (Entry e : transforms) e.transform.transformModel(ctx);
+        publish(globals());
+    }
+
+    /** Every tensor of decoder layer {@code layer} as f32, in source order. */
+    TensorSet load(int layer) {
+        TensorSet t = new TensorSet();
+        String prefix = "model.layers." + layer + ".";
+        for (String n : model.tensorNames()) if (n.startsWith(prefix)) t.load(n, model.shape(n), model.readAll(n));
+        return t;
+    }
+
+    /**
+     * Runs every transform's layer part on {@code tensors} and publishes the changes to the overlay.
+     *
+     * @param runner the calibration runner, or null for a data-free run
+     * @param inputs the layer's captured inputs (one array per batch), or null for a data-free run
+     */
+    void transformLayer(int layer, TensorSet tensors, LlamaRunner runner, List<NDArray> inputs) {
+        if (transforms.isEmpty()) return;
+        Map<LinearInput, ChannelStatistics> stats = runner == null || statistics().isEmpty() ? Map.of()
+                : observe(layer, runner, inputs);
+        BlockLoss loss = runner != null && usesLoss() ? new BlockLoss(layer, runner, inputs) : null;
+        try {
+            for (Entry e : transforms) e.transform.transformLayer(context(layer, tensors, stats, loss, e.step));
+        } finally {
+            if (loss != null) loss.close();
+        }
+        publish(tensors);
+        if (runner != null) runner.releaseLayer(layer);
+    }
+
+    private void publish(TensorSet t) {
+        for (String n : t.changed()) model.put(n, t.shape(n), t.read(n));
+    }
+
+    /** Drops a written layer's replacements from the overlay. */
+    void forget(TensorSet t) {
+        for (String n : t.changed()) model.remove(n);
+    }
+
+    private LayerContext context(int layer, TensorSet tensors, Map<LinearInput, ChannelStatistics> stats, BlockLoss loss, Step step) {
+        return new LayerContext() {
+            @Override
+            public int layer() {
+                return layer;
+            }
+
+            @Override
+            public ModelArchitecture architecture() {
+                return arch;
+            }
+
+            @Override
+            public TensorSet tensors() {
+                return tensors;
+            }
+
+            @Override
+            public ChannelStatistics statistics(TensorRole linear) {
+                if (stats.isEmpty()) throw new IllegalStateException("no transform of this recipe asked for statistics");
+                return stats.get(inputOf(linear));
+            }
+
+            @Override
+            public boolean selected(TensorRole linear) {
+                return step.selects(new ModelArchitecture.Slot(linear, layer, "weight").hfName().replaceFirst("\\.weight$", ""));
+            }
+
+            @Override
+            public LayerLoss loss() {
+                if (loss == null) throw new IllegalStateException("this transform did not declare usesLoss(), or the recipe has no calibration data");
+                return loss;
+            }
+
+            @Override
+            public TensorSet globals() {
+                return LayerTransforms.this.globals();
+            }
+        };
+    }
+
+    static LinearInput inputOf(TensorRole role) {
+        for (Linear l : Linear.values()) if (Architecture.role(l) == role) return l.input();
+        throw new IllegalArgumentException(role + " is not a Linear");
+    }
+
+    /** The requested statistics of every Linear input of the layer as it stands, over all captured windows. */
+    private Map<LinearInput, ChannelStatistics> observe(int layer, LlamaRunner runner, List<NDArray> inputs) {
+        Set<Statistic> want = statistics();
+        EngineHessians hessian = want.contains(Statistic.HESSIAN) ? new EngineHessians() : null;
+        ModuleObservers<MaxAbsObserver> maxAbs = want.contains(Statistic.MAX_ABS) ? new ModuleObservers<>(MaxAbsObserver::new) : null;
+        ModuleObservers<MeanSquareObserver> meanSquare = want.contains(Statistic.MEAN_SQUARE) || want.contains(Statistic.MEAN_ABS)
+                ? new ModuleObservers<>(MeanSquareObserver::new) : null;
+        ModuleObservers<MeanAbsObserver> meanAbs = want.contains(Statistic.MEAN_ABS) ? new ModuleObservers<>(MeanAbsObserver::new) : null;
+        List<LinearObserver> observers = new ArrayList<>();
+        for (LinearObserver o : new LinearObserver[] {hessian, maxAbs, meanSquare, meanAbs}) if (o != null) observers.add(o);
+        Architecture a = runner.config().architecture();
+        ObservingHook hook = new ObservingHook(a, EnumSet.allOf(LinearInput.class), observers);
+        for (NDArray h : inputs) runner.runLayer(layer, h, hook, LinearInput.DOWN);
+        Map<LinearInput, ChannelStatistics> out = new LinkedHashMap<>();
+        for (LinearInput in : LinearInput.values()) {
+            String key = ObservingHook.key(a, layer, in.readers().getFirst());
+            long tokens = meanSquare != null && meanSquare.modules().contains(key) ? meanSquare.get(key).tokens() : 0;
+            out.put(in, new ChannelStatistics(tokens,
+                    meanAbs == null ? null : meanAbs.get(key).meanAbs(),
+                    maxAbs == null ? null : toDouble(maxAbs.get(key).maxAbs()),
+                    want.contains(Statistic.MEAN_SQUARE) ? meanSquare.get(key).meanSquare() : null,
+                    hessian == null ? null : hessian.get(key).sum()));
+        }
+        return out;
+    }
+
+    private static double[] toDouble(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    /**
+     * The block-output MSE of candidate tensors against the layer's output before its transforms, on every captured
+     * batch; each call swaps the candidate into the overlay, runs the layer, and puts the layer back as it was.
+     */
+    final class BlockLoss implements LayerLoss, AutoCloseable {
+        private final int layer;
+        private final LlamaRunner runner;
+        private final List<NDArray> inputs;
+        private final List<NDArray> reference = new ArrayList<>();
+
+        BlockLoss(int layer, LlamaRunner runner, List<NDArray> inputs) {
+            this.layer = layer;
+            this.runner = runner;
+            this.inputs = inputs;
+            for (NDArray h : inputs) reference.add(runner.runLayer(layer, h, (l, in, x) -> {}));
+        }
+
+        @Override
+        public double loss(TensorSet candidate, boolean fakeQuantize) {
+            Map<String, float[]> previous = new HashMap<>();
+            Map<String, long[]> shapes = new HashMap<>();
+            for (String n : candidate.names()) {
+                float[] v = candidate.read(n);
+                if (fakeQuantize) v = fakeQuantized(n, candidate.shape(n), v);
+                shapes.put(n, model.shape(n));
+                previous.put(n, model.isReplaced(n) ? model.readAll(n) : null);
+                model.put(n, candidate.shape(n), v);
+            }
+            runner.releaseLayer(layer);
+            try {
+                double sum = 0;
+                long count = 0;
+                for (int i = 0; i < inputs.size(); i++) {
+                    try (NDArray out = runner.runLayer(layer, inputs.get(i), (l, in, x) -> {});
+                         NDArray diff = out.sub(reference.get(i))) {
+                        float[] d = diff.toFloatArray();
+                        for (float x : d) sum += (double) x * x;
+                        count += d.length;
+                    }
+                }
+                return sum / count;
+            } finally {
+                for (Map.Entry<String, float[]> e : previous.entrySet()) {
+                    if (e.getValue() == null) model.remove(e.getKey());
+                    else model.put(e.getKey(), shapes.get(e.getKey()), e.getValue());
+                }
+                runner.releaseLayer(layer);
+            }
+        }
+
+        /** RTN onto the module's planned grid, dequantized; tensors the quantizer does not quantize stay as they are. */
+        private float[] fakeQuantized(String name, long[] shape, float[] v) {
+            for (ArtifactPlan.Entry e : plan.quantized()) {
+                if (!e.name().equals(name)) continue;
+                int rows = Math.toIntExact(shape[0]), cols = Math.toIntExact(shape[1]);
+                return Rtn.rtn(e.module(), v, rows, cols, e.scheme()).dequantize();
+            }
+            return v;
+        }
+
+        @Override
+        public void close() {
+            reference.forEach(NDArray::close);
+        }
+    }
+}

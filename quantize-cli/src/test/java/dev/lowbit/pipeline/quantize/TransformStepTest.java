@@ -1,0 +1,226 @@
+package dev.lowbit.pipeline.quantize;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lowbit.io.SharedData;
+import dev.lowbit.io.arch.TensorRole;
+import dev.lowbit.io.hf.DequantizingSource;
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.io.safetensors.ShardedSafetensors;
+import dev.lowbit.io.tensor.DType;
+import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.pipeline.recipe.Output;
+import dev.lowbit.pipeline.recipe.Recipe;
+import dev.lowbit.pipeline.recipe.Step;
+import dev.lowbit.pipeline.steps.Param;
+import dev.lowbit.pipeline.steps.StepRegistry;
+import dev.lowbit.pipeline.steps.StepType;
+import dev.lowbit.ptq.rtn.Rtn;
+import dev.lowbit.ptq.transform.ChannelStatistics;
+import dev.lowbit.ptq.transform.LayerContext;
+import dev.lowbit.ptq.transform.Statistic;
+import dev.lowbit.ptq.transform.TensorSet;
+import dev.lowbit.ptq.transform.WeightTransform;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Transform steps run from the recipe, per layer, before the quantizer, and what they change is written. The transform
+ * here is the smallest real one: SmoothQuant's fold on the input-norm → q/k/v balance with fixed scales s_c,
+ * γ_c ← γ_c / s_c and W[:, c] ← W[:, c]·s_c, which leaves the layer's function unchanged in exact arithmetic.
+ */
+class TransformStepTest {
+    static final Path MODEL = SharedData.tinyLlama();
+
+    @TempDir
+    Path tmp;
+
+    /** What the balance transform saw, for the test to check. */
+    static final class Seen {
+        final List<Integer> layers = new ArrayList<>();
+        ChannelStatistics stats;
+        double lossSame = Double.NaN, lossBroken = Double.NaN, lossQuantized = Double.NaN;
+    }
+
+    /** s_c = 1 + (c mod 7)/4: fixed, far from 1, so a missing or double fold shows. */
+    static float scale(int c) {
+        return 1 + (c % 7) / 4f;
+    }
+
+    static final class Balance implements WeightTransform {
+        final boolean calibrated;
+        final Seen seen;
+
+        Balance(boolean calibrated, Seen seen) {
+            this.calibrated = calibrated;
+            this.seen = seen;
+        }
+
+        @Override
+        public String name() {
+            return "balance";
+        }
+
+        @Override
+        public Set<Statistic> statistics() {
+            return calibrated ? Set.of(Statistic.MEAN_ABS, Statistic.MAX_ABS) : Set.of();
+        }
+
+        @Override
+        public boolean usesLoss() {
+            return calibrated;
+        }
+
+        @Override
+        public void transformLayer(LayerContext ctx) {
+            seen.layers.add(ctx.layer());
+            TensorSet t = ctx.tensors();
+            TensorSet candidate = t.copy();
+            fold(ctx, candidate);
+            if (calibrated && ctx.layer() == 0) {
+                seen.stats = ctx.statistics(TensorRole.K);
+                seen.lossSame = ctx.loss().loss(candidate, false);
+                seen.lossQuantized = ctx.loss().loss(candidate, true);
+                TensorSet broken = t.copy();
+                float[] g = broken.edit(ctx.name(TensorRole.INPUT_NORM, false));
+                for (int c = 0; c < g.length; c++) g[c] /= scale(c); // the norm without the Linears
+                seen.lossBroken = ctx.loss().loss(broken, false);
+            }
+            fold(ctx, t);
+        }
+
+        static void fold(LayerContext ctx, TensorSet t) {
+            float[] g = t.edit(ctx.name(TensorRole.INPUT_NORM, false));
+            for (int c = 0; c < g.length; c++) g[c] /= scale(c);
+            for (TensorRole r : List.of(TensorRole.Q, TensorRole.K, TensorRole.V)) {
+                String n = ctx.name(r, false);
+                float[] w = t.edit(n);
+                int cols = (int) t.shape(n)[1];
+                for (int i = 0; i < w.length; i++) w[i] *= scale(i % cols);
+            }
+        }
+    }
+
+    static StepRegistry registry(Seen seen) {
+        List<StepType> types = new ArrayList<>(StepRegistry.DEFAULT.all());
+        types.add(new StepType() {
+            @Override
+            public String name() {
+                return "balance";
+            }
+
+            @Override
+            public Role role() {
+                return Role.TRANSFORM;
+            }
+
+            @Override
+            public String description() {
+                return "test: fixed input-norm → q/k/v fold";
+            }
+
+            @Override
+            public List<Param> params() {
+                return List.of(Param.ofBool("calibrated", false, "ask for statistics and score with the layer loss"));
+            }
+
+            @Override
+            public Configured configure(String source, Step step, Output output) {
+                var p = StepRegistry.resolve(source, "step 'balance'", step.params(), params(), params(), "");
+                boolean calibrated = p.get("calibrated").booleanValue();
+                Step resolved = step.withParams(p);
+                return new TransformStep() {
+                    @Override
+                    public Step step() {
+                        return resolved;
+                    }
+
+                    @Override
+                    public WeightTransform transform() {
+                        return new Balance(calibrated, seen);
+                    }
+                };
+            }
+        });
+        return new StepRegistry(types);
+    }
+
+    static Step step(String type, String json) throws IOException {
+        var p = (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        return new Step(type, List.of(), List.of(), p);
+    }
+
+    /** Data-free: the norm is written in f32 as folded, and q/k/v are the RTN of the folded weights. */
+    @Test
+    void transformRunsBeforeTheQuantizerAndItsChangesAreWritten() throws IOException {
+        Seen seen = new Seen();
+        StepRegistry registry = registry(seen);
+        Recipe recipe = new Recipe(List.of(step("balance", "{}"), step("rtn", "{\"bits\": 4, \"group_size\": 128}")),
+                List.of(), null, Output.of(Output.GPTQ), 0).validate("test", registry);
+        Path out = tmp.resolve("balanced");
+        QuantizePipeline.run(MODEL, out, recipe, null, false, 2, QuantizePipeline.Listener.NONE, registry);
+        assertEquals(List.of(0, 1, 2, 3, 4, 5), seen.layers);
+        QuantScheme scheme = new QuantScheme(4, 128, false);
+        try (TensorSource original = ShardedSafetensors.open(MODEL);
+             TensorSource written = DequantizingSource.openDirectory(out);
+             TensorSource rawOut = ShardedSafetensors.open(out)) {
+            for (int layer : new int[] {0, 5}) {
+                String norm = "model.layers." + layer + ".input_layernorm.weight";
+                assertEquals(DType.F32, rawOut.tensor(norm).dtype(), "a changed tensor is written in f32");
+                float[] g = original.tensor(norm).toFloatArray();
+                for (int c = 0; c < g.length; c++) g[c] /= scale(c);
+                assertArrayEquals(g, rawOut.tensor(norm).toFloatArray(), 0f, norm);
+                String q = "model.layers." + layer + ".self_attn.q_proj.weight";
+                var t = original.tensor(q);
+                int rows = (int) t.shape().dim(0), cols = (int) t.shape().dim(1);
+                float[] w = t.toFloatArray();
+                for (int i = 0; i < w.length; i++) w[i] *= scale(i % cols);
+                var expected = Rtn.rtn(q, w, rows, cols, scheme);
+                float[] got = written.tensor(q).toFloatArray();
+                float[] want = expected.dequantize();
+                // scales are stored in f16: compare within one f16 rounding of the scale (2⁻¹¹ relative) per weight
+                for (int i = 0; i < got.length; i += 97) {
+                    assertEquals(want[i], got[i], Math.abs(want[i]) * 1e-3 + 1e-6, q + "[" + i + "]");
+                }
+                // an untouched tensor keeps its source bytes and dtype
+                String post = "model.layers." + layer + ".post_attention_layernorm.weight";
+                assertEquals(original.tensor(post).dtype(), rawOut.tensor(post).dtype());
+            }
+        }
+        assertTrue(Files.readString(out.resolve("recipe.json")).contains("\"type\" : \"balance\""));
+    }
+
+    /**
+     * Calibrated: the transform gets the statistics it asked for and a loss that runs the block. The fold is
+     * function-preserving, so its loss is at f32 rounding level (≪ 1e-6 of the mean squared activation) while folding
+     * the norm alone is not; fake-quantized 4-bit weights cost more than f32 rounding.
+     */
+    @Test
+    void calibratedTransformGetsStatisticsAndABlockLoss() throws IOException {
+        Path calib = tmp.resolve("calib.txt");
+        Files.writeString(calib, Files.readString(SharedData.root().resolve("data/calib_code.txt")).substring(0, 20_000));
+        Seen seen = new Seen();
+        StepRegistry registry = registry(seen);
+        Recipe recipe = new Recipe(List.of(step("balance", "{\"calibrated\": true}"), step("rtn", "{}")), List.of(),
+                new Recipe.Calibration(calib.toString(), 2, 64, false), Output.of(Output.GPTQ), 0).validate("test", registry);
+        QuantizePipeline.run(MODEL, tmp.resolve("o"), recipe, null, false, 2, QuantizePipeline.Listener.NONE, registry);
+        assertEquals(List.of(0, 1, 2, 3, 4, 5), seen.layers);
+        assertNotNull(seen.stats);
+        assertEquals(2 * 64, seen.stats.tokens());
+        assertEquals(512, seen.stats.meanAbs().length);
+        for (int c = 0; c < 512; c++) assertTrue(seen.stats.maxAbs()[c] >= seen.stats.meanAbs()[c], "max |x| ≥ mean |x|");
+        assertEquals(null, seen.stats.hessian());
+        assertTrue(seen.lossSame < 1e-9, "function-preserving fold: " + seen.lossSame);
+        assertTrue(seen.lossBroken > 1e3 * Math.max(seen.lossSame, 1e-12), "broken fold: " + seen.lossBroken);
+        assertTrue(seen.lossQuantized > 1e3 * Math.max(seen.lossSame, 1e-12), "4-bit fake quantization: " + seen.lossQuantized);
+    }
+}
