@@ -6,7 +6,7 @@ import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
@@ -23,7 +23,13 @@ import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.gptq.NotPositiveDefiniteException;
+import dev.lowbit.ptq.grid.FpGrid;
 import dev.lowbit.ptq.grid.GgmlGrid;
+import dev.lowbit.ptq.search.GgmlSearch;
+import dev.lowbit.ptq.search.GgmlSearches;
+import dev.lowbit.io.ggml.Mxfp4;
+import dev.lowbit.io.quant.FloatSchemes;
+import dev.lowbit.io.quant.QuantizedTensor;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,11 +85,11 @@ final class GgufGptq {
         try (LlamaRunner runner = LlamaRunner.open(modelDir, threads)) {
             Architecture arch = runner.config().architecture();
             LayerwiseCapture.run(runner, windows, BATCH, true, new LayerwiseCapture.Step() {
-                HessianObserver hessians;
+                EngineHessians hessians;
 
                 @Override
                 public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
-                    hessians = new HessianObserver();
+                    hessians = new EngineHessians();
                     return List.of(hessians);
                 }
 
@@ -98,7 +104,7 @@ final class GgufGptq {
                             if (m == null) throw new IllegalStateException("no GGUF name for " + hf);
                             PlannedTensor t = planned.get(m.ggufName());
                             if (t == null) throw new IllegalStateException("the plan has no tensor " + m.ggufName());
-                            double[] h = hessians.hessian(ObservingHook.key(arch, layer, l));
+                            double[] h = hessians.get(ObservingHook.key(arch, layer, l)).sum();
                             float[] w = r.linearWeight(layer, l);
                             Quantized q = quantize(m.ggufName(), t.type(), w, rows, cols, h, sweep, options, fallbacks);
                             r.setLinearWeight(layer, l, q.values());
@@ -131,7 +137,22 @@ final class GgufGptq {
                 throw new BadInputException(name, "weight [" + i / cols + ", " + i % cols + "] is " + w[i] + "; cannot quantize non-finite weights");
             }
         }
-        if (BlockGrid.of(type) != null) {
+        if (type == GgmlType.MXFP4) {
+            // E2M1 under a power-of-two scale per 32 is not a·k + b per element: GPTQ sweeps onto the OCP MXFP4 grid
+            // (ggml's own exponent rule), whose codes and scales are ggml's block bytes as they stand
+            FpGrid grid = new FpGrid(FloatSchemes.MXFP4, FpGrid.MxExponent.OCP, FpGrid.FourOverSix.OFF, rows, cols);
+            try {
+                Gptq.sweep(name, w, rows, cols, h, sweep, grid, Linalg.kernels());
+                QuantizedTensor q = grid.result(name);
+                return new Quantized(Mxfp4.fromQuantized(q), q.dequantize());
+            } catch (NotPositiveDefiniteException e) {
+                if (!options.allowRtnFallback()) {
+                    throw new BadInputException(name, "Hessian is not positive definite after damping " + options.damp()
+                            + "·mean(diag H); raise --damp, use more --calib-samples, or pass --allow-rtn-fallback");
+                }
+                fallbacks.add(name);
+            }
+        } else if (BlockGrid.of(type) != null) {
             GgmlGrid grid = new GgmlGrid(type, options.weightedSearch(), rows, cols);
             try {
                 Gptq.sweep(name, w, rows, cols, h, sweep, grid, Linalg.kernels());
@@ -147,12 +168,13 @@ final class GgufGptq {
         float[] importance = new float[cols];
         for (int c = 0; c < cols; c++) importance[c] = (float) h[c * cols + c];
         BlockCodec codec = BlockCodecs.forType(type);
+        GgmlSearch search = GgmlSearches.forType(type);
         long rowBytes = codec.rowBytes(cols);
         byte[] packed = new byte[Math.toIntExact(rows * rowBytes)];
         MemorySegment seg = MemorySegment.ofArray(packed);
         float[] values = new float[rows * cols];
         for (int r = 0; r < rows; r++) {
-            codec.quantizeRow(w, r * cols, cols, codec.usesImportance() ? importance : null, seg, r * rowBytes);
+            search.quantizeRow(w, r * cols, cols, search.usesImportance() ? importance : null, seg, r * rowBytes);
             codec.dequantizeRow(seg, r * rowBytes, values, r * cols, cols);
         }
         return new Quantized(packed, values);

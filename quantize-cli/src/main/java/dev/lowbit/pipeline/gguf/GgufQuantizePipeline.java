@@ -7,6 +7,7 @@ import dev.lowbit.io.export.LlamaFtype;
 import dev.lowbit.io.export.PlannedTensor;
 import dev.lowbit.io.export.QuantMix;
 import dev.lowbit.io.ggml.BlockCodecs;
+import dev.lowbit.ptq.search.GgmlSearches;
 import dev.lowbit.io.ggml.GgmlType;
 import dev.lowbit.io.gguf.GgufValue;
 import dev.lowbit.io.gguf.GgufWriter;
@@ -154,7 +155,7 @@ public final class GgufQuantizePipeline {
                 GgmlType from = src.sourceType(t.name());
                 MemorySegment raw = src.rawBytes(t.name());
                 float[] importance = null;
-                if (imatrix != null && t.type().isQuantized() && BlockCodecs.forType(t.type()).usesImportance()) {
+                if (imatrix != null && t.type().isQuantized() && GgmlSearches.forType(t.type()).usesImportance()) {
                     importance = importanceFor(imatrix, imatrixName, t);
                     if (importance != null) weighted++;
                 }

@@ -7,7 +7,7 @@ import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
@@ -223,7 +223,7 @@ public final class QuantizePipeline {
                 Architecture arch = runner.config().architecture();
                 boolean sequential = !quantizer.needsCalibration() || quantizer.trueSequential();
                 LayerwiseCapture.run(runner, windows, 8, sequential, new LayerwiseCapture.Step() {
-                    HessianObserver hessians;
+                    EngineHessians hessians;
                     TensorSet tensors;
                     final Map<String, QuantizedTensor> done = new LinkedHashMap<>();
 
@@ -254,7 +254,7 @@ public final class QuantizePipeline {
                                 long[] s = e.shape();
                                 // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
                                 double[] h = quantizer.needsCalibration()
-                                        ? hessians.hessian(ObservingHook.key(arch, layer, l)).clone() : null;
+                                        ? hessians.get(ObservingHook.key(arch, layer, l)).sum() : null;
                                 QuantizedTensor q = quantizer.quantize(e.module(), e.scheme(), r.linearWeight(layer, l),
                                         (int) s[0], (int) s[1], h, writer.zeroFloor());
                                 r.setLinearWeight(layer, l, q.dequantize());
@@ -339,7 +339,7 @@ public final class QuantizePipeline {
     }
 
     /** The engine-side Hessian observer, with its time booked under "hessian". */
-    static final class TimedHessianObserver extends HessianObserver {
+    static final class TimedHessianObserver extends EngineHessians {
         private final Timings time;
 
         TimedHessianObserver(Timings time) {
