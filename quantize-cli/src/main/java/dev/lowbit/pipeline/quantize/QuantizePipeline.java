@@ -430,7 +430,9 @@ public final class QuantizePipeline {
         }
     }
 
+    /** The model's files: a directory's regular files, or the one {@code .gguf}. */
     private static List<Path> modelFiles(Path model) throws IOException {
+        if (!Files.isDirectory(model)) return List.of(model);
         try (Stream<Path> s = Files.list(model)) {
             return s.filter(Files::isRegularFile).sorted().toList();
         }
