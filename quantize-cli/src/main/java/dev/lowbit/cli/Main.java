@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
             "Post-training quantization for the JVM: load a checkpoint, calibrate, quantize, write artifacts that "
                     + "llama.cpp / transformers / vLLM / ONNX Runtime load, and measure what was lost.",
             "",
+            "lowbit batch SWEEP -o DIR: sweeps of quantize + evaluate jobs, locally or on Apache Spark (see lowbit batch --help).",
+            "",
             "Exit codes: 0 ok, 1 internal failure, 2 bad input or usage."
         },
         subcommands = {CommandLine.HelpCommand.class})

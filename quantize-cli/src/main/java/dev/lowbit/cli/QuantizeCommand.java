@@ -245,6 +245,10 @@ final class QuantizeCommand implements Callable<Integer> {
         boolean gguf = Output.GGUF.equals(format);
         String step = method != null ? method : gguf ? "rtn" : "gptq";
         StepRegistry.DEFAULT.get("--method", step);
+        if (Output.TRIT_PLANES.equals(format) || List.of("ptqtp", "ternary-rtn").contains(step)) {
+            throw new Main.UsageException("--method " + step + " / --format " + format + ": ternary trit-planes are written from a recipe (--recipe FILE, "
+                    + "output format trit-planes; see README)");
+        }
         boolean calibrated = "gptq".equals(step);
         if (gguf) {
             refuse(GRID_FLAGS, "%s does not apply to --format gguf: the GGUF --type fixes the grid");

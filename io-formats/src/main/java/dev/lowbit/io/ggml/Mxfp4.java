@@ -94,4 +94,44 @@ public final class Mxfp4 {
         }
         return best;
     }
+
+    /**
+     * The ggml MXFP4 rows of a quantized tensor on the OCP MXFP4 scheme (E2M1 codes, one E8M0 scale per 32 consecutive
+     * elements of a row), from any quantizer: row r at {@code r · (cols/32) · 17}. The bytes decode to exactly the
+     * tensor's values: ggml's 2^(e−128) times its doubled table is the OCP 2^(e−127) times E2M1, and an E2M1 code is
+     * the index into that table. The negative-zero code is written as 0, as ggml's encoder (lower index on ties) does:
+     * the same value.
+     */
+    public static byte[] fromQuantized(dev.lowbit.io.quant.QuantizedTensor q) {
+        dev.lowbit.io.quant.QuantScheme s = q.scheme();
+        if (!s.equals(dev.lowbit.io.quant.FloatSchemes.MXFP4) || q.globalScale() != 1f) {
+            throw new IllegalArgumentException(q.name() + ": GGUF MXFP4 holds the OCP MXFP4 scheme (E2M1, E8M0 per 32), not " + s);
+        }
+        int rows = q.rows(), cols = q.cols();
+        if (cols % BLOCK_SIZE != 0) throw new IllegalArgumentException(q.name() + ": " + cols + " columns are not whole blocks of 32");
+        int blocks = cols / BLOCK_SIZE;
+        byte[] out = new byte[rows * blocks * TYPE_SIZE];
+        byte[] codes = q.codes();
+        for (int r = 0; r < rows; r++) {
+            for (int b = 0; b < blocks; b++) {
+                if (q.gIdx()[b * BLOCK_SIZE] != b) throw new IllegalArgumentException(q.name() + ": MXFP4 blocks must be sequential");
+                float scale = q.scales()[r * blocks + b];
+                int e = Math.getExponent(scale);
+                if (!(scale > 0) || Math.scalb(1f, e) != scale) {
+                    throw new IllegalArgumentException(q.name() + ": block scale " + scale + " is not a power of two");
+                }
+                int at = (r * blocks + b) * TYPE_SIZE;
+                out[at] = (byte) dev.lowbit.kernels.FloatFormats.e8m0OfExponent(e);
+                int c0 = r * cols + b * BLOCK_SIZE;
+                for (int j = 0; j < 16; j++) out[at + 1 + j] = (byte) (ggmlCode(codes[c0 + j]) | ggmlCode(codes[c0 + j + 16]) << 4);
+            }
+        }
+        return out;
+    }
+
+    /** An E2M1 code as ggml writes it: −0 (8) as 0. */
+    private static int ggmlCode(byte code) {
+        int c = code & 0xF;
+        return c == 8 ? 0 : c;
+    }
 }

@@ -3,6 +3,12 @@ package dev.lowbit.io.trit;
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.kernels.FloatFormats;
+import dev.lowbit.io.safetensors.SafetensorsWriter;
+import dev.lowbit.io.tensor.DType;
+import dev.lowbit.io.tensor.Shape;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -98,6 +104,26 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
         }
         return new TritPlaneTensors(n, q.rows(), q.cols(), groups, packing, planes, scales);
     }
+
+    /**
+     * The three safetensors tensors of {@code module}: {@code .trit_planes} (U8), {@code .trit_scales} (F16, little-endian),
+     * {@code .trit_shape} (I64).
+     */
+    public List<SafetensorsWriter.TensorSpec> specs(String module) {
+        MemorySegment s = MemorySegment.ofArray(new byte[scales.length * 2]);
+        for (int i = 0; i < scales.length; i++) s.setAtIndex(I16, i, scales[i]);
+        MemorySegment shape = MemorySegment.ofArray(new byte[16]);
+        shape.setAtIndex(I64, 0, rows);
+        shape.setAtIndex(I64, 1, cols);
+        return List.of(
+                new SafetensorsWriter.TensorSpec(module + PLANES, DType.U8, new Shape(planesShape()),
+                        SafetensorsWriter.TensorData.of(MemorySegment.ofArray(planes.clone()))),
+                new SafetensorsWriter.TensorSpec(module + SCALES, DType.F16, new Shape(scalesShape()), SafetensorsWriter.TensorData.of(s)),
+                new SafetensorsWriter.TensorSpec(module + SHAPE, DType.I64, Shape.of(2), SafetensorsWriter.TensorData.of(shape)));
+    }
+
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** The layout-free tensor (lossless inverse of {@link #pack}); invalid bytes or scales throw, naming the module. */
     public QuantizedTensor unpack(String name) {

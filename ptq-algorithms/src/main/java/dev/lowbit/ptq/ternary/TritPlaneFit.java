@@ -36,39 +36,12 @@ public final class TritPlaneFit {
      * @param d importance per element (indexed like w), or null for the data-free fit (all 1)
      */
     public static Result fit(float[] w, double[] d, int off, int n, int maxIterations, byte[] t1, byte[] t2) {
-        return fit(w, d, off, n, maxIterations, t1, t2, false);
-    }
-
-    /** The level ratios α₂/α₁ of the extra starts of a multi-start fit (1/3: nine equally spaced levels). */
-    static final double[] RATIOS = {1.0 / 3, 0.5, 0.25, 0.4};
-
-    /**
-     * {@link #fit(float[], double[], int, int, int, byte[], byte[])}; with {@code multiStart} the alternation also runs
-     * from α = (a, ρa) for each ratio ρ of {@link #RATIOS}, a = max|w| / (1 + ρ) (the grid spans the group), and the
-     * start with the least final loss wins (the progressive start on ties).
-     */
-    public static Result fit(float[] w, double[] d, int off, int n, int maxIterations, byte[] t1, byte[] t2, boolean multiStart) {
         // progressive start: plane 1 on w, plane 2 on what plane 1 leaves
         double a1 = singlePlane(w, null, d, off, n, t1);
         double[] residual = new double[n];
         for (int j = 0; j < n; j++) residual[j] = w[off + j] - a1 * t1[off + j];
         double a2 = singlePlane(null, residual, d, off, n, t2);
         double[] best = alternate(w, d, off, n, maxIterations, t1, t2, a1, a2);
-        if (multiStart) {
-            double max = 0;
-            for (int j = 0; j < n; j++) max = Math.max(max, Math.abs(w[off + j]));
-            byte[] u1 = new byte[off + n], u2 = new byte[off + n];
-            for (double rho : RATIOS) {
-                double a = max / (1 + rho);
-                chooseTrits(w, off, n, a, rho * a, u1, u2);
-                double[] r = alternate(w, d, off, n, maxIterations, u1, u2, a, rho * a);
-                if (r[2] < best[2]) {
-                    best = r;
-                    System.arraycopy(u1, off, t1, off, n);
-                    System.arraycopy(u2, off, t2, off, n);
-                }
-            }
-        }
         a1 = best[0];
         a2 = best[1];
         int it = (int) best[3];

@@ -15,14 +15,12 @@ public final class TritPlaneGrid implements Grid {
     private final String name;
     private final QuantScheme scheme;
     private final int rows, cols, group, groups, maxIterations;
-    private final boolean multiStart;
     private final byte[] t1, t2;
     private final float[] s1, s2;
     private final float[] values; // rows × 9 candidate values of the current group
     private long iterations;
 
-    public TritPlaneGrid(String name, QuantScheme scheme, int rows, int cols, int maxIterations, boolean multiStart) {
-        this.multiStart = multiStart;
+    public TritPlaneGrid(String name, QuantScheme scheme, int rows, int cols, int maxIterations) {
         this.name = name;
         this.scheme = scheme;
         this.rows = rows;
@@ -49,7 +47,7 @@ public final class TritPlaneGrid implements Grid {
         byte[] a = new byte[group], b = new byte[group];
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < group; i++) w[i] = sweep.current(r, c + i);
-            TritPlaneFit.Result f = TritPlaneFit.fit(w, d, 0, group, maxIterations, a, b, multiStart);
+            TritPlaneFit.Result f = TritPlaneFit.fit(w, d, 0, group, maxIterations, a, b);
             iterations += f.iterations();
             s1[r * groups + k] = f.alpha1();
             s2[r * groups + k] = f.alpha2();

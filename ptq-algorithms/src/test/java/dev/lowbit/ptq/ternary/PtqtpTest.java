@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /** PTQTP on real tiny-llama-code weights, against references written here from the definitions. */
 class PtqtpTest {
-    private static final int ROWS = 64, COLS = 512; // the first 64 rows of layer 0's q_proj: 256 groups of 128
+    private static final int ROWS = 32, COLS = 512; // the first 32 rows of layer 0's q_proj: 128 groups of 128
 
     private static float[] qProj() {
         float[] all = TestWeights.real(TestWeights.Q_PROJ);
@@ -82,12 +82,9 @@ class PtqtpTest {
             }
         }
         double nine = loss(w, uniform, null);
-        // measured: ptqtp ≈ 0.10 × absmax and ≈ 0.5 × the 9-level grid; the bars leave room and still catch a broken fit
+        // measured here: ptqtp = 0.050 × absmax and 0.68 × the 9-level grid; the bars leave room and still catch a broken fit
         assertTrue(ptqtp < 0.3 * absmax, "PTQTP " + ptqtp + " vs ternary absmax " + absmax);
         assertTrue(ptqtp < nine, "PTQTP " + ptqtp + " vs 9-level uniform " + nine);
-        double multi = loss(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 50, null, true).tensor().dequantize(), null);
-        // multi-start keeps the progressive start's result unless another start ends lower: never worse (f16 rounding aside)
-        assertTrue(multi <= ptqtp * (1 + 1e-4), "multi-start " + multi + " vs " + ptqtp);
     }
 
     @Test
@@ -116,15 +113,15 @@ class PtqtpTest {
     @Test
     void errorFeedbackLowersTheOutputError() {
         float[] w = qProj();
-        float[] x = TestWeights.correlatedInputs(3, 2048, COLS, 10);
+        float[] x = TestWeights.correlatedInputs(3, 512, COLS, 10);
         double[] h = new double[COLS * COLS];
-        for (int t = 0; t < 2048; t++) {
+        for (int t = 0; t < 512; t++) {
             for (int i = 0; i < COLS; i++) {
                 double xi = x[t * COLS + i];
                 for (int j = 0; j < COLS; j++) h[i * COLS + j] += xi * x[t * COLS + j];
             }
         }
-        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30, false);
+        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
         Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
         double fed = outputError(w, grid.result().dequantize(), x);
         double free = outputError(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 30, null).tensor().dequantize(), x);
@@ -158,7 +155,7 @@ class PtqtpTest {
     @Test
     void allZeroGroupsGiveZeroScalesAndZeroTrits() {
         float[] w = new float[2 * 128];
-        QuantizedTensor q = Ptqtp.quantize("z", w, 2, 128, TWO_PLANES, 5, null, true).tensor();
+        QuantizedTensor q = Ptqtp.quantize("z", w, 2, 128, TWO_PLANES, 5, null).tensor();
         for (float v : q.dequantize()) assertEquals(0f, v);
     }
 }

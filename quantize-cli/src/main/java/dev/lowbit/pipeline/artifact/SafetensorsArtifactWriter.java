@@ -18,6 +18,9 @@ import dev.lowbit.io.safetensors.SafetensorsWriter.TensorSpec;
 import dev.lowbit.io.safetensors.ShardedSafetensors;
 import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
+import dev.lowbit.io.trit.TritPacking;
+import dev.lowbit.io.trit.TritPlaneConfig;
+import dev.lowbit.io.trit.TritPlaneTensors;
 import dev.lowbit.pipeline.output.Manifest;
 import dev.lowbit.pipeline.output.SafeOutput;
 import dev.lowbit.pipeline.recipe.Output;
@@ -64,7 +67,7 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
 
     /** @param format {@code gptq}, {@code awq}, {@code compressed-tensors} or {@code safetensors} (fp, no quantizer) */
     public SafetensorsArtifactWriter(String format) {
-        if (!Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.AWQ, Output.SAFETENSORS).contains(format)) {
+        if (!Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.AWQ, Output.SAFETENSORS, Output.TRIT_PLANES).contains(format)) {
             throw new IllegalArgumentException("not a safetensors format: " + format);
         }
         this.format = format;
@@ -97,6 +100,12 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             if (s.length != 2) throw new BadInputException(e.name(), "expected a 2-D weight, got " + java.util.Arrays.toString(s));
             long rows = s[0], cols = s[1];
             QuantScheme scheme = e.scheme();
+            boolean ternary = scheme.element() == QuantScheme.ElementType.TERNARY;
+            if (ternary != Output.TRIT_PLANES.equals(format)) {
+                throw new BadInputException(e.name(), ternary
+                        ? "format " + format + " cannot hold " + scheme.planes() + " ternary plane(s) (use format trit-planes)"
+                        : "format trit-planes holds ternary planes only, not " + scheme);
+            }
             if (dev.lowbit.io.quant.FloatSchemes.isFloat(plan.quantizer().scheme())) checkFloatTarget(e.module(), scheme, plan.quantizer().scheme());
             if (scheme.groupSize() != -1 && cols % scheme.groupSize() != 0) {
                 throw new BadInputException(e.name(), "group size " + scheme.groupSize() + " does not divide in_features " + cols);
@@ -182,6 +191,7 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
         if (Output.AWQ.equals(format)) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
+        if (Output.TRIT_PLANES.equals(format)) return TritPlaneTensors.pack(q, TritPacking.forCodeBits(q.scheme().codeBits())).specs(module);
         if (dev.lowbit.io.quant.FloatSchemes.isFloat(q.scheme())) {
             return dev.lowbit.pipeline.quantize.FloatTensorSpecs.of(module, dev.lowbit.io.ct.CtFloatPacking.pack(q),
                     q.scheme().element() == QuantScheme.ElementType.E5M2);
@@ -260,6 +270,11 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
                         q.dampPercent(), !q.needsCalibration() || q.trueSequential());
                 if (!overridden.isEmpty() || !leftOut.isEmpty()) GptqConfig.putDynamic(qc, overridden, leftOut);
                 cfg.set("quantization_config", qc);
+            } else if (Output.TRIT_PLANES.equals(format)) {
+                List<String> ignore = new ArrayList<>(List.of("lm_head"));
+                ignore.addAll(leftOut);
+                cfg.set("quantization_config", TritPlaneConfig.quantizationConfig(new TritPlaneConfig.Fields(scheme.planes(), scheme.groupSize(),
+                        TritPacking.forCodeBits(scheme.codeBits())), q.name(), ignore));
             } else if (Output.AWQ.equals(format)) {
                 cfg.set("quantization_config", dev.lowbit.io.awq.AwqConfig.quantizationConfig(scheme.groupSize(), leftOut));
             } else {

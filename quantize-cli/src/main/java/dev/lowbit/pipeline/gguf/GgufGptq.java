@@ -10,7 +10,11 @@ import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.gptq.NotPositiveDefiniteException;
+import dev.lowbit.ptq.grid.FpGrid;
 import dev.lowbit.ptq.grid.GgmlGrid;
+import dev.lowbit.io.ggml.Mxfp4;
+import dev.lowbit.io.quant.FloatSchemes;
+import dev.lowbit.io.quant.QuantizedTensor;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 
@@ -61,9 +65,24 @@ public final class GgufGptq {
      * @param fallbacks receives {@code name} when the Linear fell back to the weighted search
      */
     public static Quantized quantize(String name, GgmlType type, float[] w, int rows, int cols, double[] h,
-                              GptqOptions options, List<String> fallbacks) {
+                                     GptqOptions options, List<String> fallbacks) {
         GptqConfig.Options sweep = options.sweep();
-        if (BlockGrid.of(type) != null) {
+        if (type == GgmlType.MXFP4) {
+            // E2M1 under a power-of-two scale per 32 is not a·k + b per element: GPTQ sweeps onto the OCP MXFP4 grid
+            // (ggml's own exponent rule), whose codes and scales are ggml's block bytes as they stand
+            FpGrid grid = new FpGrid(FloatSchemes.MXFP4, FpGrid.MxExponent.OCP, FpGrid.FourOverSix.OFF, rows, cols);
+            try {
+                Gptq.sweep(name, w, rows, cols, h, sweep, grid, Linalg.kernels());
+                QuantizedTensor q = grid.result(name);
+                return new Quantized(Mxfp4.fromQuantized(q), q.dequantize());
+            } catch (NotPositiveDefiniteException e) {
+                if (!options.allowRtnFallback()) {
+                    throw new BadInputException(name, "Hessian is not positive definite after damping " + options.damp()
+                            + "·mean(diag H); raise --damp, use more --calib-samples, or pass --allow-rtn-fallback");
+                }
+                fallbacks.add(name);
+            }
+        } else if (BlockGrid.of(type) != null) {
             GgmlGrid grid = new GgmlGrid(type, options.weightedSearch(), rows, cols);
             try {
                 Gptq.sweep(name, w, rows, cols, h, sweep, grid, Linalg.kernels());

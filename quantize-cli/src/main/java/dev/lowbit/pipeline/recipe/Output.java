@@ -27,6 +27,8 @@ public record Output(@JsonProperty("format") String format,
     public static final String SAFETENSORS = "safetensors";
     /** AutoAWQ {@code gemm} safetensors (4-bit, groups in order, zero points). */
     public static final String AWQ = "awq";
+    /** lowbit's trit-plane safetensors (ternary planes with f16 scales per group; docs/FORMATS-trit.md). */
+    public static final String TRIT_PLANES = "trit-planes";
 
     /** A safetensors target ({@code gptq} or {@code compressed-tensors}). */
     public static Output of(String format) {

@@ -56,7 +56,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final Set<String> KEYS = Set.of("version", "steps", "overrides", "calibration", "output", "seed");
     private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF, Output.AWQ,
-            Output.SAFETENSORS);
+            Output.TRIT_PLANES, Output.SAFETENSORS);
 
     /**
      * Calibration text: first {@code samples} non-overlapping windows of {@code seqlen} tokens, or seeded random ones.
@@ -187,7 +187,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     public Recipe validate(String source, StepRegistry registry) {
         if (output == null || output.format() == null) throw new BadInputException(source, "recipe has no output format");
         if (!FORMATS.contains(output.format())) {
-            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf, awq, safetensors)");
+            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf, awq, trit-planes, safetensors)");
         }
         checkOutput(source);
         if (steps.isEmpty()) throw new BadInputException(source, "recipe has no steps (it needs one quantizer: "
@@ -241,6 +241,9 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     private void checkOverrides(String source) {
         if (Output.SAFETENSORS.equals(output.format()) && !overrides.isEmpty()) {
             throw new BadInputException(source, "format safetensors quantizes nothing; overrides do not apply");
+        }
+        if (Output.TRIT_PLANES.equals(output.format()) && !overrides.isEmpty()) {
+            throw new BadInputException(source, "format trit-planes: overrides are not supported (choose modules with the step's targets/ignore)");
         }
         for (SchemeOverride o : overrides) {
             if (o.pattern() == null) throw new BadInputException(source, "an override has no pattern");

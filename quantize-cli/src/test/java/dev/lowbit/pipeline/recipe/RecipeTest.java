@@ -124,7 +124,7 @@ class RecipeTest {
     @Test
     void badRecipesAreOneLineNamingTheProblem() throws IOException {
         String[][] cases = {
-            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'awq' (known steps: rtn, gptq)"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'awq' (known steps: rtn, gptq, ptqtp, ternary-rtn)"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bitz\": 3}], \"output\": {\"format\": \"gptq\"}}", "unknown parameter 'bitz'"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": \"3\"}], \"output\": {\"format\": \"gptq\"}}", "'bits' must be an integer"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": 9}], \"output\": {\"format\": \"gptq\"}}", "bits must be 2..8"},
@@ -178,7 +178,7 @@ class RecipeTest {
         assertTrue(last.userMessage().contains("only the last step may quantize"), last.userMessage());
         BadInputException none = assertThrows(BadInputException.class,
                 () -> new Recipe(List.of(rot), List.of(), null, Output.of("gptq"), 0).validate("test", registry));
-        assertTrue(none.userMessage().contains("the last step must be a quantizer (rtn, gptq), got 'rotate'"), none.userMessage());
+        assertTrue(none.userMessage().contains("the last step must be a quantizer (rtn, gptq, ptqtp, ternary-rtn), got 'rotate'"), none.userMessage());
     }
 
     /** --mse-clip under GPTQ is honoured (the reference's mse=True): the clip search changes the group parameters. */

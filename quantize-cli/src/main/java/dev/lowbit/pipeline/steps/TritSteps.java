@@ -1,0 +1,31 @@
+package dev.lowbit.pipeline.steps;
+
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.pipeline.recipe.Output;
+
+/** What the ternary steps share. */
+final class TritSteps {
+    private TritSteps() {}
+
+    /**
+     * Trit-planes are stored by format {@code trit-planes} only. GGUF is refused here (its pipeline takes its grid from
+     * the GGUF type); a safetensors target refuses each ternary tensor by name when it validates the plan.
+     */
+    static void requireTritPlanes(String source, String where, Output output) {
+        if (output.isGguf()) {
+            throw new BadInputException(source, where + ": format " + output.format() + " cannot hold ternary trit-planes (use format "
+                    + Output.TRIT_PLANES + ")");
+        }
+    }
+
+    /** diag(H) + damp · mean diag(H): per-column importances (a dead column keeps the damping, so none is 0). */
+    static double[] dampedDiagonal(double[] h, int cols, double damp) {
+        double[] d = new double[cols];
+        double mean = 0;
+        for (int c = 0; c < cols; c++) mean += h[c * cols + c];
+        mean /= cols;
+        for (int c = 0; c < cols; c++) d[c] = h[c * cols + c] + damp * mean;
+        if (mean == 0) java.util.Arrays.fill(d, 1.0);
+        return d;
+    }
+}

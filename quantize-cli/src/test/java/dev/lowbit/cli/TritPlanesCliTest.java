@@ -1,0 +1,102 @@
+package dev.lowbit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lowbit.pipeline.output.CliRun;
+import dev.lowbit.calib.eval.Evaluator;
+import dev.lowbit.calib.model.Linear;
+import dev.lowbit.calib.model.LlamaRunner;
+import dev.lowbit.io.SharedData;
+import dev.lowbit.io.hf.DequantizingSource;
+import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.ptq.ternary.Ptqtp;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code ptqtp} into format trit-planes on tiny-llama-code: the written file is the in-memory result; bad input. */
+class TritPlanesCliTest {
+    static final Path MODEL = SharedData.tinyLlama();
+
+    @TempDir
+    Path tmp;
+
+    private Path recipe(String body) throws Exception {
+        Path r = tmp.resolve("recipe-" + System.nanoTime() + ".json");
+        Files.writeString(r, body);
+        return r;
+    }
+
+    private static String ptqtp(int group, String format) {
+        return """
+                {"version": 2, "steps": [{"type": "ptqtp", "group_size": %d, "iterations": 10,
+                  "targets": ["layers\\\\.0\\\\.self_attn\\\\.q_proj", "layers\\\\.1\\\\.mlp\\\\.down_proj"]}],
+                 "output": {"format": "%s"}}""".formatted(group, format);
+    }
+
+    @Test
+    void theWrittenCheckpointIsExactlyTheInMemoryFit() throws Exception {
+        Path out = tmp.resolve("tp");
+        CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
+                recipe(ptqtp(128, "trit-planes")).toString(), "-q");
+        assertEquals(0, run.code(), run.err());
+        JsonNode qc = new ObjectMapper().readTree(Files.readString(out.resolve("config.json"))).path("quantization_config");
+        assertEquals("lowbit-trit-planes", qc.path("quant_method").asText());
+        assertEquals(2, qc.path("planes").asInt());
+        assertEquals("base3", qc.path("packing").asText());
+        String[][] targets = {{"model.layers.0.self_attn.q_proj", "0", "Q"}, {"model.layers.1.mlp.down_proj", "1", "DOWN"}};
+        try (TensorSource written = DequantizingSource.openDirectory(out);
+             LlamaRunner inMemory = LlamaRunner.open(MODEL, 2);
+             LlamaRunner fromFile = LlamaRunner.open(out, 2)) {
+            assertEquals(2, ((DequantizingSource) written).quantizedModules().size());
+            for (String[] t : targets) {
+                int layer = Integer.parseInt(t[1]);
+                Linear l = Linear.valueOf(t[2]);
+                long[] s = inMemory.linearShape(l);
+                float[] w = inMemory.linearWeight(layer, l);
+                float[] fit = Ptqtp.quantize(t[0], w, (int) s[0], (int) s[1], Ptqtp.scheme(128, 2, 1.6), 10, null).tensor().dequantize();
+                assertArrayEquals(fit, written.tensor(t[0] + ".weight").toFloatArray(), 0f, t[0]);
+                inMemory.setLinearWeight(layer, l, fit);
+            }
+            // the same f32 weights run through the same forward: logits equal to the bit
+            int[][] window = {new int[64]};
+            for (int i = 0; i < 64; i++) window[0][i] = 100 + 37 * i % 8000;
+            try (NDArray a = Evaluator.logits(inMemory, window); NDArray b = Evaluator.logits(fromFile, window)) {
+                assertArrayEquals(a.toFloatArray(), b.toFloatArray(), 0f);
+            }
+        }
+    }
+
+    @Test
+    void aGroupThatDoesNotDivideTheRowIsExit2NamingTheTensorAndWritesNothing() throws Exception {
+        Path out = tmp.resolve("bad-group");
+        CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
+                recipe(ptqtp(96, "trit-planes")).toString());
+        assertEquals(2, run.code(), run.err());
+        assertTrue(run.err().contains("model.layers.0.self_attn.q_proj.weight") && run.err().contains("96"), run.err());
+        assertEquals(1, run.err().strip().lines().count(), run.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void aFormatThatCannotHoldTwoPlanesIsExit2NamingTheTensorAndWritesNothing() throws Exception {
+        for (String format : new String[] {"gptq", "awq"}) {
+            Path out = tmp.resolve("bad-" + format);
+            CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
+                    recipe(ptqtp(128, format)).toString());
+            assertEquals(2, run.code(), format + ": " + run.err());
+            assertTrue(run.err().contains("model.layers.0.self_attn.q_proj.weight") && run.err().contains("ternary"), run.err());
+            assertFalse(Files.exists(out));
+            try (var s = Files.list(tmp)) {
+                assertTrue(s.noneMatch(p -> p.getFileName().toString().contains("lowbit-tmp")), "no temp data left");
+            }
+        }
+    }
+}
