@@ -6,12 +6,14 @@
 #   - the report rendered by headless Chromium to report.png (scripts/batch-report-screenshot.sh).
 #
 #   scripts/batch-acceptance.sh [OUT]        # default out/batch-acceptance; OUT/local and OUT/spark are started afresh
+#   COMPARE_ONLY=1 scripts/batch-acceptance.sh OUT   # only compare two runs already in OUT (and take the screenshot)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/out/batch-acceptance}
 sweep=${SWEEP:-$root/scripts/sweeps/acceptance.yaml}
-rm -rf "$out/local" "$out/spark"
 mkdir -p "$out"
+if [ "${COMPARE_ONLY:-}" != 1 ]; then
+rm -rf "$out/local" "$out/spark"
 "$root/lowbit" --version >/dev/null   # build first, so the timings below are the sweeps' own
 
 run() { # name, extra args...
@@ -23,6 +25,7 @@ run() { # name, extra args...
 : >"$out/summary.txt"
 run local
 run spark --spark 'local[2]'
+fi
 
 python3 - "$out" <<'PY' | tee -a "$out/summary.txt"
 import csv, hashlib, os, sys

@@ -24,7 +24,10 @@ mkdir -p "$publish"
 n=0
 while IFS=, read -r id artifact pass; do
   [ "$pass" = true ] || continue
-  cp -r "$out/$artifact" "$publish/$id${artifact##*/model}"
+  dest="$publish/$id"          # jobs/ID/model.gguf -> ID (a .gguf: the id ends in .gguf), jobs/ID/model -> ID/
+  rm -rf "$dest" "$dest.lowbit-manifest.json"
+  cp -r "$out/$artifact" "$dest"
+  [ -f "$out/$artifact.lowbit-manifest.json" ] && cp "$out/$artifact.lowbit-manifest.json" "$dest.lowbit-manifest.json"
   n=$((n + 1))
 done < <(python3 -c '
 import csv, sys

@@ -75,7 +75,9 @@ public final class BatchCommand implements Callable<Integer>, ExtraCommand {
     @Override
     public Integer call() throws IOException {
         if (spark != null && jobs != null) throw new Main.UsageException("--jobs applies to the local runner; with --spark, local[N] or the cluster sets how many jobs run at once");
-        if (spark != null && spark.isBlank()) throw new Main.UsageException("--spark needs a master: local[2], spark://host:7077, ...");
+        if (spark != null && !spark.matches("local(\\[(\\d+|\\*)(,\\d+)?])?|(spark|k8s|mesos)://\\S+|yarn")) {
+            throw new Main.UsageException("--spark takes a Spark master: local[2], local[*], spark://host:7077, k8s://..., yarn; got '" + spark + "'");
+        }
         if (jobs != null && jobs < 1) throw new Main.UsageException("--jobs must be at least 1, got " + jobs);
         if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
         long heap = bytes(jobMemory);

@@ -91,6 +91,22 @@ class SweepTest {
         refused(acceptance(MODEL).replace("  types: [Q4_K_M]\n", "  types: [Q4_K_M]\n  threads: 4\n"), "threads:", "unknown key 'threads'");
     }
 
+    @Test
+    void optionsThatDoNotApplyAreRefused() throws IOException {
+        Path f = write("sweep.yaml", acceptance(MODEL));
+        Path out = dir.resolve("out");
+        for (String[] args : List.of(new String[] {"--spark", "local[2]", "--jobs", "2"}, new String[] {"--spark", "nonsense"},
+                new String[] {"--job-memory", "lots"}, new String[] {"--jobs", "0"})) {
+            List<String> cmd = new java.util.ArrayList<>(List.of("batch", f.toString(), "-o", out.toString()));
+            cmd.addAll(List.of(args));
+            Cli r = Cli.run(cmd.toArray(String[]::new));
+            assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().startsWith("lowbit: --"), r.err());
+            assertFalse(Files.exists(out));
+        }
+    }
+
     /**
      * The command refuses with exit 2 and one line naming {@code sweep.yaml:<line of marker>}, and nothing is
      * written: the output directory is not even created.

@@ -1,13 +1,8 @@
-// PENDING: enable after merging the branch that adds dev.lowbit.io.ggml.BlockCodec / BlockCodecs (legacy ggml block
-// codecs, commit 74e9c4a on the ggml branch). It is not on the `kernels` branch, so this file is named *.pending to
-// stay out of the build. To enable: `git mv QuantizeBench.java.pending QuantizeBench.java`, then
-// `scripts/bench-kernels.sh QuantizeBench`. Written against BlockCodec#quantizeRow(float[], int, int, MemorySegment,
-// long), BlockCodec#rowBytes(int) and BlockCodecs#forType(GgmlType).
 package dev.lowbit.bench;
 
-import dev.lowbit.io.ggml.BlockCodec;
-import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.GgmlType;
+import dev.lowbit.ptq.search.GgmlSearch;
+import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
@@ -25,9 +20,10 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * f32 → Q8_0 / Q4_0 row quantization (ggml reference quantizers). Score = rows per second; input GB/s =
- * score × 4 × n / 1e9 (scripts/bench-kernels.sh prints it, and the ratio of each type to the others in the run).
- * n = 4096 is a typical Llama hidden size (one row of a [*, 4096] weight).
+ * f32 → ggml row quantization through {@link GgmlSearches} (what the GGUF pipeline calls): Q8_0 / Q4_0 are the
+ * codecs' reference encodings, Q4_K / Q6_K / Q3_K / Q2_K ggml's k-quant searches (no importance), packed by the
+ * codecs. Score = rows per second; input GB/s = score × 4 × n / 1e9 (scripts/bench-kernels.sh prints it, and the
+ * ratio of each type to the others in the run). n = 4096 is a typical Llama hidden size (one row of a [*, 4096] weight).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -37,22 +33,24 @@ public class QuantizeBench {
     @Param({"4096"})
     public int n;
 
-    @Param({"Q8_0", "Q4_0"})
+    @Param({"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q3_K", "Q2_K"})
     public String type;
 
     private Arena arena;
     private float[] row;
     private MemorySegment dst;
-    private BlockCodec codec;
+    private GgmlType ggml;
+    private GgmlSearch search;
 
     @Setup(Level.Trial)
     public void setUp() {
-        codec = BlockCodecs.forType(GgmlType.valueOf(type));
+        ggml = GgmlType.valueOf(type);
+        search = GgmlSearches.forType(ggml);
         row = new float[n];
         SplittableRandom rnd = new SplittableRandom(1);
         for (int i = 0; i < n; i++) row[i] = (float) (rnd.nextGaussian() * 0.02);
         arena = Arena.ofShared();
-        dst = arena.allocate(codec.rowBytes(n), 64);
+        dst = arena.allocate(ggml.byteSizeOf(n), 64);
     }
 
     @TearDown(Level.Trial)
@@ -62,7 +60,7 @@ public class QuantizeBench {
 
     @Benchmark
     public MemorySegment quantizeRow() {
-        codec.quantizeRow(row, 0, n, dst, 0);
+        search.quantizeRow(row, 0, n, null, dst, 0);
         return dst;
     }
 }

@@ -13,6 +13,7 @@ import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.grid.GgmlGrid;
+import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -97,7 +98,7 @@ class GgmlGridTest {
         long rowBytes = codec.rowBytes(COLS);
         byte[] search = new byte[Math.toIntExact(ROWS * rowBytes)];
         MemorySegment seg = MemorySegment.ofArray(search);
-        for (int r = 0; r < ROWS; r++) codec.quantizeRow(w, r * COLS, COLS, importance, seg, r * rowBytes);
+        for (int r = 0; r < ROWS; r++) GgmlSearches.forType(type.type()).quantizeRow(w, r * COLS, COLS, importance, seg, r * rowBytes);
         if (type.type().blockSize() == 256) {
             // the k-quants end with the same rounding from the stored scales: identical bytes
             assertArrayEquals(search, packed, type.toString());
@@ -134,7 +135,7 @@ class GgmlGridTest {
         for (int c = 0; c < COLS; c++) importance[c] = (float) h[c * COLS + c];
         long rowBytes = codec.rowBytes(COLS);
         byte[] search = new byte[Math.toIntExact(ROWS * rowBytes)];
-        for (int r = 0; r < ROWS; r++) codec.quantizeRow(w, r * COLS, COLS, importance, MemorySegment.ofArray(search), r * rowBytes);
+        for (int r = 0; r < ROWS; r++) GgmlSearches.forType(type.type()).quantizeRow(w, r * COLS, COLS, importance, MemorySegment.ofArray(search), r * rowBytes);
         double eGptq = outputError(w, gptq, h, ROWS, COLS);
         double eSearch = outputError(w, decode(type.type(), search, ROWS, COLS), h, ROWS, COLS);
         assertTrue(eGptq < 0.9 * eSearch, type + ": GPTQ " + eGptq + " vs weighted search " + eSearch);

@@ -1,5 +1,6 @@
 package dev.lowbit.ptq;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -8,48 +9,59 @@ import org.junit.jupiter.api.Test;
 
 class HessianObserverTest {
 
+    /** Σ x·xᵀ over batches of awkward sizes against the definition summed in f64, and H = 2/N·Σ with N tokens. */
     @Test
-    void matchesTheReferenceRunningScaling() {
+    void sumsOuterProductsOverEveryTokenOfEveryBatch() {
         int cols = 70;
         int[] batchRows = {13, 1, 40, 7};
         HessianObserver obs = new HessianObserver(cols);
-        double[] ref = new double[cols * cols]; // the reference's recurrence, in f64: H *= n/(n+1); x *= √(2/n'); H += x·xᵀ
-        int n = 0;
-        float[][] batches = new float[batchRows.length][];
+        double[] ref = new double[cols * cols];
         for (int b = 0; b < batchRows.length; b++) {
             float[] x = TestWeights.gaussian(100 + b, batchRows[b] * cols, 1f + b);
-            batches[b] = x;
             obs.add(x, batchRows[b], cols);
-            for (int i = 0; i < ref.length; i++) ref[i] *= (double) n / (n + 1);
-            n += 1;
-            double f = Math.sqrt(2.0 / n);
             for (int r = 0; r < batchRows[b]; r++) {
                 for (int i = 0; i < cols; i++) {
-                    for (int j = 0; j < cols; j++) ref[i * cols + j] += f * x[r * cols + i] * f * x[r * cols + j];
+                    for (int j = 0; j < cols; j++) ref[i * cols + j] += (double) x[r * cols + i] * x[r * cols + j];
                 }
             }
         }
-        assertEquals(4, obs.samples());
-        assertEquals(61, obs.rows());
+        assertEquals(61, obs.tokens());
+        double[] s = obs.sum();
         double[] h = obs.hessian();
         for (int i = 0; i < cols; i++) {
             for (int j = 0; j < cols; j++) {
-                // per batch the sum runs in f32 over ≤ 40 rows: |error| ≤ 2·40·2⁻²⁴·Σ|x_i·x_j| ≤ ~5e-6·√(H_ii·H_jj)
+                // per batch the sum runs in f32 over ≤ 40 rows: |error| ≤ 2·40·2⁻²⁴·Σ|x_i·x_j| ≤ ~5e-6·√(S_ii·S_jj)
                 double tol = 1e-5 * Math.sqrt(ref[i * cols + i] * ref[j * cols + j]);
-                assertEquals(ref[i * cols + j], h[i * cols + j], tol, "H[" + i + "," + j + "]");
-                assertEquals(h[i * cols + j], h[j * cols + i]);
+                assertEquals(ref[i * cols + j], s[i * cols + j], tol, "S[" + i + "," + j + "]");
+                assertEquals(s[i * cols + j], s[j * cols + i]);
+                assertEquals(2.0 / 61 * s[i * cols + j], h[i * cols + j], 1e-15 * Math.abs(h[i * cols + j]));
             }
         }
     }
 
+    /** A Gram matrix formed elsewhere is added entry by entry, exactly; tokens are counted, not batches. */
     @Test
-    void countsBatchesOfSeveralSamplesAndRejectsBadInput() {
+    void addsGramMatricesExactlyAndCountsTokens() {
         HessianObserver obs = new HessianObserver(3);
         assertEquals(0.0, obs.hessian()[0]);
-        obs.add(new float[] {1, 2, 3, 4, 5, 6}, 2, 3, 2);
-        assertEquals(2, obs.samples());
-        assertEquals(2.0 / 2 * (1 + 16), obs.hessian()[0], 1e-12);
+        obs.add(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);             // rows (1,2,3), (4,5,6)
+        obs.addGram(new float[] {1, 0, -2, 0, 0, 0, -2, 0, 4}, 1);  // the row (−1, 0, 2)
+        assertArrayEquals(new double[] {18, 22, 25, 22, 29, 36, 25, 36, 49}, obs.sum(), 0);
+        assertEquals(3, obs.tokens());
+        assertEquals(2.0 / 3 * 18, obs.hessian()[0], 1e-12);
+        double[] copy = obs.sum();
+        copy[0] = 99;
+        assertEquals(18, obs.sum()[0]);
+    }
+
+    @Test
+    void rejectsBadInput() {
+        HessianObserver obs = new HessianObserver(3);
         assertThrows(IllegalArgumentException.class, () -> obs.add(new float[4], 1, 4));
+        assertThrows(IllegalArgumentException.class, () -> obs.add(new float[5], 2, 3));
         assertThrows(IllegalArgumentException.class, () -> obs.add(new float[] {Float.NaN, 0, 0}, 1, 3));
+        assertThrows(IllegalArgumentException.class, () -> obs.addGram(new float[4], 1));
+        assertThrows(IllegalArgumentException.class, () -> new HessianObserver(0));
+        assertEquals(0, obs.tokens());
     }
 }

@@ -7,12 +7,13 @@ import dev.lowbit.io.SharedData;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
-import dev.lowbit.calib.observe.MaxAbsObserver;
+import dev.lowbit.calib.observe.ModuleObservers;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.safetensors.ShardedSafetensors;
 import dev.lowbit.io.tensor.TensorSource;
+import dev.lowbit.ptq.observe.MaxAbsObserver;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -27,7 +28,7 @@ class LayerwiseCaptureTest {
     /** Layer 0's q/k/v input is RMSNorm(embedding)·γ: recompute Σxxᵀ in Java from the mapped checkpoint. */
     @Test
     void firstLayerQkvHessianMatchesJavaRecomputation() {
-        HessianObserver h = new HessianObserver();
+        EngineHessians h = new EngineHessians();
         try (LlamaRunner runner = LlamaRunner.open(SharedData.tinyLlama(), 2);
              TensorSource st = ShardedSafetensors.open(SharedData.tinyLlama())) {
             int d = runner.config().hiddenSize();
@@ -53,8 +54,8 @@ class LayerwiseCaptureTest {
             }
             String key = ObservingHook.key(runner.config().architecture(), 0, Linear.K);
             assertEquals("model.layers.0.self_attn.q_proj", key);
-            assertEquals(32, h.samples(key));
-            double[] got = h.hessian(key);
+            assertEquals(32, h.get(key).tokens());
+            double[] got = h.get(key).sum();
             double scale = 0;
             for (double v : expected) scale = Math.max(scale, Math.abs(v));
             for (int i = 0; i < got.length; i++) {
@@ -67,7 +68,7 @@ class LayerwiseCaptureTest {
     @Test
     void sequentialStagesSeeSubstitutedWeights() {
         List<String> stages = new ArrayList<>();
-        MaxAbsObserver max = new MaxAbsObserver();
+        ModuleObservers<MaxAbsObserver> max = new ModuleObservers<>(MaxAbsObserver::new);
         try (LlamaRunner runner = LlamaRunner.open(SharedData.tinyLlama(), 2)) {
             long[] vShape = runner.linearShape(Linear.V);
             LayerwiseCapture.run(runner, WINDOWS, 2, true, new LayerwiseCapture.Step() {
@@ -85,9 +86,9 @@ class LayerwiseCaptureTest {
             assertEquals(runner.config().numLayers() * 4, stages.size());
             assertEquals("0:[QKV]", stages.getFirst());
             assertEquals("0:[O]", stages.get(1));
-            float[] oInput = max.maxAbs("model.layers.1.self_attn.o_proj");
+            float[] oInput = max.get("model.layers.1.self_attn.o_proj").maxAbs();
             for (float v : oInput) assertEquals(0f, v);
-            float[] qkvInput = max.maxAbs("model.layers.1.self_attn.q_proj");
+            float[] qkvInput = max.get("model.layers.1.self_attn.q_proj").maxAbs();
             float peak = 0;
             for (float v : qkvInput) peak = Math.max(peak, v);
             assertTrue(peak > 0.1f);

@@ -9,8 +9,11 @@ import java.lang.foreign.MemorySegment;
  * {@code n / blockSize × typeSize} bytes, blocks back to back, exactly as ggml lays out one tensor row.
  * Implementations are stateless and thread-safe; obtain them from {@link BlockCodecs#forType(GgmlType)}.
  *
- * <p>Quantizers reproduce ggml's reference quantizer (the one {@code llama-quantize} uses without an importance
- * matrix) bit for bit where the type's reference is deterministic arithmetic; dequantizers are exact.
+ * <p>A codec owns a layout and what the spec fixes (DESIGN.md): dequantizers are exact, and types whose encoding is
+ * fixed arithmetic (F32, F16, BF16, Q8_0, the legacy reference quantizers of Q4_0/Q4_1/Q5_0/Q5_1, MXFP4) quantize
+ * here, bit for bit as ggml's reference. Blocks chosen by a search that minimises error (the k-quants, IQ4, TQ, and the
+ * weighted legacy searches) come from ptq-algorithms ({@code dev.lowbit.ptq.search.GgmlSearches}), and the codec
+ * only {@link #pack}s them.
  */
 public interface BlockCodec {
     /** The block type this codec reads and writes. */
@@ -18,9 +21,10 @@ public interface BlockCodec {
 
     /**
      * Quantizes {@code x[off .. off+n)} into {@code dst} starting at byte {@code dstOff}, writing
-     * {@link #rowBytes(int) rowBytes(n)} bytes.
+     * {@link #rowBytes(int) rowBytes(n)} bytes, with the encoding the type's spec fixes.
      *
      * @throws IllegalArgumentException if {@code n} is not a multiple of the block size
+     * @throws UnsupportedOperationException for a type whose blocks come from a search (use {@code GgmlSearches})
      */
     void quantizeRow(float[] x, int off, int n, MemorySegment dst, long dstOff);
 
@@ -33,20 +37,14 @@ public interface BlockCodec {
     void dequantizeRow(MemorySegment src, long srcOff, float[] y, int off, int n);
 
     /**
-     * Quantizes with per-element importance weights (the imatrix: mean x² of the input channel feeding each column).
-     * {@code importance[i]} weighs {@code x[off + i]}, for {@code i} in {@code [0, n)}; {@code null} means none and is
-     * the same as {@link #quantizeRow(float[], int, int, MemorySegment, long)}.
+     * Packs one block whose parameters and codes a search chose ({@code block.type()} must be this codec's) into
+     * {@link GgmlType#typeSize()} bytes at {@code dst[at]}: layout only, no rounding decisions. Codecs of types that
+     * have a search in ptq-algorithms (and the legacy types, for their weighted searches) implement it.
      *
-     * <p>The default ignores the weights and runs the reference quantizer; codecs whose search uses them override
-     * this and {@link #usesImportance()}.
+     * @throws UnsupportedOperationException for a type whose blocks lowbit only packs from raw values
      */
-    default void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        quantizeRow(x, off, n, dst, dstOff);
-    }
-
-    /** Whether {@link #quantizeRow(float[], int, int, float[], MemorySegment, long)} takes the weights into account. */
-    default boolean usesImportance() {
-        return false;
+    default void pack(GgmlBlock block, MemorySegment dst, long at) {
+        throw new UnsupportedOperationException(type() + ": no block packing");
     }
 
     /** Bytes of one row of {@code n} elements: {@code n / blockSize × typeSize}. */

@@ -32,16 +32,16 @@ public final class BlockCodecs {
             case Q4_1 -> Q4_1Codec.INSTANCE;
             case Q5_0 -> Q5_0Codec.INSTANCE;
             case Q5_1 -> Q5_1Codec.INSTANCE;
-            case Q2_K -> SearchedBlockCodec.Q2_K;
-            case Q3_K -> SearchedBlockCodec.Q3_K;
-            case Q4_K -> SearchedBlockCodec.Q4_K;
-            case Q5_K -> SearchedBlockCodec.Q5_K;
-            case Q6_K -> SearchedBlockCodec.Q6_K;
-            case IQ4_NL -> SearchedBlockCodec.IQ4_NL;
-            case IQ4_XS -> SearchedBlockCodec.IQ4_XS;
-            case TQ1_0 -> SearchedBlockCodec.TQ1_0;
-            case TQ2_0 -> SearchedBlockCodec.TQ2_0;
-            case MXFP4 -> SearchedBlockCodec.MXFP4;
+            case Q2_K -> PackedCodec.Q2_K;
+            case Q3_K -> PackedCodec.Q3_K;
+            case Q4_K -> PackedCodec.Q4_K;
+            case Q5_K -> PackedCodec.Q5_K;
+            case Q6_K -> PackedCodec.Q6_K;
+            case IQ4_NL -> PackedCodec.IQ4_NL;
+            case IQ4_XS -> PackedCodec.IQ4_XS;
+            case TQ1_0 -> PackedCodec.TQ1_0;
+            case TQ2_0 -> PackedCodec.TQ2_0;
+            case MXFP4 -> PackedCodec.MXFP4;
             default -> null;
         };
     }

@@ -13,9 +13,7 @@ import java.lang.foreign.MemorySegment;
  *
  * x = d·T[nibble], T = {@link #KVALUES} = {−127, −104, −83, −65, −49, −35, −22, −10, 1, 13, 25, 38, 53, 69, 89, 113}.
  *
- * <p>Quantizing follows ggml's {@code quantize_iq4_nl} ({@code quantize_row_iq4_nl_impl} with one 32-block per
- * super-block and ntry 7, see {@link KQuantSearch#iq4BlockScale}); importance, when given, weighs each element by
- * imp·√(σ² + x²) with σ² = 2·Σx²/32, otherwise by x².
+ * <p>The blocks are chosen by ptq-algorithms' IQ4 search ({@code ptq.search}); this class packs and unpacks them.
  */
 public final class Iq4Nl {
     private Iq4Nl() {}
@@ -25,9 +23,6 @@ public final class Iq4Nl {
 
     /** ggml's {@code kvalues_iq4nl}, sorted ascending. */
     static final int[] KVALUES = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-
-    /** Search half-width of the IQ4 scale search ({@code ntry} in ggml). */
-    static final int NTRY = 7;
 
     /** Dequantizes {@code n} values (a whole number of blocks) from {@code src} at {@code off} into {@code y[yOff..]}. */
     public static void dequantizeRow(MemorySegment src, long off, float[] y, int yOff, int n) {
@@ -44,40 +39,15 @@ public final class Iq4Nl {
         }
     }
 
-    /**
-     * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 32) into {@code n/32} blocks at
-     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
-     */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("IQ4_NL", x, off, n, importance, BLOCK_SIZE);
-        float[] weight = new float[32];
-        int[] L = new int[32];
-        for (int b = 0; b < n / BLOCK_SIZE; b++) {
-            int xo = off + b * BLOCK_SIZE;
-            long blk = dstOff + (long) b * TYPE_SIZE;
-            iq4Weights(x, xo, BLOCK_SIZE, importance, b * BLOCK_SIZE, sigma2(x, xo, BLOCK_SIZE), weight, 0);
-            float d = KQuantSearch.iq4BlockScale(x, xo, 32, weight, KVALUES, NTRY, L, 0);
-            KQuantBits.putF16(dst, blk, d);
-            float id = d != 0 ? 1 / d : 0;
-            for (int j = 0; j < 32; j++) L[j] = KQuantSearch.bestIndexInt8(16, KVALUES, id * x[xo + j]);
-            for (int j = 0; j < 16; j++) KQuantBits.putU8(dst, blk + 2 + j, L[j] | (L[j + 16] << 4));
-        }
+    /** Packs one block at {@code blk}: fp16 d (rounded from {@code block.d}), 4-bit table indices 0..15. */
+    public static void pack(GgmlBlock block, MemorySegment dst, long blk) {
+        int[] L = block.codes;
+        KQuantBits.putF16(dst, blk, block.d);
+        for (int j = 0; j < 16; j++) KQuantBits.putU8(dst, blk + 2 + j, L[j] | (L[j + 16] << 4));
     }
 
-    /** σ² = 2·Σx²/superBlockSize over {@code x[xo..xo+superBlockSize)}, summed in order in f32. */
-    static float sigma2(float[] x, int xo, int superBlockSize) {
-        float s = 0;
-        for (int j = 0; j < superBlockSize; j++) s += x[xo + j] * x[xo + j];
-        return s * (2.f / superBlockSize);
-    }
-
-    /** The IQ4 element weights of one 32-block into {@code weight[wo..wo+32)}: imp·√(σ² + x²), or x². */
-    static void iq4Weights(float[] x, int xo, int superBlockSize, float[] importance, int io, float sigma2,
-                           float[] weight, int wo) {
-        for (int j = 0; j < 32; j++) {
-            float xv = x[xo + j];
-            weight[wo + j] = importance != null ? importance[io + j] * (float) Math.sqrt(sigma2 + xv * xv) : xv * xv;
-        }
+    /** ggml's {@code kvalues_iq4nl} (a copy): the values a 4-bit index stands for, times d. */
+    public static int[] kvalues() {
+        return KVALUES.clone();
     }
 }

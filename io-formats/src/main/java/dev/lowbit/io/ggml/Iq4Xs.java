@@ -1,7 +1,6 @@
 package dev.lowbit.io.ggml;
 
 import static dev.lowbit.io.ggml.KQuantBits.QK_K;
-import static dev.lowbit.io.ggml.KQuantSearch.nearestInt;
 
 import java.lang.foreign.MemorySegment;
 
@@ -18,9 +17,7 @@ import java.lang.foreign.MemorySegment;
  *
  * ls = low | high &lt;&lt; 4; x = (d·(ls − 32))·T[nibble] with T = {@link Iq4Nl#KVALUES}.
  *
- * <p>Quantizing follows ggml's {@code quantize_iq4_xs} ({@code quantize_row_iq4_nl_impl} with super-block 256,
- * block 32, ntry 7): per-block scales from {@link KQuantSearch#iq4BlockScale}, then d = −max_scale/32 and 6-bit
- * block scales, codes recomputed with each block's quantized scale.
+ * <p>The blocks are chosen by ptq-algorithms' IQ4 search ({@code ptq.search}); this class packs and unpacks them.
  */
 public final class Iq4Xs {
     private Iq4Xs() {}
@@ -49,51 +46,24 @@ public final class Iq4Xs {
     }
 
     /**
-     * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
+     * Packs one block at {@code blk}: fp16 d (rounded from {@code block.d}), eight 6-bit scales ({@code block.scales},
+     * biased by 32: 0..63; low nibbles in scales_l, high 2 bits in scales_h), 4-bit table indices 0..15.
      */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("IQ4_XS", x, off, n, importance, BLOCK_SIZE);
-        float[] weight = new float[32];
-        float[] scales = new float[8];
-        int[] L = new int[QK_K];
-        int[] values = Iq4Nl.KVALUES;
-        for (int b = 0; b < n / BLOCK_SIZE; b++) {
-            int xo = off + b * QK_K;
-            long blk = dstOff + (long) b * TYPE_SIZE;
-            float sigma2 = Iq4Nl.sigma2(x, xo, QK_K);
-            float maxScale = 0, amaxScale = 0;
-            for (int ib = 0; ib < 8; ib++) {
-                Iq4Nl.iq4Weights(x, xo + 32 * ib, QK_K, importance, b * QK_K + 32 * ib, sigma2, weight, 0);
-                scales[ib] = KQuantSearch.iq4BlockScale(x, xo + 32 * ib, 32, weight, values, Iq4Nl.NTRY, L, 32 * ib);
-                float absD = Math.abs(scales[ib]);
-                if (absD > amaxScale) {
-                    amaxScale = absD;
-                    maxScale = scales[ib];
-                }
-            }
-            float d = -maxScale / 32;
-            KQuantBits.putF16(dst, blk, d);
-            float id = d != 0 ? 1 / d : 0.f;
-            int scalesH = 0;
-            int[] scalesL = new int[4];
-            for (int ib = 0; ib < 8; ib++) {
-                int l = nearestInt(id * scales[ib]);
-                l = Math.max(-32, Math.min(31, l));
-                float dl = d * l;
-                float idl = dl != 0 ? 1 / dl : 0.f;
-                for (int j = 0; j < 32; j++) L[32 * ib + j] = KQuantSearch.bestIndexInt8(16, values, idl * x[xo + 32 * ib + j]);
-                l += 32;
-                scalesL[ib / 2] |= (l & 0xF) << (4 * (ib % 2));
-                scalesH |= (l >> 4) << (2 * ib);
-            }
-            KQuantBits.putU16(dst, blk + 2, scalesH);
-            for (int i = 0; i < 4; i++) KQuantBits.putU8(dst, blk + 4 + i, scalesL[i]);
-            for (int i = 0; i < 8; i++) {
-                for (int j = 0; j < 16; j++) {
-                    KQuantBits.putU8(dst, blk + 8 + 16 * i + j, L[32 * i + j] | (L[32 * i + 16 + j] << 4));
-                }
+    public static void pack(GgmlBlock block, MemorySegment dst, long blk) {
+        int[] L = block.codes;
+        KQuantBits.putF16(dst, blk, block.d);
+        int scalesH = 0;
+        int[] scalesL = new int[4];
+        for (int ib = 0; ib < 8; ib++) {
+            int l = block.scales[ib];
+            scalesL[ib / 2] |= (l & 0xF) << (4 * (ib % 2));
+            scalesH |= (l >> 4) << (2 * ib);
+        }
+        KQuantBits.putU16(dst, blk + 2, scalesH);
+        for (int i = 0; i < 4; i++) KQuantBits.putU8(dst, blk + 4 + i, scalesL[i]);
+        for (int i = 0; i < 8; i++) {
+            for (int j = 0; j < 16; j++) {
+                KQuantBits.putU8(dst, blk + 8 + 16 * i + j, L[32 * i + j] | (L[32 * i + 16 + j] << 4));
             }
         }
     }

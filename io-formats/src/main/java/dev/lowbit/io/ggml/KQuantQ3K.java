@@ -1,7 +1,6 @@
 package dev.lowbit.io.ggml;
 
 import static dev.lowbit.io.ggml.KQuantBits.QK_K;
-import static dev.lowbit.io.ggml.KQuantSearch.nearestInt;
 
 import java.lang.foreign.MemorySegment;
 
@@ -19,9 +18,7 @@ import java.lang.foreign.MemorySegment;
  * Scale j: low 4 bits {@code j < 8 ? scales[j] & 0xF : scales[j−8] >> 4}, high 2 bits
  * {@code (scales[8 + j%4] >> 2(j/4)) & 3}. x = (d·(s−32))·(q2 − (high bit ? 0 : 4)).
  *
- * <p>Quantizing without importance follows {@code quantize_row_q3_K_ref} ({@code make_q3_quants} per 16, 6-bit
- * scales relative to the largest); with importance {@code quantize_row_q3_K_impl} ({@code make_qx_quants} with weights
- * imp·√(σ² + x²), σ² = 2·Σx²/256, and again for the scales weighted by the sub-block weight sums).
+ * <p>The blocks are chosen by ptq-algorithms' Q3_K search ({@code ptq.search}); this class packs and unpacks them.
  */
 public final class KQuantQ3K {
     private KQuantQ3K() {}
@@ -55,84 +52,32 @@ public final class KQuantQ3K {
     }
 
     /**
-     * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
+     * Packs one block at {@code blk}: sixteen 6-bit scales ({@code block.scales}, biased by 32: 0..63), fp16 d,
+     * 3-bit codes q ∈ [0, 7] (x = d·(s − 32)·(q − 4); bit 2 in hmask, bits 0–1 in qs).
      */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("Q3_K", x, off, n, importance, BLOCK_SIZE);
-        int[] L = new int[QK_K];
-        float[] scales = new float[16];
-        float[] weight = new float[16];
-        float[] sw = new float[16];
-        int[] Ls = new int[16];
+    public static void pack(GgmlBlock block, MemorySegment dst, long blk) {
+        int[] L = block.codes;
         int[] packed = new int[12];
-        for (int b = 0; b < n / BLOCK_SIZE; b++) {
-            int xo = off + b * QK_K;
-            long blk = dstOff + (long) b * TYPE_SIZE;
-            java.util.Arrays.fill(packed, 0);
-            float d;
-            if (importance == null) {
-                float maxScale = 0, amax = 0;
-                for (int j = 0; j < 16; j++) {
-                    scales[j] = KQuantSearch.makeQ3Quants(16, 4, x, xo + 16 * j, L, 16 * j, true);
-                    float scale = Math.abs(scales[j]);
-                    if (scale > amax) {
-                        amax = scale;
-                        maxScale = scales[j];
-                    }
-                }
-                if (maxScale != 0) {
-                    float iscale = -32f / maxScale;
-                    for (int j = 0; j < 16; j++) {
-                        int l = (byte) nearestInt(iscale * scales[j]);
-                        pack(packed, j, Math.max(-32, Math.min(31, l)) + 32);
-                    }
-                    d = 1 / iscale;
-                } else {
-                    d = 0f;
-                }
+        for (int j = 0; j < 16; j++) {
+            int l = block.scales[j];
+            if (j < 8) {
+                packed[j] = l & 0xF;
             } else {
-                float sumx2 = 0;
-                for (int j = 0; j < QK_K; j++) sumx2 += x[xo + j] * x[xo + j];
-                float sigma2 = 2 * sumx2 / QK_K;
-                int io = b * QK_K;
-                for (int j = 0; j < 16; j++) {
-                    for (int l = 0; l < 16; l++) {
-                        float xv = x[xo + 16 * j + l];
-                        weight[l] = importance[io + 16 * j + l] * (float) Math.sqrt(sigma2 + xv * xv);
-                    }
-                    float sumw = 0;
-                    for (int l = 0; l < 16; l++) sumw += weight[l];
-                    sw[j] = sumw;
-                    scales[j] = KQuantSearch.makeQxQuants(16, 4, x, xo + 16 * j, L, 16 * j, 1, weight, 0);
-                }
-                d = KQuantSearch.makeQxQuants(16, 32, scales, 0, Ls, 0, 1, sw, 0);
-                for (int j = 0; j < 16; j++) pack(packed, j, Ls[j]);
+                packed[j - 8] |= (l & 0xF) << 4;
             }
-            for (int i = 0; i < 12; i++) KQuantBits.putU8(dst, blk + 96 + i, packed[i]);
-            float dStored = KQuantBits.putF16(dst, blk + 108, d);
-            for (int j = 0; j < 16; j++) {
-                float dl = dStored * scale(dst, blk, j);
-                if (dl == 0) continue;
-                for (int ii = 0; ii < 16; ii++) {
-                    int l = nearestInt(x[xo + 16 * j + ii] / dl);
-                    L[16 * j + ii] = Math.max(-4, Math.min(3, l)) + 4;
-                }
-            }
-            int[] hmask = new int[32];
-            for (int j = 0; j < QK_K; j++) {
-                if (L[j] > 3) {
-                    hmask[j % 32] |= 1 << (j / 32);
-                    L[j] -= 4;
-                }
-            }
-            for (int i = 0; i < 32; i++) KQuantBits.putU8(dst, blk + i, hmask[i]);
-            for (int j = 0; j < QK_K; j += 128) {
-                for (int l = 0; l < 32; l++) {
-                    int q = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
-                    KQuantBits.putU8(dst, blk + 32 + j / 4 + l, q);
-                }
+            packed[8 + j % 4] |= (l >> 4) << (2 * (j / 4));
+        }
+        for (int i = 0; i < 12; i++) KQuantBits.putU8(dst, blk + 96 + i, packed[i]);
+        KQuantBits.putF16(dst, blk + 108, block.d);
+        int[] hmask = new int[32];
+        for (int j = 0; j < QK_K; j++) {
+            if (L[j] > 3) hmask[j % 32] |= 1 << (j / 32);
+        }
+        for (int i = 0; i < 32; i++) KQuantBits.putU8(dst, blk + i, hmask[i]);
+        for (int j = 0; j < QK_K; j += 128) {
+            for (int l = 0; l < 32; l++) {
+                int q = (L[j + l] & 3) | ((L[j + l + 32] & 3) << 2) | ((L[j + l + 64] & 3) << 4) | ((L[j + l + 96] & 3) << 6);
+                KQuantBits.putU8(dst, blk + 32 + j / 4 + l, q);
             }
         }
     }

@@ -17,8 +17,7 @@ import java.lang.foreign.MemorySegment;
  * </pre>
  *
  * Element e = 64c + 32s + l uses pair 2c + s: x = (d·sc)·q − (dmin·m).
- * Quantizing follows {@code quantize_row_q4_K_ref} ({@code make_qkx2_quants}(32, 15, rmin −1, rdelta 0.1, 20 steps))
- * without importance and {@code quantize_row_q4_K_impl} with it.
+ * The blocks are chosen by ptq-algorithms' Q4_K search ({@code ptq.search}); this class packs and unpacks them.
  */
 public final class KQuantQ4K {
     private KQuantQ4K() {}
@@ -49,20 +48,15 @@ public final class KQuantQ4K {
     }
 
     /**
-     * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
+     * Packs one block at {@code blk}: d and dmin (fp16), eight 6-bit (sc, m) pairs ({@code block.scales},
+     * {@code block.mins}, each 0..63), 4-bit codes q ∈ [0, 15].
      */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("Q4_K", x, off, n, importance, BLOCK_SIZE);
-        int[] L = new int[QK_K];
-        for (int b = 0; b < n / BLOCK_SIZE; b++) {
-            long blk = dstOff + (long) b * TYPE_SIZE;
-            KQuantScaleMin.quantizeBlock(x, off + b * QK_K, importance, b * QK_K, 15, -1f, 0.1f, 20, dst, blk, L);
-            for (int c = 0; c < 4; c++) {
-                for (int l = 0; l < 32; l++) {
-                    KQuantBits.putU8(dst, blk + 16 + 32 * c + l, L[64 * c + l] | (L[64 * c + 32 + l] << 4));
-                }
+    public static void pack(GgmlBlock block, MemorySegment dst, long blk) {
+        KQuantScaleMin.pack(block, dst, blk);
+        int[] L = block.codes;
+        for (int c = 0; c < 4; c++) {
+            for (int l = 0; l < 32; l++) {
+                KQuantBits.putU8(dst, blk + 16 + 32 * c + l, L[64 * c + l] | (L[64 * c + 32 + l] << 4));
             }
         }
     }

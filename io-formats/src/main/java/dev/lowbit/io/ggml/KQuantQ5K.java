@@ -17,8 +17,7 @@ import java.lang.foreign.MemorySegment;
  * </pre>
  *
  * Element e = 64c + 32s + l: q = nibble + 16·((qh[l] &gt;&gt; (2c + s)) &amp; 1), x = (d·sc)·q − (dmin·m) with pair 2c + s.
- * Quantizing follows {@code quantize_row_q5_K_ref} ({@code make_qkx2_quants}(32, 31, rmin −0.5, rdelta 0.1, 15
- * steps)) without importance and {@code quantize_row_q5_K_impl} with it.
+ * The blocks are chosen by ptq-algorithms' Q5_K search ({@code ptq.search}); this class packs and unpacks them.
  */
 public final class KQuantQ5K {
     private KQuantQ5K() {}
@@ -52,33 +51,28 @@ public final class KQuantQ5K {
     }
 
     /**
-     * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
+     * Packs one block at {@code blk}: d and dmin (fp16), eight 6-bit (sc, m) pairs ({@code block.scales},
+     * {@code block.mins}, each 0..63), 5-bit codes q ∈ [0, 31] (low nibbles in qs, fifth bits in qh).
      */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("Q5_K", x, off, n, importance, BLOCK_SIZE);
-        int[] L = new int[QK_K];
-        for (int b = 0; b < n / BLOCK_SIZE; b++) {
-            long blk = dstOff + (long) b * TYPE_SIZE;
-            KQuantScaleMin.quantizeBlock(x, off + b * QK_K, importance, b * QK_K, 31, -0.5f, 0.1f, 15, dst, blk, L);
-            int[] qh = new int[32];
-            for (int c = 0; c < 4; c++) {
-                for (int l = 0; l < 32; l++) {
-                    int l1 = L[64 * c + l];
-                    int l2 = L[64 * c + 32 + l];
-                    if (l1 > 15) {
-                        l1 -= 16;
-                        qh[l] |= 1 << (2 * c);
-                    }
-                    if (l2 > 15) {
-                        l2 -= 16;
-                        qh[l] |= 2 << (2 * c);
-                    }
-                    KQuantBits.putU8(dst, blk + 48 + 32 * c + l, l1 | (l2 << 4));
+    public static void pack(GgmlBlock block, MemorySegment dst, long blk) {
+        KQuantScaleMin.pack(block, dst, blk);
+        int[] L = block.codes;
+        int[] qh = new int[32];
+        for (int c = 0; c < 4; c++) {
+            for (int l = 0; l < 32; l++) {
+                int l1 = L[64 * c + l];
+                int l2 = L[64 * c + 32 + l];
+                if (l1 > 15) {
+                    l1 -= 16;
+                    qh[l] |= 1 << (2 * c);
                 }
+                if (l2 > 15) {
+                    l2 -= 16;
+                    qh[l] |= 2 << (2 * c);
+                }
+                KQuantBits.putU8(dst, blk + 48 + 32 * c + l, l1 | (l2 << 4));
             }
-            for (int l = 0; l < 32; l++) KQuantBits.putU8(dst, blk + 16 + l, qh[l]);
         }
+        for (int l = 0; l < 32; l++) KQuantBits.putU8(dst, blk + 16 + l, qh[l]);
     }
 }

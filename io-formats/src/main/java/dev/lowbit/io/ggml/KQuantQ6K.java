@@ -1,7 +1,6 @@
 package dev.lowbit.io.ggml;
 
 import static dev.lowbit.io.ggml.KQuantBits.QK_K;
-import static dev.lowbit.io.ggml.KQuantSearch.nearestInt;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -20,8 +19,7 @@ import java.lang.foreign.ValueLayout;
  * Element e = 128h + 32g + l: low 4 bits from {@code ql[64h + l + 32·(g&1)]} (low nibble if g &lt; 2, high if g ≥ 2),
  * high 2 bits {@code (qh[32h + l] >> 2g) & 3}; x = (d·scales[e/16])·(q − 32).
  *
- * <p>Quantizing follows {@code quantize_row_q6_K_ref}: {@code make_qx_quants}(16, 32, rmse_type 1) per 16 (weights
- * x², or the importance when given, as {@code quantize_row_q6_K_impl} does), then 8-bit scales −128/max_scale.
+ * <p>The blocks are chosen by ptq-algorithms' Q6_K search ({@code ptq.search}); this class packs and unpacks them.
  */
 public final class KQuantQ6K {
     private KQuantQ6K() {}
@@ -49,57 +47,22 @@ public final class KQuantQ6K {
     }
 
     /**
-     * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). {@code importance} (nullable) holds one weight per element of the row, indexed from 0.
+     * Packs one block at {@code blk}: sixteen int8 scales ({@code block.scales}, −128..127), fp16 d, 6-bit codes
+     * q ∈ [0, 63] (x = d·sc·(q − 32); low nibbles in ql, high 2 bits in qh).
      */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("Q6_K", x, off, n, importance, BLOCK_SIZE);
-        int[] L = new int[QK_K];
-        float[] scales = new float[16];
-        for (int b = 0; b < n / BLOCK_SIZE; b++) {
-            int xo = off + b * QK_K;
-            long blk = dstOff + (long) b * TYPE_SIZE;
-            float maxScale = 0, maxAbsScale = 0;
-            for (int ib = 0; ib < 16; ib++) {
-                float scale = KQuantSearch.makeQxQuants(16, 32, x, xo + 16 * ib, L, 16 * ib, 1,
-                        importance, b * QK_K + 16 * ib);
-                scales[ib] = scale;
-                float absScale = Math.abs(scale);
-                if (absScale > maxAbsScale) {
-                    maxAbsScale = absScale;
-                    maxScale = scale;
-                }
-            }
-            if (maxAbsScale < KQuantSearch.GROUP_MAX_EPS) {
-                dst.asSlice(blk, TYPE_SIZE).fill((byte) 0);
-                continue;
-            }
-            float iscale = -128f / maxScale;
-            float d = KQuantBits.putF16(dst, blk + 208, 1 / iscale);
-            int[] sc = new int[16];
-            for (int ib = 0; ib < 16; ib++) {
-                sc[ib] = (byte) Math.min(127, nearestInt(iscale * scales[ib]));
-                KQuantBits.putU8(dst, blk + 192 + ib, sc[ib]);
-            }
-            for (int j = 0; j < 16; j++) {
-                float dl = d * sc[j];
-                if (dl == 0) continue;
-                for (int ii = 0; ii < 16; ii++) {
-                    int l = nearestInt(x[xo + 16 * j + ii] / dl);
-                    L[16 * j + ii] = Math.max(-32, Math.min(31, l)) + 32;
-                }
-            }
-            for (int h = 0; h < 2; h++) {
-                int j = 128 * h;
-                for (int l = 0; l < 32; l++) {
-                    int q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
-                    KQuantBits.putU8(dst, blk + 64 * h + l, q1 | (q3 << 4));
-                    KQuantBits.putU8(dst, blk + 64 * h + l + 32, q2 | (q4 << 4));
-                    int qh = (L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4)
-                            | ((L[j + l + 96] >> 4) << 6);
-                    KQuantBits.putU8(dst, blk + 128 + 32 * h + l, qh);
-                }
+    public static void pack(GgmlBlock block, MemorySegment dst, long blk) {
+        int[] L = block.codes;
+        KQuantBits.putF16(dst, blk + 208, block.d);
+        for (int ib = 0; ib < 16; ib++) KQuantBits.putU8(dst, blk + 192 + ib, block.scales[ib]);
+        for (int h = 0; h < 2; h++) {
+            int j = 128 * h;
+            for (int l = 0; l < 32; l++) {
+                int q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
+                KQuantBits.putU8(dst, blk + 64 * h + l, q1 | (q3 << 4));
+                KQuantBits.putU8(dst, blk + 64 * h + l + 32, q2 | (q4 << 4));
+                int qh = (L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4)
+                        | ((L[j + l + 96] >> 4) << 6);
+                KQuantBits.putU8(dst, blk + 128 + 32 * h + l, qh);
             }
         }
     }

@@ -51,10 +51,10 @@ public final class Mxfp4 {
     /**
      * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 32) into {@code n/32} blocks at
      * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). MXFP4 has no search in ggml, so {@code importance} is accepted and ignored.
+     * result for them). MXFP4 has no search in ggml (no weighted variant either): its spec fixes the encoding.
      */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("MXFP4", x, off, n, importance, BLOCK_SIZE);
+    public static void quantizeRow(float[] x, int off, int n, MemorySegment dst, long dstOff) {
+        KQuantBits.checkRow("MXFP4", x, off, n, null, BLOCK_SIZE);
         for (int b = 0; b < n / BLOCK_SIZE; b++) {
             int xo = off + b * BLOCK_SIZE;
             long blk = dstOff + (long) b * TYPE_SIZE;

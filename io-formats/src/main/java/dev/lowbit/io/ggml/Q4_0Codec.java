@@ -38,16 +38,14 @@ final class Q4_0Codec implements BlockCodec {
         }
     }
 
-    /** With importance weights: llama-quantize's {@code quantize_row_q4_0_impl} ({@link LegacyWeighted}). */
+    /** {@code d} (fp16); {@code codes[j]} ∈ [0, 15], x = (codes − 8)·d. */
     @Override
-    public void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        if (importance == null) quantizeRow(x, off, n, dst, dstOff);
-        else LegacyWeighted.quantizeSymmetric(GgmlType.Q4_0, x, off, n, importance, dst, dstOff);
-    }
-
-    @Override
-    public boolean usesImportance() {
-        return true;
+    public void pack(GgmlBlock block, MemorySegment dst, long at) {
+        Blocks.putF16(dst, at, block.d);
+        for (int j = 0; j < QK / 2; j++) {
+            int q0 = block.codes[j], q1 = block.codes[j + QK / 2];
+            dst.set(ValueLayout.JAVA_BYTE, at + 2 + j, (byte) ((q0 & 0xF) | (q1 & 0xF) << 4));
+        }
     }
 
     @Override

@@ -44,16 +44,15 @@ final class Q4_1Codec implements BlockCodec {
         }
     }
 
-    /** With importance weights: llama-quantize's {@code quantize_row_q4_1_impl} ({@link LegacyWeighted}). */
+    /** {@code d} (fp16) and {@code dmin} = m (fp16); {@code codes[j]} ∈ [0, 15], x = codes·d + m. */
     @Override
-    public void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        if (importance == null) quantizeRow(x, off, n, dst, dstOff);
-        else LegacyWeighted.quantizeWithMin(GgmlType.Q4_1, x, off, n, importance, dst, dstOff);
-    }
-
-    @Override
-    public boolean usesImportance() {
-        return true;
+    public void pack(GgmlBlock block, MemorySegment dst, long at) {
+        Blocks.putF16(dst, at, block.d);
+        Blocks.putF16(dst, at + 2, block.dmin);
+        for (int j = 0; j < QK / 2; j++) {
+            int q0 = block.codes[j], q1 = block.codes[j + QK / 2];
+            dst.set(ValueLayout.JAVA_BYTE, at + 4 + j, (byte) ((q0 & 0xF) | (q1 & 0xF) << 4));
+        }
     }
 
     @Override

@@ -49,16 +49,19 @@ final class Q5_1Codec implements BlockCodec {
         }
     }
 
-    /** With importance weights: llama-quantize's {@code quantize_row_q5_1_impl} ({@link LegacyWeighted}). */
+    /** {@code d} (fp16) and {@code dmin} = m (fp16); {@code codes[j]} ∈ [0, 31], x = codes·d + m. */
     @Override
-    public void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        if (importance == null) quantizeRow(x, off, n, dst, dstOff);
-        else LegacyWeighted.quantizeWithMin(GgmlType.Q5_1, x, off, n, importance, dst, dstOff);
-    }
-
-    @Override
-    public boolean usesImportance() {
-        return true;
+    public void pack(GgmlBlock block, MemorySegment dst, long at) {
+        Blocks.putF16(dst, at, block.d);
+        Blocks.putF16(dst, at + 2, block.dmin);
+        int qh = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            int q0 = block.codes[j], q1 = block.codes[j + QK / 2];
+            dst.set(ValueLayout.JAVA_BYTE, at + 8 + j, (byte) ((q0 & 0xF) | (q1 & 0xF) << 4));
+            qh |= (q0 >>> 4 & 1) << j;
+            qh |= (q1 >>> 4 & 1) << (j + QK / 2);
+        }
+        dst.set(Blocks.INT_LE, at + 4, qh);
     }
 
     @Override

@@ -15,8 +15,8 @@ import java.lang.foreign.MemorySegment;
  * </pre>
  *
  * A byte stores its trits t₀..t₄ (first most significant) as v = Σ tₙ·3^(4−n), encoded ceil(v·256/243). Trit n decodes
- * as ((u8)(byte·3ⁿ)·3) &gt;&gt; 8 (wrap to u8 before the second multiply); x = (t − 1)·d. Quantizing is ggml's
- * {@code quantize_row_tq1_0_ref}: d = absmax, t = lroundf(x/d) + 1.
+ * as ((u8)(byte·3ⁿ)·3) &gt;&gt; 8 (wrap to u8 before the second multiply); x = (t − 1)·d. The blocks are chosen in ptq-algorithms
+ * ({@code ptq.search}, ggml's {@code quantize_row_tq1_0_ref}); this class packs and unpacks them.
  */
 public final class Tq10 {
     private Tq10() {}
@@ -54,35 +54,25 @@ public final class Tq10 {
         }
     }
 
-    /**
-     * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). TQ1_0 has no search, so {@code importance} is accepted and ignored, as in ggml.
-     */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("TQ1_0", x, off, n, importance, BLOCK_SIZE);
-        for (int b = 0; b < n / BLOCK_SIZE; b++) {
-            int xo = off + b * QK_K;
-            long blk = dstOff + (long) b * TYPE_SIZE;
-            float d = TqTernary.absmax(x, xo);
-            float id = d != 0 ? 1.0f / d : 0.0f;
-            KQuantBits.putF16(dst, blk + 52, d);
-            for (int m = 0; m < 32; m++) {
-                int q = 0;
-                for (int t = 0; t < 5; t++) q = q * 3 + TqTernary.trit(x[xo + m + 32 * t], id);
-                KQuantBits.putU8(dst, blk + m, (q * 256 + 242) / 243);
-            }
-            for (int m = 0; m < 16; m++) {
-                int q = 0;
-                for (int t = 0; t < 5; t++) q = q * 3 + TqTernary.trit(x[xo + 160 + m + 16 * t], id);
-                KQuantBits.putU8(dst, blk + 32 + m, (q * 256 + 242) / 243);
-            }
-            for (int j = 0; j < 4; j++) {
-                int q = 0;
-                for (int t = 0; t < 4; t++) q = q * 3 + TqTernary.trit(x[xo + 240 + j + 4 * t], id);
-                q *= 3;
-                KQuantBits.putU8(dst, blk + 48 + j, (q * 256 + 242) / 243);
-            }
+    /** Packs one block at {@code blk}: trits t ∈ {0, 1, 2} ({@code block.codes}) five per byte, fp16 d. */
+    public static void pack(GgmlBlock block, MemorySegment dst, long blk) {
+        int[] t3 = block.codes;
+        KQuantBits.putF16(dst, blk + 52, block.d);
+        for (int m = 0; m < 32; m++) {
+            int q = 0;
+            for (int t = 0; t < 5; t++) q = q * 3 + t3[m + 32 * t];
+            KQuantBits.putU8(dst, blk + m, (q * 256 + 242) / 243);
+        }
+        for (int m = 0; m < 16; m++) {
+            int q = 0;
+            for (int t = 0; t < 5; t++) q = q * 3 + t3[160 + m + 16 * t];
+            KQuantBits.putU8(dst, blk + 32 + m, (q * 256 + 242) / 243);
+        }
+        for (int j = 0; j < 4; j++) {
+            int q = 0;
+            for (int t = 0; t < 4; t++) q = q * 3 + t3[240 + j + 4 * t];
+            q *= 3;
+            KQuantBits.putU8(dst, blk + 48 + j, (q * 256 + 242) / 243);
         }
     }
 }

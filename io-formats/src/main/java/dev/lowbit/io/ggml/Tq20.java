@@ -13,7 +13,8 @@ import java.lang.foreign.MemorySegment;
  *     64     2  fp16 d
  * </pre>
  *
- * x = (q − 1)·d. Quantizing is ggml's {@code quantize_row_tq2_0_ref}: d = absmax, q = lroundf(x/d) + 1.
+ * x = (q − 1)·d. The blocks are chosen in ptq-algorithms ({@code ptq.search},
+ * ggml's {@code quantize_row_tq2_0_ref}); this class packs and unpacks them.
  */
 public final class Tq20 {
     private Tq20() {}
@@ -36,25 +37,15 @@ public final class Tq20 {
         }
     }
 
-    /**
-     * Quantizes {@code n} values {@code x[off..off+n)} (n a multiple of 256) into {@code n/256} blocks at
-     * {@code dstOff}. Non-finite values are rejected with {@link IllegalArgumentException} (ggml has no defined
-     * result for them). TQ2_0 has no search, so {@code importance} is accepted and ignored, as in ggml.
-     */
-    public static void quantizeRow(float[] x, int off, int n, float[] importance, MemorySegment dst, long dstOff) {
-        KQuantBits.checkRow("TQ2_0", x, off, n, importance, BLOCK_SIZE);
-        for (int b = 0; b < n / BLOCK_SIZE; b++) {
-            int xo = off + b * QK_K;
-            long blk = dstOff + (long) b * TYPE_SIZE;
-            float d = TqTernary.absmax(x, xo);
-            float id = d != 0 ? 1.0f / d : 0.0f;
-            KQuantBits.putF16(dst, blk + 64, d);
-            for (int h = 0; h < 2; h++) {
-                for (int m = 0; m < 32; m++) {
-                    int q = 0;
-                    for (int t = 0; t < 4; t++) q += (TqTernary.trit(x[xo + 128 * h + 32 * t + m], id) & 3) << (2 * t);
-                    KQuantBits.putU8(dst, blk + 32 * h + m, q);
-                }
+    /** Packs one block at {@code blk}: 2-bit codes t ∈ {0, 1, 2} ({@code block.codes}), fp16 d. */
+    public static void pack(GgmlBlock block, MemorySegment dst, long blk) {
+        int[] t3 = block.codes;
+        KQuantBits.putF16(dst, blk + 64, block.d);
+        for (int h = 0; h < 2; h++) {
+            for (int m = 0; m < 32; m++) {
+                int q = 0;
+                for (int t = 0; t < 4; t++) q += (t3[128 * h + 32 * t + m] & 3) << (2 * t);
+                KQuantBits.putU8(dst, blk + 32 * h + m, q);
             }
         }
     }

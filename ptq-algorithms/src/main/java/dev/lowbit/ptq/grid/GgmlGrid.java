@@ -1,10 +1,10 @@
 package dev.lowbit.ptq.grid;
 
-import dev.lowbit.io.ggml.BlockCodec;
-import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.BlockGrid;
 import dev.lowbit.io.ggml.GgmlType;
-import dev.lowbit.io.ggml.LegacyWeighted;
+import dev.lowbit.ptq.search.GgmlSearch;
+import dev.lowbit.ptq.search.GgmlSearches;
+import dev.lowbit.ptq.search.LegacyWeighted;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -14,7 +14,7 @@ import java.lang.foreign.MemorySegment;
  * k-quants.
  *
  * <p>When the sweep first reaches a column of block g, each row's block is fitted by the type's own scale search
- * (llama.cpp's, via {@link BlockCodec#quantizeRow(float[], int, int, float[], MemorySegment, long)}) on the
+ * (llama.cpp's, {@link GgmlSearch}) on the
  * <em>error-compensated</em> weights of the whole block, with the damped Hessian diagonal as the importance
  * weights (llama.cpp's imatrix is the same statistic, mean x², up to a factor; the legacy types' search also
  * takes σ² of the whole row, which is that of the row as GPTQ starts). That writes the block header (d,
@@ -28,7 +28,7 @@ import java.lang.foreign.MemorySegment;
  */
 public final class GgmlGrid implements Grid {
     private final BlockGrid grid;
-    private final BlockCodec codec;
+    private final GgmlSearch search;
     private final boolean weighted;
     private final int rows, cols, block;
     private final long rowBytes;
@@ -53,11 +53,11 @@ public final class GgmlGrid implements Grid {
         if (cols % block != 0) {
             throw new IllegalArgumentException(type + " needs rows that are a multiple of " + block + " elements, got " + cols);
         }
-        this.codec = BlockCodecs.forType(type);
+        this.search = GgmlSearches.forType(type);
         this.weighted = weighted;
         this.rows = rows;
         this.cols = cols;
-        this.rowBytes = codec.rowBytes(cols);
+        this.rowBytes = type.byteSizeOf(cols);
         this.typeSize = (int) type.typeSize();
         this.out = new byte[Math.toIntExact(rows * rowBytes)];
         this.seg = MemorySegment.ofArray(out);
@@ -67,7 +67,7 @@ public final class GgmlGrid implements Grid {
         this.fitted = new boolean[cols / block];
         this.x = new float[block];
         this.importance = new float[block];
-        this.legacyWeighted = weighted && (type == GgmlType.Q4_0 || type == GgmlType.Q4_1 || type == GgmlType.Q5_0 || type == GgmlType.Q5_1);
+        this.legacyWeighted = weighted && LegacyWeighted.covers(type);
     }
 
     /** The legacy types' weighted search takes σ² = Σx²/n of the whole row; GPTQ gives it the row as it starts. */
@@ -97,7 +97,7 @@ public final class GgmlGrid implements Grid {
             for (int i = 0; i < block; i++) x[i] = sweep.current(r, c0 + i);
             long blk = r * rowBytes + (long) g * typeSize;
             if (legacyWeighted) LegacyWeighted.quantizeRow(grid.type(), x, 0, block, importance, rowSigma2[r], seg, blk);
-            else codec.quantizeRow(x, 0, block, weighted ? importance : null, seg, blk);
+            else search.quantizeRow(x, 0, block, weighted ? importance : null, seg, blk);
             grid.parameters(seg, blk, a, b, r * cols + c0);
         }
     }

@@ -4,21 +4,21 @@ import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.kernels.linalg.LinalgKernels;
 
 /**
- * Accumulates the GPTQ Hessian of a Linear's inputs: H = 2/n · Σ x·xᵀ over every input row x (token) seen, where
- * n counts calibration samples (sequences) as the reference's {@code add_batch} does ({@code tmp = inp.shape[0]}, the
- * batch dimension). The reference rescales a running H (H ·= n_old/n_new; x ·= √(2/n_new); H += x·xᵀ); that equals
- * 2/n·Σ x·xᵀ, which this class computes directly: each batch's Xᵀ·X in f32 (SYRK), added into an f64 sum, scaled once
- * on {@link #hessian()}.
+ * The proxy Hessian of a Linear's inputs that GPTQ needs: S = Σ x·xᵀ over every token x seen, with the token count N.
+ * Each batch's Xᵀ·X is formed in f32 (as the reference does on the GPU) and added into an f64 sum, so the result does
+ * not depend on how many batches there were beyond f32 rounding inside each. The batch product is either computed here
+ * ({@link #add}, SYRK from {@code native}) or handed in already formed ({@link #addGram}: calibration multiplies on its
+ * engine, one f32 GEMM per batch).
  *
- * <p>Calls to {@link #add} may come from several threads; they are serialised. The f64 sum depends on the order of
- * the batches, so feed them in a fixed order for reproducible results.
+ * <p>GPTQ's H is 2/n·S (the reference's {@code add_batch} keeps that running normalisation); GPTQ is invariant to
+ * scaling H (its damping is relative to mean diag H), so callers may pass {@link #sum()} as is, and
+ * {@link #hessian()} normalises by the token count N.
  */
-public final class HessianObserver {
+public final class HessianObserver implements ActivationObserver {
     private final int columns;
     private final double[] sum;
     private final LinalgKernels kernels;
-    private int samples;
-    private long rowsSeen;
+    private long tokens;
 
     /** An observer for a Linear with {@code columns} = in_features. */
     public HessianObserver(int columns) {
@@ -28,47 +28,54 @@ public final class HessianObserver {
     public HessianObserver(int columns, LinalgKernels kernels) {
         if (columns <= 0) throw new IllegalArgumentException("HessianObserver: columns must be positive, got " + columns);
         this.columns = columns;
-        this.sum = new double[columns * columns];
+        this.sum = new double[Math.multiplyExact(columns, columns)];
         this.kernels = kernels;
     }
 
-    /** Adds one calibration sample (one sequence): {@code rows} input rows of {@code cols} = in_features, row-major. */
-    public void add(float[] x, int rows, int cols) {
-        add(x, rows, cols, 1);
-    }
-
-    /** Adds a batch of {@code samples} sequences whose {@code rows} input rows (all tokens) are in {@code x}. */
-    public synchronized void add(float[] x, int rows, int cols, int samples) {
-        if (cols != columns) throw new IllegalArgumentException("HessianObserver: input has " + cols + " features, expected " + columns);
-        if (rows < 0 || x.length < (long) rows * cols) throw new IllegalArgumentException("HessianObserver: " + x.length + " values do not hold " + rows + " × " + cols);
-        if (samples < 1) throw new IllegalArgumentException("HessianObserver: samples must be ≥ 1, got " + samples);
-        for (int i = 0; i < rows * cols; i++) {
+    /** Adds a batch of {@code rows} tokens ({@code rows × cols}, row-major; every value finite). */
+    @Override
+    public synchronized void add(float[] x, int rows, int cols) {
+        ActivationObserver.checkBatch("HessianObserver", columns, x, rows, cols);
+        for (int i = 0; i < x.length; i++) {
             if (!Float.isFinite(x[i])) throw new IllegalArgumentException("HessianObserver: input [" + i / cols + ", " + i % cols + "] is " + x[i]);
         }
         kernels.syrkAccumulate(rows, cols, x, 0, cols, sum);
-        this.samples += samples;
-        this.rowsSeen += rows;
+        tokens += rows;
     }
 
-    /** Number of calibration samples (sequences) seen: the reference's {@code nsamples}. */
-    public synchronized int samples() {
-        return samples;
+    /**
+     * Adds a batch of {@code rows} tokens whose f32 product Xᵀ·X ({@code columns × columns}, row-major, symmetric)
+     * was formed elsewhere: each entry is added into the f64 sum as is.
+     */
+    public synchronized void addGram(float[] xtx, int rows) {
+        if (xtx.length != sum.length) {
+            throw new IllegalArgumentException("HessianObserver: a Gram matrix of " + xtx.length + " values for " + columns + " features");
+        }
+        if (rows < 0) throw new IllegalArgumentException("HessianObserver: negative token count " + rows);
+        for (int i = 0; i < sum.length; i++) sum[i] += xtx[i];
+        tokens += rows;
     }
 
-    /** Number of input rows (tokens) seen. */
-    public synchronized long rows() {
-        return rowsSeen;
+    @Override
+    public synchronized long tokens() {
+        return tokens;
     }
 
+    @Override
     public int columns() {
         return columns;
     }
 
-    /** H = 2/n · Σ x·xᵀ (columns × columns, row-major, a fresh copy); all zeros before any sample. */
+    /** S = Σ x·xᵀ (columns × columns, row-major, symmetric; a fresh copy); all zeros before any token. */
+    public synchronized double[] sum() {
+        return sum.clone();
+    }
+
+    /** H = 2/N · Σ x·xᵀ, N the tokens seen (a fresh copy); all zeros before any token. */
     public synchronized double[] hessian() {
         double[] h = sum.clone();
-        if (samples == 0) return h;
-        double f = 2.0 / samples;
+        if (tokens == 0) return h;
+        double f = 2.0 / tokens;
         for (int i = 0; i < h.length; i++) h[i] *= f;
         return h;
     }

@@ -9,7 +9,7 @@ import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
@@ -87,11 +87,11 @@ public final class FormatStudy {
         try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
             Architecture arch = runner.config().architecture();
             LayerwiseCapture.run(runner, windows, 8, false, new LayerwiseCapture.Step() {
-                HessianObserver hessians;
+                EngineHessians hessians;
 
                 @Override
                 public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
-                    hessians = new HessianObserver();
+                    hessians = new EngineHessians();
                     return List.of(hessians);
                 }
 
@@ -101,7 +101,7 @@ public final class FormatStudy {
                         String module = arch.linearName(layer, l);
                         long[] shape = r.linearShape(l);
                         int rows = Math.toIntExact(shape[0]), cols = Math.toIntExact(shape[1]);
-                        double[] h = hessians.hessian(ObservingHook.key(arch, layer, l));
+                        double[] h = hessians.get(ObservingHook.key(arch, layer, l)).sum();
                         try {
                             results.add(FormatChoice.choose(module, r.linearWeight(layer, l), rows, cols, h, candidates, budgetBits));
                         } catch (IllegalArgumentException e) {

@@ -150,7 +150,7 @@ public final class GgufArtifactWriter implements ArtifactWriter {
                             + t.type() + " loses accuracy twice (pass --allow-requantize to do it anyway)");
                 }
             }
-            if (imatrix != null && t.type().isQuantized() && BlockCodecs.forType(t.type()).usesImportance()) {
+            if (imatrix != null && t.type().isQuantized() && dev.lowbit.ptq.search.GgmlSearches.forType(t.type()).usesImportance()) {
                 float[] w = importanceFor(t);
                 if (w != null) {
                     importance.put(t.name(), w);

@@ -12,6 +12,8 @@ import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.gptq.NotPositiveDefiniteException;
 import dev.lowbit.ptq.grid.FpGrid;
 import dev.lowbit.ptq.grid.GgmlGrid;
+import dev.lowbit.ptq.search.GgmlSearch;
+import dev.lowbit.ptq.search.GgmlSearches;
 import dev.lowbit.io.ggml.Mxfp4;
 import dev.lowbit.io.quant.FloatSchemes;
 import dev.lowbit.io.quant.QuantizedTensor;
@@ -98,12 +100,13 @@ public final class GgufGptq {
         float[] importance = new float[cols];
         for (int c = 0; c < cols; c++) importance[c] = (float) h[c * cols + c];
         BlockCodec codec = BlockCodecs.forType(type);
+        GgmlSearch search = GgmlSearches.forType(type);
         long rowBytes = codec.rowBytes(cols);
         byte[] packed = new byte[Math.toIntExact(rows * rowBytes)];
         MemorySegment seg = MemorySegment.ofArray(packed);
         float[] values = new float[rows * cols];
         for (int r = 0; r < rows; r++) {
-            codec.quantizeRow(w, r * cols, cols, codec.usesImportance() ? importance : null, seg, r * rowBytes);
+            search.quantizeRow(w, r * cols, cols, search.usesImportance() ? importance : null, seg, r * rowBytes);
             codec.dequantizeRow(seg, r * rowBytes, values, r * cols, cols);
         }
         return new Quantized(packed, values);

@@ -6,7 +6,7 @@ import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
 import dev.lowbit.calib.observe.LinearObserver;
-import dev.lowbit.calib.observe.MeanSquareObserver;
+import dev.lowbit.calib.observe.ModuleObservers;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.export.ModelHyperparameters;
@@ -14,6 +14,7 @@ import dev.lowbit.io.export.TensorNames;
 import dev.lowbit.io.imatrix.Imatrix;
 import dev.lowbit.io.model.GgufModelSource;
 import dev.lowbit.io.model.ModelSource;
+import dev.lowbit.ptq.observe.MeanSquareObserver;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,7 +58,7 @@ public final class ImatrixCalibration {
             throw new BadInputException(model.path(), e.getMessage());
         }
         int[][] windows = CalibrationSet.first(model, text, seqlen, samples);
-        MeanSquareObserver observer = new MeanSquareObserver();
+        ModuleObservers<MeanSquareObserver> observer = new ModuleObservers<>(MeanSquareObserver::new);
         Map<String, Imatrix.Entry> entries = new LinkedHashMap<>();
         try (LlamaRunner runner = LlamaRunner.open(model, threads)) {
             LayerwiseCapture.run(runner, windows, BATCH, false, new LayerwiseCapture.Step() {
@@ -71,8 +72,9 @@ public final class ImatrixCalibration {
                     for (LinearInput in : inputs) {
                         for (Linear l : in.readers()) {
                             String key = ObservingHook.key(r.config().architecture(), layer, l);
-                            double[] mean = observer.meanSquare(key);
-                            long n = observer.samples(key);
+                            MeanSquareObserver o = observer.get(key);
+                            double[] mean = o.meanSquare();
+                            long n = o.tokens();
                             float[] sums = new float[mean.length];
                             for (int i = 0; i < mean.length; i++) sums[i] = (float) (mean[i] * n);
                             String hf = r.config().architecture().linearName(layer, l) + ".weight";

@@ -1,9 +1,9 @@
 package dev.lowbit.pipeline.gguf;
 
-import dev.lowbit.io.ggml.BlockCodec;
-import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.GgmlType;
 import dev.lowbit.io.gguf.GgufWriter;
+import dev.lowbit.ptq.search.GgmlSearch;
+import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -46,16 +46,16 @@ final class RowEncoder implements AutoCloseable {
      * The bytes of a tensor of GGUF dims {@code dims} in {@code type}, its rows read from {@code source}, produced when
      * the writer asks.
      *
-     * @param importance per-column weights for codecs that use them ({@code dims[0]} values), or {@code null}
+     * @param importance per-column weights for searches that use them ({@code dims[0]} values), or {@code null}
      */
     GgufWriter.TensorData encode(RowReader source, long[] dims, GgmlType type, float[] importance) {
-        BlockCodec codec = BlockCodecs.forType(type);
+        GgmlSearch search = GgmlSearches.forType(type);
         int row = Math.toIntExact(dims[0]);
         long n = 1;
         for (long d : dims) n = Math.multiplyExact(n, d);
         long rows = n / row;
-        long rowBytes = codec.rowBytes(row);
-        float[] weights = codec.usesImportance() ? importance : null;
+        long rowBytes = type.byteSizeOf(row);
+        float[] weights = search.usesImportance() ? importance : null;
         int perWorker = (int) Math.max(1, Math.min(rows, ELEMENTS_PER_WORKER / row));
         return out -> {
             int chunkRows = (int) Math.min(rows, (long) perWorker * threads);
@@ -76,7 +76,7 @@ final class RowEncoder implements AutoCloseable {
                         if (x == null || x.length < (hi - lo) * row) x = scratch[worker] = new float[per * row];
                         source.read(base + lo, hi - lo, x);
                         for (int i = 0; i < hi - lo; i++) {
-                            codec.quantizeRow(x, i * row, row, weights, seg, (lo + i) * rowBytes);
+                            search.quantizeRow(x, i * row, row, weights, seg, (lo + i) * rowBytes);
                         }
                     });
                 }

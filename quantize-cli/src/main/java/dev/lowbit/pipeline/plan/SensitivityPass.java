@@ -5,7 +5,7 @@ import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
@@ -22,6 +22,8 @@ import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.gptq.NotPositiveDefiniteException;
 import dev.lowbit.ptq.grid.GgmlGrid;
+import dev.lowbit.ptq.search.GgmlSearch;
+import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -66,11 +68,11 @@ public final class SensitivityPass {
         try (LlamaRunner runner = LlamaRunner.open(modelDir, threads)) {
             Architecture arch = runner.config().architecture();
             LayerwiseCapture.run(runner, windows, BATCH, false, new LayerwiseCapture.Step() {
-                HessianObserver hessians;
+                EngineHessians hessians;
 
                 @Override
                 public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
-                    hessians = new HessianObserver();
+                    hessians = new EngineHessians();
                     return List.of(hessians);
                 }
 
@@ -79,8 +81,8 @@ public final class SensitivityPass {
                     for (LinearInput in : LinearInput.values()) {
                         if (!inputs.contains(in)) continue;
                         String key = ObservingHook.key(arch, layer, in.readers().getFirst());
-                        double[] h = hessians.hessian(key);
-                        long n = hessians.samples(key);
+                        double[] h = hessians.get(key).sum();
+                        long n = hessians.get(key).tokens();
                         for (Linear l : in.readers()) {
                             String hf = arch.linearName(layer, l) + ".weight";
                             long[] shape = r.linearShape(l);
@@ -137,11 +139,12 @@ public final class SensitivityPass {
     /** The type's own scale search, row by row, with importance weights where the codec takes them. */
     static float[] searched(GgmlType type, float[] w, int rows, int cols, float[] importance) {
         BlockCodec codec = BlockCodecs.forType(type);
+        GgmlSearch search = GgmlSearches.forType(type);
         long rowBytes = codec.rowBytes(cols);
         MemorySegment seg = MemorySegment.ofArray(new byte[Math.toIntExact(rowBytes)]);
         float[] values = new float[w.length];
         for (int r = 0; r < rows; r++) {
-            codec.quantizeRow(w, r * cols, cols, codec.usesImportance() ? importance : null, seg, 0);
+            search.quantizeRow(w, r * cols, cols, search.usesImportance() ? importance : null, seg, 0);
             codec.dequantizeRow(seg, 0, values, r * cols, cols);
         }
         return values;

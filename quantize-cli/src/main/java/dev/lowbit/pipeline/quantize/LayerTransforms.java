@@ -5,10 +5,9 @@ import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
-import dev.lowbit.calib.observe.MaxAbsObserver;
-import dev.lowbit.calib.observe.MeanSquareObserver;
+import dev.lowbit.calib.observe.ModuleObservers;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.arch.ModelArchitecture;
 import dev.lowbit.io.arch.TensorRole;
@@ -25,6 +24,9 @@ import dev.lowbit.ptq.transform.ModelContext;
 import dev.lowbit.ptq.transform.Statistic;
 import dev.lowbit.ptq.transform.TensorSet;
 import dev.lowbit.ptq.transform.WeightTransform;
+import dev.lowbit.ptq.observe.MaxAbsObserver;
+import dev.lowbit.ptq.observe.MeanAbsObserver;
+import dev.lowbit.ptq.observe.MeanSquareObserver;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
@@ -223,11 +225,11 @@ final class LayerTransforms {
     /** The requested statistics of every Linear input of the layer as it stands, over all captured windows. */
     private Map<LinearInput, ChannelStatistics> observe(int layer, LlamaRunner runner, List<NDArray> inputs) {
         Set<Statistic> want = statistics();
-        HessianObserver hessian = want.contains(Statistic.HESSIAN) ? new HessianObserver() : null;
-        MaxAbsObserver maxAbs = want.contains(Statistic.MAX_ABS) ? new MaxAbsObserver() : null;
-        MeanSquareObserver meanSquare = want.contains(Statistic.MEAN_SQUARE) || want.contains(Statistic.MEAN_ABS)
-                ? new MeanSquareObserver() : null;
-        MeanAbs meanAbs = want.contains(Statistic.MEAN_ABS) ? new MeanAbs() : null;
+        EngineHessians hessian = want.contains(Statistic.HESSIAN) ? new EngineHessians() : null;
+        ModuleObservers<MaxAbsObserver> maxAbs = want.contains(Statistic.MAX_ABS) ? new ModuleObservers<>(MaxAbsObserver::new) : null;
+        ModuleObservers<MeanSquareObserver> meanSquare = want.contains(Statistic.MEAN_SQUARE) || want.contains(Statistic.MEAN_ABS)
+                ? new ModuleObservers<>(MeanSquareObserver::new) : null;
+        ModuleObservers<MeanAbsObserver> meanAbs = want.contains(Statistic.MEAN_ABS) ? new ModuleObservers<>(MeanAbsObserver::new) : null;
         List<LinearObserver> observers = new ArrayList<>();
         for (LinearObserver o : new LinearObserver[] {hessian, maxAbs, meanSquare, meanAbs}) if (o != null) observers.add(o);
         Architecture a = runner.config().architecture();
@@ -236,12 +238,12 @@ final class LayerTransforms {
         Map<LinearInput, ChannelStatistics> out = new LinkedHashMap<>();
         for (LinearInput in : LinearInput.values()) {
             String key = ObservingHook.key(a, layer, in.readers().getFirst());
-            long tokens = meanSquare != null ? meanSquare.samples(key) : 0;
+            long tokens = meanSquare != null && meanSquare.modules().contains(key) ? meanSquare.get(key).tokens() : 0;
             out.put(in, new ChannelStatistics(tokens,
-                    meanAbs == null ? null : meanAbs.meanAbs(key),
-                    maxAbs == null ? null : toDouble(maxAbs.maxAbs(key)),
-                    want.contains(Statistic.MEAN_SQUARE) ? meanSquare.meanSquare(key) : null,
-                    hessian == null ? null : hessian.hessian(key)));
+                    meanAbs == null ? null : meanAbs.get(key).meanAbs(),
+                    maxAbs == null ? null : toDouble(maxAbs.get(key).maxAbs()),
+                    want.contains(Statistic.MEAN_SQUARE) ? meanSquare.get(key).meanSquare() : null,
+                    hessian == null ? null : hessian.get(key).sum()));
         }
         return out;
     }
@@ -250,26 +252,6 @@ final class LayerTransforms {
         double[] d = new double[f.length];
         for (int i = 0; i < f.length; i++) d[i] = f[i];
         return d;
-    }
-
-    /** Per input channel mean |x|, summed in f64. */
-    static final class MeanAbs implements LinearObserver {
-        private final Map<String, double[]> sums = new HashMap<>();
-        private final Map<String, Long> counts = new HashMap<>();
-
-        @Override
-        public void observe(String module, float[] x, int rows, int cols) {
-            double[] s = sums.computeIfAbsent(module, k -> new double[cols]);
-            for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) s[c] += Math.abs(x[r * cols + c]);
-            counts.merge(module, (long) rows, Long::sum);
-        }
-
-        double[] meanAbs(String module) {
-            double[] s = sums.get(module).clone();
-            long n = counts.get(module);
-            for (int i = 0; i < s.length; i++) s[i] /= n;
-            return s;
-        }
     }
 
     /**
@@ -336,7 +318,7 @@ final class LayerTransforms {
                 var seg = java.lang.foreign.MemorySegment.ofArray(new byte[Math.toIntExact(rowBytes)]);
                 float[] out = new float[v.length];
                 for (int r = 0; r < rows; r++) {
-                    codec.quantizeRow(v, r * cols, cols, null, seg, 0);
+                    dev.lowbit.ptq.search.GgmlSearches.forType(e.ggml()).quantizeRow(v, r * cols, cols, null, seg, 0);
                     codec.dequantizeRow(seg, 0, out, r * cols, cols);
                 }
                 return out;

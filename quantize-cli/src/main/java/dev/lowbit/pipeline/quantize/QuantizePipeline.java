@@ -7,7 +7,7 @@ import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.calib.observe.HessianObserver;
+import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
@@ -320,7 +320,7 @@ public final class QuantizePipeline {
                 Architecture arch = runner.config().architecture();
                 boolean sequential = !hessian || quantizer.trueSequential();
                 LayerwiseCapture.run(runner, windows, 8, sequential, new LayerwiseCapture.Step() {
-                    HessianObserver hessians;
+                    EngineHessians hessians;
                     TensorSet tensors;
                     final Map<String, ArtifactWriter.Payload> done = new LinkedHashMap<>();
 
@@ -352,7 +352,7 @@ public final class QuantizePipeline {
                                 int rows = (int) s[0], cols = (int) s[1];
                                 // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
                                 double[] h = hessian
-                                        ? hessians.hessian(ObservingHook.key(arch, layer, l)).clone() : null;
+                                        ? hessians.get(ObservingHook.key(arch, layer, l)).sum() : null;
                                 float[] w = r.linearWeight(layer, l);
                                 if (e.scheme() != null) {
                                     QuantizedTensor q = quantizer.quantize(e.module(), e.scheme(), w, rows, cols, h, writer.zeroFloor());
@@ -447,7 +447,7 @@ public final class QuantizePipeline {
     }
 
     /** The engine-side Hessian observer, with its time booked under "hessian". */
-    static final class TimedHessianObserver extends HessianObserver {
+    static final class TimedHessianObserver extends EngineHessians {
         private final Timings time;
 
         TimedHessianObserver(Timings time) {

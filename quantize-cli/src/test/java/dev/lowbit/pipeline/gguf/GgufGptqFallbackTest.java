@@ -9,6 +9,7 @@ import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.ggml.BlockCodec;
 import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.GgmlType;
+import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,7 +65,7 @@ class GgufGptqFallbackTest {
         for (int c = 0; c < COLS; c++) importance[c] = (float) h[c * COLS + c];
         byte[] expect = new byte[(int) (ROWS * codec.rowBytes(COLS))];
         for (int r = 0; r < ROWS; r++) {
-            codec.quantizeRow(w, r * COLS, COLS, importance, MemorySegment.ofArray(expect), r * codec.rowBytes(COLS));
+            GgmlSearches.forType(GgmlType.Q4_K).quantizeRow(w, r * COLS, COLS, importance, MemorySegment.ofArray(expect), r * codec.rowBytes(COLS));
         }
         assertArrayEquals(expect, q.packed());
     }

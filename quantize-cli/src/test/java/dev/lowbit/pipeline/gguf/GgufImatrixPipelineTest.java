@@ -10,6 +10,7 @@ import dev.lowbit.io.ggml.GgmlType;
 import dev.lowbit.io.gguf.GgufFile;
 import dev.lowbit.io.gguf.GgufWriter;
 import dev.lowbit.io.imatrix.Imatrix;
+import dev.lowbit.ptq.search.GgmlSearches;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -104,7 +105,7 @@ class GgufImatrixPipelineTest {
                 int row = (int) t.dims()[0];
                 float[] x = src.tensor(t.name()).toFloatArray();
                 MemorySegment want = MemorySegment.ofArray(new byte[(int) t.byteSize()]);
-                for (int i = 0; i < x.length / row; i++) c.quantizeRow(x, i * row, row, importance, want, i * c.rowBytes(row));
+                for (int i = 0; i < x.length / row; i++) GgmlSearches.forType(t.type()).quantizeRow(x, i * row, row, importance, want, i * c.rowBytes(row));
                 assertEquals(-1L, a.data(t).mismatch(want), t.name() + " " + t.type());
                 boolean weighted = importance != null;
                 assertEquals(!weighted, a.data(t).mismatch(b.data(t.name())) == -1L,

@@ -52,20 +52,6 @@ class Iq4InvariantsTest {
         KQuantInvariants.importanceDoesNotHurtWeightedError(c);
     }
 
-    /** best_index_int8 picks the nearest table entry, the upper one on an exact midpoint. */
-    @Test
-    void bestIndexIsNearestUpperOnTies() {
-        int[] t = Iq4Nl.KVALUES;
-        for (int i = 0; i < 16; i++) assertEquals(i, KQuantSearch.bestIndexInt8(16, t, t[i]));
-        assertEquals(0, KQuantSearch.bestIndexInt8(16, t, -1000f));
-        assertEquals(15, KQuantSearch.bestIndexInt8(16, t, 1000f));
-        assertEquals(8, KQuantSearch.bestIndexInt8(16, t, -4.5f)); // midpoint of −10 and 1
-        assertEquals(7, KQuantSearch.bestIndexInt8(16, t, -4.5000005f));
-        for (float v = -130; v < 130; v += 0.37f) {
-            int got = KQuantSearch.bestIndexInt8(16, t, v);
-            for (int k = 0; k < 16; k++) assertTrue(Math.abs(t[got] - v) <= Math.abs(t[k] - v), "at " + v);
-        }
-    }
 
     /** IQ4_XS block scales decode into [−32, 31] and the largest block sits at the −32 end (d = −max/32). */
     @Test

@@ -55,29 +55,6 @@ class KQuantInvariantsTest {
         KQuantInvariants.importanceDoesNotHurtWeightedError(c);
     }
 
-    /** ggml's nearest_int (add 1.5·2²³ in f32, read the mantissa) is rint for |f| ≤ 2²² − 1, ties included. */
-    @Test
-    void nearestIntIsGgmlsFloatTrick() {
-        Random rnd = new Random(5);
-        for (int i = 0; i < 200_000; i++) {
-            float f = switch (i % 4) {
-                case 0 -> (float) (rnd.nextGaussian() * 40);
-                case 1 -> rnd.nextInt(2_000_000) - 1_000_000 + 0.5f; // exact halves
-                case 2 -> (rnd.nextFloat() - 0.5f) * 8_388_606f;
-                default -> Math.nextUp(rnd.nextInt(200) - 100 + 0.5f);
-            };
-            assertEquals(ggmlNearestInt(f), KQuantSearch.nearestInt(f), () -> "at " + f);
-        }
-        assertEquals(2, KQuantSearch.nearestInt(2.5f));
-        assertEquals(-2, KQuantSearch.nearestInt(-2.5f));
-        assertEquals(4, KQuantSearch.nearestInt(3.5f));
-    }
-
-    private static int ggmlNearestInt(float f) {
-        float v = f + 12582912.f;
-        return (Float.floatToRawIntBits(v) & 0x007fffff) - 0x00400000;
-    }
-
     /** Q6_K codes: 8-bit scales within [−128, 127]; Q3_K: every 6-bit scale decodes into [−32, 31]. */
     @Test
     void scaleFieldsInRange() {

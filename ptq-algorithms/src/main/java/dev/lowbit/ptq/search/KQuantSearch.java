@@ -1,11 +1,11 @@
-package dev.lowbit.io.ggml;
+package dev.lowbit.ptq.search;
 
 /**
  * llama.cpp's scale searches for the k-quants and IQ4: given a group of values (and optional weights), pick a scale
  * (and for the asymmetric types a min) and integer levels. Pure arithmetic on float arrays, no I/O.
  *
- * <p>By DESIGN.md ("Codec vs. search") these searches are algorithms and belong in {@code ptq-algorithms}; they sit
- * next to the block codecs until the codec interface exists. Every function reproduces the float arithmetic of the
+ * <p>By DESIGN.md ("Codec vs. search") these searches are algorithms: the codecs in io-formats only pack what they
+ * choose ({@link dev.lowbit.io.ggml.GgmlBlock}). Every function reproduces the float arithmetic of the
  * ggml function it is named after, operation by operation in f32 and in the same order, so that the blocks come out
  * byte-identical to ggml's: rounding is {@link #nearestInt} (round half to even, ggml's {@code nearest_int}).
  *

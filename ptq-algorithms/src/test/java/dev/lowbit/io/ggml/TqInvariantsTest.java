@@ -65,14 +65,6 @@ class TqInvariantsTest {
         assertEquals(-1, KQuantInvariants.quantize(c, x, null).mismatch(KQuantInvariants.quantize(c, x, imp)));
     }
 
-    /** lroundf rounds half away from zero: x/d = ±0.5 gives trit 2 / 0, not the even 1. */
-    @Test
-    void tritsRoundHalfAwayFromZero() {
-        assertEquals(2, TqTernary.trit(0.5f, 1f));
-        assertEquals(0, TqTernary.trit(-0.5f, 1f));
-        assertEquals(1, TqTernary.trit(0.49999997f, 1f));
-        assertEquals(1, TqTernary.trit(-0.49999997f, 1f));
-    }
 
     /** Every TQ1_0 byte decodes to trits that re-encode (ceil(v·256/243)) to the same byte; TQ2_0 never uses code 3. */
     @Test

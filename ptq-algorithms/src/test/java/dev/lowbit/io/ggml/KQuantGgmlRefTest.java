@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lowbit.io.ggml.KQuantRefData.Codec;
+import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.MemorySegment;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -12,9 +13,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Every codec of this package against llama.cpp on real weights ({@code ../shared/data/ggml-ref}): dequantizing
+ * Every searched ggml type against llama.cpp on real weights ({@code ../shared/data/ggml-ref}): dequantizing
  * ggml's bytes gives ggml's floats bit for bit, and our quantizer is at least as accurate as ggml's (RMSE against the
  * f32 rows, over all 885 rows), with and without an importance vector. Prints the RMSE table.
+ *
+ * <p>The searches live in ptq-algorithms ({@code dev.lowbit.ptq.search}) and the codecs in io-formats, so this test
+ * sits in the module that has both; it asserts what it asserted next to the codecs.
  *
  * <p>Without importance our quantizers follow ggml's reference quantizers operation by operation, so their bytes must
  * equal ggml's: that is asserted for every type, k-quants and IQ4 included. A deliberate improvement of a search would
@@ -23,16 +27,26 @@ import org.junit.jupiter.params.provider.MethodSource;
 class KQuantGgmlRefTest {
     static Stream<Codec> codecs() {
         return Stream.of(
-                new Codec("q2_K", 256, 84, KQuantQ2K::dequantizeRow, KQuantQ2K::quantizeRow),
-                new Codec("q3_K", 256, 110, KQuantQ3K::dequantizeRow, KQuantQ3K::quantizeRow),
-                new Codec("q4_K", 256, 144, KQuantQ4K::dequantizeRow, KQuantQ4K::quantizeRow),
-                new Codec("q5_K", 256, 176, KQuantQ5K::dequantizeRow, KQuantQ5K::quantizeRow),
-                new Codec("q6_K", 256, 210, KQuantQ6K::dequantizeRow, KQuantQ6K::quantizeRow),
-                new Codec("iq4_nl", 32, 18, Iq4Nl::dequantizeRow, Iq4Nl::quantizeRow),
-                new Codec("iq4_xs", 256, 136, Iq4Xs::dequantizeRow, Iq4Xs::quantizeRow),
-                new Codec("tq1_0", 256, 54, Tq10::dequantizeRow, Tq10::quantizeRow),
-                new Codec("tq2_0", 256, 66, Tq20::dequantizeRow, Tq20::quantizeRow),
-                new Codec("mxfp4", 32, 17, Mxfp4::dequantizeRow, Mxfp4::quantizeRow));
+                new Codec("q2_K", 256, 84, deq(GgmlType.Q2_K), quant(GgmlType.Q2_K)),
+                new Codec("q3_K", 256, 110, deq(GgmlType.Q3_K), quant(GgmlType.Q3_K)),
+                new Codec("q4_K", 256, 144, deq(GgmlType.Q4_K), quant(GgmlType.Q4_K)),
+                new Codec("q5_K", 256, 176, deq(GgmlType.Q5_K), quant(GgmlType.Q5_K)),
+                new Codec("q6_K", 256, 210, deq(GgmlType.Q6_K), quant(GgmlType.Q6_K)),
+                new Codec("iq4_nl", 32, 18, deq(GgmlType.IQ4_NL), quant(GgmlType.IQ4_NL)),
+                new Codec("iq4_xs", 256, 136, deq(GgmlType.IQ4_XS), quant(GgmlType.IQ4_XS)),
+                new Codec("tq1_0", 256, 54, deq(GgmlType.TQ1_0), quant(GgmlType.TQ1_0)),
+                new Codec("tq2_0", 256, 66, deq(GgmlType.TQ2_0), quant(GgmlType.TQ2_0)),
+                new Codec("mxfp4", 32, 17, deq(GgmlType.MXFP4), quant(GgmlType.MXFP4)));
+    }
+
+    /** The codec's exact dequantizer (io-formats). */
+    static KQuantRefData.Dequantizer deq(GgmlType type) {
+        return BlockCodecs.forType(type)::dequantizeRow;
+    }
+
+    /** The type's search (ptq-algorithms), packed by the codec. */
+    static KQuantRefData.Quantizer quant(GgmlType type) {
+        return GgmlSearches.forType(type)::quantizeRow;
     }
 
     private static float[] x;

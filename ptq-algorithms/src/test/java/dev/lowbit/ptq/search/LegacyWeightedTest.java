@@ -1,7 +1,10 @@
-package dev.lowbit.io.ggml;
+package dev.lowbit.ptq.search;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.lowbit.io.ggml.BlockCodec;
+import dev.lowbit.io.ggml.BlockCodecs;
+import dev.lowbit.io.ggml.GgmlType;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -21,7 +24,8 @@ class LegacyWeightedTest {
         for (int i = 0; i < n; i++) imp[i] = (float) Math.pow(rnd.nextDouble(), 3) * 10 + 1e-3f;
         for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q5_1}) {
             BlockCodec c = BlockCodecs.forType(t);
-            assertTrue(c.usesImportance(), t.name());
+            GgmlSearch s = GgmlSearches.forType(t);
+            assertTrue(s.usesImportance(), t.name());
             double errRef = 0, errW = 0;
             for (int r = 0; r < rows; r++) {
                 float[] x = new float[n];
@@ -30,8 +34,8 @@ class LegacyWeightedTest {
                 MemorySegment b = MemorySegment.ofArray(new byte[(int) c.rowBytes(n)]);
                 MemorySegment plain = MemorySegment.ofArray(new byte[(int) c.rowBytes(n)]);
                 c.quantizeRow(x, 0, n, a, 0);
-                c.quantizeRow(x, 0, n, imp, b, 0);
-                c.quantizeRow(x, 0, n, null, plain, 0);
+                s.quantizeRow(x, 0, n, imp, b, 0);
+                s.quantizeRow(x, 0, n, null, plain, 0);
                 assertEquals(-1L, a.mismatch(plain), t + ": null importance is the reference quantizer");
                 float[] ya = new float[n], yb = new float[n];
                 c.dequantizeRow(a, 0, ya, 0, n);
