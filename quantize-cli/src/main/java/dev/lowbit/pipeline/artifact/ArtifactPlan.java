@@ -40,6 +40,11 @@ public record ArtifactPlan(ModelSource source, Recipe recipe, QuantizerStep quan
             shape = shape.clone();
         }
 
+        /** An entry without its architecture role (a safetensors target does not need it). */
+        public Entry(String name, long[] shape, int layer, QuantScheme scheme, GgmlType ggml) {
+            this(name, shape, layer, null, scheme, ggml);
+        }
+
         @Override
         public long[] shape() {
             return shape.clone();
