@@ -47,6 +47,21 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "stack traces on errors")
     boolean verbose;
 
+    @Option(names = "--activations", paramLabel = "intN-token|intN-tensor|intN-tensor-dynamic",
+            description = "quantize Linear inputs at run time, symmetric N-bit (2..8): per token (dynamic), per tensor with static scales "
+                    + "from --act-calib, or per tensor dynamic (a checkpoint whose config declares input_activations applies them by itself)")
+    String activations;
+
+    @Option(names = "--act-inputs", split = ",", paramLabel = "qkv,o,gate_up,down",
+            description = "which Linear inputs --activations quantizes (default: all four)")
+    java.util.List<String> actInputs;
+
+    @Option(names = "--act-calib", paramLabel = "FILE", description = "calibration text for static activation scales (max |x| / qmax)")
+    Path actCalib;
+
+    @Option(names = "--act-calib-samples", defaultValue = "32", paramLabel = "N", description = "windows of --ctx tokens for --act-calib (default: ${DEFAULT-VALUE})")
+    int actCalibSamples;
+
     @Override
     public Integer call() {
         Protocol p = switch (protocol.toLowerCase(Locale.ROOT)) {
@@ -58,10 +73,11 @@ final class EvaluateCommand implements Callable<Integer> {
         if (batch < 1) throw new Main.UsageException("--batch must be at least 1");
         if (maxWindows < 0) throw new Main.UsageException("--max-windows must be 0 (all) or positive, got " + maxWindows);
         if (threads < 0) throw new Main.UsageException("--threads must be 0 (all processors) or positive, got " + threads);
+        dev.lowbit.calib.eval.ActivationRequest act = activationRequest();
         EvalResult r;
         // a .gguf model or baseline is read in place, rows dequantized as the runner loads them
         try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
-            r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch), progress);
+            r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch, act), progress);
         }
         // a CI gate reads the exit code: a perplexity or comparison that is not a number is a failure, not a result
         requireFinite("perplexity", r.perplexity());
@@ -83,6 +99,38 @@ final class EvaluateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** {@code --activations} and its companions, or null; a companion without it, or one that does not apply, is refused. */
+    private dev.lowbit.calib.eval.ActivationRequest activationRequest() {
+        if (activations == null) {
+            if (actInputs != null) throw new Main.UsageException("--act-inputs needs --activations");
+            if (actCalib != null) throw new Main.UsageException("--act-calib needs --activations");
+            return null;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("int([2-8])-(token|tensor|tensor-dynamic)").matcher(activations);
+        if (!m.matches()) {
+            throw new Main.UsageException("--activations must be intN-token, intN-tensor or intN-tensor-dynamic with N in 2..8, not '" + activations + "'");
+        }
+        int bits = Integer.parseInt(m.group(1));
+        dev.lowbit.io.quant.ActivationScheme scheme = switch (m.group(2)) {
+            case "token" -> dev.lowbit.io.quant.ActivationScheme.intPerToken(bits);
+            case "tensor" -> dev.lowbit.io.quant.ActivationScheme.intStaticPerTensor(bits);
+            default -> new dev.lowbit.io.quant.ActivationScheme(dev.lowbit.io.quant.ActivationScheme.Type.INT, bits,
+                    dev.lowbit.io.quant.ActivationScheme.Strategy.TENSOR, true);
+        };
+        if (scheme.dynamic() && actCalib != null) throw new Main.UsageException("--act-calib does not apply to dynamic --activations " + activations);
+        if (!scheme.dynamic() && actCalib == null) throw new Main.UsageException("--activations " + activations + " needs --act-calib FILE for its static scales");
+        if (actCalibSamples < 1) throw new Main.UsageException("--act-calib-samples must be at least 1");
+        java.util.Set<dev.lowbit.calib.model.LinearInput> inputs = java.util.EnumSet.noneOf(dev.lowbit.calib.model.LinearInput.class);
+        for (String s : actInputs == null ? java.util.List.of("qkv", "o", "gate_up", "down") : actInputs) {
+            try {
+                inputs.add(dev.lowbit.calib.model.LinearInput.valueOf(s.strip().toUpperCase(Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new Main.UsageException("--act-inputs: unknown input '" + s + "' (qkv, o, gate_up, down)");
+            }
+        }
+        return new dev.lowbit.calib.eval.ActivationRequest(scheme, inputs, actCalib, actCalibSamples, ctx);
     }
 
     private static void requireFinite(String what, double v) {

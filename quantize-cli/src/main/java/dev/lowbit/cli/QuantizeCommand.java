@@ -72,7 +72,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory, or the .gguf file for --format gguf (must not exist unless --force)")
     Path output;
 
-    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq (default: gptq; rtn with --format gguf)")
+    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq | awq (= AWQ scales and clipping, then rtn; needs --calib) (default: gptq; rtn with --format gguf)")
     String method;
 
     @Option(names = "--bits", defaultValue = "4", paramLabel = "N", description = "bits per weight, 2..8 (default: ${DEFAULT-VALUE}; not with --format gguf)")
@@ -252,6 +252,15 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new Main.UsageException("--method " + step + " / --format " + format + ": ternary trit-planes are written from a recipe (--recipe FILE, "
                     + "output format trit-planes; see README)");
         }
+        // --method awq is sugar for the recipe [awq, rtn]: AutoAWQ's output (scales and clipping, then round to nearest)
+        boolean awq = "awq".equals(step);
+        if (awq) {
+            if (gguf) throw new Main.UsageException("--method awq does not apply to --format gguf yet");
+            if (calib == null) throw new Main.UsageException("--method awq needs --calib FILE (its scale and clip searches read activations)");
+            step = "rtn";
+        } else if (StepRegistry.DEFAULT.get("--method", step).role() != dev.lowbit.pipeline.steps.StepType.Role.QUANTIZER) {
+            throw new Main.UsageException("--method " + step + " is a transform; give a recipe with steps [" + step + ", rtn|gptq]");
+        }
         boolean calibrated = "gptq".equals(step);
         if (gguf) {
             refuse(GRID_FLAGS, "%s does not apply to --format gguf: the GGUF --type fixes the grid");
@@ -260,11 +269,12 @@ final class QuantizeCommand implements Callable<Integer> {
             if (type == null) throw new Main.UsageException("--format gguf needs --type MIX (e.g. Q4_K_M, Q8_0)");
         } else {
             refuse(GGUF_FLAGS, "%s applies to --format gguf only");
-            if (!calibrated) refuse(List.of("--calib"), "%s does not apply to --method " + step + ": it is data-free");
+            if (!calibrated && !awq) refuse(List.of("--calib"), "%s does not apply to --method " + step + ": it is data-free");
             if (!typed("--calib-random")) refuse(List.of("--seed"), "%s does not apply: nothing in this run is random (it seeds --calib-random)");
         }
         if (!calibrated) refuse(GPTQ_FLAGS, "%s applies to --method gptq only");
         if (calib == null) refuse(List.of("--calib-samples", "--calib-seqlen", "--calib-random"), "%s needs --calib FILE");
+        if (awq) refuse(GPTQ_FLAGS, "%s applies to --method gptq only");
 
         ObjectNode p = JsonNodeFactory.instance.objectNode();
         if (gguf) refuse(List.of("--scheme", "--four-over-six", "--mx-exponent"), "%s does not apply to --format gguf: the GGUF --type fixes the grid");
@@ -303,7 +313,14 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         Output out = gguf ? new Output(Output.GGUF, type, pure, imatrix == null ? null : imatrix.toString(), allowRequantize)
                 : Output.of(format);
-        return new Recipe(List.of(new Step(step, targets, ignore, p)), overrides, cal, out, seed).validate("command line");
+        List<Step> steps = new ArrayList<>();
+        if (awq) {
+            // the clip search rounds onto the quantizer's grid
+            steps.add(new Step("awq", List.of(), List.of(), JsonNodeFactory.instance.objectNode()
+                    .put("clip_bits", bits).put("clip_group_size", groupSize).put("clip_symmetric", sym)));
+        }
+        steps.add(new Step(step, targets, ignore, p));
+        return new Recipe(steps, overrides, cal, out, seed).validate("command line");
     }
 
     private boolean typed(String option) {

@@ -86,9 +86,9 @@ class QuantizeFlagsTest {
 
     @Test
     void unknownStepNamesItAndListsTheKnownOnes() {
-        Run r = GgufCommandsTest.run("quantize", MODEL, "-o", tmp.resolve("o").toString(), "--method", "awq", "-q");
+        Run r = GgufCommandsTest.run("quantize", MODEL, "-o", tmp.resolve("o").toString(), "--method", "hqq", "-q");
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains("unknown step 'awq'") && r.err().contains("rtn, gptq"), r.err());
+        assertTrue(r.err().contains("unknown step 'hqq'") && r.err().contains("awq, smooth"), r.err());
     }
 
     @Test

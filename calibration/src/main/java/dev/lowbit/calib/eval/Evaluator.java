@@ -72,6 +72,7 @@ public final class Evaluator {
                 throw new BadInputException(baselineSource.path().toString(), "vocabulary size " + baseline.config().vocabSize()
                         + " differs from the model's " + model.config().vocabSize());
             }
+            if (req.activations() != null) model.setActivations(activations(model, modelSource, req.activations()));
             progress.start(windows.length);
             tForward = System.nanoTime();
             for (int from = 0; from < windows.length; from += req.batch()) {
@@ -87,6 +88,37 @@ public final class Evaluator {
                 tForward / 1e9,
                 cmp ? sums.kl / sums.count : Double.NaN, cmp ? (double) sums.agree / sums.count : Double.NaN,
                 cmp ? sums.maxAbsDelta : Double.NaN, cmp ? Math.exp(sums.nllBaseline / sums.count) : Double.NaN);
+    }
+
+    /**
+     * The requested activation quantizer; a static one gets each selected input's scale from the calibration windows
+     * (max |x| over them / qmax, the fp model's inputs, q/k/v and gate/up sharing theirs).
+     */
+    private static dev.lowbit.calib.model.ActivationQuantizer activations(LlamaRunner model, ModelSource source, ActivationRequest a) {
+        if (model.activations() != dev.lowbit.calib.model.ActivationQuantizer.NONE) {
+            throw new BadInputException(source.path().toString(), "the checkpoint declares its own input_activations; evaluate it without --activations");
+        }
+        dev.lowbit.calib.model.IntActivations q;
+        if (a.scheme().dynamic()) {
+            q = dev.lowbit.calib.model.IntActivations.dynamic(a.scheme());
+        } else {
+            int[][] calib = dev.lowbit.calib.data.CalibrationSet.first(source, a.calib(), a.calibSeqlen(), a.calibWindows());
+            int layers = model.config().numLayers();
+            float[][] max = new float[layers][dev.lowbit.calib.model.LinearInput.values().length];
+            for (int from = 0; from < calib.length; from += 4) {
+                NDArray h = model.embed(java.util.Arrays.copyOfRange(calib, from, Math.min(calib.length, from + 4)));
+                for (int l = 0; l < layers; l++) {
+                    NDArray next = model.runLayer(l, h, (layer, in, x) -> max[layer][in.ordinal()] =
+                            Math.max(max[layer][in.ordinal()], x.abs().max().getFloat()));
+                    h.close();
+                    h = next;
+                }
+                h.close();
+            }
+            int qmax = a.scheme().qmax();
+            q = new dev.lowbit.calib.model.IntActivations(a.scheme(), (layer, in) -> max[layer][in.ordinal()] / qmax);
+        }
+        return q.onlyWhere((layer, in) -> a.inputs().contains(in));
     }
 
     private static final class Sums {

@@ -46,11 +46,13 @@ public final class LlamaRunner implements AutoCloseable {
     private final NDManager manager;
     private final Map<Integer, LayerWeights> layers = new HashMap<>();
     private final Map<Integer, Map<Linear, float[]>> overrides = new HashMap<>();
+    private final Map<String, float[]> tensorOverrides = new HashMap<>();
     private final Map<Integer, NDArray[]> ropeTables = new HashMap<>();
     private final Map<Integer, NDArray> causalMasks = new HashMap<>();
     private final String embedTable;
     private NDArray finalNorm;
     private NDArray lmHead;
+    private ActivationQuantizer activations = ActivationQuantizer.NONE;
 
     private LlamaRunner(LlamaConfig config, ModelSource weights, boolean ownsWeights, NDManager manager) {
         this.config = config;
@@ -58,6 +60,27 @@ public final class LlamaRunner implements AutoCloseable {
         this.ownsWeights = ownsWeights;
         this.manager = manager;
         this.embedTable = checked(config.architecture().embed(), config.vocabSize(), config.hiddenSize());
+        this.activations = declaredActivations(config, weights);
+    }
+
+    /**
+     * The activation quantization {@code model}'s config declares, applied to every decoder Linear input: dynamic
+     * scales computed per token / tensor, or static ones from the stored {@code input_scale} (q/k/v and gate/up
+     * share an input: the largest of their scales, as vLLM does for its fused Linears).
+     */
+    private static ActivationQuantizer declaredActivations(LlamaConfig config, ModelSource model) {
+        dev.lowbit.io.quant.ActivationScheme scheme = model.activationScheme();
+        if (scheme == null) return ActivationQuantizer.NONE;
+        if (scheme.dynamic()) return IntActivations.dynamic(scheme);
+        float[][] scales = new float[config.numLayers()][LinearInput.values().length];
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            for (LinearInput in : LinearInput.values()) {
+                float s = 0;
+                for (Linear l : in.readers()) s = Math.max(s, model.inputScale(config.architecture().linearName(layer, l)));
+                scales[layer][in.ordinal()] = s;
+            }
+        }
+        return new IntActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
     }
 
     /**
@@ -142,52 +165,97 @@ public final class LlamaRunner implements AutoCloseable {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int d = config.hiddenSize();
-        int h = config.numHeads();
-        int kv = config.numKvHeads();
-        int hd = config.headDim();
-        int rep = config.groupSize();
         try (NDScope scope = new NDScope()) {
-            NDArray a = rmsNorm(x, w.inputNorm).reshape(b * t, d);
-            hook.onInput(layer, LinearInput.QKV, a);
-            if (until == LinearInput.QKV) return null;
-            NDArray q = heads(linear(a, w, Linear.Q), b, t, h, hd, w.qNorm);
-            NDArray k = heads(linear(a, w, Linear.K), b, t, kv, hd, w.kNorm);
-            NDArray v = linear(a, w, Linear.V).reshape(b, t, kv, hd).transpose(0, 2, 1, 3);
-            NDArray[] rope = rope((int) t);
-            q = rotate(q, rope);
-            k = rotate(k, rope);
-            // grouped-query attention: query head j uses key/value head j / rep; fold the rep query heads into rows.
-            // Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
-            NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
-            scores.muli(1.0 / Math.sqrt(hd));
-            NDArray masked = scores.reshape(b, kv, rep, t, t);
-            masked.addi(causalMask((int) t));
-            NDArray probs = masked.softmax(4);
-            scores.close();
-            masked.close();
-            NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
-            probs.close();
-            NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
-            context.close();
-            hook.onInput(layer, LinearInput.O, attn);
-            if (until == LinearInput.O) return null;
-            NDArray x1 = linear(attn, w, Linear.O).reshape(b, t, d);
+            NDArray attnOut = attentionBlock(layer, w, x, hook, until);
+            if (attnOut == null) return null;
+            NDArray x1 = attnOut.reshape(b, t, d);
             x1.addi(x);
             NDArray m = rmsNorm(x1, w.postAttentionNorm).reshape(b * t, d);
             hook.onInput(layer, LinearInput.GATE_UP, m);
             if (until == LinearInput.GATE_UP) return null;
-            NDArray gate = linear(m, w, Linear.GATE);
-            NDArray act = Activation.sigmoid(gate);
-            act.muli(gate);
-            act.muli(linear(m, w, Linear.UP));
-            gate.close();
-            hook.onInput(layer, LinearInput.DOWN, act);
-            if (until == LinearInput.DOWN) return null;
-            NDArray out = linear(act, w, Linear.DOWN).reshape(b, t, d);
+            NDArray mlpOut = mlpBlock(layer, w, m, hook, until);
+            if (mlpOut == null) return null;
+            NDArray out = mlpOut.reshape(b, t, d);
             out.addi(x1);
             NDScope.unregister(out);
             return out;
         }
+    }
+
+    /**
+     * The attention sub-block of layer {@code layer} on its input {@code x [B, T, D]} (input norm included): the
+     * o_proj output {@code [B·T, D]}, before the residual add. AWQ's loss for the input_layernorm → q,k,v mapping.
+     */
+    public NDArray attention(int layer, NDArray x) {
+        LayerWeights w = layer(layer);
+        try (NDScope scope = new NDScope()) {
+            NDArray out = attentionBlock(layer, w, x, LinearHook.NONE, null);
+            NDScope.unregister(out);
+            return out;
+        }
+    }
+
+    /**
+     * The MLP of layer {@code layer} on its normed input {@code m [rows, D]}: the down_proj output {@code [rows, D]}.
+     * AWQ's loss for the post_attention_layernorm → gate,up and up → down mappings.
+     */
+    public NDArray mlp(int layer, NDArray m) {
+        LayerWeights w = layer(layer);
+        try (NDScope scope = new NDScope()) {
+            NDArray out = mlpBlock(layer, w, m, LinearHook.NONE, null);
+            NDScope.unregister(out);
+            return out;
+        }
+    }
+
+    /** Input norm, q/k/v, RoPE, grouped-query attention, o_proj: {@code [B·T, D]}; null when stopped at {@code until}. */
+    private NDArray attentionBlock(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int d = config.hiddenSize();
+        int h = config.numHeads();
+        int kv = config.numKvHeads();
+        int hd = config.headDim();
+        int rep = config.groupSize();
+        NDArray a = rmsNorm(x, w.inputNorm).reshape(b * t, d);
+        hook.onInput(layer, LinearInput.QKV, a);
+        if (until == LinearInput.QKV) return null;
+        a = activations.apply(layer, LinearInput.QKV, a);
+        NDArray q = heads(linear(a, w, Linear.Q), b, t, h, hd, w.qNorm);
+        NDArray k = heads(linear(a, w, Linear.K), b, t, kv, hd, w.kNorm);
+        NDArray v = linear(a, w, Linear.V).reshape(b, t, kv, hd).transpose(0, 2, 1, 3);
+        NDArray[] rope = rope((int) t);
+        q = rotate(q, rope);
+        k = rotate(k, rope);
+        // grouped-query attention: query head j uses key/value head j / rep; fold the rep query heads into rows.
+        // Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+        NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
+        scores.muli(1.0 / Math.sqrt(hd));
+        NDArray masked = scores.reshape(b, kv, rep, t, t);
+        masked.addi(causalMask((int) t));
+        NDArray probs = masked.softmax(4);
+        scores.close();
+        masked.close();
+        NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
+        probs.close();
+        NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
+        context.close();
+        hook.onInput(layer, LinearInput.O, attn);
+        if (until == LinearInput.O) return null;
+        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+    }
+
+    /** gate/up, SiLU, down on the normed input {@code m [rows, D]}; null when stopped at {@code until}. */
+    private NDArray mlpBlock(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
+        m = activations.apply(layer, LinearInput.GATE_UP, m);
+        NDArray gate = linear(m, w, Linear.GATE);
+        NDArray act = Activation.sigmoid(gate);
+        act.muli(gate);
+        act.muli(linear(m, w, Linear.UP));
+        gate.close();
+        hook.onInput(layer, LinearInput.DOWN, act);
+        if (until == LinearInput.DOWN) return null;
+        return linear(activations.apply(layer, LinearInput.DOWN, act), w, Linear.DOWN);
     }
 
     // ---------------------------------------------------------------- head
@@ -207,6 +275,21 @@ public final class LlamaRunner implements AutoCloseable {
         }
     }
 
+    // ---------------------------------------------------------------- activation quantization
+
+    /**
+     * What every later run does to Linear inputs before the matmuls ({@link ActivationQuantizer#NONE}: nothing).
+     * A runner opened on a checkpoint whose config declares input activations (compressed-tensors W8A8) starts with
+     * that scheme; hooks always see the unquantized inputs.
+     */
+    public void setActivations(ActivationQuantizer quantizer) {
+        this.activations = java.util.Objects.requireNonNull(quantizer, "quantizer");
+    }
+
+    public ActivationQuantizer activations() {
+        return activations;
+    }
+
     // ---------------------------------------------------------------- weight substitution
 
     /**
@@ -221,6 +304,7 @@ public final class LlamaRunner implements AutoCloseable {
         overrides.computeIfAbsent(layer, i -> new EnumMap<>(Linear.class)).put(linear, w.clone());
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
+            cached.trit.remove(linear);
             NDArray old = cached.weight.put(linear, persistent(w, shape));
             if (old != null) old.close();
         }
@@ -231,7 +315,38 @@ public final class LlamaRunner implements AutoCloseable {
         float[] o = overrides.getOrDefault(layer, Map.of()).get(linear);
         if (o != null) return o.clone();
         long[] shape = linearShape(linear);
-        return weights.readAll(checked(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
+        return tensor(checked(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
+    }
+
+    /**
+     * Replaces any tensor of the model by name (a norm weight, a bias, a Linear weight) with f32 values of the same
+     * element count, for all later runs: how a weight transform (AWQ, SmoothQuant) is run before it is written.
+     * {@link #setLinearWeight} substitutions take precedence over this for Linear weights.
+     */
+    public void setTensor(String name, float[] values) {
+        long n = 1;
+        for (long dim : weights.shape(name)) n *= dim;
+        if (values.length != n) throw new IllegalArgumentException(name + " needs " + n + " values, got " + values.length);
+        tensorOverrides.put(name, values.clone());
+        layers.values().forEach(LayerWeights::close);
+        layers.clear();
+        if (finalNorm != null) {
+            finalNorm.close();
+            lmHead.close();
+            finalNorm = null;
+            lmHead = null;
+        }
+    }
+
+    /** Whether the model has a tensor called {@code name} (e.g. an optional bias). */
+    public boolean hasTensor(String name) {
+        return weights.contains(name);
+    }
+
+    /** The f32 values the runner uses for {@code name}: a {@link #setTensor} replacement or the model's own. */
+    public float[] tensor(String name) {
+        float[] o = tensorOverrides.get(name);
+        return o != null ? o.clone() : weights.readAll(name);
     }
 
     /** Frees layer {@code layer}'s NDArrays (they are recreated, with substitutions, on the next run). */
@@ -275,8 +390,9 @@ public final class LlamaRunner implements AutoCloseable {
         for (Linear l : Linear.values()) {
             long[] shape = linearShape(l);
             String name = arch.linearName(i, l);
-            w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape)
-                    : load(name + ".weight", shape[0], shape[1]));
+            dev.lowbit.kernels.trit.TritMatrix trit = subst.containsKey(l) ? null : tritMatrix(name + ".weight", shape);
+            if (trit != null) w.trit.put(l, trit);
+            else w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape) : load(name + ".weight", shape[0], shape[1]));
             if (weights.contains(name + ".bias")) w.bias.put(l, load(name + ".bias", shape[0]));
         }
         w.inputNorm = load(arch.layerTensor(i, arch.inputNorm()), config.hiddenSize());
@@ -289,8 +405,38 @@ public final class LlamaRunner implements AutoCloseable {
         return w;
     }
 
+    /**
+     * Trit-plane weights (ternary planes, equal groups) in the LUT kernel's layout, unless {@code -Dlowbit.trit.kernel=f32}
+     * asks for the dequantized f32 weight; null for every other weight.
+     */
+    private dev.lowbit.kernels.trit.TritMatrix tritMatrix(String name, long[] shape) {
+        if ("f32".equals(System.getProperty("lowbit.trit.kernel"))) return null;
+        var q = weights.quantized(name).orElse(null);
+        if (q == null || q.scheme().element() != dev.lowbit.io.quant.QuantScheme.ElementType.TERNARY) return null;
+        checked(name, shape);
+        int groups = q.groups();
+        byte[][] codes = new byte[q.planes().size()][];
+        float[][] scales = new float[q.planes().size()][];
+        for (int p = 0; p < codes.length; p++) {
+            codes[p] = q.planes().get(p).codes();
+            scales[p] = q.planes().get(p).scales();
+        }
+        return dev.lowbit.kernels.trit.TritMatrix.of(q.rows(), q.cols(), q.cols() / groups, codes, scales);
+    }
+
     private NDArray linear(NDArray x, LayerWeights w, Linear l) {
-        NDArray y = x.matMul(w.weight.get(l).transpose());
+        dev.lowbit.kernels.trit.TritMatrix trit = w.trit.get(l);
+        NDArray y;
+        if (trit != null) {
+            // multiplication-free: each activation row through the LUT GEMV ([rows, in] → [rows, out])
+            float[] in = x.toFloatArray();
+            int n = in.length / trit.cols();
+            float[] out = new float[n * trit.rows()];
+            dev.lowbit.kernels.trit.TritLut.chosen().gemm(trit, in, n, out);
+            y = manager.create(out, new Shape(n, trit.rows()));
+        } else {
+            y = x.matMul(w.weight.get(l).transpose());
+        }
         NDArray bias = w.bias.get(l);
         return bias == null ? y : y.add(bias);
     }
@@ -361,6 +507,8 @@ public final class LlamaRunner implements AutoCloseable {
     /** Decodes a checkpoint tensor to f32 in Java (DJL never sees bf16), a chunk of rows at a time, into a new NDArray. */
     private NDArray load(String name, long... shape) {
         checked(name, shape);
+        float[] replaced = tensorOverrides.get(name);
+        if (replaced != null) return persistent(replaced, shape);
         int len = weights.rowLength(name);
         long rows = weights.rowCount(name);
         FloatBuffer buf = directFloats(rows * len);

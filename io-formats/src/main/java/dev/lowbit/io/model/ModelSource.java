@@ -67,6 +67,19 @@ public interface ModelSource extends AutoCloseable {
      */
     String tokenizerJson();
 
+    /**
+     * The activation quantization the checkpoint declares for its Linear inputs (compressed-tensors
+     * {@code input_activations}, e.g. W8A8), or null for weight-only and plain models.
+     */
+    default dev.lowbit.io.quant.ActivationScheme activationScheme() {
+        return null;
+    }
+
+    /** The stored static activation scale of {@code module}'s input (when {@link #activationScheme()} is static). */
+    default float inputScale(String module) {
+        throw new BadInputException(path(), module + ": the model stores no activation scales");
+    }
+
     /** Tensor names (Hugging Face names) in file order. */
     List<String> tensorNames();
 
@@ -104,6 +117,14 @@ public interface ModelSource extends AutoCloseable {
         float[] out = new float[(int) n];
         readRows(name, 0, Math.toIntExact(rows), out, 0);
         return out;
+    }
+
+    /**
+     * The stored codes of {@code name} when the model keeps it quantized (a GPTQ, compressed-tensors, AWQ or trit-plane
+     * Linear weight): what a runtime with a kernel for that layout multiplies by directly; empty otherwise.
+     */
+    default java.util.Optional<dev.lowbit.io.quant.QuantizedTensor> quantized(String name) {
+        return java.util.Optional.empty();
     }
 
     /** Unmaps the files. */

@@ -124,7 +124,11 @@ class RecipeTest {
     @Test
     void badRecipesAreOneLineNamingTheProblem() throws IOException {
         String[][] cases = {
-            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'awq' (known steps: rtn, gptq, ptqtp, ternary-rtn)"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"hqq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'hqq' (known steps: rtn, gptq, ptqtp, ternary-rtn, awq, smooth)"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "the last step must be a quantizer (rtn, gptq, ptqtp, ternary-rtn), got 'awq'"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "a transform step needs calibration data"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 1.5}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must lie strictly between 0 and 1, got 1.5"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must lie strictly between 0 and 1, got 0"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bitz\": 3}], \"output\": {\"format\": \"gptq\"}}", "unknown parameter 'bitz'"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": \"3\"}], \"output\": {\"format\": \"gptq\"}}", "'bits' must be an integer"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": 9}], \"output\": {\"format\": \"gptq\"}}", "bits must be 2..8"},

@@ -1,0 +1,19 @@
+package dev.lowbit.calib.eval;
+
+import dev.lowbit.calib.model.LinearInput;
+import dev.lowbit.io.quant.ActivationScheme;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * Activation quantization to apply while evaluating (an experiment on top of whatever the checkpoint's weights are):
+ * the scheme, which Linear inputs it applies to, and for a static scheme the calibration text whose first
+ * {@code calibWindows} windows of {@code calibSeqlen} tokens give each input's max |x| (scale = max / qmax).
+ */
+public record ActivationRequest(ActivationScheme scheme, Set<LinearInput> inputs, Path calib, int calibWindows, int calibSeqlen) {
+    public ActivationRequest {
+        inputs = Set.copyOf(inputs);
+        if (inputs.isEmpty()) throw new IllegalArgumentException("no Linear inputs selected");
+        if (!scheme.dynamic() && calib == null) throw new IllegalArgumentException("static activation scales need calibration data");
+    }
+}

@@ -1,0 +1,128 @@
+package dev.lowbit.ptq.awq;
+
+import dev.lowbit.io.arch.ModelArchitecture;
+import dev.lowbit.io.arch.TensorRole;
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.ptq.scheme.GroupQuantizer;
+import dev.lowbit.ptq.smooth.Balances;
+import dev.lowbit.ptq.transform.ChannelStatistics;
+import dev.lowbit.ptq.transform.LayerContext;
+import dev.lowbit.ptq.transform.Statistic;
+import dev.lowbit.ptq.transform.TensorSet;
+import dev.lowbit.ptq.transform.WeightTransform;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * AWQ as a recipe step: per balance mapping of the architecture table (input_layernorm → q,k,v; v → o when the
+ * shapes allow; post_attention_layernorm → gate,up; up → down), the scale search of {@link AwqScaleSearch} scored by
+ * the pipeline's block loss with the layer's Linears fake-quantized onto the quantizer's grid, the best s folded into
+ * the producer and the balanced Linears; then {@link AwqClipSearch} on every Linear but q and k, with the Gram matrix
+ * Σ x·xᵀ of the input it now reads (the measured one, rescaled by the folds: H' = diag(1/s)·H·diag(1/s)).
+ */
+public final class AwqTransform implements WeightTransform {
+    /**
+     * @param scale      run the scale search
+     * @param clip       run the clip search (its grid: {@code clipScheme}, the quantizer's scheme)
+     * @param grid       α points
+     * @param duo        AutoAWQ's weight-normalised scales
+     * @param clipScheme the grid the clip search rounds onto
+     */
+    public record Config(boolean scale, boolean clip, int grid, boolean duo, QuantScheme clipScheme) {}
+
+    private final Config config;
+    private final Consumer<String> notices;
+    private final Map<String, Double> alphas = new java.util.LinkedHashMap<>();
+
+    public AwqTransform(Config config, Consumer<String> notices) {
+        this.config = config;
+        this.notices = notices;
+    }
+
+    @Override
+    public String name() {
+        return "awq";
+    }
+
+    @Override
+    public Set<Statistic> statistics() {
+        Set<Statistic> s = EnumSet.of(Statistic.MEAN_ABS);
+        if (config.clip()) s.add(Statistic.HESSIAN);
+        return s;
+    }
+
+    @Override
+    public boolean usesLoss() {
+        return config.scale();
+    }
+
+    /** The chosen α per mapping ({@code producer -> first Linear}), NaN where the identity won. */
+    public Map<String, Double> alphas() {
+        return java.util.Collections.unmodifiableMap(alphas);
+    }
+
+    @Override
+    public void transformLayer(LayerContext ctx) {
+        TensorSet t = ctx.tensors();
+        // per input channel the scale folded into each Linear input so far (the clip search rescales H by it)
+        Map<TensorRole, float[]> folded = new EnumMap<>(TensorRole.class);
+        if (config.scale()) {
+            for (ModelArchitecture.Balance b : ctx.architecture().balances()) {
+                String skip = Balances.skipReason(ctx, b);
+                if (skip != null) {
+                    if (ctx.layer() == 0) notices.accept("awq: skipped " + Balances.label(ctx, b) + ": " + skip);
+                    continue;
+                }
+                List<AwqScaleSearch.Balanced> linears = Balances.balanced(ctx, b);
+                float[] xMean = toFloat(ctx.statistics(b.to().getFirst()).meanAbs());
+                AwqScaleSearch.Result r = AwqScaleSearch.search(xMean, linears,
+                        new AwqScaleSearch.Config(config.grid(), config.duo(), config.clipScheme().groupSize()), s -> {
+                            TensorSet candidate = t.copy();
+                            Balances.fold(ctx, candidate, b, s);
+                            return ctx.loss().loss(candidate, true);
+                        });
+                alphas.put(Balances.label(ctx, b), r.alpha());
+                if (Double.isNaN(r.alpha())) continue;
+                Balances.fold(ctx, t, b, r.scales());
+                for (TensorRole to : b.to()) folded.put(to, r.scales());
+            }
+        }
+        if (config.clip()) clip(ctx, t, folded);
+    }
+
+    private void clip(LayerContext ctx, TensorSet t, Map<TensorRole, float[]> folded) {
+        QuantScheme scheme = config.clipScheme();
+        int maxq = scheme.maxq();
+        AwqClipSearch.GroupRounding rounding = (v, from, to) -> {
+            float[] sc = new float[1], z = new float[1];
+            GroupQuantizer.findParams(v, to, 1, from, to, scheme, null, sc, z);
+            for (int c = from; c < to; c++) v[c] = GroupQuantizer.dequantize(GroupQuantizer.quantize(v[c], sc[0], z[0], maxq), sc[0], z[0]);
+        };
+        for (TensorRole l : ctx.architecture().linears()) {
+            if (l == TensorRole.Q || l == TensorRole.K || !ctx.selected(l)) continue;
+            String name = ctx.name(l, false);
+            long[] shape = t.shape(name);
+            int rows = (int) shape[0], cols = (int) shape[1];
+            ChannelStatistics st = ctx.statistics(l);
+            double[] h = st.hessian().clone();
+            float[] s = folded.get(l);
+            if (s != null) {
+                for (int i = 0; i < cols; i++) for (int j = 0; j < cols; j++) h[i * cols + j] /= (double) s[i] * s[j];
+            }
+            AwqClipSearch.Result r = AwqClipSearch.search(t.read(name), rows, cols, scheme.groupSize(), h,
+                    AwqClipSearch.Config.defaults(), rounding);
+            if (r.clippedGroups() > 0) System.arraycopy(r.clipped(), 0, t.edit(name), 0, r.clipped().length);
+        }
+    }
+
+    static float[] toFloat(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+        return f;
+    }
+}

@@ -1,0 +1,79 @@
+package dev.lowbit.pipeline.steps;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.ptq.awq.AwqTransform;
+import dev.lowbit.ptq.transform.WeightTransform;
+import dev.lowbit.pipeline.recipe.Output;
+import dev.lowbit.pipeline.recipe.Step;
+import java.util.List;
+
+/**
+ * {@code awq}: activation-aware scale search (α on a grid, scored by the block output with the quantizer's grid) and
+ * clip search, folded into the norms and Linears before the quantizer (RTN, GPTQ).
+ */
+final class AwqStep implements StepType {
+    static final List<Param> PARAMS = List.of(
+            Param.ofBool("scale", true, "search per-channel scales per balance mapping (block loss, weights fake-quantized)"),
+            Param.ofBool("clip", true, "search per-group clipping thresholds (every Linear but q, k)"),
+            Param.ofBool("duo", true, "AutoAWQ's weight-normalised scales (false: x_mean^alpha, llm-awq)"),
+            Param.ofInt("grid", 20, "alpha = i/grid, i = 0..grid-1"),
+            Param.ofInt("clip_bits", 4, "the grid the clip search rounds onto (the quantizer's bits)"),
+            Param.ofInt("clip_group_size", 128, "... its group size (-1 per channel)"),
+            Param.ofBool("clip_symmetric", false, "... symmetric or not"));
+
+    @Override
+    public String name() {
+        return "awq";
+    }
+
+    @Override
+    public Role role() {
+        return Role.TRANSFORM;
+    }
+
+    @Override
+    public String description() {
+        return "AWQ scales + clipping, needs calibration, before rtn or gptq";
+    }
+
+    @Override
+    public List<Param> params() {
+        return PARAMS;
+    }
+
+    @Override
+    public Configured configure(String source, Step step, Output output) {
+        String where = "step 'awq'";
+        if (!step.targets().isEmpty() || !step.ignore().isEmpty()) {
+            throw new BadInputException(source, where + ": targets/ignore are not supported (AWQ balances whole mappings)");
+        }
+        ObjectNode p = StepRegistry.resolve(source, where, step.params(), PARAMS, PARAMS, "");
+        int grid = p.get("grid").intValue();
+        if (grid < 1 || grid > 1000) throw new BadInputException(source, where + ": grid must be 1..1000, got " + grid);
+        if (!p.get("scale").booleanValue() && !p.get("clip").booleanValue()) {
+            throw new BadInputException(source, where + ": scale and clip are both false: the step would do nothing");
+        }
+        QuantScheme clipScheme;
+        try {
+            clipScheme = new QuantScheme(p.get("clip_bits").intValue(), p.get("clip_group_size").intValue(), p.get("clip_symmetric").booleanValue());
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(source, where + ": " + e.getMessage());
+        }
+        Step resolved = step.withParams(p);
+        AwqTransform.Config config = new AwqTransform.Config(p.get("scale").booleanValue(), p.get("clip").booleanValue(), grid,
+                p.get("duo").booleanValue(), clipScheme);
+        return new TransformStep() {
+            @Override
+            public Step step() {
+                return resolved;
+            }
+
+            @Override
+            public WeightTransform transform() {
+                return new AwqTransform(config, msg -> System.err.println("lowbit: " + msg));
+            }
+        };
+    }
+}

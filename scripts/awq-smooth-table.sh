@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# AWQ and SmoothQuant figures on tiny-llama-code: quantize under each setting, evaluate on eval_code.txt.
+# WINDOWS=16 (default) evaluates the first 16 windows (exploration); WINDOWS=0 the whole file (reference protocol).
+# CALIB_SAMPLES (default 16) and SEARCH_WINDOWS (default 2) size the AWQ/SmoothQuant calibration.
+# Results: one line per setting in $OUT/results.tsv (setting, perplexity, quantize seconds).
+# Weights: W8 / W6 per channel symmetric RTN, W4 (W4A8) g128 asymmetric RTN.
+# Usage: scripts/awq-smooth-table.sh [OUT_DIR] [SETTING...]
+#   weight-only: rtn-w4 rtn-w3 awq-w4 awq-w3 awqscale-w4 awqscale-w3 awq-gptq-w3 gptq-w3
+#   activations: w8a8-{static,token} smooth-w8a8-{static,token} smoothdown-w8a8-static w4a8 smooth-w4a8 w6a6 smooth-w6a6
+#                inputs-static (W8A8 static with one Linear input quantized at a time)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-/tmp/lowbit-awq}; shift || true
+model="$root/../shared/models/tiny-llama-code"
+data="$root/../shared/data/eval_code.txt"
+calib="$root/../shared/data/calib_code.txt"
+windows=${WINDOWS:-16}; samples=${CALIB_SAMPLES:-16}; search=${SEARCH_WINDOWS:-2}
+settings=("$@"); [ ${#settings[@]} -gt 0 ] || settings=(rtn-w4 rtn-w3 awq-w4 awq-w3 w8a8-static w8a8-token smooth-w8a8-static smooth-w8a8-token)
+mkdir -p "$out"
+recipe() { # recipe FILE BITS GROUP TRANSFORM-YAML QUANTIZER
+  cat > "$1" <<YAML
+version: 2
+steps:
+$4
+  - {type: $5, bits: $2, group_size: $3, symmetric: ${SYM:-false}}
+calibration: {data: $calib, samples: $samples, seqlen: 512}
+output: {format: gptq}
+YAML
+}
+quantize() { # quantize NAME RECIPE
+  local t0=$SECONDS
+  "$root/lowbit" quantize "$model" -o "$out/$1" --force --recipe "$2" > "$out/$1.quantize.log" 2>&1
+  echo $((SECONDS - t0))
+}
+evaluate() { # evaluate DIR EXTRA-ARGS...
+  local dir=$1; shift
+  "$root/lowbit" evaluate "$dir" --data "$data" --max-windows "$windows" --json "$@" | grep -o '"perplexity":[0-9.]*' | cut -d: -f2
+}
+for s in "${settings[@]}"; do
+  secs=0; extra=()
+  case $s in
+    rtn-w4|rtn-w3) b=${s#rtn-w}; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method rtn --bits "$b" --group-size 128 >/dev/null; dir=$out/$s ;;
+    gptq-w3) secs=$( { t0=$SECONDS; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method gptq --bits 3 --group-size 128 --calib "$calib" --calib-samples "$samples" >/dev/null; echo $((SECONDS - t0)); } ); dir=$out/$s ;;
+    awq-w4|awq-w3) b=${s#awq-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, search_windows: $search}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
+    awqscale-w4|awqscale-w3) b=${s#awqscale-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, clip: false, search_windows: $search}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
+    awq-gptq-w3) recipe "$out/$s.yaml" 3 128 "  - {type: awq, search_windows: $search}" gptq; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
+    w8a8-*|w4a8|w6a6|inputs-static)
+      wb=8; [ "$s" = w4a8 ] && wb=4; [ "$s" = w6a6 ] && wb=6
+      if [ "$s" = w4a8 ]; then dir=$out/rtn-w4; [ -d "$dir" ] || "$root/lowbit" quantize "$model" -o "$dir" --force -q --method rtn --bits 4 --group-size 128 >/dev/null
+      else dir=$out/rtn-w${wb}pc; [ -d "$dir" ] || "$root/lowbit" quantize "$model" -o "$dir" --force -q --method rtn --bits "$wb" --group-size -1 --sym >/dev/null; fi ;;
+    smooth-*|smoothdown-*)
+      base=${s#smooth-}; base=${base#smoothdown-}; wb=8; [ "$base" = w4a8 ] && wb=4; [ "$base" = w6a6 ] && wb=6
+      down=false; [[ $s == smoothdown-* ]] && down=true
+      name=${s%%-*}-w${wb}pc
+      if [ "$wb" = 4 ]; then recipe "$out/$name.yaml" 4 128 "  - {type: smooth, alpha: ${ALPHA:-0.5}, down_proj: $down}" rtn
+      else SYM=true recipe "$out/$name.yaml" "$wb" -1 "  - {type: smooth, alpha: ${ALPHA:-0.5}, down_proj: $down}" rtn; fi
+      [ -d "$out/$name" ] || secs=$(quantize "$name" "$out/$name.yaml"); dir=$out/$name ;;
+    *) echo "unknown setting $s" >&2; exit 2 ;;
+  esac
+  case $s in
+    *w8a8-static) extra=(--activations int8-tensor --act-calib "$calib") ;;
+    *w8a8-token) extra=(--activations int8-token) ;;
+    *w4a8) extra=(--activations int8-token) ;;
+    *w6a6) extra=(--activations int6-token) ;;
+  esac
+  if [ "$s" = inputs-static ]; then
+    for in in qkv o gate_up down; do
+      echo -e "w8a8-static-only-$in\t$(evaluate "$dir" --activations int8-tensor --act-calib "$calib" --act-inputs "$in")\t0" | tee -a "$out/results.tsv"
+    done
+    continue
+  fi
+  echo -e "$s\t$(evaluate "$dir" "${extra[@]}")\t$secs" | tee -a "$out/results.tsv"
+done
