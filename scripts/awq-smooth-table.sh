@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # AWQ and SmoothQuant figures on tiny-llama-code: quantize under each setting, evaluate on eval_code.txt.
 # WINDOWS=16 (default) evaluates the first 16 windows (exploration); WINDOWS=0 the whole file (reference protocol).
-# CALIB_SAMPLES (default 16) windows of 512 tokens calibrate AWQ / SmoothQuant (AWQ scores every α on all of them).
+# CALIB_SAMPLES (default 16) windows of 512 tokens calibrate AWQ / SmoothQuant (AWQ scores every α on all of them);
+# GRID (default 20) α points for AWQ.
 # Results: one line per setting in $OUT/results.tsv (setting, perplexity, quantize seconds).
 # Weights: W8 / W6 per channel symmetric RTN, W4 (W4A8) g128 asymmetric RTN.
 # Usage: scripts/awq-smooth-table.sh [OUT_DIR] [SETTING...]
@@ -42,7 +43,7 @@ for s in "${settings[@]}"; do
     fp) dir=$model ;;
     rtn-w4|rtn-w3) b=${s#rtn-w}; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method rtn --bits "$b" --group-size 128 >/dev/null; dir=$out/$s ;;
     gptq-w3) secs=$( { t0=$SECONDS; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method gptq --bits 3 --group-size 128 --calib "$calib" --calib-samples "$samples" >/dev/null; echo $((SECONDS - t0)); } ); dir=$out/$s ;;
-    awq-w4|awq-w3) b=${s#awq-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
+    awq-w4|awq-w3) b=${s#awq-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, grid: ${GRID:-20}, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
     awqscale-w4|awqscale-w3) b=${s#awqscale-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, clip: false, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
     awq-gptq-w3) recipe "$out/$s.yaml" 3 128 "  - {type: awq, clip_bits: 3, clip_group_size: 128}" gptq; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
     w8a8-*|w4a8|w6a6|inputs-static)
