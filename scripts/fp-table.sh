@@ -6,6 +6,7 @@
 #   scripts/fp-table.sh                  # the whole file: the reference protocol (about 40 min per evaluation on 2 busy cores)
 #   WINDOWS=64 scripts/fp-table.sh       # the first 64 windows of 512
 #   ROWS="fp8 nvfp4" scripts/fp-table.sh # a subset (names below)
+#   FP=15.6290 ROWS=... scripts/fp-table.sh  # rows in parallel runs, fp measured once
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared="$root/../shared"
@@ -32,7 +33,7 @@ rows=${ROWS:-"fp fp8 mxfp4-ocp mxfp4-ct mxfp4-modelopt nvfp4 nvfp4-4over6 gptq-n
 
 ppl() { "$root/lowbit" evaluate "$1" --data "$shared/data/eval_code.txt" --max-windows "$windows" --json | python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["perplexity"])'; }
 
-fp=$(ppl "$model")
+fp=${FP:-$(ppl "$model")}   # FP=15.6290: reuse an fp figure of the same protocol
 echo "| setting | bits/weight | perplexity | vs fp |"
 echo "| --- | --- | --- | --- |"
 for r in $rows; do

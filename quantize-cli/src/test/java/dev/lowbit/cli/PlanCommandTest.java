@@ -45,6 +45,9 @@ class PlanCommandTest {
         "--budget Q3_K_M --base Q7                     | Q7",
         "--budget Q3_K_M --method awq                  | --method",
         "--budget Q3_K_M --target gptq                 | --target",
+        "--budget Q3_K_M --measured Q9_K=14.1          | --measured",
+        "--budget Q3_K_M --method gptq --imatrix x.dat | --imatrix",
+        "--budget Q3_K_M --measured plan=-1            | --measured",
     })
     void refusedWithOneLineBeforeAnyWork(String args, String named) {
         Run r = plan(args.strip().split(" +"));
@@ -69,7 +72,8 @@ class PlanCommandTest {
     void plansWithinTheBudgetAndReplansFromTheReport() throws Exception {
         Path report = tmp.resolve("report.json"), svg = tmp.resolve("front.svg");
         Run r = plan("--budget", "5bpw", "--candidates", "Q4_K,Q8_0", "--calib-samples", "1", "--calib-seqlen", "32",
-                "--report", report.toString(), "--plot", svg.toString(), "--threads", "2");
+                "--report", report.toString(), "--plot", svg.toString(), "--threads", "2", "--measured", "plan=13.9876",
+                "--measured", "Q8_0=13.7155");
         assertEquals(0, r.code(), r.err());
         JsonNode rep = new ObjectMapper().readTree(report.toFile());
         long params = rep.path("params").asLong();
@@ -102,6 +106,7 @@ class PlanCommandTest {
         for (SchemeOverride o : recipe.overrides()) assertTrue(o.pattern().startsWith("^blk\\.") && o.pattern().endsWith("$"), o.pattern());
         String plot = Files.readString(svg);
         assertTrue(plot.startsWith("<svg") && plot.contains("<circle") && plot.strip().endsWith("</svg>"));
+        assertTrue(plot.contains("plan (ppl 13.9876)") && plot.contains("Q8_0 (ppl 13.7155)"), plot);
 
         // replanning at a tighter budget from the table alone: no calibration pass, a smaller plan of higher cost
         Path report2 = tmp.resolve("report2.json");
