@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import dev.lowbit.calib.eval.Evaluator;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.model.ModelSource;
 import dev.lowbit.io.safetensors.SafetensorsWriter;
 import dev.lowbit.io.safetensors.SafetensorsWriter.TensorData;
@@ -82,7 +82,7 @@ class RotateCommandTest {
     void rotatedCheckpointIsPlainUntiedAndComputesTheSameFunction() throws Exception {
         Path src = model(64, 4);
         Path out = tmp.resolve("rotated");
-        Run r = GgufCommandsTest.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none",
+        CliRun r = CliRun.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none",
                 "--seed", "3", "-q", "--json");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("\"untied\":true"), r.out());
@@ -111,7 +111,7 @@ class RotateCommandTest {
     void onlineRotationsRunInOurRuntimeAndOtherWritersRefuseThem() throws Exception {
         Path src = model(64, 4);
         Path out = tmp.resolve("online");
-        Run r = GgufCommandsTest.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--rotate-online",
+        CliRun r = CliRun.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--rotate-online",
                 "--method", "none", "-q");
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.readString(out.resolve("config.json")).contains("lowbit_online_rotation"));
@@ -131,7 +131,7 @@ class RotateCommandTest {
             {"quantize", src.toString(), "-o", tmp.resolve("w6").toString(), "--rotate-online", "--method", "none", "-q"},
         };
         for (String[] w : writers) {
-            Run x = GgufCommandsTest.run(w);
+            CliRun x = CliRun.run(w);
             assertEquals(2, x.code(), String.join(" ", w) + ": " + x.err());
             assertEquals(1, x.err().strip().lines().count(), x.err());
             assertTrue(x.err().contains("online"), x.err());
@@ -147,12 +147,12 @@ class RotateCommandTest {
     void rotateStepInThePipelineEqualsQuantizingTheRotatedCheckpoint() throws Exception {
         Path src = model(64, 4);
         Path rotated = tmp.resolve("rot"), twoStep = tmp.resolve("two"), oneRun = tmp.resolve("one");
-        assertEquals(0, GgufCommandsTest.run("quantize", src.toString(), "-o", rotated.toString(), "--rotate", "--method", "none",
+        assertEquals(0, CliRun.run("quantize", src.toString(), "-o", rotated.toString(), "--rotate", "--method", "none",
                 "--seed", "4", "-q").code());
-        Run a = GgufCommandsTest.run("quantize", rotated.toString(), "-o", twoStep.toString(), "--method", "rtn", "--bits", "4",
+        CliRun a = CliRun.run("quantize", rotated.toString(), "-o", twoStep.toString(), "--method", "rtn", "--bits", "4",
                 "--group-size", "32", "-q");
         assertEquals(0, a.code(), a.err());
-        Run b = GgufCommandsTest.run("quantize", src.toString(), "-o", oneRun.toString(), "--rotate", "--seed", "4",
+        CliRun b = CliRun.run("quantize", src.toString(), "-o", oneRun.toString(), "--rotate", "--seed", "4",
                 "--method", "rtn", "--bits", "4", "--group-size", "32", "-q");
         assertEquals(0, b.code(), b.err());
         assertTrue(Files.readString(oneRun.resolve("recipe.json")).contains("\"rotate\""));
@@ -171,7 +171,7 @@ class RotateCommandTest {
         Path src = model(64, 4, 8192);
         Files.copy(dev.lowbit.io.SharedData.tinyLlama().resolve("tokenizer.json"), src.resolve("tokenizer.json"));
         Path out = tmp.resolve("searched");
-        Run r = GgufCommandsTest.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none",
+        CliRun r = CliRun.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none",
                 "--seed", "10", "--rotate-candidates", "3", "--calib", dev.lowbit.io.SharedData.data("calib_code.txt").toString(),
                 "--calib-samples", "2", "--calib-seqlen", "64", "--bits", "3", "--group-size", "-1", "-q", "--json");
         assertEquals(0, r.code(), r.err());
@@ -199,7 +199,7 @@ class RotateCommandTest {
         // hidden 172 = 43·4: neither a power of two nor k·2^m with a Paley k ≤ 256
         Path src = model(172, 2);
         Path out = tmp.resolve("o");
-        Run r = GgufCommandsTest.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none", "-q");
+        CliRun r = CliRun.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none", "-q");
         assertEquals(2, r.code(), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("hidden_size 172") && r.err().contains("model.embed_tokens.weight"), r.err());
@@ -220,7 +220,7 @@ class RotateCommandTest {
             Path out = tmp.resolve("x");
             List<String> argv = new ArrayList<>(List.of("quantize", src.toString(), "-o", out.toString(), "-q"));
             argv.addAll(List.of(c));
-            Run r = GgufCommandsTest.run(argv.toArray(String[]::new));
+            CliRun r = CliRun.run(argv.toArray(String[]::new));
             assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
             assertEquals(1, r.err().strip().lines().count(), r.err());
             assertFalse(Files.exists(out));
