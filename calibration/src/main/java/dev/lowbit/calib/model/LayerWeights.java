@@ -12,6 +12,8 @@ import java.util.Map;
 final class LayerWeights implements AutoCloseable {
     final Map<Linear, NDArray> weight = new EnumMap<>(Linear.class);
     final Map<Linear, NDArray> bias = new EnumMap<>(Linear.class);
+    /** Trit-plane Linears run by the LUT kernel instead of an f32 weight (no entry in {@link #weight}). */
+    final Map<Linear, dev.lowbit.kernels.trit.TritMatrix> trit = new EnumMap<>(Linear.class);
     NDArray inputNorm;
     NDArray postAttentionNorm;
     NDArray qNorm;

@@ -304,6 +304,7 @@ public final class LlamaRunner implements AutoCloseable {
         overrides.computeIfAbsent(layer, i -> new EnumMap<>(Linear.class)).put(linear, w.clone());
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
+            cached.trit.remove(linear);
             NDArray old = cached.weight.put(linear, persistent(w, shape));
             if (old != null) old.close();
         }
@@ -389,8 +390,9 @@ public final class LlamaRunner implements AutoCloseable {
         for (Linear l : Linear.values()) {
             long[] shape = linearShape(l);
             String name = arch.linearName(i, l);
-            w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape)
-                    : load(name + ".weight", shape[0], shape[1]));
+            dev.lowbit.kernels.trit.TritMatrix trit = subst.containsKey(l) ? null : tritMatrix(name + ".weight", shape);
+            if (trit != null) w.trit.put(l, trit);
+            else w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape) : load(name + ".weight", shape[0], shape[1]));
             if (weights.contains(name + ".bias")) w.bias.put(l, load(name + ".bias", shape[0]));
         }
         w.inputNorm = load(arch.layerTensor(i, arch.inputNorm()), config.hiddenSize());
@@ -403,8 +405,38 @@ public final class LlamaRunner implements AutoCloseable {
         return w;
     }
 
+    /**
+     * Trit-plane weights (ternary planes, equal groups) in the LUT kernel's layout, unless {@code -Dlowbit.trit.kernel=f32}
+     * asks for the dequantized f32 weight; null for every other weight.
+     */
+    private dev.lowbit.kernels.trit.TritMatrix tritMatrix(String name, long[] shape) {
+        if ("f32".equals(System.getProperty("lowbit.trit.kernel"))) return null;
+        var q = weights.quantized(name).orElse(null);
+        if (q == null || q.scheme().element() != dev.lowbit.io.quant.QuantScheme.ElementType.TERNARY) return null;
+        checked(name, shape);
+        int groups = q.groups();
+        byte[][] codes = new byte[q.planes().size()][];
+        float[][] scales = new float[q.planes().size()][];
+        for (int p = 0; p < codes.length; p++) {
+            codes[p] = q.planes().get(p).codes();
+            scales[p] = q.planes().get(p).scales();
+        }
+        return dev.lowbit.kernels.trit.TritMatrix.of(q.rows(), q.cols(), q.cols() / groups, codes, scales);
+    }
+
     private NDArray linear(NDArray x, LayerWeights w, Linear l) {
-        NDArray y = x.matMul(w.weight.get(l).transpose());
+        dev.lowbit.kernels.trit.TritMatrix trit = w.trit.get(l);
+        NDArray y;
+        if (trit != null) {
+            // multiplication-free: each activation row through the LUT GEMV ([rows, in] → [rows, out])
+            float[] in = x.toFloatArray();
+            int n = in.length / trit.cols();
+            float[] out = new float[n * trit.rows()];
+            dev.lowbit.kernels.trit.TritLut.chosen().gemm(trit, in, n, out);
+            y = manager.create(out, new Shape(n, trit.rows()));
+        } else {
+            y = x.matMul(w.weight.get(l).transpose());
+        }
         NDArray bias = w.bias.get(l);
         return bias == null ? y : y.add(bias);
     }

@@ -54,6 +54,14 @@ public final class HfModelSource implements ModelSource {
     }
 
     @Override
+    public Optional<dev.lowbit.io.quant.QuantizedTensor> quantized(String name) {
+        if (tensors instanceof DequantizingSource d && d.isQuantized(name)) {
+            return Optional.of(d.quantized(name.substring(0, name.length() - ".weight".length())));
+        }
+        return Optional.empty();
+    }
+
+    @Override
     public HfConfig config() {
         return config;
     }

@@ -119,6 +119,14 @@ public interface ModelSource extends AutoCloseable {
         return out;
     }
 
+    /**
+     * The stored codes of {@code name} when the model keeps it quantized (a GPTQ, compressed-tensors, AWQ or trit-plane
+     * Linear weight): what a runtime with a kernel for that layout multiplies by directly; empty otherwise.
+     */
+    default java.util.Optional<dev.lowbit.io.quant.QuantizedTensor> quantized(String name) {
+        return java.util.Optional.empty();
+    }
+
     /** Unmaps the files. */
     @Override
     void close();
