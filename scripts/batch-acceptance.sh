@@ -42,12 +42,17 @@ a, b = rows("local"), rows("spark")
 metrics = ["id", "status", "recipe_hash", "size_bytes", "bits_per_weight", "perplexity", "ppl_ratio", "kl", "top1"]
 same_table = len(a) == len(b) and all(x[k] == y[k] for x, y in zip(a, b) for k in metrics)
 identical = 0
-for x in a:
+print("| job | bits/weight | perplexity | × baseline | KL | top-1 | bytes | local = Spark, byte for byte |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for x, y in zip(a, b):
+    if x["status"] != "ok" or y["status"] != "ok":
+        print(f'| {x["id"]} | failed: {x["error"] or y["error"]} | | | | | | |')
+        continue
     fa, fb = files(os.path.join(out, "local", x["artifact"])), files(os.path.join(out, "spark", x["artifact"]))
     ok = fa.keys() == fb.keys() and all(sha(fa[k]) == sha(fb[k]) for k in fa)
     identical += ok
-    print(f'{x["id"]:34} {x["status"]:6} {float(x["bits_per_weight"] or "nan"):7.4f} bpw  ppl {float(x["perplexity"] or "nan"):8.4f}'
-          f'  x{float(x["ppl_ratio"] or "nan"):.4f}  top1 {float(x["top1"] or "nan"):.4f}  bytes identical: {ok}')
+    print(f'| {x["id"]} | {float(x["bits_per_weight"]):.4f} | {float(x["perplexity"]):.4f} | {float(x["ppl_ratio"]):.4f} '
+          f'| {float(x["kl"]):.5f} | {float(x["top1"]):.4f} | {int(x["size_bytes"]):,} | {"yes" if ok else "NO"} ({len(fa)} files) |')
 print(f"artifacts byte-identical local vs spark: {identical}/{len(a)}; results tables equal on {metrics}: {same_table}")
 PY
 "$root/scripts/batch-report-screenshot.sh" "$out/spark" | tee -a "$out/summary.txt" || true

@@ -51,6 +51,11 @@ print(r["budget_bytes"], r["planned_bytes"], "%.4g" % r["predicted"], "%.4g" % m
       r["solver"]["gap"], "%.3f" % r["solver"]["seconds"])
 PY
 )
+  # the front again, now with the measured perplexities on it (the plan: llama-perplexity, else lowbit evaluate)
+  best=$pc; [ "$best" != "-" ] && [ -n "$best" ] || best=$pl
+  "$root/lowbit" plan "$model" --budget "$mix" --calib "$calib" --method "$method" --force -q -o "$p.plan.json" \
+    --report "$p.report.json" --plot "$p.svg" --sensitivities "$sens" --measured "plan=$best" \
+    ${imat[$mix]:+--measured "$mix=${imat[$mix]}"} ${PLAN_ARGS:-} > /dev/null
   echo "| $mix | $method | $planned ($budget) | $(stat -c %s "$p.gguf") | $pred / $mixpred | $gap, $secs | $pl | $pc | ${imat[$mix]:-} |"
   echo "{\"mix\":\"$mix\",\"method\":\"$method\",\"planned_bytes\":$planned,\"file_bytes\":$(stat -c %s "$p.gguf"),\"lowbit_ppl\":${pl:-null},\"llama_ppl\":\"$pc\"}" >> "$out/results.jsonl"
 done

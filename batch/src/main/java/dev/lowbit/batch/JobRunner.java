@@ -134,7 +134,12 @@ final class JobRunner {
             for (String l : lines) {
                 if (l.startsWith("lowbit: ") && !l.contains("run again with --verbose")) error = l.substring("lowbit: ".length());
             }
-            if (error == null) error = "exit code " + exit + " (see " + log + ")";
+            if (error == null) {
+                // no line of ours: the JVM died (128 + signal; SIGKILL is what the kernel's OOM killer sends)
+                String how = exit == 137 ? "killed by SIGKILL (the system's out-of-memory killer, or kill -9)"
+                        : exit > 128 ? "killed by signal " + (exit - 128) : "exit code " + exit;
+                error = how + "; see " + log;
+            }
         }
         return new Step(exit, stdout, error, seconds);
     }

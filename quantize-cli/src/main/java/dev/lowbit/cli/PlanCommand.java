@@ -67,6 +67,12 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "FILE.svg", description = "write the Pareto front (bits per weight vs predicted sensitivity) as an SVG")
     Path plot;
 
+    @Option(names = "--measured", paramLabel = "LABEL=PPL", description = "a measured perplexity to print on the plot beside the plan (plan=PPL) or a llama.cpp mix (Q3_K_M=PPL); repeatable")
+    List<String> measured = new ArrayList<>();
+
+    @Option(names = "--imatrix", paramLabel = "FILE", description = "importance matrix (llama.cpp GGUF or .dat) the recipe quantizes with (method rtn), instead of one computed from --calib at quantize time")
+    Path imatrix;
+
     @Option(names = "--time-limit", defaultValue = "60", paramLabel = "S", description = "CP-SAT time limit per solve in seconds (default: ${DEFAULT-VALUE})")
     double timeLimit;
 
@@ -115,7 +121,7 @@ final class PlanCommand implements Callable<Integer> {
         }
         int t = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         PlanPipeline.Report r = PlanPipeline.run(new PlanPipeline.Request(model, output, budget, baseMix, calib, calibSamples,
-                calibSeqlen, types, m, sensitivities, pins, uniformLayers, report, plot, force, t, timeLimit),
+                calibSeqlen, types, m, sensitivities, pins, uniformLayers, report, plot, force, t, timeLimit, measured, imatrix),
                 quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
         System.out.print(PlanText.render(r));
         return 0;

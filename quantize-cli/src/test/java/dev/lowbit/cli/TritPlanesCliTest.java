@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.calib.eval.Evaluator;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LlamaRunner;
@@ -43,7 +44,7 @@ class TritPlanesCliTest {
     @Test
     void theWrittenCheckpointIsExactlyTheInMemoryFit() throws Exception {
         Path out = tmp.resolve("tp");
-        GgufCommandsTest.Run run = GgufCommandsTest.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
+        CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
                 recipe(ptqtp(128, "trit-planes")).toString(), "-q");
         assertEquals(0, run.code(), run.err());
         JsonNode qc = new ObjectMapper().readTree(Files.readString(out.resolve("config.json"))).path("quantization_config");
@@ -96,7 +97,7 @@ class TritPlanesCliTest {
     @Test
     void aGroupThatDoesNotDivideTheRowIsExit2NamingTheTensorAndWritesNothing() throws Exception {
         Path out = tmp.resolve("bad-group");
-        GgufCommandsTest.Run run = GgufCommandsTest.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
+        CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
                 recipe(ptqtp(96, "trit-planes")).toString());
         assertEquals(2, run.code(), run.err());
         assertTrue(run.err().contains("model.layers.0.self_attn.q_proj.weight") && run.err().contains("96"), run.err());
@@ -108,7 +109,7 @@ class TritPlanesCliTest {
     void aFormatThatCannotHoldTwoPlanesIsExit2NamingTheTensorAndWritesNothing() throws Exception {
         for (String format : new String[] {"gptq"}) {
             Path out = tmp.resolve("bad-" + format);
-            GgufCommandsTest.Run run = GgufCommandsTest.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
+            CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
                     recipe(ptqtp(128, format)).toString());
             assertEquals(2, run.code(), format + ": " + run.err());
             assertTrue(run.err().contains("model.layers.0.self_attn.q_proj.weight") && run.err().contains("ternary"), run.err());

@@ -33,6 +33,13 @@ final class FrontPlot {
         }
         minY = Math.floor(minY);
         maxY = Math.ceil(maxY);
+        // near-lossless candidates (F16) sit many decades below the rest; show the 5 decades that matter
+        if (maxY - minY > 5) {
+            minY = maxY - 5;
+            double floor = minY;
+            maxX = -Double.MAX_VALUE;
+            for (double[] p : all) if (p[1] > 0 && Math.log10(p[1]) >= floor) maxX = Math.max(maxX, p[0]);
+        }
         if (maxY <= minY) maxY = minY + 1;
         minX = Math.floor(minX * 2) / 2;
         maxX = Math.ceil(maxX * 2) / 2;
@@ -60,23 +67,28 @@ final class FrontPlot {
         o.append(String.format(Locale.ROOT, "<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">predicted Σ tr(ΔW H ΔWᵀ)/n (log)</text>%n", (T + H - B) / 2));
         // hull
         StringBuilder path = new StringBuilder();
-        for (double[] p : hull) if (p[1] > 0) path.append(path.isEmpty() ? "M" : " L").append(String.format(Locale.ROOT, "%.1f %.1f", s.x(p[0]), s.y(Math.log10(p[1]))));
+        for (double[] p : hull) if (s.inside(p)) path.append(path.isEmpty() ? "M" : " L").append(String.format(Locale.ROOT, "%.1f %.1f", s.x(p[0]), s.y(Math.log10(p[1]))));
         o.append("<path d=\"").append(path).append("\" fill=\"none\" stroke=\"#4477aa\" stroke-width=\"1.5\"/>\n");
         for (double[] p : exact) {
-            if (p[1] > 0) o.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#4477aa\"/>%n", s.x(p[0]), s.y(Math.log10(p[1]))));
+            if (s.inside(p)) o.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#4477aa\"/>%n", s.x(p[0]), s.y(Math.log10(p[1]))));
         }
+        int k = 0;
         for (JsonNode m : rep.path("mixes")) {
-            double x = s.x(m.path("bits_per_weight").asDouble()), y = s.y(Math.log10(m.path("predicted").asDouble()));
+            double[] p = {m.path("bits_per_weight").asDouble(), m.path("predicted").asDouble()};
+            if (!s.inside(p)) continue;
+            double x = s.x(p[0]), y = s.y(Math.log10(p[1]));
             o.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"#ee7733\"/>%n", x - 4, y - 4));
-            o.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#aa4411\">%s</text>%n", x + 7, y - 6, esc(m.path("mix").asText())));
+            // neighbouring mixes are close in size: labels alternate above and below, slanted
+            double ly = k++ % 2 == 0 ? y - 10 : y + 20;
+            o.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#aa4411\" font-size=\"12\" transform=\"rotate(-25 %.1f %.1f)\">%s</text>%n",
+                    x + 4, ly, x + 4, ly, esc(m.path("mix").asText()) + measured(rep, m.path("mix").asText())));
         }
         double cx = s.x(rep.path("bits_per_weight").asDouble()), cy = s.y(Math.log10(rep.path("predicted").asDouble()));
         o.append(String.format(Locale.ROOT, "<path d=\"M%.1f %.1f l7 7 l-7 7 l-7 -7 z\" fill=\"#cc3311\"/>%n", cx, cy - 7));
-        o.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#cc3311\">plan</text>%n", cx + 9, cy + 16));
-        for (JsonNode m : rep.path("measured")) {
-            double x = s.x(m.path("bits_per_weight").asDouble()), y = s.y(Math.log10(m.path("predicted").asDouble()));
-            o.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#228833\">ppl %.4f</text>%n", x + 8, y + 30,
-                    m.path("perplexity").asDouble()));
+        o.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#cc3311\" font-weight=\"bold\">plan%s</text>%n", cx - 10, cy + 24,
+                measured(rep, "plan")));
+        if (rep.path("measured").size() > 0) {
+            o.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"12\">ppl: measured perplexity, as given with --measured</text>%n", L + 8, H - B - 10));
         }
         // legend
         int ly = T + 16;
@@ -85,6 +97,14 @@ final class FrontPlot {
         o.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"8\" height=\"8\" fill=\"#ee7733\"/><text x=\"%d\" y=\"%d\">llama.cpp mix</text>%n", W - R - 252, ly + 36, W - R - 230, ly + 44));
         o.append("</svg>\n");
         return o.toString();
+    }
+
+    /** " ppl 14.0123" when the report carries a measured perplexity for this point (the plan or a mix name). */
+    private static String measured(JsonNode rep, String label) {
+        for (JsonNode m : rep.path("measured")) {
+            if (m.path("label").asText().equals(label)) return String.format(Locale.ROOT, " (ppl %.4f)", m.path("perplexity").asDouble());
+        }
+        return "";
     }
 
     private static List<double[]> points(JsonNode arr) {
@@ -100,6 +120,10 @@ final class FrontPlot {
     private record Scale(double minX, double maxX, double minY, double maxY) {
         double x(double v) {
             return L + (v - minX) / (maxX - minX) * (W - L - R);
+        }
+
+        boolean inside(double[] p) {
+            return p[1] > 0 && Math.log10(p[1]) >= minY - 1e-9 && p[0] <= maxX + 1e-9;
         }
 
         double y(double v) {

@@ -81,13 +81,18 @@ public final class PlanPipeline {
      * @param uniformLayers every layer's Linear of one kind takes the same type
      * @param report        JSON report to write, or {@code null}
      * @param plot          SVG of the Pareto front, or {@code null}
+     * @param measured      {@code LABEL=PPL}: measured perplexities to print on the plot, LABEL {@code plan} or a mix
+     * @param imatrix       an importance matrix for the recipe to quantize with (method rtn) instead of computing one
+     *                      from the calibration text, or {@code null}
      */
     public record Request(Path model, Path output, String budget, LlamaFtype base, Path calib, int calibSamples, int calibSeqlen,
                           List<GgmlType> candidates, SensitivityPass.Method method, Path sensitivities, List<String> pins,
-                          boolean uniformLayers, Path report, Path plot, boolean force, int threads, double timeLimit) {
+                          boolean uniformLayers, Path report, Path plot, boolean force, int threads, double timeLimit,
+                          List<String> measured, Path imatrix) {
         public Request {
             candidates = List.copyOf(candidates);
             pins = List.copyOf(pins);
+            measured = List.copyOf(measured);
         }
     }
 
@@ -107,11 +112,33 @@ public final class PlanPipeline {
         if (!Files.isDirectory(r.model())) throw new BadInputException(r.model(), "lowbit plan needs a Hugging Face model directory (config.json, safetensors)");
         InputFiles.requireRegular(r.calib(), "--calib");
         if (r.sensitivities() != null) InputFiles.requireRegular(r.sensitivities(), "--sensitivities");
+        if (r.imatrix() != null) {
+            if (r.method() != SensitivityPass.Method.RTN) {
+                throw new BadInputException("--imatrix", "--method gptq computes its own Hessians from --calib; an importance matrix does not apply");
+            }
+            InputFiles.requireRegular(r.imatrix(), "--imatrix");
+        }
         if (r.candidates().isEmpty()) throw new BadInputException("--candidates", "no candidate type given");
         for (GgmlType t : r.candidates()) {
-            if (!BlockCodecs.supports(t) || !t.isQuantized() && t != GgmlType.F16) {
+            if (!BlockCodecs.supports(t) || !dev.lowbit.ptq.search.GgmlSearches.supports(t) || !t.isQuantized() && t != GgmlType.F16) {
                 throw new BadInputException("--candidates", "lowbit cannot encode " + t + " as a candidate");
             }
+        }
+        ArrayNode measured = JSON.createArrayNode();
+        for (String m : r.measured()) {
+            int eq = m.lastIndexOf('=');
+            String label = eq > 0 ? m.substring(0, eq).strip() : "";
+            double ppl;
+            try {
+                ppl = Double.parseDouble(m.substring(eq + 1).strip());
+            } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
+                ppl = Double.NaN;
+            }
+            boolean known = label.equals("plan") || REFERENCE_MIXES.stream().anyMatch(f -> f.name().equals(label));
+            if (!known || !(ppl > 0) || Double.isInfinite(ppl)) {
+                throw new BadInputException("--measured", "expected plan=PPL or MIX=PPL (MIX one of " + REFERENCE_MIXES + "), got '" + m + "'");
+            }
+            measured.addObject().put("label", label).put("perplexity", ppl);
         }
         Budget budget = Budget.parse(r.budget());
         LlamaFtype base = r.base() != null ? r.base() : budget instanceof Budget.AsMix(LlamaFtype mix) ? mix : LlamaFtype.Q4_K_M;
@@ -232,13 +259,16 @@ public final class PlanPipeline {
         }
         ObjectNode stepParams = JsonNodeFactory.instance.objectNode();
         Step step = new Step(r.method() == SensitivityPass.Method.GPTQ ? "gptq" : "rtn", List.of(), List.of(), stepParams);
+        Path dir = r.output().toAbsolutePath().getParent();
         Recipe recipe = new Recipe(List.of(step), overrides,
-                new Recipe.Calibration(r.calib().toString(), r.calibSamples(), r.calibSeqlen(), false),
-                new Output(Output.GGUF, base.name(), false, null, false), 0).validate("lowbit plan");
+                r.imatrix() != null ? null : new Recipe.Calibration(r.calib().toString(), r.calibSamples(), r.calibSeqlen(), false),
+                new Output(Output.GGUF, base.name(), false, r.imatrix() == null ? null : relative(dir, r.imatrix()), false), 0)
+                .validate("lowbit plan");
 
         Map<String, long[]> mixes = new LinkedHashMap<>();
         ObjectNode json = report(r, base, budgetBytes, params, problem, solved, sensitivitySeconds, planSeconds, choices, mixes,
                 error, linears, sensJson);
+        if (!measured.isEmpty()) json.set("measured", measured);
         Report rep = new Report(budgetBytes, minBytes, upper, params, solved.allocation().bytes(),
                 solved.allocation().cost(), solved, sensitivitySeconds, planSeconds, choices, mixes, null, json);
 
@@ -385,13 +415,15 @@ public final class PlanPipeline {
     }
 
     private static void write(Request r, Recipe recipe, ObjectNode json, AllocationProblem problem, Map<String, long[]> mixes, Report rep) {
-        SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", r.model()).add("--calib", r.calib()).add("--sensitivities", r.sensitivities());
+        SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", r.model()).add("--calib", r.calib()).add("--sensitivities", r.sensitivities())
+                .add("--imatrix", r.imatrix());
         Path dir = r.output().toAbsolutePath().getParent();
         String text = recipe.relativeTo(dir).toJson();
         Manifest manifest = new Manifest(text, 0);
         try {
             manifest.input("calibration", List.of(r.calib()));
             if (r.sensitivities() != null) manifest.input("sensitivities", List.of(r.sensitivities()));
+            if (r.imatrix() != null) manifest.input("imatrix", List.of(r.imatrix()));
         } catch (RuntimeException e) {
             throw new BadInputException(r.calib(), "cannot read: " + e.getMessage());
         }
@@ -414,6 +446,15 @@ public final class PlanPipeline {
             } catch (IOException | RuntimeException e) {
                 throw out.failure(e);
             }
+        }
+    }
+
+    /** {@code file} named relative to {@code dir} (links resolved), as recipes lowbit writes name their files. */
+    private static String relative(Path dir, Path file) {
+        try {
+            return dir.toRealPath().relativize(file.toRealPath()).toString();
+        } catch (IOException e) {
+            throw new BadInputException(file, "cannot read: " + e.getMessage());
         }
     }
 
