@@ -73,14 +73,14 @@ class TritPlanesCliTest {
             try (NDArray a = Evaluator.logits(inMemory, window)) {
                 expected = a.toFloatArray();
             }
-            System.setProperty("lowbit.trit.kernel", "f32"); // the dequantized weights through DJL's matmul
+            // the default: the dequantized weights through DJL's matmul
             try (NDArray b = Evaluator.logits(fromFile, window)) {
                 assertArrayEquals(expected, b.toFloatArray(), 0f);
-            } finally {
-                System.clearProperty("lowbit.trit.kernel");
             }
-            // the default: the two trit-plane Linears run by the LUT kernel. Only the summation order differs (f32
-            // rounding, ~1e-6 relative per output); 1e-3 on logits of magnitude ~10 is the golden-logit bar halved
+            // -Dlowbit.trit.kernel=lut: the two trit-plane Linears (q_proj, down_proj) run by the LUT kernel. Only the
+            // summation order differs (f32 rounding, ~1e-6 relative per output); 1e-3 on logits of magnitude ~10 is the
+            // golden-logit bar halved. (o_proj inputs are not covered: see LlamaRunner#tritMatrix.)
+            System.setProperty("lowbit.trit.kernel", "lut");
             try (NDArray c = Evaluator.logits(lut, window)) {
                 float[] got = c.toFloatArray();
                 double max = 0;
@@ -88,6 +88,8 @@ class TritPlanesCliTest {
                 assertTrue(max < 1e-3, "LUT kernel logits differ by " + max);
                 // and it did run: the f32 matmul's order would have given the same bits
                 assertTrue(max > 0, "logits identical to the f32 path: the LUT kernel was not used");
+            } finally {
+                System.clearProperty("lowbit.trit.kernel");
             }
         }
     }
