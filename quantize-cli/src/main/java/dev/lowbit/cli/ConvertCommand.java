@@ -1,7 +1,11 @@
 package dev.lowbit.cli;
 
 import dev.lowbit.io.export.LlamaFtype;
-import dev.lowbit.pipeline.gguf.GgufQuantizePipeline;
+import dev.lowbit.pipeline.quantize.QuantizePipeline;
+import dev.lowbit.pipeline.recipe.Output;
+import dev.lowbit.pipeline.recipe.Recipe;
+import dev.lowbit.pipeline.recipe.Step;
+import java.util.List;
 import dev.lowbit.pipeline.gguf.GgufQuantizeReport;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -50,8 +54,10 @@ final class ConvertCommand implements Callable<Integer> {
             case bf16 -> LlamaFtype.BF16;
             case q8_0 -> LlamaFtype.Q8_0;
         };
-        GgufQuantizeReport report = GgufQuantizePipeline.run(
-                GgufQuantizePipeline.Request.convert(model, output, ftype, force, 2));
+        // a conversion is the one pipeline with the type's own rounding into a GGUF of one type (no imatrix, no overrides)
+        Recipe recipe = new Recipe(List.of(new Step("rtn", List.of(), List.of(), null)), List.of(), null,
+                new Output(Output.GGUF, ftype.name(), false, null, false), 0).validate("command line");
+        GgufQuantizeReport report = QuantizePipeline.runGguf(model, output, recipe, null, force, 2, QuantizePipeline.Listener.NONE);
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

@@ -2,9 +2,7 @@ package dev.lowbit.cli;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.lowbit.pipeline.gguf.GgufQuantizePipeline;
 import dev.lowbit.pipeline.gguf.GgufQuantizeReport;
-import dev.lowbit.pipeline.gguf.GgufRecipes;
 import dev.lowbit.pipeline.quantize.QuantizePipeline;
 import dev.lowbit.pipeline.quantize.QuantizeReport;
 import dev.lowbit.pipeline.recipe.Output;
@@ -208,9 +206,8 @@ final class QuantizeCommand implements Callable<Integer> {
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {
-            GgufQuantizeReport report = GgufQuantizePipeline.run(
-                    GgufRecipes.request(model, output, r, force, threads == null ? 2 : threads),
-                    quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
+            GgufQuantizeReport report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads,
+                    quiet ? QuantizePipeline.Listener.NONE : msg -> System.err.println("lowbit: " + msg));
             if (json) System.out.println(report.toJson());
             else report.print(System.out);
             return 0;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +27,7 @@ class ActionableErrorsCliTest {
 
     void refusedQuickly(String[] args, String... expect) {
         long t0 = System.nanoTime();
-        Run r = GgufCommandsTest.run(args);
+        CliRun r = CliRun.run(args);
         ModelValidationCliTest.refused(r, expect);
         assertTrue((System.nanoTime() - t0) / 1e9 < 20, "refused before any calibration work");
     }

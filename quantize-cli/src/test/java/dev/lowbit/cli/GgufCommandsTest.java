@@ -3,11 +3,10 @@ package dev.lowbit.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.lowbit.io.SharedData;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.ggml.GgmlType;
 import dev.lowbit.io.gguf.GgufWriter;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,22 +22,6 @@ class GgufCommandsTest {
 
     @TempDir
     Path tmp;
-
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            int code = Main.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
 
     /** A one-tensor GGUF whose tensor type id is then overwritten with {@code typeId}. */
     Path withTypeId(int typeId, String arch) throws IOException {
@@ -66,7 +49,7 @@ class GgufCommandsTest {
 
     @Test
     void unknownTypeIdIsExitTwoNamingTheType() throws IOException {
-        Run r = run("convert", withTypeId(99, "llama").toString(), "-o", tmp.resolve("o.gguf").toString(), "--type", "f32");
+        CliRun r = CliRun.run("convert", withTypeId(99, "llama").toString(), "-o", tmp.resolve("o.gguf").toString(), "--type", "f32");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("unknown ggml type id 99"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
@@ -75,14 +58,14 @@ class GgufCommandsTest {
 
     @Test
     void forkedDialectIsExitTwoNamingTheFork() throws IOException {
-        Run r = run("quantize", "--format", "gguf", withTypeId(36, "bitnet").toString(), "-o", tmp.resolve("o.gguf").toString(), "--type", "Q4_0");
+        CliRun r = CliRun.run("quantize", "--format", "gguf", withTypeId(36, "bitnet").toString(), "-o", tmp.resolve("o.gguf").toString(), "--type", "Q4_0");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("ggml type 36") && r.err().contains("BitNet"), r.err());
     }
 
     @Test
     void misfitIsExitTwoNamingTheTensor() {
-        Run r = run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
+        CliRun r = CliRun.run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
                 "--type", "Q8_0");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("'blk.0.ffn_down.weight' row 172 vs Q8_0 block 32"), r.err());
@@ -91,17 +74,17 @@ class GgufCommandsTest {
 
     @Test
     void quantizeGgufPrintsAJsonReport() {
-        Run r = run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
+        CliRun r = CliRun.run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
                 "--type", "q4_0", "--tensor-type", "ffn_down=F16", "--json");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("\"ftype\":\"Q4_0\""), r.out());
         assertTrue(r.out().contains("\"tensor_types\":{\"F16\":5,\"F32\":11,\"Q4_0\":31,\"Q8_0\":1}"), r.out());
         assertTrue(r.out().contains("\"bits_per_weight\""), r.out());
-        Run again = run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
+        CliRun again = CliRun.run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
                 "--type", "q4_0", "--tensor-type", "ffn_down=F16");
         assertEquals(2, again.code());
         assertTrue(again.err().contains("already exists (pass --force to replace an output lowbit wrote)"), again.err());
-        assertEquals(2, run("quantize", "--format", "gguf", "x", "-o", "y", "--type", "Q9_K").code());
-        assertEquals(2, run("quantize", "x", "-o", "y", "--format", "onnx").code());
+        assertEquals(2, CliRun.run("quantize", "--format", "gguf", "x", "-o", "y", "--type", "Q9_K").code());
+        assertEquals(2, CliRun.run("quantize", "x", "-o", "y", "--format", "onnx").code());
     }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.SharedData;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -22,7 +22,7 @@ class GgufRecipeTest {
     @Test
     void yamlRecipeEqualsTheFlags() throws IOException {
         Path flags = tmp.resolve("flags.gguf"), fromRecipe = tmp.resolve("recipe.gguf");
-        Run a = GgufCommandsTest.run("quantize", F32.toString(), "-o", flags.toString(), "--format", "gguf", "--type", "Q4_0",
+        CliRun a = CliRun.run("quantize", F32.toString(), "-o", flags.toString(), "--format", "gguf", "--type", "Q4_0",
                 "--tensor-type", "ffn_down=F16", "--tensor-type", "attn_v=Q8_0", "-q");
         assertEquals(0, a.code(), a.err());
         Path recipe = tmp.resolve("q4_0.yaml");
@@ -34,12 +34,12 @@ class GgufRecipeTest {
                   - {pattern: attn_v, type: Q8_0}
                 output: {format: gguf, type: Q4_0}
                 """);
-        Run b = GgufCommandsTest.run("quantize", F32.toString(), "-o", fromRecipe.toString(), "--recipe", recipe.toString(), "-q");
+        CliRun b = CliRun.run("quantize", F32.toString(), "-o", fromRecipe.toString(), "--recipe", recipe.toString(), "-q");
         assertEquals(0, b.code(), b.err());
         assertArrayEquals(Files.readAllBytes(flags), Files.readAllBytes(fromRecipe));
 
         Files.writeString(recipe, Files.readString(recipe).replace("{type: rtn}", "{type: rtn, bits: 4}"));
-        Run c = GgufCommandsTest.run("quantize", F32.toString(), "-o", tmp.resolve("no.gguf").toString(), "--recipe", recipe.toString(), "-q");
+        CliRun c = CliRun.run("quantize", F32.toString(), "-o", tmp.resolve("no.gguf").toString(), "--recipe", recipe.toString(), "-q");
         assertEquals(2, c.code(), c.err());
         assertTrue(c.err().contains("'bits' does not apply to format gguf"), c.err());
     }

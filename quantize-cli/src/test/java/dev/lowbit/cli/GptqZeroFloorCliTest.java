@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.hf.DequantizingSource;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.io.tensor.TensorSource;
@@ -39,7 +39,7 @@ class GptqZeroFloorCliTest {
         });
     }
 
-    void checkOutput(Run r, Path out) throws IOException {
+    void checkOutput(CliRun r, Path out) throws IOException {
         assertEquals(0, r.code(), r.err());
         JsonNode report = new ObjectMapper().readTree(r.out());
         assertTrue(report.path("widened_groups").asLong() >= 1, r.out());
@@ -62,13 +62,13 @@ class GptqZeroFloorCliTest {
     @Test
     void rtnWidensTheGroupAndReadsBack() throws IOException {
         Path out = tmp.resolve("rtn");
-        checkOutput(GgufCommandsTest.run("quantize", outlier().toString(), "-o", out.toString(), "--method", "rtn", "--json", "-q"), out);
+        checkOutput(CliRun.run("quantize", outlier().toString(), "-o", out.toString(), "--method", "rtn", "--json", "-q"), out);
     }
 
     @Test
     void gptqWidensTheGroupAndReadsBack() throws IOException {
         Path out = tmp.resolve("gptq");
-        checkOutput(GgufCommandsTest.run("quantize", outlier().toString(), "-o", out.toString(), "--method", "gptq",
+        checkOutput(CliRun.run("quantize", outlier().toString(), "-o", out.toString(), "--method", "gptq",
                 "--calib", HostileModel.CALIB.toString(), "--calib-samples", "2", "--calib-seqlen", "64", "--targets", "layers\\.[01]\\.", "--json", "-q"), out);
     }
 }

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.gguf.GgufFile;
 import dev.lowbit.io.gguf.GgufWriter;
 import java.io.IOException;
@@ -23,8 +23,8 @@ class LeakCliTest {
     @TempDir
     Path tmp;
 
-    Run quantize(Path model, Path out) {
-        return GgufCommandsTest.run("quantize", model.toString(), "-o", out.toString(), "--method", "rtn", "-q");
+    CliRun quantize(Path model, Path out) {
+        return CliRun.run("quantize", model.toString(), "-o", out.toString(), "--method", "rtn", "-q");
     }
 
     @Test
@@ -33,7 +33,7 @@ class LeakCliTest {
         HostileModel m = HostileModel.copyTo(tmp.resolve("m"));
         Files.createSymbolicLink(m.dir.resolve("special_tokens_map.json"), secret);
         Path out = tmp.resolve("out");
-        Run r = quantize(m.dir, out);
+        CliRun r = quantize(m.dir, out);
         ModelValidationCliTest.refused(r, "special_tokens_map.json", "outside the model directory");
         assertFalse(Files.exists(out));
     }
@@ -76,7 +76,7 @@ class LeakCliTest {
             }
         }
         Path out = tmp.resolve("out");
-        Run r = quantize(snap, out);
+        CliRun r = quantize(snap, out);
         assertEquals(0, r.code(), r.err());
         assertEquals("{\"eos_token\": \"<|endoftext|>\"}", Files.readString(out.resolve("special_tokens_map.json")));
         assertEquals("#version: 0.2\nĠ t\nĠt he\n", Files.readString(out.resolve("merges.txt")));
@@ -100,12 +100,12 @@ class LeakCliTest {
     @Test
     void inspectEscapesControlCharactersAndJsonStaysExact() throws IOException {
         Path p = hostileGguf("llama");
-        Run text = GgufCommandsTest.run("inspect", p.toString(), "--no-tensors");
+        CliRun text = CliRun.run("inspect", p.toString(), "--no-tensors");
         assertEquals(0, text.code(), text.err());
         assertFalse(text.out().contains("\u001b") || text.out().contains("\u0007") || text.out().contains("\u202e"), text.out());
         assertTrue(text.out().contains("x\\x1b]0;pwned\\x07\\x1b[2J\\nlowbit: forged line\\u{202e}"), text.out());
         assertFalse(text.out().lines().anyMatch(l -> l.startsWith("lowbit:")), "no forged line");
-        Run json = GgufCommandsTest.run("inspect", p.toString(), "--json");
+        CliRun json = CliRun.run("inspect", p.toString(), "--json");
         assertEquals(0, json.code(), json.err());
         assertEquals("x\u001b]0;pwned\u0007\u001b[2J\nlowbit: forged line\u202e",
                 new ObjectMapper().readTree(json.out()).path("metadata").path("general.name").asText());
@@ -114,7 +114,7 @@ class LeakCliTest {
     @Test
     void errorMessagesEscapeTextFromTheFile() throws IOException {
         Path p = hostileGguf("ll\u001b[31mama\nlowbit: ok");
-        Run r = GgufCommandsTest.run("convert", p.toString(), "-o", tmp.resolve("o.gguf").toString(), "--type", "f16");
+        CliRun r = CliRun.run("convert", p.toString(), "-o", tmp.resolve("o.gguf").toString(), "--type", "f16");
         ModelValidationCliTest.refused(r, "'ll\\x1b[31mama\\nlowbit: ok'");
         assertFalse(r.err().contains("\u001b"), r.err());
     }

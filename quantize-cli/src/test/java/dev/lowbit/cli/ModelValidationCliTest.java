@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.gguf.GgufFile;
 import dev.lowbit.io.gguf.GgufValue;
 import dev.lowbit.io.gguf.GgufWriter;
@@ -38,15 +38,15 @@ class ModelValidationCliTest {
     /** Runs quantize (RTN → GPTQ v1), convert (→ F32 GGUF) and evaluate; each must refuse with {@code expect}. */
     void refusedEverywhere(HostileModel m, String... expect) {
         Path q = tmp.resolve("q" + n), g = tmp.resolve("g" + n + ".gguf");
-        refused(GgufCommandsTest.run("quantize", m.toString(), "-o", q.toString(), "--method", "rtn", "-q"), expect);
-        refused(GgufCommandsTest.run("convert", m.toString(), "-o", g.toString(), "--type", "f32"), expect);
-        refused(GgufCommandsTest.run("evaluate", m.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
+        refused(CliRun.run("quantize", m.toString(), "-o", q.toString(), "--method", "rtn", "-q"), expect);
+        refused(CliRun.run("convert", m.toString(), "-o", g.toString(), "--type", "f32"), expect);
+        refused(CliRun.run("evaluate", m.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
                 "--max-windows", "1"), expect);
         assertFalse(Files.exists(q), "no quantize output");
         assertFalse(Files.exists(g), "no convert output");
     }
 
-    static void refused(Run r, String... expect) {
+    static void refused(CliRun r, String... expect) {
         assertEquals(2, r.code(), r.err());
         assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
         assertTrue(r.err().startsWith("lowbit: "), r.err());
@@ -117,9 +117,9 @@ class ModelValidationCliTest {
 
     void ggufRefused(Path model, String... expect) {
         Path out = tmp.resolve("out" + (n++) + ".gguf");
-        refused(GgufCommandsTest.run("convert", model.toString(), "-o", out.toString(), "--type", "f16"), expect);
-        refused(GgufCommandsTest.run("quantize", model.toString(), "-o", out.toString(), "--format", "gguf", "--type", "Q8_0"), expect);
-        refused(GgufCommandsTest.run("evaluate", model.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
+        refused(CliRun.run("convert", model.toString(), "-o", out.toString(), "--type", "f16"), expect);
+        refused(CliRun.run("quantize", model.toString(), "-o", out.toString(), "--format", "gguf", "--type", "Q8_0"), expect);
+        refused(CliRun.run("evaluate", model.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
                 "--max-windows", "1"), expect);
         assertFalse(Files.exists(out));
     }
@@ -147,7 +147,7 @@ class ModelValidationCliTest {
             w.write(im);
         }
         Path out = tmp.resolve("o.gguf");
-        refused(GgufCommandsTest.run("quantize", HostileModel.STORIES_F32.toString(), "-o", out.toString(), "--format", "gguf",
+        refused(CliRun.run("quantize", HostileModel.STORIES_F32.toString(), "-o", out.toString(), "--format", "gguf",
                 "--type", "Q4_K_M", "--imatrix", im.toString()), "'imatrix.chunk_count' is STRING");
         assertFalse(Files.exists(out));
         assertTrue(Imatrix.read(HostileModel.SHARED.resolve("data/gguf/stories260K/imatrix-wikivalid.gguf")).entries().size() > 0);
@@ -155,9 +155,9 @@ class ModelValidationCliTest {
 
     @Test
     void theUntouchedModelsStillPass() {
-        Run r = GgufCommandsTest.run("convert", model().toString(), "-o", tmp.resolve("ok.gguf").toString(), "--type", "f32");
+        CliRun r = CliRun.run("convert", model().toString(), "-o", tmp.resolve("ok.gguf").toString(), "--type", "f32");
         assertEquals(0, r.code(), r.err());
-        Run s = GgufCommandsTest.run("convert", HostileModel.STORIES_F32.toString(), "-o", tmp.resolve("s.gguf").toString(), "--type", "f16");
+        CliRun s = CliRun.run("convert", HostileModel.STORIES_F32.toString(), "-o", tmp.resolve("s.gguf").toString(), "--type", "f16");
         assertEquals(0, s.code(), s.err());
     }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.ggml.GgmlType;
 import dev.lowbit.io.gguf.GgufFile;
 import dev.lowbit.io.gguf.GgufTensorInfo;
@@ -35,12 +35,12 @@ class NonFiniteCliTest {
     void refusedEverywhere(Path model, String... expect) {
         Path q = tmp.resolve("q" + n), g = tmp.resolve("g" + (n++) + ".gguf");
         if (Files.isDirectory(model)) {
-            ModelValidationCliTest.refused(GgufCommandsTest.run("quantize", model.toString(), "-o", q.toString(), "--method", "rtn", "-q"), expect);
+            ModelValidationCliTest.refused(CliRun.run("quantize", model.toString(), "-o", q.toString(), "--method", "rtn", "-q"), expect);
         }
-        ModelValidationCliTest.refused(GgufCommandsTest.run("convert", model.toString(), "-o", g.toString(), "--type", "f16"), expect);
-        ModelValidationCliTest.refused(GgufCommandsTest.run("quantize", model.toString(), "-o", g.toString(), "--format", "gguf",
+        ModelValidationCliTest.refused(CliRun.run("convert", model.toString(), "-o", g.toString(), "--type", "f16"), expect);
+        ModelValidationCliTest.refused(CliRun.run("quantize", model.toString(), "-o", g.toString(), "--format", "gguf",
                 "--type", "Q4_0", "--tensor-type", "ffn_down=F16"), expect);
-        ModelValidationCliTest.refused(GgufCommandsTest.run("evaluate", model.toString(), "--data", HostileModel.EVAL.toString(),
+        ModelValidationCliTest.refused(CliRun.run("evaluate", model.toString(), "--data", HostileModel.EVAL.toString(),
                 "--ctx", "16", "--max-windows", "1"), expect);
         assertFalse(Files.exists(q));
         assertFalse(Files.exists(g));
@@ -91,7 +91,7 @@ class NonFiniteCliTest {
             Path im = tmp.resolve("im" + (n++) + ".gguf");
             new Imatrix(e, good.datasets(), good.chunkCount(), good.chunkSize()).write(im, false);
             Path out = tmp.resolve("o" + n + ".gguf");
-            Run r = GgufCommandsTest.run("quantize", HostileModel.STORIES_F32.toString(), "-o", out.toString(), "--format", "gguf",
+            CliRun r = CliRun.run("quantize", HostileModel.STORIES_F32.toString(), "-o", out.toString(), "--format", "gguf",
                     "--type", "Q4_K_M", "--imatrix", im.toString());
             ModelValidationCliTest.refused(r, im.toString(), "entry '" + entry + "' holds " + bad + " at 3");
             assertFalse(Files.exists(out));
@@ -109,14 +109,14 @@ class NonFiniteCliTest {
             }
             return t;
         });
-        Run r = GgufCommandsTest.run("evaluate", m.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
+        CliRun r = CliRun.run("evaluate", m.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
                 "--max-windows", "1");
         assertEquals(1, r.code(), r.out() + r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("evaluate: perplexity is"), r.err());
         assertFalse(r.err().contains("internal error"), r.err());
         assertFalse(r.out().contains("perplexity"), "no figure printed for a CI gate to parse: " + r.out());
-        Run json = GgufCommandsTest.run("evaluate", m.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
+        CliRun json = CliRun.run("evaluate", m.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
                 "--max-windows", "1", "--json");
         assertEquals(1, json.code(), json.err());
         assertTrue(json.out().isEmpty(), json.out());

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.SharedData;
 import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.pipeline.recipe.SchemeOverride;
@@ -27,10 +27,10 @@ class PlanCommandTest {
     @TempDir
     Path tmp;
 
-    private Run plan(String... extra) {
+    private CliRun plan(String... extra) {
         List<String> argv = new ArrayList<>(List.of("plan", MODEL, "--calib", CALIB, "-o", tmp.resolve("plan.json").toString(), "-q"));
         argv.addAll(List.of(extra));
-        return GgufCommandsTest.run(argv.toArray(String[]::new));
+        return CliRun.run(argv.toArray(String[]::new));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -50,7 +50,7 @@ class PlanCommandTest {
         "--budget Q3_K_M --measured plan=-1            | --measured",
     })
     void refusedWithOneLineBeforeAnyWork(String args, String named) {
-        Run r = plan(args.strip().split(" +"));
+        CliRun r = plan(args.strip().split(" +"));
         assertEquals(2, r.code(), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains(named), r.err());
@@ -59,7 +59,7 @@ class PlanCommandTest {
 
     @Test
     void feasibleRangeIsStatedInBytesAndBitsPerWeight() {
-        Run r = plan("--budget", "1MB", "--base", "Q3_K_M");
+        CliRun r = plan("--budget", "1MB", "--base", "Q3_K_M");
         // smallest: 42 Linears of 18,874,368 weights at Q2_K (84 B / 256) plus Q3_K_M's token_embd (Q3_K), output (Q6_K)
         // and f32 norms; computed here from the spec sizes, independently of the planner
         long linears = 18_874_368L / 256 * 84;
@@ -71,7 +71,7 @@ class PlanCommandTest {
     @Test
     void plansWithinTheBudgetAndReplansFromTheReport() throws Exception {
         Path report = tmp.resolve("report.json"), svg = tmp.resolve("front.svg");
-        Run r = plan("--budget", "5bpw", "--candidates", "Q4_K,Q8_0", "--calib-samples", "1", "--calib-seqlen", "32",
+        CliRun r = plan("--budget", "5bpw", "--candidates", "Q4_K,Q8_0", "--calib-samples", "1", "--calib-seqlen", "32",
                 "--report", report.toString(), "--plot", svg.toString(), "--threads", "2", "--measured", "plan=13.9876",
                 "--measured", "Q8_0=13.7155");
         assertEquals(0, r.code(), r.err());
@@ -110,7 +110,7 @@ class PlanCommandTest {
 
         // replanning at a tighter budget from the table alone: no calibration pass, a smaller plan of higher cost
         Path report2 = tmp.resolve("report2.json");
-        Run again = GgufCommandsTest.run("plan", MODEL, "--calib", CALIB, "-o", tmp.resolve("plan2.json").toString(), "-q",
+        CliRun again = CliRun.run("plan", MODEL, "--calib", CALIB, "-o", tmp.resolve("plan2.json").toString(), "-q",
                 "--budget", "4.9bpw", "--candidates", "Q4_K,Q8_0", "--sensitivities", report.toString(), "--report", report2.toString());
         assertEquals(0, again.code(), again.err());
         JsonNode rep2 = new ObjectMapper().readTree(report2.toFile());

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.SharedData;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -68,7 +68,7 @@ class QuantizeFlagsTest {
         Path out = tmp.resolve("out");
         List<String> argv = new ArrayList<>(List.of("quantize", MODEL, "-o", out.toString(), "-q"));
         for (String a : args.strip().split(" +")) argv.add(a.equals("CALIB") ? CALIB : a.equals("R") ? recipe.toString() : a);
-        Run r = GgufCommandsTest.run(argv.toArray(String[]::new));
+        CliRun r = CliRun.run(argv.toArray(String[]::new));
         assertEquals(2, r.code(), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains(flag), r.err());
@@ -78,7 +78,7 @@ class QuantizeFlagsTest {
     /** The same values given as defaults are fine: what matters is what was typed. */
     @Test
     void defaultsAreNotTyped() {
-        Run r = GgufCommandsTest.run("quantize", SharedData.resolve("data/gguf/stories260K/stories260K-f32.gguf").toString(),
+        CliRun r = CliRun.run("quantize", SharedData.resolve("data/gguf/stories260K/stories260K-f32.gguf").toString(),
                 "-o", tmp.resolve("q.gguf").toString(), "--format", "gguf", "--type", "Q8_0", "--tensor-type", "ffn_down=F16",
                 "-q", "--json");
         assertEquals(0, r.code(), r.err());
@@ -86,14 +86,14 @@ class QuantizeFlagsTest {
 
     @Test
     void unknownStepNamesItAndListsTheKnownOnes() {
-        Run r = GgufCommandsTest.run("quantize", MODEL, "-o", tmp.resolve("o").toString(), "--method", "hqq", "-q");
+        CliRun r = CliRun.run("quantize", MODEL, "-o", tmp.resolve("o").toString(), "--method", "hqq", "-q");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("unknown step 'hqq'") && r.err().contains("awq, smooth"), r.err());
     }
 
     @Test
     void listSteps() {
-        Run r = GgufCommandsTest.run("quantize", "--list-steps");
+        CliRun r = CliRun.run("quantize", "--list-steps");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().lines().anyMatch(l -> l.startsWith("rtn ")), r.out());
         assertTrue(r.out().lines().anyMatch(l -> l.startsWith("gptq ")), r.out());

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import dev.lowbit.calib.eval.Evaluator;
 import dev.lowbit.calib.model.LlamaRunner;
-import dev.lowbit.cli.GgufCommandsTest.Run;
+import dev.lowbit.pipeline.output.CliRun;
 import dev.lowbit.io.model.ModelSource;
 import dev.lowbit.io.safetensors.SafetensorsWriter;
 import dev.lowbit.io.safetensors.SafetensorsWriter.TensorData;
@@ -78,7 +78,7 @@ class RotateCommandTest {
     void rotatedCheckpointIsPlainUntiedAndComputesTheSameFunction() throws Exception {
         Path src = model(64, 4);
         Path out = tmp.resolve("rotated");
-        Run r = GgufCommandsTest.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none",
+        CliRun r = CliRun.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none",
                 "--seed", "3", "-q", "--json");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("\"untied\":true"), r.out());
@@ -104,7 +104,7 @@ class RotateCommandTest {
         // hidden 172 = 43·4: neither a power of two nor k·2^m with a Paley k ≤ 256
         Path src = model(172, 2);
         Path out = tmp.resolve("o");
-        Run r = GgufCommandsTest.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none", "-q");
+        CliRun r = CliRun.run("quantize", src.toString(), "-o", out.toString(), "--rotate", "--method", "none", "-q");
         assertEquals(2, r.code(), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("hidden_size 172") && r.err().contains("model.embed_tokens.weight"), r.err());
@@ -123,7 +123,7 @@ class RotateCommandTest {
             Path out = tmp.resolve("x");
             List<String> argv = new ArrayList<>(List.of("quantize", src.toString(), "-o", out.toString(), "-q"));
             argv.addAll(List.of(c));
-            Run r = GgufCommandsTest.run(argv.toArray(String[]::new));
+            CliRun r = CliRun.run(argv.toArray(String[]::new));
             assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
             assertEquals(1, r.err().strip().lines().count(), r.err());
             assertFalse(Files.exists(out));

@@ -223,8 +223,39 @@ public final class GgufWriter {
         }
     }
 
+    /**
+     * Declares a tensor whose bytes the caller writes itself, at {@link #dataOffset} past the header that
+     * {@link #writeHeader} wrote (a streaming writer that finishes tensors out of file order). {@link #writeTo} refuses
+     * a writer with declared tensors.
+     */
+    public GgufWriter declareTensor(String name, long[] dims, GgmlType type) {
+        long size = checkTensor(name, dims, type);
+        tensors.add(new PendingTensor(name, dims.clone(), type, size, null));
+        return this;
+    }
+
     /** Writes the whole file image to {@code out}. */
     public void writeTo(WritableByteChannel out) throws IOException {
+        int alignment = alignment();
+        writeHeader(out);
+        for (PendingTensor t : tensors) {
+            if (t.data == null) throw new IllegalStateException("tensor '" + t.name + "' was declared, not added: write it with dataOffset()");
+            CountingChannel counter = new CountingChannel(out);
+            t.data.writeTo(counter);
+            if (counter.count != t.byteSize) {
+                throw new IllegalStateException("tensor '" + t.name + "': source wrote " + counter.count + " bytes, expected "
+                        + t.byteSize);
+            }
+            long pad = GgufFile.alignUp(t.byteSize, alignment) - t.byteSize;
+            if (pad > 0) writeFully(out, ByteBuffer.allocate((int) pad));
+        }
+    }
+
+    /**
+     * Writes the header — magic, version, counts, metadata, tensor infos with their offsets, padding to the
+     * alignment — and returns its size in bytes: the file position where tensor data starts.
+     */
+    public long writeHeader(WritableByteChannel out) throws IOException {
         int alignment = alignment();
         Encoder e = new Encoder();
         e.u32(GgufFile.MAGIC);
@@ -246,17 +277,32 @@ public final class GgufWriter {
             offset += GgufFile.alignUp(t.byteSize, alignment);
         }
         if (!tensors.isEmpty()) e.pad(alignment);
-        writeFully(out, ByteBuffer.wrap(e.bytes.toByteArray()));
+        byte[] header = e.bytes.toByteArray();
+        writeFully(out, ByteBuffer.wrap(header));
+        return header.length;
+    }
+
+    /** Where tensor {@code name}'s bytes start, counted from the start of the data section; its size is {@link #byteSize}. */
+    public long dataOffset(String name) {
+        int alignment = alignment();
+        long offset = 0;
         for (PendingTensor t : tensors) {
-            CountingChannel counter = new CountingChannel(out);
-            t.data.writeTo(counter);
-            if (counter.count != t.byteSize) {
-                throw new IllegalStateException("tensor '" + t.name + "': source wrote " + counter.count + " bytes, expected "
-                        + t.byteSize);
-            }
-            long pad = GgufFile.alignUp(t.byteSize, alignment) - t.byteSize;
-            if (pad > 0) writeFully(out, ByteBuffer.allocate((int) pad));
+            if (t.name.equals(name)) return offset;
+            offset += GgufFile.alignUp(t.byteSize, alignment);
         }
+        throw new IllegalArgumentException("no tensor '" + name + "'");
+    }
+
+    /** Bytes of tensor {@code name}, without padding. */
+    public long byteSize(String name) {
+        for (PendingTensor t : tensors) if (t.name.equals(name)) return t.byteSize;
+        throw new IllegalArgumentException("no tensor '" + name + "'");
+    }
+
+    /** Padding after tensor {@code name} up to the alignment (zero bytes in the file). */
+    public long padding(String name) {
+        long size = byteSize(name);
+        return GgufFile.alignUp(size, alignment()) - size;
     }
 
     private static void writeSegment(WritableByteChannel out, MemorySegment data) throws IOException {

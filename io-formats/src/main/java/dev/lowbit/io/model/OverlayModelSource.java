@@ -100,5 +100,10 @@ public final class OverlayModelSource implements ModelSource {
     }
 
     @Override
+    public Optional<dev.lowbit.io.quant.QuantizedTensor> quantized(String name) {
+        return replaced.containsKey(name) ? Optional.empty() : base.quantized(name);
+    }
+
+    @Override
     public void close() {}
 }

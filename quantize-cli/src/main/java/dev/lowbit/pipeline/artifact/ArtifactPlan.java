@@ -1,5 +1,6 @@
 package dev.lowbit.pipeline.artifact;
 
+import dev.lowbit.io.arch.TensorRole;
 import dev.lowbit.io.ggml.GgmlType;
 import dev.lowbit.io.model.ModelSource;
 import dev.lowbit.io.quant.QuantScheme;
@@ -28,13 +29,20 @@ public record ArtifactPlan(ModelSource source, Recipe recipe, QuantizerStep quan
      * @param name   Hugging Face tensor name ({@code model.layers.0.self_attn.q_proj.weight})
      * @param shape  PyTorch shape ({@code [out, in]} for a Linear)
      * @param layer  decoder layer, −1 for a global tensor
+     * @param role   what the tensor is in the architecture table, or {@code null} for one outside it (GGUF's
+     *               {@code rope_freqs})
      * @param scheme the integer (or other {@link QuantScheme}) grid a safetensors target packs it with; {@code null} when
      *               the tensor stays floating point or the target is GGUF
      * @param ggml   the ggml type a GGUF target stores it in (every GGUF tensor has one); {@code null} otherwise
      */
-    public record Entry(String name, long[] shape, int layer, QuantScheme scheme, GgmlType ggml) {
+    public record Entry(String name, long[] shape, int layer, TensorRole role, QuantScheme scheme, GgmlType ggml) {
         public Entry {
             shape = shape.clone();
+        }
+
+        /** An entry without its architecture role (a safetensors target does not need it). */
+        public Entry(String name, long[] shape, int layer, QuantScheme scheme, GgmlType ggml) {
+            this(name, shape, layer, null, scheme, ggml);
         }
 
         @Override
@@ -42,9 +50,13 @@ public record ArtifactPlan(ModelSource source, Recipe recipe, QuantizerStep quan
             return shape.clone();
         }
 
-        /** Whether the quantizer step produces this tensor (a Linear weight on a grid). */
+        /**
+         * Whether the quantizer step produces this tensor: a Linear weight on a grid (a safetensors scheme, or a
+         * quantized ggml type; with the {@code rtn} step a GGUF writer rounds it with the type's own search).
+         */
         public boolean quantized() {
-            return scheme != null;
+            return scheme != null || (ggml != null && ggml.isQuantized() && role != null
+                    && role.kind() == TensorRole.Kind.LINEAR && name.endsWith(".weight"));
         }
 
         /** The module name: the tensor name without {@code .weight}. */

@@ -35,12 +35,20 @@ final class RowEncoder implements AutoCloseable {
         });
     }
 
+    /** Rows of one tensor in GGUF row order, decoded to f32; called from several threads at once on disjoint rows. */
+    @FunctionalInterface
+    interface RowReader {
+        /** Decodes rows {@code [first, first + count)} into {@code out[0 .. count·rowLength)}. */
+        void read(long first, int count, float[] out);
+    }
+
     /**
-     * The bytes of tensor {@code name} (GGUF dims {@code dims}) in {@code type}, produced when the writer asks.
+     * The bytes of a tensor of GGUF dims {@code dims} in {@code type}, its rows read from {@code source}, produced when
+     * the writer asks.
      *
-     * @param importance per-column weights for codecs that use them ({@code dims[0]} values), or {@code null}
+     * @param importance per-column weights for searches that use them ({@code dims[0]} values), or {@code null}
      */
-    GgufWriter.TensorData encode(GgufSourceModel source, String name, long[] dims, GgmlType type, float[] importance) {
+    GgufWriter.TensorData encode(RowReader source, long[] dims, GgmlType type, float[] importance) {
         GgmlSearch search = GgmlSearches.forType(type);
         int row = Math.toIntExact(dims[0]);
         long n = 1;
@@ -66,7 +74,7 @@ final class RowEncoder implements AutoCloseable {
                     parts.add(() -> {
                         float[] x = scratch[worker];
                         if (x == null || x.length < (hi - lo) * row) x = scratch[worker] = new float[per * row];
-                        source.readRows(name, base + lo, hi - lo, x);
+                        source.read(base + lo, hi - lo, x);
                         for (int i = 0; i < hi - lo; i++) {
                             search.quantizeRow(x, i * row, row, weights, seg, (lo + i) * rowBytes);
                         }

@@ -154,8 +154,21 @@ final class LayerTransforms {
         if (runner != null) runner.releaseLayer(layer);
     }
 
+    /**
+     * Puts the changed tensors into the overlay the runner reads. They are scanned for NaN/Inf here, once: the source was
+     * scanned by the model check, so a non-finite value now is the transform's, named with its tensor.
+     */
     private void publish(TensorSet t) {
-        for (String n : t.changed()) model.put(n, t.shape(n), t.read(n));
+        for (String n : t.changed()) {
+            float[] v = t.read(n);
+            for (int i = 0; i < v.length; i++) {
+                if (!Float.isFinite(v[i])) {
+                    throw new dev.lowbit.io.BadInputException(n, "a transform step made element " + i + " " + v[i]
+                            + " (statistics or scales out of range for this model)");
+                }
+            }
+            model.put(n, t.shape(n), v);
+        }
     }
 
     /** Drops a written layer's replacements from the overlay. */
@@ -291,12 +304,24 @@ final class LayerTransforms {
             }
         }
 
-        /** RTN onto the module's planned grid, dequantized; tensors the quantizer does not quantize stay as they are. */
+        /**
+         * Round to nearest onto the module's planned grid, dequantized: the integer (or other) scheme's RTN, or a GGUF
+         * type's own search row by row; tensors the quantizer does not quantize stay as they are.
+         */
         private float[] fakeQuantized(String name, long[] shape, float[] v) {
             for (ArtifactPlan.Entry e : plan.quantized()) {
                 if (!e.name().equals(name)) continue;
                 int rows = Math.toIntExact(shape[0]), cols = Math.toIntExact(shape[1]);
-                return Rtn.rtn(e.module(), v, rows, cols, e.scheme()).dequantize();
+                if (e.scheme() != null) return Rtn.rtn(e.module(), v, rows, cols, e.scheme()).dequantize();
+                var codec = dev.lowbit.io.ggml.BlockCodecs.forType(e.ggml());
+                long rowBytes = codec.rowBytes(cols);
+                var seg = java.lang.foreign.MemorySegment.ofArray(new byte[Math.toIntExact(rowBytes)]);
+                float[] out = new float[v.length];
+                for (int r = 0; r < rows; r++) {
+                    dev.lowbit.ptq.search.GgmlSearches.forType(e.ggml()).quantizeRow(v, r * cols, cols, null, seg, 0);
+                    codec.dequantizeRow(seg, 0, out, r * cols, cols);
+                }
+                return out;
             }
             return v;
         }

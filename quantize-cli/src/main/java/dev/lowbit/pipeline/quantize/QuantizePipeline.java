@@ -30,6 +30,13 @@ import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.pipeline.steps.QuantizerStep;
 import dev.lowbit.pipeline.steps.StepRegistry;
 import dev.lowbit.pipeline.steps.StepType;
+import dev.lowbit.pipeline.gguf.GgufArtifactWriter;
+import dev.lowbit.pipeline.gguf.GgufGptq;
+import dev.lowbit.pipeline.gguf.GgufQuantizeReport;
+import dev.lowbit.pipeline.gguf.GgufRecipes;
+import dev.lowbit.pipeline.gguf.ImatrixCalibration;
+import dev.lowbit.io.imatrix.Imatrix;
+import java.lang.foreign.MemorySegment;
 import dev.lowbit.ptq.transform.TensorSet;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -44,18 +51,21 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * {@code lowbit quantize} for the safetensors targets, read top to bottom:
+ * {@code lowbit quantize} (and {@code lowbit convert}): one pipeline from any {@link ModelSource} (a Hugging Face
+ * directory or a {@code .gguf}) through the recipe's steps into any {@link ArtifactWriter}, read top to bottom:
  * <pre>
- *   open model ─► plan every output tensor (the quantizer's grid per selected Linear, overrides applied)
- *             ─► writer.validate(plan) (before any heavy work) ─► tokenize calibration windows ─► writer.open
+ *   plan every output tensor (the quantizer's grid per selected Linear, overrides applied; GGUF: the mix allocator's
+ *        ggml type per tensor) ─► writer.validate(plan) before any heavy work ─► tokenize calibration ─► writer.open
  *   transforms' model part (embedding, final norm, lm_head)
- *   data-free quantizer (rtn): per layer: tensors ─► transforms ─► quantize ─► writer.put … finishLayer
+ *   data-free quantizer (rtn): per layer: tensors ─► transforms ─► quantize (GGUF: the writer rounds with the type's
+ *        own search) ─► writer.put … finishLayer
  *   calibrated (gptq, or transforms that need data): LayerwiseCapture: per layer, transforms on the captured inputs
- *         (statistics, LayerLoss), then stage by stage ({q,k,v} → {o} → {gate,up} → {down}): Hessians from inputs of
- *         the already-quantized prefix ─► quantize ─► substitute ŵ ─► next stage; after the layer: writer.put … finishLayer
- *   globals (changed ones in f32, the rest as they are) ─► writer.commit (config, recipe.json, manifest, rename)
+ *        (statistics, LayerLoss), then stage by stage ({q,k,v} → {o} → {gate,up} → {down}): Hessians from inputs of
+ *        the already-quantized prefix ─► GPTQ onto the Linear's grid (integer scheme, or its ggml type) ─► substitute ŵ
+ *        ─► next stage; after the layer: writer.put … finishLayer
+ *   globals (changed ones as f32, the rest as they are) ─► writer.commit (config, recipe, manifest, rename)
  * </pre>
- * Tensors no step changed keep their bytes and dtype. The writer holds one layer at a time.
+ * Tensors no step changed keep their bytes (safetensors: also their dtype). The writer holds one layer at a time.
  */
 public final class QuantizePipeline {
 
@@ -67,6 +77,19 @@ public final class QuantizePipeline {
 
         void status(String message);
     }
+
+    /**
+     * Where and how a run writes.
+     *
+     * @param output  the output path (a directory, or a file for GGUF)
+     * @param force   replace an output lowbit wrote
+     * @param inputs  the run's inputs, which the output may not touch
+     * @param threads PyTorch / encoding threads (outputs do not depend on it)
+     */
+    public record Options(Path output, boolean force, SafeOutput.Inputs inputs, int threads, StepRegistry registry) {}
+
+    /** What a run wrote, with wall time by phase. */
+    public record Result(ArtifactWriter.Committed committed, QuantizerStep quantizer, Map<String, Double> seconds) {}
 
     /**
      * Quantizes {@code model} into the directory {@code output} (replaced only with {@code force}, and only when lowbit
@@ -82,57 +105,112 @@ public final class QuantizePipeline {
     /** {@link #run} with the step types of {@code registry}. */
     public static QuantizeReport run(Path model, Path output, Recipe recipe, Path recipeFile, boolean force, int threads,
                                      Listener listener, StepRegistry registry) {
-        long t0 = System.nanoTime();
-        if (dev.lowbit.io.model.ModelSource.isGguf(model)) {
+        if (recipe.output().isGguf()) throw new IllegalArgumentException("a gguf recipe runs through runGguf");
+        if (ModelSource.isGguf(model)) {
             throw new BadInputException(model, "a .gguf source is re-quantized with --format gguf; GPTQ and compressed-tensors output read a Hugging Face directory");
         }
+        SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--recipe", recipeFile);
+        if (recipe.calibration() != null) inputs.add("--calib", Path.of(recipe.calibration().data()));
+        try (ModelSource source = ModelSource.open(model);
+             ArtifactWriter writer = ArtifactWriters.forFormat(recipe.output().format())) {
+            Result r = run(source, recipe, writer, new Options(output, force, inputs, threads, registry), listener);
+            Map<String, Object> f = r.committed().figures();
+            QuantizerStep q = r.quantizer();
+            return new QuantizeReport(r.committed().path().toString(), q == null ? "none" : q.name(),
+                    q == null ? "fp" : q.scheme().toString(), recipe.output().format(),
+                    ((Number) f.get("quantized_modules")).intValue(), ((Number) f.get("quantized_parameters")).longValue(),
+                    ((Number) f.get("linear_bits_per_weight")).doubleValue(), r.committed().bytes(), directoryBytes(model),
+                    r.seconds(), ((Number) f.get("widened_groups")).longValue());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * A GGUF file for llama.cpp from a Hugging Face directory or a {@code .gguf}: the GGUF writer with llama-quantize's
+     * mix allocator, and the recipe's quantizer — {@code rtn} (each type's own search, weighted by an importance
+     * matrix read from {@code output.imatrix} or computed from the calibration text) or {@code gptq} (GPTQ onto each
+     * Linear's type, Hessians from the calibration text).
+     */
+    public static GgufQuantizeReport runGguf(Path model, Path output, Recipe recipe, Path recipeFile, boolean force,
+                                             int threads, Listener listener) {
+        long t0 = System.nanoTime();
+        if (!recipe.output().isGguf()) throw new IllegalArgumentException("not a gguf recipe");
+        Recipe.Calibration cal = recipe.calibration();
+        Path imatrixFile = recipe.output().imatrix() == null ? null : Path.of(recipe.output().imatrix());
+        if (cal != null && imatrixFile != null) throw new BadInputException("--calib", "give either --imatrix or --calib, not both");
+        GgufGptq.GptqOptions gptq = GgufRecipes.gptq(recipe);
+        if (gptq != null && imatrixFile != null) {
+            throw new BadInputException("--imatrix", "--method gptq computes its own Hessians from --calib; an importance matrix does not apply");
+        }
+        if (gptq != null && cal == null) throw new BadInputException("--method gptq", "needs calibration text (--calib FILE)");
+        GgufArtifactWriter.Target target = GgufRecipes.target(recipe);
+        SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--imatrix", imatrixFile)
+                .add("--recipe", recipeFile).add("--calib", cal == null ? null : Path.of(cal.data()));
+        try (ModelSource source = ModelSource.open(model)) {
+            Imatrix imatrix = imatrixFile != null ? Imatrix.read(imatrixFile)
+                    : cal != null && gptq == null ? ImatrixCalibration.compute(source, Path.of(cal.data()), cal.seqlen(), cal.samples(), threads)
+                    : null;
+            String imatrixName = imatrix == null ? null : imatrixFile != null ? imatrixFile.toString() : "calibration " + cal.data();
+            try (GgufArtifactWriter writer = new GgufArtifactWriter(target, imatrix, imatrixName, threads)) {
+                Result r = run(source, recipe, writer, new Options(output, force, inputs, threads, StepRegistry.DEFAULT), listener);
+                return writer.report(r.committed(), (System.nanoTime() - t0) / 1e9);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The one pipeline: {@code source} through the recipe's transforms and quantizer into {@code writer}. */
+    public static Result run(ModelSource source, Recipe recipe, ArtifactWriter writer, Options o, Listener listener)
+            throws IOException {
+        long t0 = System.nanoTime();
+        StepRegistry registry = o.registry();
         QuantizerStep quantizer = recipe.quantizer(registry);
         List<StepType.TransformStep> transformSteps = recipe.transforms(registry);
         Timings time = new Timings();
-        try (ModelSource source = ModelSource.open(model);
-             TensorSource raw = ShardedSafetensors.open(model);
-             ArtifactWriter writer = ArtifactWriters.forFormat(recipe.output().format())) {
-            // the checkpoint as a model: every tensor against config.json, no NaN/Inf, before any work
-            HfModelCheck.require(model, source.config(), raw);
-            ModelArchitecture arch = ModelArchitecture.forHfClass(source.architecture(), model.toString());
-            ArtifactPlan plan = plan(source, arch, recipe, quantizer);
+        boolean gguf = writer instanceof GgufArtifactWriter;
+        try (TensorSource raw = gguf ? null : ShardedSafetensors.open(source.path())) {
+            ModelArchitecture arch = ModelArchitecture.forHfClass(source.architecture(), source.path().toString());
+            if (raw != null) {
+                // the checkpoint as a model: every tensor against config.json, no NaN/Inf, before any work
+                HfModelCheck.require(source.path(), source.config(), raw);
+            }
+            ArtifactPlan plan = writer instanceof GgufArtifactWriter g ? g.plan(source, recipe, quantizer)
+                    : plan(source, arch, recipe, quantizer);
             writer.validate(plan);
             OverlayModelSource overlay = new OverlayModelSource(source);
             LayerTransforms transforms = new LayerTransforms(transformSteps, arch, overlay, plan, recipe.seed());
-            boolean calibrated = quantizer.needsCalibration() || transforms.statistics().size() > 0 || transforms.usesLoss();
+            boolean calibrated = (quantizer != null && quantizer.needsCalibration()) || !transforms.statistics().isEmpty()
+                    || transforms.usesLoss();
             // Calibration text is tokenized before the output is created, so a short file fails early and cleanly.
             int[][] windows = null;
             if (calibrated) {
                 Recipe.Calibration c = recipe.calibration();
                 Path data = Path.of(c.data());
                 windows = c.randomWindows()
-                        ? CalibrationSet.random(model, data, c.seqlen(), c.samples(), recipe.seed())
-                        : CalibrationSet.first(model, data, c.seqlen(), c.samples());
+                        ? CalibrationSet.random(source.path(), data, c.seqlen(), c.samples(), recipe.seed())
+                        : CalibrationSet.first(source, data, c.seqlen(), c.samples());
             }
-            SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--recipe", recipeFile);
-            if (recipe.calibration() != null) inputs.add("--calib", Path.of(recipe.calibration().data()));
-            writer.open(output, force, inputs);
-            SafeOutput out = ((SafetensorsArtifactWriter) writer).output();
+            writer.open(o.output(), o.force(), o.inputs());
+            SafeOutput out = writer instanceof GgufArtifactWriter g ? g.output() : ((SafetensorsArtifactWriter) writer).output();
             try {
-                Run run = new Run(plan, raw, writer, quantizer, transforms, time, listener);
+                Run run = new Run(plan, raw, writer, quantizer, gguf ? GgufRecipes.gptq(recipe) : null, transforms, time, listener);
                 transforms.transformModel();
-                if (calibrated) run.calibrated(overlay, windows, threads);
+                if (calibrated) run.calibrated(overlay, windows, o.threads());
                 else run.dataFree();
                 run.globals();
                 // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
-                Recipe saved = recipe.relativeTo(out.target());
-                Manifest manifest = new Manifest(saved.toJson(), recipe.seed()).input("model", modelFiles(model));
+                Recipe saved = recipe.relativeTo(gguf ? out.target().getParent() : out.target());
+                Manifest manifest = new Manifest(saved.toJson(), recipe.seed()).input("model", modelFiles(source.path()));
+                if (recipe.output().imatrix() != null) manifest.input("imatrix", List.of(Path.of(recipe.output().imatrix())));
                 if (recipe.calibration() != null) {
                     manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
-                    manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
+                    if (!gguf) manifest.figure("calibration_windows", windows == null ? 0 : windows.length);
                 }
                 ArtifactWriter.Committed done = writer.commit(saved, manifest);
                 time.add("total", System.nanoTime() - t0);
-                Map<String, Object> f = done.figures();
-                return new QuantizeReport(done.path().toString(), quantizer.name(), quantizer.scheme().toString(),
-                        recipe.output().format(), (Integer) f.get("quantized_modules"), (Long) f.get("quantized_parameters"),
-                        (Double) f.get("linear_bits_per_weight"), done.bytes(), directoryBytes(model), time.seconds(),
-                        ((Number) f.get("widened_groups")).longValue());
+                return new Result(done, quantizer, time.seconds());
             } catch (IOException | RuntimeException e) {
                 throw out.failure(e);
             }
@@ -140,8 +218,8 @@ public final class QuantizePipeline {
     }
 
     /**
-     * Every tensor of the output: globals, then each layer's tensors in source order; a decoder Linear weight the
-     * quantizer step selects gets its grid (the step's scheme, or the first matching override's).
+     * Every tensor of a safetensors output: globals, then each layer's tensors in source order; a decoder Linear weight
+     * the quantizer step selects gets its grid (the step's scheme, or the first matching override's).
      */
     static ArtifactPlan plan(ModelSource source, ModelArchitecture arch, Recipe recipe, QuantizerStep quantizer) {
         List<ArtifactPlan.Entry> entries = new ArrayList<>();
@@ -159,7 +237,8 @@ public final class QuantizePipeline {
                     quantized++;
                 }
             }
-            ArtifactPlan.Entry e = new ArtifactPlan.Entry(name, source.shape(name), layer, scheme, null);
+            ArtifactPlan.Entry e = new ArtifactPlan.Entry(name, source.shape(name), layer,
+                    slot.map(ModelArchitecture.Slot::role).orElse(null), scheme, null);
             (layer < 0 ? entries : layers).add(e);
         }
         if (quantizer != null && quantized == 0) throw new BadInputException("recipe", "no Linear matches the targets/ignore patterns");
@@ -173,25 +252,42 @@ public final class QuantizePipeline {
         private final TensorSource raw;
         private final ArtifactWriter writer;
         private final QuantizerStep quantizer;
+        private final GgufGptq.GptqOptions ggufGptq;
         private final LayerTransforms transforms;
         private final Timings time;
         private final Listener listener;
         private final int layers;
 
-        Run(ArtifactPlan plan, TensorSource raw, ArtifactWriter writer, QuantizerStep quantizer, LayerTransforms transforms,
-            Timings time, Listener listener) {
+        /**
+         * @param raw      the source's safetensors (unchanged tensors are copied with their bytes), null for GGUF
+         * @param ggufGptq GPTQ into GGUF settings when the writer is GGUF and the quantizer gptq, else null
+         */
+        Run(ArtifactPlan plan, TensorSource raw, ArtifactWriter writer, QuantizerStep quantizer, GgufGptq.GptqOptions ggufGptq,
+            LayerTransforms transforms, Timings time, Listener listener) {
             this.plan = plan;
             this.raw = raw;
             this.writer = writer;
             this.quantizer = quantizer;
+            this.ggufGptq = ggufGptq;
             this.transforms = transforms;
             this.time = time;
             this.listener = listener;
             this.layers = plan.source().config().numHiddenLayers();
+            this.name = quantizer == null ? "transforms only" : quantizer.name();
+            this.hessian = quantizer != null && quantizer.needsCalibration();
         }
+
+        private final String name;
+        /** Whether the quantizer needs Hessians of the Linears' inputs. */
+        private final boolean hessian;
 
         private List<ArtifactPlan.Entry> layer(int layer) {
             return plan.entries().stream().filter(e -> e.layer() == layer).toList();
+        }
+
+        /** Whether this pipeline quantizes the tensor (rather than the writer rounding it with its own search). */
+        private boolean quantizesItself(ArtifactPlan.Entry e) {
+            return e.scheme() != null || (ggufGptq != null && e.quantized());
         }
 
         /** Data-free: per layer, transforms then the quantizer on the (transformed) f32 weights. */
@@ -200,32 +296,33 @@ public final class QuantizePipeline {
                 long t = System.nanoTime();
                 TensorSet tensors = transforms.isEmpty() ? null : transforms.load(layer);
                 if (tensors != null) transforms.transformLayer(layer, tensors, null, null);
-                Map<String, QuantizedTensor> done = new LinkedHashMap<>();
+                Map<String, ArtifactWriter.Payload> done = new LinkedHashMap<>();
                 for (ArtifactPlan.Entry e : layer(layer)) {
-                    if (!e.quantized()) continue;
+                    if (!quantizesItself(e)) continue;
                     long[] s = e.shape();
                     float[] w = tensors != null ? tensors.read(e.name()) : plan.source().readAll(e.name());
-                    done.put(e.name(), quantizer.quantize(e.module(), e.scheme(), w, (int) s[0], (int) s[1], null, writer.zeroFloor()));
+                    done.put(e.name(), new ArtifactWriter.Payload.Quantized(e.name(),
+                            quantizer.quantize(e.module(), e.scheme(), w, (int) s[0], (int) s[1], null, writer.zeroFloor())));
                 }
                 time.add("solve", System.nanoTime() - t);
                 write(layer, tensors, done);
-                listener.status("layer " + (layer + 1) + "/" + layers + " quantized (" + quantizer.name() + ")");
+                listener.status("layer " + (layer + 1) + "/" + layers + (quantizer == null ? " transformed (" : " quantized (") + name + ")");
             }
         }
 
         /** Calibrated: LayerwiseCapture drives the layers; transforms run on each layer's captured inputs first. */
         void calibrated(OverlayModelSource overlay, int[][] windows, int threads) {
             Map<String, ArtifactPlan.Entry> byName = new HashMap<>();
-            for (ArtifactPlan.Entry e : plan.quantized()) byName.put(e.name(), e);
+            for (ArtifactPlan.Entry e : plan.entries()) if (quantizesItself(e)) byName.put(e.name(), e);
             long captureStart = System.nanoTime();
             long[] solveAndWrite = new long[1];
             try (LlamaRunner runner = LlamaRunner.open(overlay, threads)) {
                 Architecture arch = runner.config().architecture();
-                boolean sequential = !quantizer.needsCalibration() || quantizer.trueSequential();
+                boolean sequential = !hessian || quantizer.trueSequential();
                 LayerwiseCapture.run(runner, windows, 8, sequential, new LayerwiseCapture.Step() {
                     EngineHessians hessians;
                     TensorSet tensors;
-                    final Map<String, QuantizedTensor> done = new LinkedHashMap<>();
+                    final Map<String, ArtifactWriter.Payload> done = new LinkedHashMap<>();
 
                     @Override
                     public void beforeLayer(int layer, List<NDArray> inputs, LlamaRunner r) {
@@ -239,7 +336,7 @@ public final class QuantizePipeline {
 
                     @Override
                     public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
-                        if (!quantizer.needsCalibration()) return List.of();
+                        if (!hessian) return List.of();
                         hessians = new TimedHessianObserver(time);
                         return List.of(hessians);
                     }
@@ -252,13 +349,23 @@ public final class QuantizePipeline {
                                 ArtifactPlan.Entry e = byName.get(arch.linearName(layer, l) + ".weight");
                                 if (e == null) continue;
                                 long[] s = e.shape();
+                                int rows = (int) s[0], cols = (int) s[1];
                                 // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
-                                double[] h = quantizer.needsCalibration()
+                                double[] h = hessian
                                         ? hessians.get(ObservingHook.key(arch, layer, l)).sum() : null;
-                                QuantizedTensor q = quantizer.quantize(e.module(), e.scheme(), r.linearWeight(layer, l),
-                                        (int) s[0], (int) s[1], h, writer.zeroFloor());
-                                r.setLinearWeight(layer, l, q.dequantize());
-                                done.put(e.name(), q);
+                                float[] w = r.linearWeight(layer, l);
+                                if (e.scheme() != null) {
+                                    QuantizedTensor q = quantizer.quantize(e.module(), e.scheme(), w, rows, cols, h, writer.zeroFloor());
+                                    r.setLinearWeight(layer, l, q.dequantize());
+                                    done.put(e.name(), new ArtifactWriter.Payload.Quantized(e.name(), q));
+                                } else {
+                                    GgufArtifactWriter g = (GgufArtifactWriter) writer;
+                                    List<String> fell = new ArrayList<>();
+                                    GgufGptq.Quantized q = GgufGptq.quantize(g.ggufName(e.name()), e.ggml(), w, rows, cols, h, ggufGptq, fell);
+                                    if (!fell.isEmpty()) g.fallback(e.name());
+                                    r.setLinearWeight(layer, l, q.values());
+                                    done.put(e.name(), new ArtifactWriter.Payload.Ggml(e.name(), e.ggml(), MemorySegment.ofArray(q.packed())));
+                                }
                             }
                         }
                         long dt = System.nanoTime() - t;
@@ -278,7 +385,8 @@ public final class QuantizePipeline {
                         tensors = null;
                         done.clear();
                         solveAndWrite[0] += System.nanoTime() - t;
-                        listener.status("layer " + (layer + 1) + "/" + layers + " quantized (" + quantizer.name() + ")");
+                        listener.status("layer " + (layer + 1) + "/" + layers + (quantizer == null ? " transformed (" : " quantized (") + name
+                                + (ggufGptq != null ? " → gguf)" : ")"));
                     }
                 });
             }
@@ -287,18 +395,16 @@ public final class QuantizePipeline {
         }
 
         /**
-         * A finished layer: every tensor that is not quantized — changed by a transform (f32) or as it is in the
-         * source — then the quantized Linears in the order they were finished.
+         * A finished layer: every tensor the pipeline did not quantize — changed by a transform (f32) or as it is in
+         * the source — then the quantized Linears in the order they were finished.
          */
-        private void write(int layer, TensorSet tensors, Map<String, QuantizedTensor> done) throws IOException {
+        private void write(int layer, TensorSet tensors, Map<String, ArtifactWriter.Payload> done) throws IOException {
             long t = System.nanoTime();
             for (ArtifactPlan.Entry e : layer(layer)) {
                 if (done.containsKey(e.name())) continue;
                 writer.put(keptOrChanged(e.name(), tensors));
             }
-            for (Map.Entry<String, QuantizedTensor> q : done.entrySet()) {
-                writer.put(new ArtifactWriter.Payload.Quantized(q.getKey(), q.getValue()));
-            }
+            for (ArtifactWriter.Payload p : done.values()) writer.put(p);
             writer.finishLayer(layer);
             time.add("pack_write", System.nanoTime() - t);
         }
@@ -307,7 +413,7 @@ public final class QuantizePipeline {
             if (tensors != null && tensors.changed().contains(name)) {
                 return new ArtifactWriter.Payload.Floats(name, tensors.shape(name), tensors.read(name));
             }
-            return new ArtifactWriter.Payload.Kept(name, raw.tensor(name));
+            return new ArtifactWriter.Payload.Kept(name, raw == null ? null : raw.tensor(name));
         }
 
         /** Embeddings, final norm, lm_head: the transforms' versions where they changed them. */
@@ -324,7 +430,9 @@ public final class QuantizePipeline {
         }
     }
 
+    /** The model's files: a directory's regular files, or the one {@code .gguf}. */
     private static List<Path> modelFiles(Path model) throws IOException {
+        if (!Files.isDirectory(model)) return List.of(model);
         try (Stream<Path> s = Files.list(model)) {
             return s.filter(Files::isRegularFile).sorted().toList();
         }

@@ -55,7 +55,8 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     static final ObjectMapper YAML = new YAMLMapper()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final Set<String> KEYS = Set.of("version", "steps", "overrides", "calibration", "output", "seed");
-    private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF, Output.AWQ, Output.TRIT_PLANES);
+    private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF, Output.AWQ,
+            Output.TRIT_PLANES, Output.SAFETENSORS);
 
     /**
      * Calibration text: first {@code samples} non-overlapping windows of {@code seqlen} tokens, or seeded random ones.
@@ -135,15 +136,21 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         return quantizer(StepRegistry.DEFAULT);
     }
 
-    /** {@link #quantizer()} with step types from {@code registry}. */
+    /**
+     * {@link #quantizer()} with step types from {@code registry}; {@code null} for a recipe of transforms only (output
+     * format {@code safetensors}: the transformed fp checkpoint).
+     */
     public QuantizerStep quantizer(StepRegistry registry) {
-        return (QuantizerStep) registry.get("recipe", steps.getLast().type()).configure("recipe", steps.getLast(), output);
+        StepType last = registry.get("recipe", steps.getLast().type());
+        if (last.role() != StepType.Role.QUANTIZER) return null;
+        return (QuantizerStep) last.configure("recipe", steps.getLast(), output);
     }
 
     /** The transform steps (every step before the quantizer), in recipe order, checked and ready to run. */
     public List<StepType.TransformStep> transforms(StepRegistry registry) {
         List<StepType.TransformStep> out = new ArrayList<>();
-        for (Step s : steps.subList(0, steps.size() - 1)) {
+        boolean quantizes = registry.get("recipe", steps.getLast().type()).role() == StepType.Role.QUANTIZER;
+        for (Step s : quantizes ? steps.subList(0, steps.size() - 1) : steps) {
             out.add((StepType.TransformStep) registry.get("recipe", s.type()).configure("recipe", s, output));
         }
         return out;
@@ -180,7 +187,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     public Recipe validate(String source, StepRegistry registry) {
         if (output == null || output.format() == null) throw new BadInputException(source, "recipe has no output format");
         if (!FORMATS.contains(output.format())) {
-            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf, awq, trit-planes)");
+            throw new BadInputException(source, "unknown format '" + output.format() + "' (supported: gptq, compressed-tensors, gguf, awq, trit-planes, safetensors)");
         }
         checkOutput(source);
         if (steps.isEmpty()) throw new BadInputException(source, "recipe has no steps (it needs one quantizer: "
@@ -195,15 +202,21 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             if (type.role() == StepType.Role.QUANTIZER && !last) {
                 throw new BadInputException(source, "step " + (i + 1) + " '" + s.type() + "' is a quantizer; only the last step may quantize");
             }
-            if (type.role() != StepType.Role.QUANTIZER && last) {
+            boolean fp = Output.SAFETENSORS.equals(output.format());
+            if (type.role() != StepType.Role.QUANTIZER && last && !fp) {
                 throw new BadInputException(source, "the last step must be a quantizer ("
-                        + String.join(", ", registry.names(StepType.Role.QUANTIZER)) + "), got '" + s.type() + "'");
+                        + String.join(", ", registry.names(StepType.Role.QUANTIZER)) + "), got '" + s.type()
+                        + "' (a recipe of transforms only writes format safetensors)");
+            }
+            if (type.role() == StepType.Role.QUANTIZER && fp) {
+                throw new BadInputException(source, "format safetensors is the fp checkpoint of a recipe of transforms only; step '"
+                        + s.type() + "' quantizes (use format gptq, compressed-tensors, awq or gguf)");
             }
             for (String p : s.targets()) compile(source, p);
             for (String p : s.ignore()) compile(source, p);
             StepType.Configured c = type.configure(source, s, output);
             resolved.add(c.step());
-            if (last) quantizer = (QuantizerStep) c;
+            if (c instanceof QuantizerStep q) quantizer = q;
             else if (((StepType.TransformStep) c).transform().needsCalibration()) transformsNeedData = true;
         }
         if (output.isGguf() && (!steps.getLast().targets().isEmpty() || !steps.getLast().ignore().isEmpty())) {
@@ -226,6 +239,9 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     }
 
     private void checkOverrides(String source) {
+        if (Output.SAFETENSORS.equals(output.format()) && !overrides.isEmpty()) {
+            throw new BadInputException(source, "format safetensors quantizes nothing; overrides do not apply");
+        }
         if (Output.TRIT_PLANES.equals(output.format()) && !overrides.isEmpty()) {
             throw new BadInputException(source, "format trit-planes: overrides are not supported (choose modules with the step's targets/ignore)");
         }
@@ -268,6 +284,12 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
         if (transformsNeedData && calibration == null) {
             throw new BadInputException(source, "a transform step needs calibration data (--calib FILE)");
+        }
+        if (quantizer == null) {
+            if (!transformsNeedData && calibration != null) {
+                throw new BadInputException(source, "no step of this recipe uses calibration data");
+            }
+            return;
         }
         if (quantizer.needsCalibration() && calibration == null) {
             throw new BadInputException(source, quantizer.name() + " needs calibration data (--calib FILE)");

@@ -9,7 +9,6 @@ import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.ggml.BlockCodec;
 import dev.lowbit.io.ggml.BlockCodecs;
 import dev.lowbit.io.ggml.GgmlType;
-import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -45,9 +44,9 @@ class GgufGptqFallbackTest {
 
     @Test
     void notPositiveDefiniteStopsNamingTheTensor() {
-        var options = new GgufQuantizePipeline.GptqOptions(0.01, 128, false, true, false);
+        var options = new GgufGptq.GptqOptions(0.01, 128, false, true, false);
         BadInputException e = assertThrows(BadInputException.class, () -> GgufGptq.quantize("blk.3.attn_v.weight",
-                GgmlType.Q4_K, weights(), ROWS, COLS, indefinite(), new GptqConfig.Options(0.01, 128, false), options, new ArrayList<>()));
+                GgmlType.Q4_K, weights(), ROWS, COLS, indefinite(), options, new ArrayList<>()));
         assertEquals("blk.3.attn_v.weight", e.source());
         assertTrue(e.getMessage().contains("not positive definite"), e.getMessage());
         assertTrue(e.getMessage().contains("--allow-rtn-fallback"), e.getMessage());
@@ -55,12 +54,11 @@ class GgufGptqFallbackTest {
 
     @Test
     void fallbackIsTheWeightedSearchForThatLinearOnly() {
-        var options = new GgufQuantizePipeline.GptqOptions(0.01, 128, false, true, true);
+        var options = new GgufGptq.GptqOptions(0.01, 128, false, true, true);
         List<String> fallbacks = new ArrayList<>();
         double[] h = indefinite();
         float[] w = weights();
-        GgufGptq.Quantized q = GgufGptq.quantize("blk.3.attn_v.weight", GgmlType.Q4_K, w, ROWS, COLS, h,
-                new GptqConfig.Options(0.01, 128, false), options, fallbacks);
+        GgufGptq.Quantized q = GgufGptq.quantize("blk.3.attn_v.weight", GgmlType.Q4_K, w, ROWS, COLS, h, options, fallbacks);
         assertEquals(List.of("blk.3.attn_v.weight"), fallbacks);
         BlockCodec codec = BlockCodecs.forType(GgmlType.Q4_K);
         float[] importance = new float[COLS];

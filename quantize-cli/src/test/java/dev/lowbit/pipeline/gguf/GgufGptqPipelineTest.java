@@ -29,7 +29,7 @@ class GgufGptqPipelineTest {
     static final Path SHARED = GgufPipelineTest.SHARED;
     static final Path TINY = GgufPipelineTest.TINY;
     static final Path CALIB = SHARED.resolve("data/calib_code.txt");
-    static final GgufQuantizePipeline.GptqOptions GPTQ = new GgufQuantizePipeline.GptqOptions(0.01, 128, false, true, false);
+    static final GgufGptq.GptqOptions GPTQ = new GgufGptq.GptqOptions(0.01, 128, false, true, false);
     static final Map<String, String> LINEARS = Map.of("attn_q", "self_attn.q_proj", "attn_k", "self_attn.k_proj",
             "attn_v", "self_attn.v_proj", "attn_output", "self_attn.o_proj", "ffn_gate", "mlp.gate_proj",
             "ffn_up", "mlp.up_proj", "ffn_down", "mlp.down_proj");
@@ -37,16 +37,16 @@ class GgufGptqPipelineTest {
     @TempDir
     Path tmp;
 
-    static GgufQuantizePipeline.Request request(Path out, GgufQuantizePipeline.GptqOptions gptq, Path model) {
-        return new GgufQuantizePipeline.Request(model, out, LlamaFtype.Q3_K_M, null, gptq == null ? null : CALIB, 4, 128,
+    static GgufRequests.Request request(Path out, GgufGptq.GptqOptions gptq, Path model) {
+        return new GgufRequests.Request(model, out, LlamaFtype.Q3_K_M, null, gptq == null ? null : CALIB, 4, 128,
                 List.of(), false, false, false, 2, gptq);
     }
 
     @Test
     void gptqFileHasTheMixAndDecodesToTheCheckpoint() {
         Path g = tmp.resolve("gptq.gguf"), p = tmp.resolve("plain.gguf");
-        GgufQuantizeReport rep = GgufQuantizePipeline.run(request(g, GPTQ, TINY));
-        GgufQuantizePipeline.run(request(p, null, TINY));
+        GgufQuantizeReport rep = GgufRequests.run(request(g, GPTQ, TINY));
+        GgufRequests.run(request(p, null, TINY));
         assertEquals(42, rep.gptqTensors());
         assertTrue(rep.rtnFallbacks().isEmpty());
         try (GgufFile gf = GgufFile.open(g); GgufFile pf = GgufFile.open(p);
@@ -86,11 +86,28 @@ class GgufGptqPipelineTest {
         }
     }
 
+    /**
+     * A {@code .gguf} input is read in place through its ModelSource: GPTQ from an F32 GGUF of the checkpoint (bf16 →
+     * f32 is exact, and the tokenizer is rebuilt from the GGUF's metadata) writes the same tensors, byte for byte, as
+     * GPTQ from the Hugging Face directory.
+     */
     @Test
-    void gptqNeedsAModelDirectory() {
-        Path gguf = SHARED.resolve("data/gguf/stories260K/stories260K-f32.gguf");
-        BadInputException e = assertThrows(BadInputException.class,
-                () -> GgufQuantizePipeline.run(request(tmp.resolve("x.gguf"), GPTQ, gguf)));
-        assertTrue(e.getMessage().contains("Hugging Face model directory"), e.getMessage());
+    void gptqFromAGgufEqualsGptqFromTheDirectory() throws java.io.IOException {
+        Path f32 = tmp.resolve("tiny-f32.gguf");
+        GgufRequests.run(GgufRequests.Request.convert(TINY, f32, LlamaFtype.ALL_F32, false, 2));
+        Path fromDir = tmp.resolve("dir.gguf"), fromGguf = tmp.resolve("gguf.gguf");
+        GgufRequests.run(request(fromDir, GPTQ, TINY));
+        GgufQuantizeReport rep = GgufRequests.run(request(fromGguf, GPTQ, f32));
+        assertEquals(42, rep.gptqTensors());
+        // metadata differs by construction (a .gguf keeps its own keys, as llama-quantize does); every tensor is the same
+        try (GgufFile a = GgufFile.open(fromDir); GgufFile b = GgufFile.open(fromGguf)) {
+            assertEquals(a.tensorInfos().size(), b.tensorInfos().size());
+            for (int i = 0; i < a.tensorInfos().size(); i++) {
+                GgufTensorInfo x = a.tensorInfos().get(i), y = b.tensorInfos().get(i);
+                assertEquals(x.name(), y.name());
+                assertEquals(x.type(), y.type(), x.name());
+                assertEquals(-1L, a.data(x).mismatch(b.data(y)), x.name());
+            }
+        }
     }
 }

@@ -79,8 +79,8 @@ class GgufImatrixPipelineTest {
         return new Imatrix(e, List.of("synthetic.txt"), 3, 512);
     }
 
-    static GgufQuantizePipeline.Request q4km(Path model, Path out, Path im) {
-        return new GgufQuantizePipeline.Request(model, out, LlamaFtype.Q4_K_M, im, null, 0, 0, List.of(), false, false, false, 2);
+    static GgufRequests.Request q4km(Path model, Path out, Path im) {
+        return new GgufRequests.Request(model, out, LlamaFtype.Q4_K_M, im, null, 0, 0, List.of(), false, false, false, 2);
     }
 
     @Test
@@ -90,8 +90,8 @@ class GgufImatrixPipelineTest {
         Imatrix m = imatrix();
         m.write(im, false);
         Path with = tmp.resolve("with.gguf"), without = tmp.resolve("without.gguf");
-        GgufQuantizeReport r = GgufQuantizePipeline.run(q4km(model, with, im));
-        GgufQuantizePipeline.run(q4km(model, without, null));
+        GgufQuantizeReport r = GgufRequests.run(q4km(model, with, im));
+        GgufRequests.run(q4km(model, without, null));
         assertEquals(7, r.imatrixUsed());
         try (GgufFile src = GgufFile.open(model); GgufFile a = GgufFile.open(with); GgufFile b = GgufFile.open(without)) {
             assertEquals(im.toString(), a.get("quantize.imatrix.file").asString());
@@ -121,7 +121,7 @@ class GgufImatrixPipelineTest {
         e.put("blk.0.ffn_down.weight", new Imatrix.Entry(new float[HIDDEN], new float[] {1}));
         Path im = tmp.resolve("bad.gguf");
         new Imatrix(e, List.of(), 0, 0).write(im, false);
-        BadInputException ex = assertThrows(BadInputException.class, () -> GgufQuantizePipeline.run(q4km(model, tmp.resolve("o.gguf"), im)));
+        BadInputException ex = assertThrows(BadInputException.class, () -> GgufRequests.run(q4km(model, tmp.resolve("o.gguf"), im)));
         assertTrue(ex.getMessage().contains("'blk.0.ffn_down.weight' has 256 values, the tensor needs 512"), ex.getMessage());
     }
 }

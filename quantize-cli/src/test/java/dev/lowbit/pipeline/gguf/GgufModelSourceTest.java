@@ -37,7 +37,7 @@ class GgufModelSourceTest {
     @BeforeAll
     static void export() {
         f32 = tmp.resolve("tiny-f32.gguf");
-        GgufQuantizePipeline.run(GgufQuantizePipeline.Request.convert(TINY, f32, LlamaFtype.ALL_F32, false, 2));
+        GgufRequests.run(GgufRequests.Request.convert(TINY, f32, LlamaFtype.ALL_F32, false, 2));
     }
 
     @Test

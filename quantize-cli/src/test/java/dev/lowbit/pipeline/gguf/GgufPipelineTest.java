@@ -39,14 +39,14 @@ class GgufPipelineTest {
     @TempDir
     Path tmp;
 
-    static GgufQuantizePipeline.Request request(Path model, Path out, LlamaFtype f, List<String> tensorTypes) {
-        return new GgufQuantizePipeline.Request(model, out, f, null, null, 0, 0, tensorTypes, false, false, false, 2);
+    static GgufRequests.Request request(Path model, Path out, LlamaFtype f, List<String> tensorTypes) {
+        return new GgufRequests.Request(model, out, f, null, null, 0, 0, tensorTypes, false, false, false, 2);
     }
 
     @Test
     void f32ExportHoldsTheCheckpointExactly() {
         Path out = tmp.resolve("tiny-f32.gguf");
-        GgufQuantizeReport rep = GgufQuantizePipeline.run(GgufQuantizePipeline.Request.convert(TINY, out, LlamaFtype.ALL_F32, false, 2));
+        GgufQuantizeReport rep = GgufRequests.run(GgufRequests.Request.convert(TINY, out, LlamaFtype.ALL_F32, false, 2));
         assertEquals(27_269_632L, rep.parameters());
         assertEquals(32.0, rep.bitsPerWeight(), 1e-9);
         TensorNames names = TensorNames.forArchitecture("llama");
@@ -90,7 +90,7 @@ class GgufPipelineTest {
     void storiesQ8_0AndQ4_0AreByteIdenticalToLlamaCpp() throws IOException {
         for (LlamaFtype f : List.of(LlamaFtype.Q8_0, LlamaFtype.Q4_0)) {
             Path out = tmp.resolve("st-" + f + ".gguf");
-            GgufQuantizePipeline.run(request(STORIES_F32, out, f, List.of("ffn_down=F16")));
+            GgufRequests.run(request(STORIES_F32, out, f, List.of("ffn_down=F16")));
             Path ref = STORIES.resolve("stories260K-" + f + ".gguf");
             assertEquals(-1L, Files.mismatch(out, ref), f + ": first differing byte");
         }
@@ -100,10 +100,10 @@ class GgufPipelineTest {
     @Test
     void storiesQ4_K_MHasThePlannedTypesAndLlamaCppBytes() {
         Path out = tmp.resolve("st-q4km.gguf");
-        GgufQuantizeReport rep = GgufQuantizePipeline.run(request(STORIES_F32, out, LlamaFtype.Q4_K_M, List.of()));
+        GgufQuantizeReport rep = GgufRequests.run(request(STORIES_F32, out, LlamaFtype.Q4_K_M, List.of()));
         ExportPlan plan;
-        try (GgufFileSourceModel src = GgufFileSourceModel.open(STORIES_F32)) {
-            plan = src.plan(QuantMix.Options.of(LlamaFtype.Q4_K_M));
+        try (var src = dev.lowbit.io.model.ModelSource.open(STORIES_F32)) {
+            plan = GgufLayout.of(src, dev.lowbit.io.export.BitAllocation.llamaCpp(QuantMix.Options.of(LlamaFtype.Q4_K_M))).plan();
         }
         try (GgufFile g = GgufFile.open(out); GgufFile ref = GgufFile.open(STORIES.resolve("stories260K-Q4_K_M.gguf"))) {
             assertEquals(plan.tensors().size(), g.tensorInfos().size());
@@ -124,7 +124,7 @@ class GgufPipelineTest {
     void misfitRowsAreRefusedByNameBeforeAnythingIsWritten() throws IOException {
         Path out = tmp.resolve("misfit.gguf");
         BadInputException e = assertThrows(BadInputException.class,
-                () -> GgufQuantizePipeline.run(request(STORIES_F32, out, LlamaFtype.Q8_0, List.of())));
+                () -> GgufRequests.run(request(STORIES_F32, out, LlamaFtype.Q8_0, List.of())));
         assertTrue(e.getMessage().contains("'blk.0.ffn_down.weight' row 172 vs Q8_0 block 32"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"));
         assertFalse(Files.exists(out));
@@ -138,14 +138,14 @@ class GgufPipelineTest {
         Path theirs = tmp.resolve("exists.gguf");
         Files.writeString(theirs, "keep me");
         assertThrows(BadInputException.class,
-                () -> GgufQuantizePipeline.run(request(STORIES_F32, theirs, LlamaFtype.Q4_0, List.of("ffn_down=F16"))));
-        BadInputException e = assertThrows(BadInputException.class, () -> GgufQuantizePipeline.run(new GgufQuantizePipeline.Request(
+                () -> GgufRequests.run(request(STORIES_F32, theirs, LlamaFtype.Q4_0, List.of("ffn_down=F16"))));
+        BadInputException e = assertThrows(BadInputException.class, () -> GgufRequests.run(new GgufRequests.Request(
                 STORIES_F32, theirs, LlamaFtype.Q4_0, null, null, 0, 0, List.of("ffn_down=F16"), false, false, true, 1)));
         assertTrue(e.getMessage().contains("was not written by lowbit"), e.getMessage());
         assertEquals("keep me", Files.readString(theirs));
         Path out = tmp.resolve("ours.gguf");
-        GgufQuantizePipeline.run(request(STORIES_F32, out, LlamaFtype.Q8_0, List.of("ffn_down=F16")));
-        GgufQuantizePipeline.run(new GgufQuantizePipeline.Request(STORIES_F32, out, LlamaFtype.Q4_0, null, null, 0, 0,
+        GgufRequests.run(request(STORIES_F32, out, LlamaFtype.Q8_0, List.of("ffn_down=F16")));
+        GgufRequests.run(new GgufRequests.Request(STORIES_F32, out, LlamaFtype.Q4_0, null, null, 0, 0,
                 List.of("ffn_down=F16"), false, false, true, 1));
         assertEquals(-1L, Files.mismatch(out, STORIES.resolve("stories260K-Q4_0.gguf")), "one thread gives the same bytes");
     }
@@ -155,10 +155,10 @@ class GgufPipelineTest {
         Path q8 = STORIES.resolve("stories260K-Q8_0.gguf");
         Path out = tmp.resolve("re.gguf");
         BadInputException e = assertThrows(BadInputException.class,
-                () -> GgufQuantizePipeline.run(request(q8, out, LlamaFtype.Q4_0, List.of("ffn_down=F16"))));
+                () -> GgufRequests.run(request(q8, out, LlamaFtype.Q4_0, List.of("ffn_down=F16"))));
         assertTrue(e.getMessage().contains("is already Q8_0"), e.getMessage());
         assertFalse(Files.exists(out));
-        GgufQuantizeReport r = GgufQuantizePipeline.run(new GgufQuantizePipeline.Request(q8, out, LlamaFtype.Q4_0, null, null,
+        GgufQuantizeReport r = GgufRequests.run(new GgufRequests.Request(q8, out, LlamaFtype.Q4_0, null, null,
                 0, 0, List.of("ffn_down=F16"), false, true, false, 2));
         assertEquals(31, r.typeCounts().get("Q4_0"));
         try (GgufFile g = GgufFile.open(out)) {

@@ -16,11 +16,11 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /** Runs the real CLI in-process ({@link Main#execute}) and keeps what a user would see. */
-record CliRun(int code, String out, String err) {
+public record CliRun(int code, String out, String err) {
     static final Path SHARED = SharedData.root();
     static final Path TINY = SHARED.resolve("models/tiny-llama-code");
 
-    static CliRun run(String... args) {
+    public static CliRun run(String... args) {
         PrintStream oldOut = System.out, oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.SharedData;
 import dev.lowbit.io.arch.TensorRole;
 import dev.lowbit.io.hf.DequantizingSource;
@@ -222,5 +223,47 @@ class TransformStepTest {
         assertTrue(seen.lossSame < 1e-9, "function-preserving fold: " + seen.lossSame);
         assertTrue(seen.lossBroken > 1e3 * Math.max(seen.lossSame, 1e-12), "broken fold: " + seen.lossBroken);
         assertTrue(seen.lossQuantized > 1e3 * Math.max(seen.lossSame, 1e-12), "4-bit fake quantization: " + seen.lossQuantized);
+    }
+
+    /**
+     * A recipe of transforms only writes the transformed fp checkpoint (format safetensors): the changed tensors in
+     * f32, every other tensor with its source bytes, the source's config.json without a quantization_config.
+     */
+    @Test
+    void transformsOnlyWriteTheFpCheckpoint() throws IOException {
+        Seen seen = new Seen();
+        StepRegistry registry = registry(seen);
+        Recipe recipe = new Recipe(List.of(step("balance", "{}")), List.of(), null, Output.of(Output.SAFETENSORS), 0)
+                .validate("test", registry);
+        Path out = tmp.resolve("fp");
+        QuantizePipeline.run(MODEL, out, recipe, null, false, 2, QuantizePipeline.Listener.NONE, registry);
+        try (TensorSource original = ShardedSafetensors.open(MODEL); TensorSource written = ShardedSafetensors.open(out)) {
+            assertEquals(original.names().stream().sorted().toList(), written.names().stream().sorted().toList());
+            int changed = 0;
+            for (String name : original.names()) {
+                boolean folded = name.endsWith("input_layernorm.weight") || name.matches(".*\\.(q|k|v)_proj\\.weight");
+                if (!folded) {
+                    assertArrayEquals(original.tensor(name).data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE),
+                            written.tensor(name).data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), name);
+                    continue;
+                }
+                assertEquals(DType.F32, written.tensor(name).dtype(), name);
+                float[] w = original.tensor(name).toFloatArray();
+                long[] shape = original.tensor(name).shape().dims();
+                int cols = (int) shape[shape.length - 1];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = name.endsWith("layernorm.weight") ? w[i] / scale(i % cols) : w[i] * scale(i % cols);
+                }
+                assertArrayEquals(w, written.tensor(name).toFloatArray(), 0f, name);
+                changed++;
+            }
+            assertEquals(6 * 4, changed);
+        }
+        String config = Files.readString(out.resolve("config.json"));
+        assertTrue(!config.contains("quantization_config"), config);
+        BadInputException quantizes = org.junit.jupiter.api.Assertions.assertThrows(BadInputException.class,
+                () -> new Recipe(List.of(step("balance", "{}"), step("rtn", "{}")), List.of(), null,
+                        Output.of(Output.SAFETENSORS), 0).validate("test", registry));
+        assertTrue(quantizes.userMessage().contains("fp checkpoint of a recipe of transforms only"), quantizes.userMessage());
     }
 }
