@@ -26,8 +26,8 @@ record RunConfig(String outDir, String java, String classPath, List<String> jvmF
         List<String> flags = new ArrayList<>(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Dai.djl.offline=true"));
         if (heap != null) flags.add("-Xmx" + heap);
-        String shared = System.getProperty("lowbit.shared");
-        if (shared != null) flags.add("-Dlowbit.shared=" + shared);
+        String shared = System.getProperty(dev.lowbit.io.SharedData.PROPERTY);
+        if (shared != null) flags.add("-D" + dev.lowbit.io.SharedData.PROPERTY + "=" + shared);
         return new RunConfig(outDir, java, System.getProperty("java.class.path"), flags, threads);
     }
 
