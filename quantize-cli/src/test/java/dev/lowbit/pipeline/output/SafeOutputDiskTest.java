@@ -63,7 +63,7 @@ class SafeOutputDiskTest {
         refusedWith(inNamespace(mount, "size=4m", "quantize", model.toString(), "-o", dir.toString(), "--method", "rtn", "-q"),
                 "lowbit: " + dir + ": cannot write: no space left on device");
         refusedWith(inNamespace(mount, "size=4m", "quantize", model.toString(), "-o", file.toString(), "--format", "gguf",
-                "--type", "Q4_0"), "lowbit: " + file + ": cannot write: no space left on device");
+                "--type", "Q4_0", "-q"), "lowbit: " + file + ": cannot write: no space left on device");
     }
 
     @Test

@@ -177,7 +177,7 @@ class SafeOutputTest {
         assertEquals("q.gguf", sidecar.path("output").asText());
         assertEquals(Files.size(q), sidecar.path("output_bytes").asLong());
         assertEquals(Manifest.sha256(q), sidecar.path("output_sha256").asText());
-        assertEquals("Q4_0", sidecar.path("recipe").path("type").asText());
+        assertEquals("Q4_0", sidecar.path("recipe").path("output").path("type").asText(), sidecar.toString());
 
         Path ids = tmp.resolve("ids.i32");
         Path data = tmp.resolve("text.txt");
