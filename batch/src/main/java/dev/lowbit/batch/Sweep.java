@@ -165,7 +165,13 @@ record Sweep(Path file, List<JobSpec> jobs, Evaluation evaluation, List<Gate> ga
         List<String> methods = texts(t, "/grid/methods", g.get("methods"), null);
         List<String> formats = texts(t, "/grid/formats", g.get("formats"), "gptq");
         List<String> types = texts(t, "/grid/types", g.get("types"), "Q4_K_M");
-        for (int i = 0; i < methods.size(); i++) StepRegistry.DEFAULT.get(t.at("/grid/methods/" + i), methods.get(i));
+        for (int i = 0; i < methods.size(); i++) {
+            var step = StepRegistry.DEFAULT.get(t.at("/grid/methods/" + i), methods.get(i));
+            if (step.role() != dev.lowbit.pipeline.steps.StepType.Role.QUANTIZER) {
+                throw t.error("/grid/methods/" + i, "'" + methods.get(i) + "' is a transform step, not a quantizer: "
+                        + "grid methods are quantizers; put transforms in a recipe (steps: [" + methods.get(i) + ", rtn])");
+            }
+        }
         for (int i = 0; i < formats.size(); i++) {
             if (!FORMATS.contains(formats.get(i))) {
                 throw t.error("/grid/formats/" + i, "unknown format '" + formats.get(i) + "' (supported: gptq, compressed-tensors, gguf)");

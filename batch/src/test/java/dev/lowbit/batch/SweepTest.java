@@ -66,7 +66,9 @@ class SweepTest {
 
     @Test
     void unknownMethodNamesItsLine() throws IOException {
-        refused(acceptance(MODEL).replace("methods: [rtn, gptq]", "methods:\n    - rtn\n    - awq"), "- awq", "unknown step 'awq'");
+        refused(acceptance(MODEL).replace("methods: [rtn, gptq]", "methods:\n    - rtn\n    - awqq"), "- awqq", "unknown step 'awqq'");
+        refused(acceptance(MODEL).replace("methods: [rtn, gptq]", "methods:\n    - rtn\n    - awq"), "- awq",
+                "'awq' is a transform step, not a quantizer");
     }
 
     @Test
