@@ -92,6 +92,11 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--four-over-six", paramLabel = "off|mse|weighted", description = "--scheme nvfp4: per block, the block maximum on 4 or on 6, whichever reconstructs better (weighted: by diag(H), gptq only)")
     String fourOverSix;
 
+    @Option(names = "--input-activations", paramLabel = "fp8-token", description = "declare run-time activation quantization "
+            + "in the written checkpoint (compressed-tensors input_activations, applied by evaluate and by vLLM): fp8-token with "
+            + "--scheme fp8 is W8A8-FP8 (llm-compressor's FP8_DYNAMIC)")
+    String inputActivations;
+
     @Option(names = "--mx-exponent", paramLabel = "RULE", description = "--scheme mx*: ocp (= ggml, default) | compressed-tensors | modelopt: how a block's E8M0 exponent follows from its maximum")
     String mxExponent;
 
@@ -193,7 +198,7 @@ final class QuantizeCommand implements Callable<Integer> {
             "--act-order", "--static-groups", "--damp", "--block-size", "--calib", "--calib-samples", "--calib-seqlen",
             "--calib-random", "--format", "--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize",
             "--allow-rtn-fallback", "--search-importance",
-            "--targets", "--ignore", "--seed");
+            "--targets", "--ignore", "--seed", "--input-activations");
     private static final List<String> GRID_FLAGS = List.of("--bits", "--group-size", "--sym", "--mse-clip");
     private static final List<String> GPTQ_FLAGS = List.of("--act-order", "--static-groups", "--damp", "--block-size");
     private static final List<String> GGUF_FLAGS = List.of("--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize");
@@ -336,8 +341,9 @@ final class QuantizeCommand implements Callable<Integer> {
             if (eq <= 0 || eq == s.length() - 1) throw new Main.UsageException("--tensor-type expects REGEX=TYPE, got '" + s + "'");
             overrides.add(SchemeOverride.ofType(s.substring(0, eq), s.substring(eq + 1).strip()));
         }
+        if (gguf) refuse(List.of("--input-activations"), "%s does not apply to --format gguf: llama.cpp quantizes activations by the weight type");
         Output out = gguf ? new Output(Output.GGUF, type, pure, imatrix == null ? null : imatrix.toString(), allowRequantize)
-                : Output.of(format);
+                : Output.of(format).withInputActivations(inputActivations);
         List<Step> steps = new ArrayList<>();
         if (rotate) steps.add(new Step("rotate", List.of(), List.of(), JsonNodeFactory.instance.objectNode().put("seed", seed)));
         if (awq) {

@@ -77,7 +77,7 @@ public final class LlamaRunner implements AutoCloseable {
     private static ActivationQuantizer declaredActivations(LlamaConfig config, ModelSource model) {
         dev.lowbit.io.quant.ActivationScheme scheme = model.activationScheme();
         if (scheme == null) return ActivationQuantizer.NONE;
-        if (scheme.dynamic()) return IntActivations.dynamic(scheme);
+        if (scheme.dynamic()) return ScaledActivations.dynamic(scheme);
         float[][] scales = new float[config.numLayers()][LinearInput.values().length];
         for (int layer = 0; layer < config.numLayers(); layer++) {
             for (LinearInput in : LinearInput.values()) {
@@ -86,7 +86,7 @@ public final class LlamaRunner implements AutoCloseable {
                 scales[layer][in.ordinal()] = s;
             }
         }
-        return new IntActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
+        return new ScaledActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
     }
 
     /**

@@ -284,7 +284,7 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
                 List<String> ignore = new ArrayList<>(List.of("lm_head"));
                 ignore.addAll(leftOut);
                 cfg.set("quantization_config", dev.lowbit.io.quant.FloatSchemes.isFloat(scheme)
-                        ? CtConfig.floatQuantizationConfig(scheme, false, ignore)
+                        ? CtConfig.floatQuantizationConfig(scheme, "fp8-token".equals(plan.recipe().output().inputActivations()), ignore)
                         : overridden.isEmpty()
                         ? CtConfig.quantizationConfig(scheme, q.actOrder() ? "weight" : null, ignore)
                         : CtConfig.quantizationConfig(groups(), q.actOrder() ? "weight" : null, ignore));
