@@ -191,7 +191,10 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
         if (Output.AWQ.equals(format)) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
-        if (Output.TRIT_PLANES.equals(format)) return TritPlaneTensors.pack(q, TritPacking.forCodeBits(q.scheme().codeBits())).specs(module);
+        if (Output.TRIT_PLANES.equals(format)) {
+            TritPacking packing = TritPacking.forCodeBits(q.scheme().codeBits());
+            return TritPlaneTensors.pack(q, packing, packing == TritPacking.BITS1).specs(module);
+        }
         if (dev.lowbit.io.quant.FloatSchemes.isFloat(q.scheme())) {
             return dev.lowbit.pipeline.quantize.FloatTensorSpecs.of(module, dev.lowbit.io.ct.CtFloatPacking.pack(q),
                     q.scheme().element() == QuantScheme.ElementType.E5M2);
