@@ -214,6 +214,32 @@ public final class LlamaRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * The normed MLP input of layer {@code layer} from the residual stream after attention {@code x1 [rows, D]}
+     * (post-attention RMSNorm): what {@link #mlp} takes. AWQ's sub-block losses recompute it when the norm changed.
+     */
+    public NDArray mlpInput(int layer, NDArray x1) {
+        LayerWeights w = layer(layer);
+        try (NDScope scope = new NDScope()) {
+            NDArray m = rmsNorm(x1, w.postAttentionNorm);
+            NDScope.unregister(m);
+            return m;
+        }
+    }
+
+    /** down_proj's input silu(m·gateᵀ)·(m·upᵀ) (R4 applied when online) from the normed MLP input {@code m [rows, D]}. */
+    public NDArray downInput(int layer, NDArray m) {
+        LayerWeights w = layer(layer);
+        NDArray[] captured = new NDArray[1];
+        try (NDScope scope = new NDScope()) {
+            mlpBlock(layer, w, m, (l, in, x) -> {
+                if (in == LinearInput.DOWN) captured[0] = x;
+            }, LinearInput.DOWN);
+            NDScope.unregister(captured[0]);
+            return captured[0];
+        }
+    }
+
     /** Input norm, q/k/v, RoPE, grouped-query attention, o_proj: {@code [B·T, D]}; null when stopped at {@code until}. */
     private NDArray attentionBlock(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
         long b = x.getShape().get(0);
