@@ -90,6 +90,8 @@ public final class AwqTransform implements WeightTransform {
         TensorSet t = ctx.tensors();
         // per input channel the scale folded into each Linear input so far (the clip search rescales H by it)
         Map<TensorRole, float[]> folded = new EnumMap<>(TensorRole.class);
+        long start = System.nanoTime();
+        List<String> report = new ArrayList<>();
         if (config.scale()) {
             for (ModelArchitecture.Balance b : ctx.architecture().balances()) {
                 String skip = Balances.skipReason(ctx, b);
@@ -108,20 +110,27 @@ public final class AwqTransform implements WeightTransform {
                                 TensorRole role = b.to().get(i);
                                 float[] w = l.weight().clone();
                                 ScaleFold.multiplyColumns(w, l.rows(), l.cols(), s);
-                                float[] q = ctx.loss().fakeQuantize(role, w);
-                                if (q == w) q = w.clone();
+                                float[] q = ctx.loss().fakeQuantize(role, w); // a new array, or w itself
                                 ScaleFold.divideColumns(q, l.rows(), l.cols(), s);
                                 candidate.put(role, q);
                             }
                             return ctx.loss().blockLoss(block, candidate);
                         });
                 alphas.put(Balances.label(ctx, b), r.alpha());
+                report.add(String.join(",", b.to().stream().map(x -> x.name().toLowerCase(java.util.Locale.ROOT)).toList())
+                        + (Double.isNaN(r.alpha()) ? " identity" : String.format(java.util.Locale.ROOT, " α=%.2f", r.alpha()))
+                        + String.format(java.util.Locale.ROOT, " %.1f s", (System.nanoTime() - start) / 1e9));
+                start = System.nanoTime();
                 if (Double.isNaN(r.alpha())) continue;
                 Balances.fold(ctx, t, b, r.scales());
                 for (TensorRole to : b.to()) folded.put(to, r.scales());
             }
         }
-        if (config.clip()) clip(ctx, t, folded);
+        if (config.clip()) {
+            clip(ctx, t, folded);
+            report.add(String.format(java.util.Locale.ROOT, "clip %.1f s", (System.nanoTime() - start) / 1e9));
+        }
+        notices.accept("awq: layer " + ctx.layer() + ": " + String.join("; ", report));
     }
 
     private void clip(LayerContext ctx, TensorSet t, Map<TensorRole, float[]> folded) {
