@@ -365,6 +365,25 @@ public final class LlamaRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops a {@link #setLinearWeight} substitution: later runs read the weight from the model again (only that
+     * weight is reloaded). AWQ's scale search swaps each candidate in and out this way.
+     */
+    public void clearLinearWeight(int layer, Linear linear) {
+        Map<Linear, float[]> o = overrides.get(layer);
+        if (o == null || o.remove(linear) == null) return;
+        if (o.isEmpty()) overrides.remove(layer);
+        LayerWeights cached = layers.get(layer);
+        if (cached == null) return;
+        if ("lut".equals(System.getProperty("lowbit.trit.kernel"))) { // the trit path decides per tensor: reload all
+            releaseLayer(layer);
+            return;
+        }
+        long[] shape = linearShape(linear);
+        NDArray old = cached.weight.put(linear, load(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
+        if (old != null) old.close();
+    }
+
     /** The f32 weight {@code [out, in]} currently used for {@code linear} in {@code layer} (substituted or original). */
     public float[] linearWeight(int layer, Linear linear) {
         float[] o = overrides.getOrDefault(layer, Map.of()).get(linear);

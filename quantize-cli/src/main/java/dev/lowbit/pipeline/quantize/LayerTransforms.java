@@ -297,6 +297,8 @@ final class LayerTransforms {
         private NDArray residual; // [W·T, D] sample + attention(sample)
         /** Per block: the fingerprint of its current tensors, its input (MLP: m; DOWN: down's input) and fp output. */
         private final Map<LayerLoss.Block, Ref> refs = new java.util.EnumMap<>(LayerLoss.Block.class);
+        /** Overlay entries the references replaced: their values before (null: not replaced), restored on close. */
+        private final Map<String, float[]> saved = new LinkedHashMap<>();
 
         private record Ref(long fingerprint, NDArray input, float[] output) {}
 
@@ -337,17 +339,28 @@ final class LayerTransforms {
         @Override
         public double blockLoss(LayerLoss.Block block, Map<TensorRole, float[]> weights) {
             Ref ref = reference(block);
-            Map<String, float[]> swap = new LinkedHashMap<>(currentOf(block));
-            for (Map.Entry<TensorRole, float[]> e : weights.entrySet()) {
-                if (!BLOCK_ROLES.get(block).contains(e.getKey())) throw new IllegalArgumentException(e.getKey() + " is not in the " + block + " block");
-                swap.put(name(e.getKey()), e.getValue());
+            for (TensorRole r : weights.keySet()) {
+                if (!BLOCK_ROLES.get(block).contains(r) || r.kind() != TensorRole.Kind.LINEAR) {
+                    throw new IllegalArgumentException(r + " is not a Linear of the " + block + " block");
+                }
             }
             float[] out;
             if (block == LayerLoss.Block.DOWN) {
-                float[] w = swap.get(name(TensorRole.DOWN));
-                out = downOutput(ref.input(), w);
+                float[] w = weights.get(TensorRole.DOWN);
+                out = downOutput(ref.input(), w != null ? w : current.read(name(TensorRole.DOWN)));
             } else {
-                out = overlaid(swap, () -> run(block, ref.input()));
+                // the block's current tensors are in the overlay (reference); only the candidate Linears are swapped
+                List<Linear> swapped = new ArrayList<>();
+                try {
+                    for (Map.Entry<TensorRole, float[]> e : weights.entrySet()) {
+                        Linear l = linearOf(e.getKey());
+                        runner.setLinearWeight(layer, l, e.getValue());
+                        swapped.add(l);
+                    }
+                    out = run(block, ref.input());
+                } finally {
+                    for (Linear l : swapped) runner.clearLinearWeight(layer, l);
+                }
             }
             return mse(out, ref.output());
         }
@@ -374,6 +387,10 @@ final class LayerTransforms {
             return m;
         }
 
+        /**
+         * The block's reference on the sample, recomputed when its current tensors changed (a fold): they go into the
+         * overlay for the rest of this layer's transforms (restored in {@link #close()}), so candidates only swap Linears.
+         */
         private Ref reference(LayerLoss.Block block) {
             Map<String, float[]> cur = currentOf(block);
             long fp = 17;
@@ -381,24 +398,25 @@ final class LayerTransforms {
             Ref ref = refs.get(block);
             if (ref != null && ref.fingerprint() == fp) return ref;
             if (ref != null && ref.input() != null) ref.input().close();
-            final long fingerprint = fp;
-            Ref fresh = overlaid(cur, () -> {
-                switch (block) {
-                    case ATTENTION -> {
-                        return new Ref(fingerprint, null, run(block, null));
-                    }
-                    case MLP -> {
-                        NDArray m = runner.mlpInput(layer, residual());
-                        return new Ref(fingerprint, m, run(block, m));
-                    }
-                    default -> {
-                        try (NDArray m = runner.mlpInput(layer, residual())) {
-                            NDArray act = runner.downInput(layer, m);
-                            return new Ref(fingerprint, act, downOutput(act, cur.get(name(TensorRole.DOWN))));
-                        }
+            for (Map.Entry<String, float[]> e : cur.entrySet()) {
+                String n = e.getKey();
+                if (!saved.containsKey(n)) saved.put(n, model.isReplaced(n) ? model.readAll(n) : null);
+                model.put(n, model.shape(n), e.getValue());
+            }
+            runner.releaseLayer(layer);
+            Ref fresh = switch (block) {
+                case ATTENTION -> new Ref(fp, null, run(block, null));
+                case MLP -> {
+                    NDArray m = runner.mlpInput(layer, residual());
+                    yield new Ref(fp, m, run(block, m));
+                }
+                case DOWN -> {
+                    try (NDArray m = runner.mlpInput(layer, residual())) {
+                        NDArray act = runner.downInput(layer, m);
+                        yield new Ref(fp, act, downOutput(act, cur.get(name(TensorRole.DOWN))));
                     }
                 }
-            });
+            };
             refs.put(block, fresh);
             return fresh;
         }
@@ -494,8 +512,18 @@ final class LayerTransforms {
             return v;
         }
 
+        private static Linear linearOf(TensorRole role) {
+            for (Linear l : Linear.values()) if (Architecture.role(l) == role) return l;
+            throw new IllegalArgumentException(role + " is not a Linear");
+        }
+
         @Override
         public void close() {
+            for (Map.Entry<String, float[]> e : saved.entrySet()) {
+                if (e.getValue() == null) model.remove(e.getKey());
+                else model.put(e.getKey(), model.shape(e.getKey()), e.getValue());
+            }
+            if (!saved.isEmpty()) runner.releaseLayer(layer);
             if (reference != null) reference.forEach(NDArray::close);
             for (Ref r : refs.values()) if (r.input() != null) r.input().close();
             if (residual != null) residual.close();
