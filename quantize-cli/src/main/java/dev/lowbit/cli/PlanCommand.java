@@ -58,6 +58,14 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--uniform-layers", description = "every layer's Linear of one kind (attn_q, ffn_down, ...) takes the same type")
     boolean uniformLayers;
 
+    @Option(names = "--sensitivity", defaultValue = "hessian", paramLabel = "hessian|kl",
+            description = "how a candidate is scored: hessian = tr(ΔW H ΔWᵀ)/n of the Linear alone (fast); kl = KL divergence of the "
+                    + "model's output with only that Linear quantized, over --kl-windows calibration windows (sees how later layers amplify an error)")
+    String sensitivity;
+
+    @Option(names = "--kl-windows", paramLabel = "N", description = "--sensitivity kl: calibration windows the KL is measured on (default: 8)")
+    Integer klWindows;
+
     @Option(names = "--sensitivities", paramLabel = "REPORT", description = "reuse the sensitivity table of an earlier --report instead of measuring")
     Path sensitivities;
 
@@ -102,6 +110,22 @@ final class PlanCommand implements Callable<Integer> {
             case "gptq" -> SensitivityPass.Method.GPTQ;
             default -> throw new Main.UsageException("--method must be rtn or gptq, not '" + method + "'");
         };
+        int kl = switch (sensitivity) {
+            case "hessian" -> {
+                if (klWindows != null) throw new Main.UsageException("--kl-windows applies to --sensitivity kl only");
+                yield 0;
+            }
+            case "kl" -> {
+                if (klWindows != null && (klWindows < 1 || klWindows > calibSamples)) {
+                    throw new Main.UsageException("--kl-windows must be 1.." + calibSamples + " (the calibration windows), got " + klWindows);
+                }
+                yield klWindows == null ? Math.min(8, calibSamples) : klWindows;
+            }
+            default -> throw new Main.UsageException("--sensitivity must be hessian or kl, not '" + sensitivity + "'");
+        };
+        if (sensitivities != null && (kl > 0 || klWindows != null)) {
+            throw new Main.UsageException("--sensitivity kl does not apply with --sensitivities REPORT: the report's scores are reused as they are");
+        }
         List<GgmlType> types = new ArrayList<>();
         for (String c : candidates) {
             try {
@@ -121,7 +145,7 @@ final class PlanCommand implements Callable<Integer> {
         }
         int t = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         PlanPipeline.Report r = PlanPipeline.run(new PlanPipeline.Request(model, output, budget, baseMix, calib, calibSamples,
-                calibSeqlen, types, m, sensitivities, pins, uniformLayers, report, plot, force, t, timeLimit, measured, imatrix),
+                calibSeqlen, types, m, sensitivities, pins, uniformLayers, report, plot, force, t, timeLimit, measured, imatrix, kl),
                 quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
         System.out.print(PlanText.render(r));
         return 0;

@@ -48,6 +48,9 @@ class PlanCommandTest {
         "--budget Q3_K_M --measured Q9_K=14.1          | --measured",
         "--budget Q3_K_M --method gptq --imatrix x.dat | --imatrix",
         "--budget Q3_K_M --measured plan=-1            | --measured",
+        "--budget Q3_K_M --kl-windows 4                | --kl-windows",
+        "--budget Q3_K_M --sensitivity fisher          | --sensitivity",
+        "--budget Q3_K_M --sensitivity kl --kl-windows 500 | --kl-windows",
     })
     void refusedWithOneLineBeforeAnyWork(String args, String named) {
         CliRun r = plan(args.strip().split(" +"));

@@ -77,7 +77,7 @@ public final class LlamaRunner implements AutoCloseable {
     private static ActivationQuantizer declaredActivations(LlamaConfig config, ModelSource model) {
         dev.lowbit.io.quant.ActivationScheme scheme = model.activationScheme();
         if (scheme == null) return ActivationQuantizer.NONE;
-        if (scheme.dynamic()) return IntActivations.dynamic(scheme);
+        if (scheme.dynamic()) return ScaledActivations.dynamic(scheme);
         float[][] scales = new float[config.numLayers()][LinearInput.values().length];
         for (int layer = 0; layer < config.numLayers(); layer++) {
             for (LinearInput in : LinearInput.values()) {
@@ -86,7 +86,7 @@ public final class LlamaRunner implements AutoCloseable {
                 scales[layer][in.ordinal()] = s;
             }
         }
-        return new IntActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
+        return new ScaledActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
     }
 
     /**
@@ -481,9 +481,7 @@ public final class LlamaRunner implements AutoCloseable {
 
     /**
      * Trit-plane weights (ternary planes, equal groups) in the LUT kernel's layout when {@code -Dlowbit.trit.kernel=lut}
-     * asks for it; null otherwise (the dequantized f32 weight through DJL's matmul, the default). Opt-in: on whole
-     * 128-token windows of a 42-Linear trit-plane model the LUT path's logits differ from the f32 path's by up to 8.9
-     * although each GEMV matches to 2e-7 (suspect: an input that is a non-contiguous view read by toFloatArray).
+     * asks for it; null otherwise (the dequantized f32 weight through DJL's matmul, the default).
      */
     private dev.lowbit.kernels.trit.TritMatrix tritMatrix(String name, long[] shape) {
         if (!"lut".equals(System.getProperty("lowbit.trit.kernel"))) return null;
@@ -509,7 +507,11 @@ public final class LlamaRunner implements AutoCloseable {
             int n = in.length / trit.cols();
             float[] out = new float[n * trit.rows()];
             dev.lowbit.kernels.trit.TritLut.chosen().gemm(trit, in, n, out);
-            y = manager.create(out, new Shape(n, trit.rows()));
+            // manager.create wraps a Java direct buffer that DJL drops when that array is closed; a view of it (the
+            // layer output is a reshape of down_proj's) would then read freed memory. A clone is owned by PyTorch.
+            try (NDArray wrapped = manager.create(out, new Shape(n, trit.rows()))) {
+                y = wrapped.duplicate();
+            }
         } else {
             y = x.matMul(w.weight.get(l).transpose());
         }
