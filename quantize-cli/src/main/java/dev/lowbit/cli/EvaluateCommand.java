@@ -77,7 +77,10 @@ final class EvaluateCommand implements Callable<Integer> {
         EvalResult r;
         // a .gguf model or baseline is read in place, rows dequantized as the runner loads them
         try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
-            r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch, act), progress);
+            EvalRequest req = new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch, act);
+            // an exported .onnx model runs on ONNX Runtime, the same protocols and figures
+            r = dev.lowbit.calib.onnx.OrtEvaluator.isOnnx(model) ? dev.lowbit.calib.onnx.OrtEvaluator.evaluate(req, progress)
+                    : Evaluator.evaluate(req, progress);
         }
         // a CI gate reads the exit code: a perplexity or comparison that is not a number is a failure, not a result
         requireFinite("perplexity", r.perplexity());
