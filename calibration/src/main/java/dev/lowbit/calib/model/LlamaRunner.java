@@ -214,6 +214,32 @@ public final class LlamaRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * The normed MLP input of layer {@code layer} from the residual stream after attention {@code x1 [rows, D]}
+     * (post-attention RMSNorm): what {@link #mlp} takes. AWQ's sub-block losses recompute it when the norm changed.
+     */
+    public NDArray mlpInput(int layer, NDArray x1) {
+        LayerWeights w = layer(layer);
+        try (NDScope scope = new NDScope()) {
+            NDArray m = rmsNorm(x1, w.postAttentionNorm);
+            NDScope.unregister(m);
+            return m;
+        }
+    }
+
+    /** down_proj's input silu(m·gateᵀ)·(m·upᵀ) (R4 applied when online) from the normed MLP input {@code m [rows, D]}. */
+    public NDArray downInput(int layer, NDArray m) {
+        LayerWeights w = layer(layer);
+        NDArray[] captured = new NDArray[1];
+        try (NDScope scope = new NDScope()) {
+            mlpBlock(layer, w, m, (l, in, x) -> {
+                if (in == LinearInput.DOWN) captured[0] = x;
+            }, LinearInput.DOWN);
+            NDScope.unregister(captured[0]);
+            return captured[0];
+        }
+    }
+
     /** Input norm, q/k/v, RoPE, grouped-query attention, o_proj: {@code [B·T, D]}; null when stopped at {@code until}. */
     private NDArray attentionBlock(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
         long b = x.getShape().get(0);
@@ -337,6 +363,25 @@ public final class LlamaRunner implements AutoCloseable {
             NDArray old = cached.weight.put(linear, persistent(w, shape));
             if (old != null) old.close();
         }
+    }
+
+    /**
+     * Drops a {@link #setLinearWeight} substitution: later runs read the weight from the model again (only that
+     * weight is reloaded). AWQ's scale search swaps each candidate in and out this way.
+     */
+    public void clearLinearWeight(int layer, Linear linear) {
+        Map<Linear, float[]> o = overrides.get(layer);
+        if (o == null || o.remove(linear) == null) return;
+        if (o.isEmpty()) overrides.remove(layer);
+        LayerWeights cached = layers.get(layer);
+        if (cached == null) return;
+        if ("lut".equals(System.getProperty("lowbit.trit.kernel"))) { // the trit path decides per tensor: reload all
+            releaseLayer(layer);
+            return;
+        }
+        long[] shape = linearShape(linear);
+        NDArray old = cached.weight.put(linear, load(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
+        if (old != null) old.close();
     }
 
     /** The f32 weight {@code [out, in]} currently used for {@code linear} in {@code layer} (substituted or original). */
