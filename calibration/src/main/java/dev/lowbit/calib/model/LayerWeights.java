@@ -18,11 +18,15 @@ final class LayerWeights implements AutoCloseable {
     NDArray postAttentionNorm;
     NDArray qNorm;
     NDArray kNorm;
+    /** Native memory the arrays above were created on (not left to the garbage collector), freed after them. */
+    final java.util.List<java.lang.foreign.Arena> memory = new java.util.ArrayList<>();
 
     @Override
     public void close() {
         weight.values().forEach(NDArray::close);
         bias.values().forEach(NDArray::close);
         for (NDArray a : new NDArray[] {inputNorm, postAttentionNorm, qNorm, kNorm}) if (a != null) a.close();
+        memory.forEach(java.lang.foreign.Arena::close);
+        memory.clear();
     }
 }
