@@ -18,6 +18,7 @@ mkdir -p "$out"
 
 declare -A FLAGS=(
   [fp8]="--method rtn --scheme fp8"
+  [w8a8-fp8]="--method rtn --scheme fp8 --input-activations fp8-token"
   [mxfp4-ocp]="--method rtn --scheme mxfp4 --mx-exponent ocp"
   [mxfp4-ct]="--method rtn --scheme mxfp4 --mx-exponent compressed-tensors"
   [mxfp4-modelopt]="--method rtn --scheme mxfp4 --mx-exponent modelopt"
@@ -29,7 +30,7 @@ declare -A FLAGS=(
   [int4-g32-rtn]="--method rtn --bits 4 --group-size 32 --format compressed-tensors"
   [int4-g32-gptq]="--method gptq --bits 4 --group-size 32 --format compressed-tensors"
 )
-rows=${ROWS:-"fp fp8 mxfp4-ocp mxfp4-ct mxfp4-modelopt nvfp4 nvfp4-4over6 gptq-nvfp4 gptq-nvfp4-4over6 gptq-mxfp4 int4-g32-rtn int4-g32-gptq"}
+rows=${ROWS:-"fp fp8 w8a8-fp8 mxfp4-ocp mxfp4-ct mxfp4-modelopt nvfp4 nvfp4-4over6 gptq-nvfp4 gptq-nvfp4-4over6 gptq-mxfp4 int4-g32-rtn int4-g32-gptq"}
 
 ppl() { "$root/lowbit" evaluate "$1" --data "$shared/data/eval_code.txt" --max-windows "$windows" --json | python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["perplexity"])'; }
 

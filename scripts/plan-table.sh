@@ -10,6 +10,7 @@
 #   METHOD=rtn|gptq                          how candidates are scored and the recipe quantizes (default rtn: the
 #                                            types' importance-weighted search, what llama-quantize does with an imatrix)
 #   THREADS=2                                threads for plan, quantize, evaluate and llama-perplexity
+#   SENSITIVITY=hessian|kl                   how the sensitivity pass scores a candidate (default hessian)
 #   PLAN_ARGS="--candidates Q2_K,Q3_K,Q4_K"  extra options for lowbit plan
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,8 +40,9 @@ echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 sens=""
 for mix in "${mixes[@]}"; do
   p="$out/$mix-$method"
+  if [ -n "$sens" ]; then scoring=(--sensitivities "$sens"); else scoring=(--sensitivity "${SENSITIVITY:-hessian}"); fi
   "$root/lowbit" plan "$model" --budget "$mix" --calib "$calib" --method "$method" --threads "$threads" --force -q \
-    -o "$p.plan.json" --report "$p.report.json" --plot "$p.svg" ${sens:+--sensitivities "$sens"} ${PLAN_ARGS:-} > "$p.plan.txt"
+    -o "$p.plan.json" --report "$p.report.json" --plot "$p.svg" "${scoring[@]}" ${PLAN_ARGS:-} > "$p.plan.txt"
   [ -n "$sens" ] || { cp "$p.report.json" "$out/sensitivities-$method.json"; sens="$out/sensitivities-$method.json"; }
   "$root/lowbit" quantize "$model" -o "$p.gguf" --recipe "$p.plan.json" --threads "$threads" --force -q > /dev/null
   pl=$(ppl_lowbit "$p.gguf"); pc=$(ppl_llama "$p.gguf")

@@ -88,6 +88,7 @@ public final class BatchCommand implements Callable<Integer>, ExtraCommand {
         }
         Path dir = out.toAbsolutePath().normalize();
         if (Files.exists(dir) && !Files.isDirectory(dir)) throw new BadInputException(out, "exists and is not a directory");
+        claim(dir, out);
         Files.createDirectories(dir.resolve("jobs"));
 
         int cores = Runtime.getRuntime().availableProcessors();
@@ -119,6 +120,31 @@ public final class BatchCommand implements Callable<Integer>, ExtraCommand {
         List<String> gateFailures = results.gateFailures();
         for (String g : gateFailures) System.err.println("lowbit: " + g);
         return gateFailures.isEmpty() ? 0 : 3;
+    }
+
+    /** The file that marks a directory as a {@code lowbit batch} output: only such a directory is reused (resumed). */
+    static final String MARKER = "lowbit-batch.json";
+
+    /**
+     * Makes {@code dir} this run's output: a new or empty directory gets the {@link #MARKER}; one that has it is
+     * resumed; any other existing content is the user's and refused (the batch rewrites and deletes files under
+     * jobs/ and rewrites results.*, so it must never do that in a directory it did not create).
+     */
+    static void claim(Path dir, Path shown) throws IOException {
+        Path marker = dir.resolve(MARKER);
+        if (Files.isRegularFile(marker)) return;
+        if (Files.isDirectory(dir)) {
+            try (var entries = Files.list(dir)) {
+                if (entries.findAny().isPresent()) {
+                    throw new BadInputException(shown, "exists, is not empty and is not a lowbit batch output (no " + MARKER
+                            + "): choose a new directory; lowbit batch only reuses its own to resume");
+                }
+            }
+        }
+        Files.createDirectories(dir);
+        Path tmp = dir.resolve(MARKER + ".tmp");
+        Files.writeString(tmp, "{\"lowbit\":\"batch output directory\",\"version\":1}\n", StandardCharsets.UTF_8);
+        Files.move(tmp, marker, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static void write(Path file, String content, SafeOutput.Inputs inputs, String sweepJson) {

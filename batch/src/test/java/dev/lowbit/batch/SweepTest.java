@@ -110,6 +110,28 @@ class SweepTest {
     }
 
     /**
+     * An output directory that holds something and is not a batch output (no lowbit-batch.json) is the user's: exit 2
+     * with one line, and not one file in it is touched (the batch would rewrite jobs/ and results.* there).
+     */
+    @Test
+    void aForeignNonEmptyOutputDirectoryIsRefusedUntouched() throws IOException {
+        Path f = write("sweep.yaml", acceptance(MODEL));
+        Path out = dir.resolve("mine");
+        Files.createDirectories(out.resolve("jobs"));
+        Path precious = Files.writeString(out.resolve("results.csv"), "the user's own table\n");
+        Path job = Files.writeString(out.resolve("jobs").resolve("quantized.json"), "{}");
+        Cli r = Cli.run("batch", f.toString(), "-o", out.toString());
+        assertEquals(2, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("not a lowbit batch output"), r.err());
+        assertEquals("the user's own table\n", Files.readString(precious));
+        assertEquals("{}", Files.readString(job));
+        try (var entries = Files.list(out)) {
+            assertEquals(2, entries.count(), "nothing added");
+        }
+    }
+
+    /**
      * The command refuses with exit 2 and one line naming {@code sweep.yaml:<line of marker>}, and nothing is
      * written: the output directory is not even created.
      */

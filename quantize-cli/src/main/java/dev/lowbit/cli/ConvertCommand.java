@@ -37,6 +37,14 @@ final class ConvertCommand implements Callable<Integer> {
             description = "tensor type: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     OutType type;
 
+    @Option(names = "--format", defaultValue = "gguf", paramLabel = "gguf|onnx",
+            description = "gguf (default): one .gguf file of --type; onnx: a directory with model.onnx (+ external data, tokenizer, config) "
+                    + "that ONNX Runtime runs: f32 MatMuls, or MatMulNBits carrying the codes of a GPTQ / AWQ / compressed-tensors checkpoint")
+    String format;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--force", description = "replace the output file if lowbit wrote it (swapped in atomically when complete)")
     boolean force;
 
@@ -48,6 +56,16 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if ("onnx".equals(format)) {
+            if (spec.commandLine().getParseResult().hasMatchedOption("--type")) {
+                throw new Main.UsageException("--type does not apply to --format onnx: f32 weights, or the checkpoint's own codes as MatMulNBits");
+            }
+            dev.lowbit.pipeline.onnx.LlamaOnnxExport.Report r = dev.lowbit.pipeline.onnx.LlamaOnnxExport.export(model, output, force, m -> { });
+            if (json) System.out.println(r.toJson());
+            else r.print(System.out);
+            return 0;
+        }
+        if (!"gguf".equals(format)) throw new Main.UsageException("--format must be gguf or onnx, got '" + format + "'");
         LlamaFtype ftype = switch (type) {
             case f32 -> LlamaFtype.ALL_F32;
             case f16 -> LlamaFtype.F16;

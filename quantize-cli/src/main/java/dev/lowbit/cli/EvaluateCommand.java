@@ -47,8 +47,8 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "stack traces on errors")
     boolean verbose;
 
-    @Option(names = "--activations", paramLabel = "intN-token|intN-tensor|intN-tensor-dynamic",
-            description = "quantize Linear inputs at run time, symmetric N-bit (2..8): per token (dynamic), per tensor with static scales "
+    @Option(names = "--activations", paramLabel = "intN|fp8-token|-tensor|-tensor-dynamic",
+            description = "quantize Linear inputs at run time, symmetric N-bit int (2..8) or FP8 E4M3: per token (dynamic), per tensor with static scales "
                     + "from --act-calib, or per tensor dynamic (a checkpoint whose config declares input_activations applies them by itself)")
     String activations;
 
@@ -77,7 +77,10 @@ final class EvaluateCommand implements Callable<Integer> {
         EvalResult r;
         // a .gguf model or baseline is read in place, rows dequantized as the runner loads them
         try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
-            r = Evaluator.evaluate(new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch, act), progress);
+            EvalRequest req = new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch, act);
+            // an exported .onnx model runs on ONNX Runtime, the same protocols and figures
+            r = dev.lowbit.calib.onnx.OrtEvaluator.isOnnx(model) ? dev.lowbit.calib.onnx.OrtEvaluator.evaluate(req, progress)
+                    : Evaluator.evaluate(req, progress);
         }
         // a CI gate reads the exit code: a perplexity or comparison that is not a number is a failure, not a result
         requireFinite("perplexity", r.perplexity());
@@ -108,17 +111,11 @@ final class EvaluateCommand implements Callable<Integer> {
             if (actCalib != null) throw new Main.UsageException("--act-calib needs --activations");
             return null;
         }
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("int([2-8])-(token|tensor|tensor-dynamic)").matcher(activations);
-        if (!m.matches()) {
-            throw new Main.UsageException("--activations must be intN-token, intN-tensor or intN-tensor-dynamic with N in 2..8, not '" + activations + "'");
+        dev.lowbit.io.quant.ActivationScheme scheme = dev.lowbit.io.quant.ActivationScheme.named(activations);
+        if (scheme == null) {
+            throw new Main.UsageException("--activations must be intN-token, intN-tensor or intN-tensor-dynamic with N in 2..8, "
+                    + "or fp8-token, fp8-tensor, fp8-tensor-dynamic (E4M3), not '" + activations + "'");
         }
-        int bits = Integer.parseInt(m.group(1));
-        dev.lowbit.io.quant.ActivationScheme scheme = switch (m.group(2)) {
-            case "token" -> dev.lowbit.io.quant.ActivationScheme.intPerToken(bits);
-            case "tensor" -> dev.lowbit.io.quant.ActivationScheme.intStaticPerTensor(bits);
-            default -> new dev.lowbit.io.quant.ActivationScheme(dev.lowbit.io.quant.ActivationScheme.Type.INT, bits,
-                    dev.lowbit.io.quant.ActivationScheme.Strategy.TENSOR, true);
-        };
         if (scheme.dynamic() && actCalib != null) throw new Main.UsageException("--act-calib does not apply to dynamic --activations " + activations);
         if (!scheme.dynamic() && actCalib == null) throw new Main.UsageException("--activations " + activations + " needs --act-calib FILE for its static scales");
         if (actCalibSamples < 1) throw new Main.UsageException("--act-calib-samples must be at least 1");

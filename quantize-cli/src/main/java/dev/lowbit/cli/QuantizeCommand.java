@@ -92,6 +92,11 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--four-over-six", paramLabel = "off|mse|weighted", description = "--scheme nvfp4: per block, the block maximum on 4 or on 6, whichever reconstructs better (weighted: by diag(H), gptq only)")
     String fourOverSix;
 
+    @Option(names = "--input-activations", paramLabel = "fp8-token", description = "declare run-time activation quantization "
+            + "in the written checkpoint (compressed-tensors input_activations, applied by evaluate and by vLLM): fp8-token with "
+            + "--scheme fp8 is W8A8-FP8 (llm-compressor's FP8_DYNAMIC)")
+    String inputActivations;
+
     @Option(names = "--mx-exponent", paramLabel = "RULE", description = "--scheme mx*: ocp (= ggml, default) | compressed-tensors | modelopt: how a block's E8M0 exponent follows from its maximum")
     String mxExponent;
 
@@ -120,7 +125,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones (not with --format gguf)")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme)")
+    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf | onnx (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme; onnx for MODEL.onnx)")
     String format;
 
     @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")
@@ -167,6 +172,12 @@ final class QuantizeCommand implements Callable<Integer> {
             + "the one whose RTN image (--bits, --group-size, --sym) loses least on --calib windows, layer by layer")
     Integer rotateCandidates;
 
+    @Option(names = "--calib-inputs", paramLabel = "DIR", description = "ONNX: calibration / comparison inputs: a .npz, a test_data_set_N directory of input_K.pb tensors, or a directory of those (ONNX Runtime's test data layout)")
+    Path calibInputs;
+
+    @Option(names = "--calibrator", paramLabel = "NAME", description = "ONNX --scheme qdq-int8: activation ranges by minmax (default) | percentile | entropy, as ONNX Runtime's calibrators")
+    String calibrator;
+
     @Option(names = "--recipe", paramLabel = "FILE", description = "run this recipe (recipe.json of an earlier run, or your own JSON / YAML); the quantization flags above are then refused")
     Path recipe;
 
@@ -193,7 +204,7 @@ final class QuantizeCommand implements Callable<Integer> {
             "--act-order", "--static-groups", "--damp", "--block-size", "--calib", "--calib-samples", "--calib-seqlen",
             "--calib-random", "--format", "--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize",
             "--allow-rtn-fallback", "--search-importance",
-            "--targets", "--ignore", "--seed");
+            "--targets", "--ignore", "--seed", "--input-activations");
     private static final List<String> GRID_FLAGS = List.of("--bits", "--group-size", "--sym", "--mse-clip");
     private static final List<String> GPTQ_FLAGS = List.of("--act-order", "--static-groups", "--damp", "--block-size");
     private static final List<String> GGUF_FLAGS = List.of("--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize");
@@ -206,6 +217,8 @@ final class QuantizeCommand implements Callable<Integer> {
             return 0;
         }
         if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
+        if (dev.lowbit.pipeline.onnx.OnnxQuantize.isOnnx(model) || "onnx".equals(format)) return OnnxQuantizeFlags.run(this);
+        refuse(List.of("--calib-inputs", "--calibrator"), "%s applies to ONNX models (MODEL.onnx) only");
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
         if (rotateOnline && !rotate) throw new Main.UsageException("--rotate-online needs --rotate");
@@ -336,8 +349,9 @@ final class QuantizeCommand implements Callable<Integer> {
             if (eq <= 0 || eq == s.length() - 1) throw new Main.UsageException("--tensor-type expects REGEX=TYPE, got '" + s + "'");
             overrides.add(SchemeOverride.ofType(s.substring(0, eq), s.substring(eq + 1).strip()));
         }
+        if (gguf) refuse(List.of("--input-activations"), "%s does not apply to --format gguf: llama.cpp quantizes activations by the weight type");
         Output out = gguf ? new Output(Output.GGUF, type, pure, imatrix == null ? null : imatrix.toString(), allowRequantize)
-                : Output.of(format);
+                : Output.of(format).withInputActivations(inputActivations);
         List<Step> steps = new ArrayList<>();
         if (rotate) steps.add(new Step("rotate", List.of(), List.of(), JsonNodeFactory.instance.objectNode().put("seed", seed)));
         if (awq) {
@@ -349,13 +363,13 @@ final class QuantizeCommand implements Callable<Integer> {
         return new Recipe(steps, overrides, cal, out, seed).validate("command line");
     }
 
-    private boolean typed(String option) {
+    boolean typed(String option) {
         ParseResult pr = spec.commandLine().getParseResult();
         return pr.hasMatchedOption(option);
     }
 
     /** Refuses the first of {@code options} the user typed, with {@code reason} ({@code %s} = the option). */
-    private void refuse(List<String> options, String reason) {
+    void refuse(List<String> options, String reason) {
         for (String o : options) {
             if (typed(o)) throw new Main.UsageException(reason.formatted(o));
         }

@@ -98,9 +98,9 @@ public final class Evaluator {
         if (model.activations() != dev.lowbit.calib.model.ActivationQuantizer.NONE) {
             throw new BadInputException(source.path().toString(), "the checkpoint declares its own input_activations; evaluate it without --activations");
         }
-        dev.lowbit.calib.model.IntActivations q;
+        dev.lowbit.calib.model.ScaledActivations q;
         if (a.scheme().dynamic()) {
-            q = dev.lowbit.calib.model.IntActivations.dynamic(a.scheme());
+            q = dev.lowbit.calib.model.ScaledActivations.dynamic(a.scheme());
         } else {
             int[][] calib = dev.lowbit.calib.data.CalibrationSet.first(source, a.calib(), a.calibSeqlen(), a.calibWindows());
             int layers = model.config().numLayers();
@@ -116,7 +116,7 @@ public final class Evaluator {
                 h.close();
             }
             int qmax = a.scheme().qmax();
-            q = new dev.lowbit.calib.model.IntActivations(a.scheme(), (layer, in) -> max[layer][in.ordinal()] / qmax);
+            q = new dev.lowbit.calib.model.ScaledActivations(a.scheme(), (layer, in) -> max[layer][in.ordinal()] / qmax);
         }
         return q.onlyWhere((layer, in) -> a.inputs().contains(in));
     }

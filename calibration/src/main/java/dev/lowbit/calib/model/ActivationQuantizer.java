@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDArray;
  * Hadamard rotations): given the input {@code x [rows, in]} shared by {@code input}'s readers in {@code layer},
  * returns the array the Linears read (x itself when nothing applies). Observing hooks still see the unmodified x.
  *
- * <p>Implementations: {@link IntActivations} (int per-token dynamic, per-tensor static or dynamic). Arrays created
+ * <p>Implementations: {@link ScaledActivations} (int or FP8 E4M3; per-token dynamic, per-tensor static or dynamic). Arrays created
  * here live in the layer's NDScope; do not close x.
  */
 @FunctionalInterface

@@ -110,7 +110,7 @@ public final class LlamaRunner implements AutoCloseable {
     private static ActivationQuantizer declaredActivations(LlamaConfig config, ModelSource model) {
         dev.lowbit.io.quant.ActivationScheme scheme = model.activationScheme();
         if (scheme == null) return ActivationQuantizer.NONE;
-        if (scheme.dynamic()) return IntActivations.dynamic(scheme);
+        if (scheme.dynamic()) return ScaledActivations.dynamic(scheme);
         float[][] scales = new float[config.numLayers()][LinearInput.values().length];
         for (int layer = 0; layer < config.numLayers(); layer++) {
             for (LinearInput in : LinearInput.values()) {
@@ -119,7 +119,7 @@ public final class LlamaRunner implements AutoCloseable {
                 scales[layer][in.ordinal()] = s;
             }
         }
-        return new IntActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
+        return new ScaledActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
     }
 
     /**
@@ -244,6 +244,32 @@ public final class LlamaRunner implements AutoCloseable {
             NDArray out = mlpBlock(layer, w, m, LinearHook.NONE, null);
             NDScope.unregister(out);
             return out;
+        }
+    }
+
+    /**
+     * The normed MLP input of layer {@code layer} from the residual stream after attention {@code x1 [rows, D]}
+     * (post-attention RMSNorm): what {@link #mlp} takes. AWQ's sub-block losses recompute it when the norm changed.
+     */
+    public NDArray mlpInput(int layer, NDArray x1) {
+        LayerWeights w = layer(layer);
+        try (NDScope scope = new NDScope()) {
+            NDArray m = rmsNorm(x1, w.postAttentionNorm);
+            NDScope.unregister(m);
+            return m;
+        }
+    }
+
+    /** down_proj's input silu(m·gateᵀ)·(m·upᵀ) (R4 applied when online) from the normed MLP input {@code m [rows, D]}. */
+    public NDArray downInput(int layer, NDArray m) {
+        LayerWeights w = layer(layer);
+        NDArray[] captured = new NDArray[1];
+        try (NDScope scope = new NDScope()) {
+            mlpBlock(layer, w, m, (l, in, x) -> {
+                if (in == LinearInput.DOWN) captured[0] = x;
+            }, LinearInput.DOWN);
+            NDScope.unregister(captured[0]);
+            return captured[0];
         }
     }
 
@@ -373,6 +399,25 @@ public final class LlamaRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops a {@link #setLinearWeight} substitution: later runs read the weight from the model again (only that
+     * weight is reloaded). AWQ's scale search swaps each candidate in and out this way.
+     */
+    public void clearLinearWeight(int layer, Linear linear) {
+        Map<Linear, float[]> o = overrides.get(layer);
+        if (o == null || o.remove(linear) == null) return;
+        if (o.isEmpty()) overrides.remove(layer);
+        LayerWeights cached = layers.get(layer);
+        if (cached == null) return;
+        if ("lut".equals(System.getProperty("lowbit.trit.kernel"))) { // the trit path decides per tensor: reload all
+            releaseLayer(layer);
+            return;
+        }
+        long[] shape = linearShape(linear);
+        NDArray old = cached.weight.put(linear, load(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
+        if (old != null) old.close();
+    }
+
     /** The f32 weight {@code [out, in]} currently used for {@code linear} in {@code layer} (substituted or original). */
     public float[] linearWeight(int layer, Linear linear) {
         float[] o = overrides.getOrDefault(layer, Map.of()).get(linear);
@@ -490,9 +535,7 @@ public final class LlamaRunner implements AutoCloseable {
 
     /**
      * Trit-plane weights (ternary planes, equal groups) in the LUT kernel's layout when {@code -Dlowbit.trit.kernel=lut}
-     * asks for it; null otherwise (the dequantized f32 weight through DJL's matmul, the default). Opt-in: on whole
-     * 128-token windows of a 42-Linear trit-plane model the LUT path's logits differ from the f32 path's by up to 8.9
-     * although each GEMV matches to 2e-7 (suspect: an input that is a non-contiguous view read by toFloatArray).
+     * asks for it; null otherwise (the dequantized f32 weight through DJL's matmul, the default).
      */
     private dev.lowbit.kernels.trit.TritMatrix tritMatrix(String name, long[] shape) {
         if (!"lut".equals(System.getProperty("lowbit.trit.kernel"))) return null;
@@ -518,7 +561,11 @@ public final class LlamaRunner implements AutoCloseable {
             int n = in.length / trit.cols();
             float[] out = new float[n * trit.rows()];
             dev.lowbit.kernels.trit.TritLut.chosen().gemm(trit, in, n, out);
-            y = manager.create(out, new Shape(n, trit.rows()));
+            // manager.create wraps a Java direct buffer that DJL drops when that array is closed; a view of it (the
+            // layer output is a reshape of down_proj's) would then read freed memory. A clone is owned by PyTorch.
+            try (NDArray wrapped = manager.create(out, new Shape(n, trit.rows()))) {
+                y = wrapped.duplicate();
+            }
         } else {
             y = x.matMul(w.weight.get(l).transpose());
         }

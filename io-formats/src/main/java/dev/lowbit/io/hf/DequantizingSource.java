@@ -33,7 +33,7 @@ public final class DequantizingSource implements TensorSource {
         AWQ(".qweight", ".qzeros", ".scales"),
         COMPRESSED_TENSORS(".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"),
         /** lowbit's trit-plane layout ({@code docs/FORMATS-trit.md}, {@link TritPlaneTensors}). */
-        TRIT_PLANES(TritPlaneTensors.PLANES, TritPlaneTensors.SCALES, TritPlaneTensors.SHAPE);
+        TRIT_PLANES(TritPlaneTensors.PLANES, TritPlaneTensors.SCALES, TritPlaneTensors.SHAPE, TritPlaneTensors.COLUMNS);
 
         private final String marker;
         private final String[] parts;
@@ -331,6 +331,11 @@ public final class DequantizingSource implements TensorSource {
         Tensor planes = packed.tensor(module + TritPlaneTensors.PLANES);
         Tensor scales = packed.tensor(module + TritPlaneTensors.SCALES);
         long[] dims = declaredShape(module + ".weight");
+        Tensor columns = packed.contains(module + TritPlaneTensors.COLUMNS) ? packed.tensor(module + TritPlaneTensors.COLUMNS) : null;
+        TritPacking packing = TritPacking.forCodeBits(scheme.codeBits());
+        if (columns != null || packing == TritPacking.BITS1) {
+            return maskedTritPlanes(module, planes, scales, columns, dims, packing);
+        }
         if (planes.dtype() != DType.U8 || planes.shape().rank() != 3) {
             throw new BadInputException(source, planes.name() + " must be U8 [planes, rows, row_bytes], got " + planes.dtype().wireName() + " " + planes.shape());
         }
@@ -350,8 +355,39 @@ public final class DequantizingSource implements TensorSource {
         }
         byte[] codes = new byte[Math.toIntExact(planes.elementCount())];
         java.lang.foreign.MemorySegment.copy(planes.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, codes, 0, codes.length);
-        TritPacking packing = TritPacking.forCodeBits(scheme.codeBits());
         return new TritPlaneTensors(n, rows, cols, groups, packing, codes, shorts(scales, DType.F16)).unpack(module);
+    }
+
+    /** Format version 2: planes stored plane by plane, each with the columns its {@code trit_columns} mask names. */
+    private QuantizedTensor maskedTritPlanes(String module, Tensor planes, Tensor scales, Tensor columns, long[] dims, TritPacking packing) {
+        if (columns == null) throw new BadInputException(source, module + TritPlaneTensors.COLUMNS + " is missing (1bit packing stores column masks)");
+        if (columns.dtype() != DType.U8 || columns.shape().rank() != 2 || planes.dtype() != DType.U8 || planes.shape().rank() != 1
+                || scales.shape().rank() != 3) {
+            throw new BadInputException(source, module + ": trit_columns must be U8 [planes, ceil(cols / 8)], trit_planes U8 [bytes], trit_scales F16 "
+                    + "[planes, rows, groups]; got " + columns.shape() + ", " + planes.shape() + ", " + scales.shape());
+        }
+        if (dims[0] < 1 || dims[1] < 1 || dims[0] > Integer.MAX_VALUE || dims[1] > Integer.MAX_VALUE) {
+            throw new BadInputException(source, module + TritPlaneTensors.SHAPE + " " + java.util.Arrays.toString(dims) + " is not a matrix shape");
+        }
+        int n = Math.toIntExact(columns.shape().dim(0)), rows = (int) dims[0], cols = (int) dims[1];
+        int groups = Math.toIntExact(scales.shape().dim(2));
+        if (scales.shape().dim(0) != n || scales.shape().dim(1) != rows || columns.shape().dim(1) != TritPlaneTensors.maskBytes(cols)) {
+            throw new BadInputException(source, module + ": trit_columns " + columns.shape() + ", trit_scales " + scales.shape()
+                    + " and trit_shape " + java.util.Arrays.toString(dims) + " disagree");
+        }
+        if (groups < 1 || cols % groups != 0 || cols / groups != scheme.groupSize()) {
+            throw new BadInputException(source, module + TritPlaneTensors.SCALES + ": " + groups + " groups per row of " + cols
+                    + " do not match group_size " + scheme.groupSize());
+        }
+        byte[] codes = new byte[Math.toIntExact(planes.elementCount())];
+        java.lang.foreign.MemorySegment.copy(planes.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, codes, 0, codes.length);
+        byte[] mask = new byte[Math.toIntExact(columns.elementCount())];
+        java.lang.foreign.MemorySegment.copy(columns.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, mask, 0, mask.length);
+        try {
+            return new TritPlaneTensors(n, rows, cols, groups, packing, codes, shorts(scales, DType.F16), mask).unpack(module);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(source, module + ": " + e.getMessage());
+        }
     }
 
     private int[] ints(Tensor t) {

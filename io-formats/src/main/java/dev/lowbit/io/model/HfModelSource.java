@@ -61,6 +61,15 @@ public final class HfModelSource implements ModelSource {
         return Optional.empty();
     }
 
+    /** FP8 dynamic per-token activations when a compressed-tensors float checkpoint declares them (W8A8-FP8). */
+    @Override
+    public dev.lowbit.io.quant.ActivationScheme activationScheme() {
+        if (tensors instanceof dev.lowbit.io.hf.FloatDequantizingSource f && f.dynamicTokenActivations()) {
+            return dev.lowbit.io.quant.ActivationScheme.fp8PerToken();
+        }
+        return null;
+    }
+
     @Override
     public HfConfig config() {
         return config;

@@ -2,7 +2,8 @@ package dev.lowbit.io.trit;
 
 /**
  * How the trits of one row are packed into bytes. A trit is stored as its code q = t + 1 ∈ {0, 1, 2} (t ∈ {−1, 0, +1});
- * a row of {@code cols} codes takes {@link #rowBytes} bytes, the unused positions of the last byte hold code 1 (t = 0).
+ * a row of {@code cols} codes takes {@link #rowBytes} bytes, the unused positions of the last byte hold code 1 (t = 0)
+ * (bit 0 in the 1-bit packing).
  */
 public enum TritPacking {
     /**
@@ -14,7 +15,12 @@ public enum TritPacking {
      * Four trits a byte (2 bits per trit, as TQ2_0 and BitNet's I2_S): element c at bits 2·(c mod 4) of byte c / 4.
      * Code 3 is invalid.
      */
-    BITS2("2bit", 4, 2.0);
+    BITS2("2bit", 4, 2.0),
+    /**
+     * Eight signs a byte (1 bit per weight, for planes that are never 0: binarized weights): element c at bit c mod 8
+     * of byte c / 8, bit 1 = code 2 (t = +1), bit 0 = code 0 (t = −1); padding bits 0. A code 1 (t = 0) cannot be stored.
+     */
+    BITS1("1bit", 8, 1.0);
 
     private final String wireName;
     private final int perByte;
@@ -59,9 +65,14 @@ public enum TritPacking {
                 int v = 0;
                 for (int n = perByte - 1; n >= 0; n--) {
                     int c = k * perByte + n;
-                    int q = c < cols ? codes[r * cols + c] : 1;
+                    int q = c < cols ? codes[r * cols + c] : this == BITS1 ? 0 : 1;
                     if (q < 0 || q > 2) throw new IllegalArgumentException("trit code " + q + " at [" + r + ", " + c + "]");
-                    v = this == BASE3 ? v * 3 + q : v | q << (2 * n);
+                    if (this == BITS1 && q == 1) throw new IllegalArgumentException("a 1-bit plane cannot hold t = 0 at [" + r + ", " + c + "]");
+                    v = switch (this) {
+                        case BASE3 -> v * 3 + q;
+                        case BITS2 -> v | q << (2 * n);
+                        case BITS1 -> v | (q >> 1) << n;
+                    };
                 }
                 out[r * rb + k] = (byte) v;
             }
@@ -88,13 +99,16 @@ public enum TritPacking {
                     if (this == BASE3) {
                         q = v % 3;
                         v /= 3;
-                    } else {
+                    } else if (this == BITS2) {
                         q = v >>> (2 * n) & 3;
                         if (q == 3) throw new IllegalArgumentException("byte " + (r * rb + k) + " holds the invalid 2-bit code 3");
+                    } else {
+                        q = (v >>> n & 1) * 2;
                     }
                     int c = k * perByte + n;
+                    int pad = this == BITS1 ? 0 : 1;
                     if (c < cols) out[r * cols + c] = (byte) q;
-                    else if (q != 1) throw new IllegalArgumentException("byte " + (r * rb + k) + " has padding code " + q + " (must be 1)");
+                    else if (q != pad) throw new IllegalArgumentException("byte " + (r * rb + k) + " has padding code " + q + " (must be " + pad + ")");
                 }
             }
         }

@@ -13,7 +13,8 @@ import java.util.List;
  */
 public final class TritPlaneConfig {
     public static final String QUANT_METHOD = "lowbit-trit-planes";
-    public static final int VERSION = 1;
+    /** Version 1: dense planes, base3 or 2bit. Version 2 adds the 1bit packing and per-plane column masks. */
+    public static final int VERSION = 2;
 
     private TritPlaneConfig() {}
 
@@ -27,18 +28,25 @@ public final class TritPlaneConfig {
     public static ObjectNode quantizationConfig(Fields f, String method, List<String> ignore) {
         ObjectNode c = JsonNodeFactory.instance.objectNode();
         c.put("quant_method", QUANT_METHOD);
-        c.put("format_version", VERSION);
+        boolean masked = f.packing() == TritPacking.BITS1;
+        c.put("format_version", masked ? 2 : 1);
         c.put("method", method);
         c.put("planes", f.planes());
         c.put("group_size", f.groupSize());
         c.put("packing", f.packing().wireName());
         c.put("scale_dtype", "float16");
-        c.put("bits_per_weight", f.planes() * f.packing().bitsPerTrit() + f.planes() * 16.0 / f.groupSize());
+        if (!masked) c.put("bits_per_weight", f.planes() * f.packing().bitsPerTrit() + f.planes() * 16.0 / f.groupSize());
         ObjectNode t = c.putObject("tensors");
-        t.put("trit_planes", "U8 [planes, out_features, row_bytes]: codes q = t + 1 (t in {-1, 0, 1}); "
-                + (f.packing() == TritPacking.BASE3
-                ? "base3: 5 per byte, byte k = sum_n q[5k+n] * 3^n (0..242), row padded with q = 1"
-                : "2bit: 4 per byte, element c at bits 2*(c % 4) of byte c / 4, row padded with q = 1"));
+        t.put("trit_planes", switch (f.packing()) {
+            case BASE3 -> "U8 [planes, out_features, row_bytes]: codes q = t + 1 (t in {-1, 0, 1}); "
+                    + "base3: 5 per byte, byte k = sum_n q[5k+n] * 3^n (0..242), row padded with q = 1";
+            case BITS2 -> "U8 [planes, out_features, row_bytes]: codes q = t + 1 (t in {-1, 0, 1}); "
+                    + "2bit: 4 per byte, element c at bits 2*(c % 4) of byte c / 4, row padded with q = 1";
+            case BITS1 -> "U8 [sum_p out_features * ceil(n_p / 8)]: plane after plane, each row holds the n_p columns plane p "
+                    + "stores (trit_columns), in column order; 1bit: element j at bit j % 8 of byte j / 8, bit 1: t = +1, bit 0: t = -1, "
+                    + "padding bits 0; columns a plane does not store have t = 0";
+        });
+        if (masked) t.put("trit_columns", "U8 [planes, ceil(in_features / 8)]: bit c % 8 of byte c / 8 set when plane p stores column c");
         t.put("trit_scales", "F16 [planes, out_features, in_features / group_size]");
         t.put("trit_shape", "I64 [2] = [out_features, in_features]");
         c.put("dequantize", "W[r, c] = sum_p trit_scales[p, r, c / group_size] * (q_p[r, c] - 1)");
@@ -50,13 +58,17 @@ public final class TritPlaneConfig {
     /** The reader's fields, or an {@link IllegalArgumentException} saying which one is wrong. */
     public static Fields read(JsonNode qc) {
         int version = qc.path("format_version").asInt(-1);
-        if (version != VERSION) throw new IllegalArgumentException("trit-plane format_version " + qc.path("format_version") + " is not supported (only " + VERSION + ")");
+        if (version < 1 || version > VERSION) {
+            throw new IllegalArgumentException("trit-plane format_version " + qc.path("format_version") + " is not supported (1.." + VERSION + ")");
+        }
         int planes = qc.path("planes").asInt(0);
         if (planes < 1 || planes > 8) throw new IllegalArgumentException("trit-plane planes must be 1..8, got " + qc.path("planes"));
         int g = qc.path("group_size").asInt(0);
         if (g < 1) throw new IllegalArgumentException("trit-plane group_size must be positive, got " + qc.path("group_size"));
         TritPacking p = TritPacking.fromWire(qc.path("packing").asText(""));
-        if (p == null) throw new IllegalArgumentException("trit-plane packing '" + qc.path("packing").asText("") + "' is not base3 or 2bit");
+        if (p == null || (p == TritPacking.BITS1) != (version == 2)) {
+            throw new IllegalArgumentException("trit-plane packing '" + qc.path("packing").asText("") + "' is not base3 or 2bit (version 1) or 1bit (version 2)");
+        }
         return new Fields(planes, g, p);
     }
 }

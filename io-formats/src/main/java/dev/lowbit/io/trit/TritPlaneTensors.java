@@ -20,24 +20,49 @@ import java.util.List;
  *   &lt;module&gt;.trit_shape   I64 [2]                                     [rows, cols] = [out_features, in_features]
  *   W[r, c] = Σₚ trit_scales[p, r, c / group_size] · (qₚ[r, c] − 1)        (summed in plane order, in f32)
  * </pre>
+ * Format version 2 adds column masks (written for binarized tensors, 1-bit packing):
+ * <pre>
+ *   &lt;module&gt;.trit_columns U8  [planes, ceil(cols / 8)]              bit c mod 8 of byte c / 8: plane p stores column c
+ *   &lt;module&gt;.trit_planes  U8  [Σₚ rows · packing.rowBytes(nₚ)]        plane by plane, each row holds only its nₚ stored
+ *                                                                 columns (in column order); other columns have t = 0
+ * </pre>
  * Plain data plus the lossless conversion to and from {@link QuantizedTensor}.
  *
- * @param planes the packed codes, {@code planes × rows × rowBytes}
+ * @param planes the packed codes, {@code planes × rows × rowBytes} (without masks) or plane by plane (with them)
  * @param scales the f16 bits of the scales, {@code planes × rows × groups}
+ * @param columns the column masks, {@code planes × ceil(cols / 8)} bytes, or null when every plane stores every column
  */
 public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, TritPacking packing, byte[] planes,
-                               short[] scales) {
+                               short[] scales, byte[] columns) {
     public static final String PLANES = ".trit_planes";
     public static final String SCALES = ".trit_scales";
     public static final String SHAPE = ".trit_shape";
+    public static final String COLUMNS = ".trit_columns";
+
+    public TritPlaneTensors(int planeCount, int rows, int cols, int groups, TritPacking packing, byte[] planes, short[] scales) {
+        this(planeCount, rows, cols, groups, packing, planes, scales, null);
+    }
 
     public TritPlaneTensors {
         if (planeCount < 1 || rows < 1 || cols < 1 || groups < 1) {
             throw new IllegalArgumentException("planes, rows, cols, groups must be positive: " + planeCount + ", " + rows + ", " + cols + ", " + groups);
         }
         if (cols % groups != 0) throw new IllegalArgumentException(groups + " groups do not split a row of " + cols);
-        if (planes.length != (long) planeCount * rows * packing.rowBytes(cols)) {
-            throw new IllegalArgumentException("trit_planes holds " + planes.length + " bytes, expected " + planeCount + " × " + rows + " × " + packing.rowBytes(cols));
+        if (columns != null) {
+            if (columns.length != (long) planeCount * maskBytes(cols)) {
+                throw new IllegalArgumentException("trit_columns holds " + columns.length + " bytes, expected " + planeCount + " × " + maskBytes(cols));
+            }
+            for (int p = 0; p < planeCount; p++) {
+                int last = columns[p * maskBytes(cols) + maskBytes(cols) - 1] & 0xFF;
+                if (cols % 8 != 0 && last >>> (cols % 8) != 0) {
+                    throw new IllegalArgumentException("trit_columns plane " + p + " marks columns past " + cols);
+                }
+            }
+        }
+        long expected = 0;
+        for (int p = 0; p < planeCount; p++) expected += (long) rows * packing.rowBytes(stored(columns, cols, p));
+        if (planes.length != expected) {
+            throw new IllegalArgumentException("trit_planes holds " + planes.length + " bytes, expected " + expected);
         }
         if (scales.length != (long) planeCount * rows * groups) {
             throw new IllegalArgumentException("trit_scales holds " + scales.length + " values, expected " + planeCount + " × " + rows + " × " + groups);
@@ -49,7 +74,24 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
     }
 
     public long[] planesShape() {
-        return new long[] {planeCount, rows, packing.rowBytes(cols)};
+        return columns == null ? new long[] {planeCount, rows, packing.rowBytes(cols)} : new long[] {planes.length};
+    }
+
+    /** Bytes of one plane's column mask. */
+    public static int maskBytes(int cols) {
+        return Math.ceilDiv(cols, 8);
+    }
+
+    /** How many columns plane p stores. */
+    private static int stored(byte[] columns, int cols, int p) {
+        if (columns == null) return cols;
+        int n = 0;
+        for (int i = 0; i < maskBytes(cols); i++) n += Integer.bitCount(columns[p * maskBytes(cols) + i] & 0xFF);
+        return n;
+    }
+
+    private static boolean has(byte[] columns, int cols, int p, int c) {
+        return (columns[p * maskBytes(cols) + c / 8] >> (c % 8) & 1) != 0;
     }
 
     public long[] scalesShape() {
@@ -71,6 +113,14 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
      * in column order, global scale 1. Anything else is an {@link IllegalArgumentException} saying why.
      */
     public static TritPlaneTensors pack(QuantizedTensor q, TritPacking packing) {
+        return pack(q, packing, false);
+    }
+
+    /**
+     * As {@link #pack(QuantizedTensor, TritPacking)}; with {@code masked}, each plane stores only the columns where some
+     * row has t ≠ 0 (format version 2, {@code trit_columns}): the residual plane of a binarized tensor.
+     */
+    public static TritPlaneTensors pack(QuantizedTensor q, TritPacking packing, boolean masked) {
         if (q.scheme().element() != QuantScheme.ElementType.TERNARY) {
             throw new IllegalArgumentException(q.name() + ": " + q.scheme() + " is not ternary");
         }
@@ -82,17 +132,39 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
         for (int c = 0; c < q.cols(); c++) {
             if (gIdx[c] != c / g) throw new IllegalArgumentException(q.name() + ": trit-plane groups are contiguous runs of " + g + " columns");
         }
-        int rb = packing.rowBytes(q.cols());
-        int n = q.planes().size();
-        byte[] planes = new byte[Math.multiplyExact(n, q.rows() * rb)];
+        int n = q.planes().size(), rows = q.rows(), cols = q.cols();
+        byte[] columns = masked ? new byte[n * maskBytes(cols)] : null;
+        java.io.ByteArrayOutputStream planes = new java.io.ByteArrayOutputStream();
         short[] scales = new short[n * q.rows() * groups];
         for (int p = 0; p < n; p++) {
             QuantizedTensor.Plane pl = q.planes().get(p);
             if (pl.zeros() != null || pl.mins() != null || pl.subBlocks() != null) {
                 throw new IllegalArgumentException(q.name() + " plane " + p + ": trit-planes carry scales only");
             }
-            byte[] packed = packing.pack(pl.codes(), q.rows(), q.cols());
-            System.arraycopy(packed, 0, planes, p * q.rows() * rb, packed.length);
+            byte[] codes = pl.codes();
+            int kept = cols;
+            if (masked) {
+                for (int c = 0; c < cols; c++) {
+                    for (int r = 0; r < rows; r++) {
+                        if (codes[r * cols + c] != 1) {
+                            columns[p * maskBytes(cols) + c / 8] |= (byte) (1 << (c % 8));
+                            break;
+                        }
+                    }
+                }
+                kept = stored(columns, cols, p);
+                byte[] sub = new byte[Math.multiplyExact(rows, kept)];
+                int at = 0;
+                for (int r = 0; r < rows; r++) {
+                    for (int c = 0; c < cols; c++) if (has(columns, cols, p, c)) sub[at++] = codes[r * cols + c];
+                }
+                codes = sub;
+            }
+            try {
+                planes.writeBytes(packing.pack(codes, rows, kept));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(q.name() + " plane " + p + ": " + e.getMessage());
+            }
             for (int i = 0; i < pl.scales().length; i++) {
                 float s = pl.scales()[i];
                 short h = FloatFormats.f32ToF16(s);
@@ -102,7 +174,7 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
                 scales[p * q.rows() * groups + i] = h;
             }
         }
-        return new TritPlaneTensors(n, q.rows(), q.cols(), groups, packing, planes, scales);
+        return new TritPlaneTensors(n, q.rows(), q.cols(), groups, packing, planes.toByteArray(), scales, columns);
     }
 
     /**
@@ -115,11 +187,16 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
         MemorySegment shape = MemorySegment.ofArray(new byte[16]);
         shape.setAtIndex(I64, 0, rows);
         shape.setAtIndex(I64, 1, cols);
-        return List.of(
+        List<SafetensorsWriter.TensorSpec> specs = new ArrayList<>(List.of(
                 new SafetensorsWriter.TensorSpec(module + PLANES, DType.U8, new Shape(planesShape()),
                         SafetensorsWriter.TensorData.of(MemorySegment.ofArray(planes.clone()))),
                 new SafetensorsWriter.TensorSpec(module + SCALES, DType.F16, new Shape(scalesShape()), SafetensorsWriter.TensorData.of(s)),
-                new SafetensorsWriter.TensorSpec(module + SHAPE, DType.I64, Shape.of(2), SafetensorsWriter.TensorData.of(shape)));
+                new SafetensorsWriter.TensorSpec(module + SHAPE, DType.I64, Shape.of(2), SafetensorsWriter.TensorData.of(shape))));
+        if (columns != null) {
+            specs.add(new SafetensorsWriter.TensorSpec(module + COLUMNS, DType.U8, Shape.of(planeCount, maskBytes(cols)),
+                    SafetensorsWriter.TensorData.of(MemorySegment.ofArray(columns.clone()))));
+        }
+        return specs;
     }
 
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -127,15 +204,26 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
 
     /** The layout-free tensor (lossless inverse of {@link #pack}); invalid bytes or scales throw, naming the module. */
     public QuantizedTensor unpack(String name) {
-        int rb = packing.rowBytes(cols);
         List<QuantizedTensor.Plane> list = new ArrayList<>(planeCount);
+        int from = 0;
         for (int p = 0; p < planeCount; p++) {
-            byte[] slice = java.util.Arrays.copyOfRange(planes, p * rows * rb, (p + 1) * rows * rb);
+            int kept = stored(columns, cols, p), len = rows * packing.rowBytes(kept);
+            byte[] slice = java.util.Arrays.copyOfRange(planes, from, from + len);
+            from += len;
             byte[] codes;
             try {
-                codes = packing.unpack(slice, rows, cols);
+                codes = packing.unpack(slice, rows, kept);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(name + PLANES + " plane " + p + ": " + e.getMessage());
+            }
+            if (columns != null) {
+                byte[] dense = new byte[rows * cols];
+                java.util.Arrays.fill(dense, (byte) 1);
+                int at = 0;
+                for (int r = 0; r < rows; r++) {
+                    for (int c = 0; c < cols; c++) if (has(columns, cols, p, c)) dense[r * cols + c] = codes[at++];
+                }
+                codes = dense;
             }
             float[] s = new float[rows * groups];
             for (int i = 0; i < s.length; i++) {

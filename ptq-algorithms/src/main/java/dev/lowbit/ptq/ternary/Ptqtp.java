@@ -97,6 +97,13 @@ public final class Ptqtp {
         if (cols % g != 0) {
             throw new IllegalArgumentException(name + ": group size " + g + " does not divide the row of " + cols);
         }
+        checkFinite(name, weight, rows, cols);
+    }
+
+    static void checkFinite(String name, float[] weight, int rows, int cols) {
+        if (weight.length != (long) rows * cols) {
+            throw new IllegalArgumentException(name + ": " + weight.length + " weights do not form " + rows + " × " + cols);
+        }
         for (int i = 0; i < weight.length; i++) {
             if (!Float.isFinite(weight[i])) {
                 throw new IllegalArgumentException(name + ": weight [" + i / cols + ", " + i % cols + "] is " + weight[i]);

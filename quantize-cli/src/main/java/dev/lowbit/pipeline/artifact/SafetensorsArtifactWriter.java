@@ -191,7 +191,10 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
         if (Output.AWQ.equals(format)) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
-        if (Output.TRIT_PLANES.equals(format)) return TritPlaneTensors.pack(q, TritPacking.forCodeBits(q.scheme().codeBits())).specs(module);
+        if (Output.TRIT_PLANES.equals(format)) {
+            TritPacking packing = TritPacking.forCodeBits(q.scheme().codeBits());
+            return TritPlaneTensors.pack(q, packing, packing == TritPacking.BITS1).specs(module);
+        }
         if (dev.lowbit.io.quant.FloatSchemes.isFloat(q.scheme())) {
             return dev.lowbit.pipeline.quantize.FloatTensorSpecs.of(module, dev.lowbit.io.ct.CtFloatPacking.pack(q),
                     q.scheme().element() == QuantScheme.ElementType.E5M2);
@@ -281,7 +284,7 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
                 List<String> ignore = new ArrayList<>(List.of("lm_head"));
                 ignore.addAll(leftOut);
                 cfg.set("quantization_config", dev.lowbit.io.quant.FloatSchemes.isFloat(scheme)
-                        ? CtConfig.floatQuantizationConfig(scheme, false, ignore)
+                        ? CtConfig.floatQuantizationConfig(scheme, "fp8-token".equals(plan.recipe().output().inputActivations()), ignore)
                         : overridden.isEmpty()
                         ? CtConfig.quantizationConfig(scheme, q.actOrder() ? "weight" : null, ignore)
                         : CtConfig.quantizationConfig(groups(), q.actOrder() ? "weight" : null, ignore));

@@ -84,12 +84,15 @@ public final class PlanPipeline {
      * @param measured      {@code LABEL=PPL}: measured perplexities to print on the plot, LABEL {@code plan} or a mix
      * @param imatrix       an importance matrix for the recipe to quantize with (method rtn) instead of computing one
      *                      from the calibration text, or {@code null}
+     * @param klWindows     0: score each candidate by the layer-local output error under the Hessian; N > 0: by the
+     *                      end-to-end KL divergence over N calibration windows ({@link SensitivityPass.Measure#KL})
      */
     public record Request(Path model, Path output, String budget, LlamaFtype base, Path calib, int calibSamples, int calibSeqlen,
                           List<GgmlType> candidates, SensitivityPass.Method method, Path sensitivities, List<String> pins,
                           boolean uniformLayers, Path report, Path plot, boolean force, int threads, double timeLimit,
-                          List<String> measured, Path imatrix) {
+                          List<String> measured, Path imatrix, int klWindows) {
         public Request {
+            if (klWindows < 0) throw new IllegalArgumentException("klWindows < 0");
             candidates = List.copyOf(candidates);
             pins = List.copyOf(pins);
             measured = List.copyOf(measured);
@@ -205,11 +208,13 @@ public final class PlanPipeline {
             sensitivitySeconds = sensJson.path("seconds").asDouble();
         } else {
             int[][] windows = CalibrationSet.first(r.model(), r.calib(), r.calibSeqlen(), r.calibSamples());
-            List<SensitivityPass.Scored> scored = SensitivityPass.run(r.model(), windows, r.candidates(), r.method(),
-                    new GptqConfig.Options(0.01, 128, true), r.threads(), progress);
+            // KL windows: the first N calibration windows (never the evaluation text)
+            int[][] klWindows = r.klWindows() == 0 ? null : java.util.Arrays.copyOf(windows, Math.min(r.klWindows(), windows.length));
+            List<SensitivityPass.Scored<GgmlType>> scored = SensitivityPass.run(r.model(), windows, r.candidates(), r.method(),
+                    new GptqConfig.Options(0.01, 128, true), klWindows, r.threads(), progress);
             sensitivitySeconds = (System.nanoTime() - t0) / 1e9;
             error = new LinkedHashMap<>();
-            for (SensitivityPass.Scored s : scored) error.put(s.name(), s.error());
+            for (SensitivityPass.Scored<GgmlType> s : scored) error.put(s.name(), s.error());
             sensJson = toJson(error, r, sensitivitySeconds);
         }
         long t1 = System.nanoTime();
@@ -361,7 +366,8 @@ public final class PlanPipeline {
 
     private static ObjectNode toJson(Map<String, Map<GgmlType, Double>> error, Request r, double seconds) {
         ObjectNode s = JSON.createObjectNode();
-        s.put("proxy", "tr(dW H dW^T)/n");
+        s.put("proxy", r.klWindows() > 0 ? "KL(fp || one Linear quantized), mean over tokens" : "tr(dW H dW^T)/n");
+        if (r.klWindows() > 0) s.put("kl_windows", r.klWindows());
         s.put("method", r.method().name().toLowerCase(Locale.ROOT));
         s.put("calibration", r.calib().getFileName().toString());
         s.put("samples", r.calibSamples());

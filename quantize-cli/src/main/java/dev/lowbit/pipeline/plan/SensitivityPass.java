@@ -49,6 +49,15 @@ import java.util.function.Consumer;
  * once; nothing is substituted, so each Linear is scored on the inputs the full-precision model gives it, independently
  * of the others — the additivity the integer program assumes). Cost: that forward pass plus, per Linear and
  * candidate, one quantization and one rows × cols × cols GEMM.
+ *
+ * <p>{@link Measure#KL}: each (Linear, candidate) is instead scored end to end, by the KL divergence of the model's
+ * next-token distribution with only that Linear replaced by its quantized image, from the fp model's, over a few held
+ * windows (the fp hidden state at every layer's input is cached once, so a score reruns only the layers from the
+ * Linear's onwards). It sees what the layer-local proxy cannot: how much an error in an early layer is amplified by the
+ * rest of the network (llama.cpp's mixes protect early ffn_down for that reason). The integer program then adds the
+ * per-Linear KLs, a first-order model of the joint loss. Cost: per Linear and candidate, one partial forward over the
+ * KL windows. Memory: the cached hidden states (layers × windows × tokens × hidden f32), the fp log-probabilities
+ * (windows × tokens × vocab f32) and one layer's candidate images.
  */
 public final class SensitivityPass {
     private static final int BATCH = 8;
@@ -56,20 +65,75 @@ public final class SensitivityPass {
     /** How candidates are quantized for scoring. */
     public enum Method { RTN, GPTQ }
 
-    /** One Linear's scores: GGUF name, GGUF dims, and per candidate type its exact bytes and output error. */
-    public record Scored(String name, long[] dims, Map<GgmlType, Double> error) {}
+    /** What a candidate's score measures: the layer-local output error, or the end-to-end KL divergence. */
+    public enum Measure { HESSIAN, KL }
+
+    /**
+     * One Linear's scores: its name and dims as the target names them (GGUF name and dims, or the Hugging Face module
+     * and {@code [out, in]}), and per candidate its score; {@code images} (the candidates' quantized weights) only
+     * while a KL pass needs them.
+     */
+    public record Scored<C>(String name, long[] dims, Map<C, Double> error, Map<C, float[]> images) {
+        public Scored(String name, long[] dims, Map<C, Double> error) {
+            this(name, dims, error, Map.of());
+        }
+    }
+
+    /** How one candidate quantizes one Linear: its dequantized image. */
+    @FunctionalInterface
+    public interface Quantizer<C> {
+        /**
+         * @param h          the Linear's Σxxᵀ over the calibration tokens ({@code cols × cols}; may be modified)
+         * @param importance mean x² per input column (llama.cpp's imatrix statistic)
+         */
+        float[] image(String name, C candidate, float[] w, int rows, int cols, double[] h, float[] importance);
+    }
+
+    /** How the target names a Linear: {@code hfWeight} ({@code ….weight}) of PyTorch shape {@code [out, in]} → name, dims. */
+    @FunctionalInterface
+    public interface Naming {
+        Scored<Void> name(String hfWeight, long[] shape);
+    }
 
     private SensitivityPass() {}
 
-    public static List<Scored> run(Path modelDir, int[][] windows, List<GgmlType> candidates, Method method,
-                                   GptqConfig.Options gptq, int threads, Consumer<String> progress) {
+    public static List<Scored<GgmlType>> run(Path modelDir, int[][] windows, List<GgmlType> candidates, Method method,
+                                             GptqConfig.Options gptq, int threads, Consumer<String> progress) {
+        return run(modelDir, windows, candidates, method, gptq, null, threads, progress);
+    }
+
+    /**
+     * GGUF candidates (ggml types), named as the GGUF file names them.
+     *
+     * @param klWindows windows for {@link Measure#KL} scores (token ids), or {@code null} for the Hessian proxy
+     */
+    public static List<Scored<GgmlType>> run(Path modelDir, int[][] windows, List<GgmlType> candidates, Method method,
+                                             GptqConfig.Options gptq, int[][] klWindows, int threads, Consumer<String> progress) {
         ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(modelDir);
         TensorNames names = TensorNames.forArchitecture(hp.arch());
         LinalgKernels kernels = Linalg.kernels();
-        List<Scored> out = new ArrayList<>();
+        Naming naming = (hf, shape) -> {
+            TensorNames.Mapping m = names.map(hf, shape);
+            if (m == null) throw new IllegalStateException("no GGUF name for " + hf);
+            return new Scored<>(m.ggufName(), m.ggufDims(), Map.of());
+        };
+        Quantizer<GgmlType> quantizer = (name, t, w, rows, cols, h, importance) -> method == Method.GPTQ
+                ? gptq(name, t, w, rows, cols, h, gptq, kernels, importance) : searched(t, w, rows, cols, importance);
+        return run(modelDir, windows, candidates, quantizer, naming, klWindows, threads, progress);
+    }
+
+    /**
+     * Any candidates: each decoder Linear quantized by {@code quantizer} to each candidate, scored by the Hessian
+     * proxy or ({@code klWindows} non-null) by KL.
+     */
+    public static <C> List<Scored<C>> run(Path modelDir, int[][] windows, List<C> candidates, Quantizer<C> quantizer,
+                                          Naming naming, int[][] klWindows, int threads, Consumer<String> progress) {
+        LinalgKernels kernels = Linalg.kernels();
+        List<Scored<C>> out = new ArrayList<>();
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads));
         try (LlamaRunner runner = LlamaRunner.open(modelDir, threads)) {
             Architecture arch = runner.config().architecture();
+            KlProbe kl = klWindows == null ? null : new KlProbe(runner, klWindows);
             LayerwiseCapture.run(runner, windows, BATCH, false, new LayerwiseCapture.Step() {
                 EngineHessians hessians;
 
@@ -90,17 +154,19 @@ public final class SensitivityPass {
                             String hf = arch.linearName(layer, l) + ".weight";
                             long[] shape = r.linearShape(l);
                             int rows = Math.toIntExact(shape[0]), cols = Math.toIntExact(shape[1]);
-                            TensorNames.Mapping m = names.map(hf, shape);
-                            if (m == null) throw new IllegalStateException("no GGUF name for " + hf);
+                            Scored<Void> id = naming.name(hf, shape);
                             float[] w = r.linearWeight(layer, l);
-                            out.add(score(pool, m.ggufName(), m.ggufDims(), w, rows, cols, h, n, candidates, method, gptq, kernels));
+                            Scored<C> sc = score(pool, id.name(), id.dims(), w, rows, cols, h, n, candidates, quantizer, kernels, kl != null);
+                            if (kl != null) sc = kl.score(sc, layer, l, w);
+                            out.add(sc);
                         }
                     }
                 }
 
                 @Override
                 public void afterLayer(int layer, LlamaRunner r) {
-                    progress.accept("layer " + (layer + 1) + "/" + r.config().numLayers() + " scored (" + candidates.size() + " candidates)");
+                    progress.accept("layer " + (layer + 1) + "/" + r.config().numLayers() + " scored (" + candidates.size() + " candidates"
+                            + (kl != null ? ", KL" : "") + ")");
                 }
             });
         } finally {
@@ -109,8 +175,69 @@ public final class SensitivityPass {
         return out;
     }
 
-    private static Scored score(ExecutorService pool, String name, long[] dims, float[] w, int rows, int cols, double[] h,
-                                long n, List<GgmlType> candidates, Method method, GptqConfig.Options gptq, LinalgKernels kernels) {
+    /**
+     * End-to-end scores: the fp model's hidden state at each layer's input and its log-probabilities over the KL
+     * windows, computed once; a candidate's score is KL(fp ‖ model with one Linear replaced), mean over tokens.
+     */
+    private static final class KlProbe {
+        private final LlamaRunner runner;
+        private final float[][] inputs;
+        private final long[] shape;
+        private final ai.djl.ndarray.NDArray fpLogp, fpP;
+
+        KlProbe(LlamaRunner runner, int[][] windows) {
+            this.runner = runner;
+            int layers = runner.config().numLayers();
+            inputs = new float[layers][];
+            ai.djl.ndarray.NDArray h = runner.embed(windows);
+            shape = h.getShape().getShape();
+            for (int l = 0; l < layers; l++) {
+                inputs[l] = h.toFloatArray();
+                ai.djl.ndarray.NDArray next = runner.runLayer(l, h, dev.lowbit.calib.model.LinearHook.NONE);
+                h.close();
+                h = next;
+                runner.releaseLayer(l);
+            }
+            ai.djl.ndarray.NDArray logits = runner.finalLogits(h);
+            h.close();
+            fpLogp = logits.logSoftmax(1);
+            fpP = fpLogp.exp();
+            logits.close();
+        }
+
+        /** {@code scored} with each candidate's error replaced by its KL; the Linear's weight {@code w} is restored. */
+        <C> Scored<C> score(Scored<C> scored, int layer, Linear linear, float[] w) {
+            Map<C, Double> kl = new LinkedHashMap<>();
+            try {
+                for (Map.Entry<C, float[]> e : scored.images().entrySet()) {
+                    runner.setLinearWeight(layer, linear, e.getValue());
+                    kl.put(e.getKey(), divergence(layer));
+                }
+            } finally {
+                runner.setLinearWeight(layer, linear, w);
+            }
+            return new Scored<>(scored.name(), scored.dims(), kl);
+        }
+
+        private double divergence(int from) {
+            ai.djl.ndarray.NDArray h = runner.hidden(inputs[from], Math.toIntExact(shape[0]), Math.toIntExact(shape[1]));
+            for (int l = from; l < inputs.length; l++) {
+                ai.djl.ndarray.NDArray next = runner.runLayer(l, h, dev.lowbit.calib.model.LinearHook.NONE);
+                h.close();
+                h = next;
+            }
+            try (ai.djl.ndarray.NDArray logits = runner.finalLogits(h);
+                 ai.djl.ndarray.NDArray logp = logits.logSoftmax(1);
+                 ai.djl.ndarray.NDArray d = fpP.mul(fpLogp.sub(logp)).sum()) {
+                h.close();
+                // KL ≥ 0; rounding can leave a replaced Linear that changes nothing a hair below it
+                return Math.max(0.0, d.getFloat() / fpLogp.getShape().get(0));
+            }
+        }
+    }
+
+    private static <C> Scored<C> score(ExecutorService pool, String name, long[] dims, float[] w, int rows, int cols, double[] h,
+                                       long n, List<C> candidates, Quantizer<C> quantizer, LinalgKernels kernels, boolean keepImages) {
         for (int i = 0; i < w.length; i++) {
             if (!Float.isFinite(w[i])) throw new BadInputException(name, "weight [" + i / cols + ", " + i % cols + "] is " + w[i]);
         }
@@ -118,17 +245,23 @@ public final class SensitivityPass {
         for (int i = 0; i < h.length; i++) hf[i] = (float) h[i];
         float[] importance = new float[cols]; // mean x², llama.cpp's imatrix statistic
         for (int c = 0; c < cols; c++) importance[c] = (float) (h[c * cols + c] / Math.max(1, n));
-        List<Future<Double>> jobs = new ArrayList<>();
-        for (GgmlType t : candidates) {
+        record Image(float[] values, double error) {}
+        List<Future<Image>> jobs = new ArrayList<>();
+        for (C t : candidates) {
             jobs.add(pool.submit(() -> {
-                float[] q = method == Method.GPTQ ? gptq(name, t, w, rows, cols, h, gptq, kernels, importance)
-                        : searched(t, w, rows, cols, importance);
-                return OutputError.of(w, q, rows, cols, hf, n, kernels);
+                // each candidate gets its own copy of H: GPTQ damps and factorises it in place
+                float[] q = quantizer.image(name, t, w, rows, cols, h.clone(), importance);
+                return new Image(q, OutputError.of(w, q, rows, cols, hf, n, kernels));
             }));
         }
-        Map<GgmlType, Double> error = new LinkedHashMap<>();
+        Map<C, Double> error = new LinkedHashMap<>();
+        Map<C, float[]> images = new LinkedHashMap<>();
         try {
-            for (int i = 0; i < candidates.size(); i++) error.put(candidates.get(i), jobs.get(i).get());
+            for (int i = 0; i < candidates.size(); i++) {
+                Image q = jobs.get(i).get();
+                error.put(candidates.get(i), q.error());
+                if (keepImages) images.put(candidates.get(i), q.values());
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
@@ -136,7 +269,7 @@ public final class SensitivityPass {
             if (e.getCause() instanceof RuntimeException re) throw re;
             throw new IllegalStateException(e.getCause());
         }
-        return new Scored(name, dims, error);
+        return new Scored<>(name, dims, error, images);
     }
 
     /** The type's own scale search, row by row, with importance weights where the codec takes them. */

@@ -105,7 +105,8 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         if (out != null && out.imatrix() != null) {
             Path im = Path.of(out.imatrix());
             if (!im.isAbsolute() && dir != null && Files.isRegularFile(dir.resolve(im))) {
-                out = new Output(out.format(), out.type(), out.pure(), dir.resolve(im).normalize().toString(), out.allowRequantize());
+                out = new Output(out.format(), out.type(), out.pure(), dir.resolve(im).normalize().toString(), out.allowRequantize(),
+                        out.inputActivations());
             }
         }
         if (calibration == null || calibration.data() == null) return new Recipe(steps, overrides, calibration, out, seed);
@@ -224,6 +225,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
                     + "(choose per-tensor types with overrides, e.g. {\"pattern\": \"ffn_down\", \"type\": \"F16\"})");
         }
         checkOverrides(source);
+        checkInputActivations(source, quantizer);
         checkCalibration(source, quantizer, transformsNeedData);
         return new Recipe(resolved, overrides, calibration, output, seed);
     }
@@ -235,6 +237,30 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
         if (output.type() != null || output.pure() || output.imatrix() != null || output.allowRequantize()) {
             throw new BadInputException(source, "format " + output.format() + ": type, pure, imatrix and allow_requantize apply to format gguf only");
+        }
+    }
+
+    /**
+     * {@code output.input_activations}: a scheme name the writer can declare. Today that is FP8 per token (dynamic)
+     * beside FP8 weights in compressed-tensors {@code float-quantized} (llm-compressor's FP8_DYNAMIC, W8A8-FP8).
+     */
+    private void checkInputActivations(String source, QuantizerStep quantizer) {
+        String name = output.inputActivations();
+        if (name == null) return;
+        dev.lowbit.io.quant.ActivationScheme a = dev.lowbit.io.quant.ActivationScheme.named(name);
+        if (a == null) {
+            throw new BadInputException(source, "input_activations '" + name + "' is not a scheme (intN-token, intN-tensor, "
+                    + "intN-tensor-dynamic, fp8-token, fp8-tensor, fp8-tensor-dynamic)");
+        }
+        if (!Output.COMPRESSED_TENSORS.equals(output.format())) {
+            throw new BadInputException(source, "input_activations: format " + output.format() + " cannot declare activation quantization "
+                    + "(format compressed-tensors can)");
+        }
+        boolean fp8Weights = quantizer != null && quantizer.scheme() != null && dev.lowbit.io.quant.FloatSchemes.isFloat(quantizer.scheme())
+                && quantizer.scheme().bits() == 8;
+        if (!name.equals("fp8-token") || !fp8Weights || !overrides.isEmpty()) {
+            throw new BadInputException(source, "input_activations " + name + ": lowbit writes FP8 per-token activations (fp8-token) "
+                    + "with FP8 weights (scheme fp8, no overrides) only, not yet " + name + " with this scheme");
         }
     }
 

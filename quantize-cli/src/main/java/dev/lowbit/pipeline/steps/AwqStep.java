@@ -21,7 +21,8 @@ final class AwqStep implements StepType {
             Param.ofInt("grid", 20, "alpha = i/grid, i = 0..grid-1"),
             Param.ofInt("clip_bits", 4, "the grid the clip search rounds onto (the quantizer's bits)"),
             Param.ofInt("clip_group_size", 128, "... its group size (-1 per channel)"),
-            Param.ofBool("clip_symmetric", false, "... symmetric or not"));
+            Param.ofBool("clip_symmetric", false, "... symmetric or not"),
+            Param.ofInt("loss_tokens", 4096, "calibration tokens (whole windows, evenly spaced) the scale search scores on; 0 = all"));
 
     @Override
     public String name() {
@@ -52,6 +53,8 @@ final class AwqStep implements StepType {
         ObjectNode p = StepRegistry.resolve(source, where, step.params(), PARAMS, PARAMS, "");
         int grid = p.get("grid").intValue();
         if (grid < 1 || grid > 1000) throw new BadInputException(source, where + ": grid must be 1..1000, got " + grid);
+        int lossTokens = p.get("loss_tokens").intValue();
+        if (lossTokens < 0) throw new BadInputException(source, where + ": loss_tokens must be >= 0, got " + lossTokens);
         if (!p.get("scale").booleanValue() && !p.get("clip").booleanValue()) {
             throw new BadInputException(source, where + ": scale and clip are both false: the step would do nothing");
         }
@@ -63,7 +66,7 @@ final class AwqStep implements StepType {
         }
         Step resolved = step.withParams(p);
         AwqTransform.Config config = new AwqTransform.Config(p.get("scale").booleanValue(), p.get("clip").booleanValue(), grid,
-                p.get("duo").booleanValue(), clipScheme);
+                p.get("duo").booleanValue(), clipScheme, lossTokens);
         return new TransformStep() {
             @Override
             public Step step() {

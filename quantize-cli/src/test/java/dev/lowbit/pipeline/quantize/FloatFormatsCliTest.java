@@ -129,6 +129,9 @@ class FloatFormatsCliTest {
             {"--four-over-six", "mse"},                      // int scheme
             {"--scheme", "mxfp6_e3m2"},                      // no compressed-tensors format
             {"--scheme", "fp4"},                             // unknown
+            {"--scheme", "nvfp4", "--input-activations", "fp8-token"}, // FP8 activations go with FP8 weights
+            {"--scheme", "fp8", "--input-activations", "fp9-token"},   // not a scheme
+            {"--scheme", "fp8", "--input-activations", "fp8-token", "--format", "gptq"},
         };
         for (String[] c : cases) {
             Path out = tmp.resolve("bad");
@@ -159,5 +162,40 @@ class FloatFormatsCliTest {
         int e = (b >>> 3) & 0xF, m = b & 7;
         double v = e == 0 ? Math.pow(2, -6) * m / 8 : Math.pow(2, e - 7) * (1 + m / 8.0);
         return (b & 0x80) != 0 ? -v : v;
+    }
+
+    /**
+     * W8A8-FP8: {@code --scheme fp8 --input-activations fp8-token} declares FP8_DYNAMIC's input activations, and
+     * {@code evaluate} applies them by itself: the same perplexity, to the last bit, as the weight-only FP8 checkpoint
+     * evaluated with {@code --activations fp8-token} (one code path, deterministic), and not the weight-only figure
+     * (the activations are really quantized).
+     */
+    @Test
+    void w8a8Fp8CheckpointAppliesItsDeclaredActivations() throws Exception {
+        Path w8a8 = tmp.resolve("w8a8"), w8 = tmp.resolve("w8");
+        assertEquals(0, Main.execute("quantize", MODEL.toString(), "-o", w8a8.toString(), "--method", "rtn", "--scheme", "fp8",
+                "--input-activations", "fp8-token", "--targets", TARGET, "-q"));
+        assertEquals(0, Main.execute("quantize", MODEL.toString(), "-o", w8.toString(), "--method", "rtn", "--scheme", "fp8",
+                "--targets", TARGET, "-q"));
+        JsonNode a = new ObjectMapper().readTree(Files.readString(w8a8.resolve("config.json")))
+                .path("quantization_config").path("config_groups").path("group_0").path("input_activations");
+        assertEquals("float", a.path("type").asText());
+        assertEquals(8, a.path("num_bits").asInt());
+        assertEquals("token", a.path("strategy").asText());
+        assertTrue(a.path("dynamic").asBoolean());
+        Path data = SharedData.data("eval_code.txt");
+        var all = java.util.EnumSet.allOf(dev.lowbit.calib.model.LinearInput.class);
+        double declared = ppl(new dev.lowbit.calib.eval.EvalRequest(w8a8, data, 128, 2, dev.lowbit.calib.eval.Protocol.REFERENCE, null, 2, 2));
+        double flag = ppl(new dev.lowbit.calib.eval.EvalRequest(w8, data, 128, 2, dev.lowbit.calib.eval.Protocol.REFERENCE, null, 2, 2,
+                new dev.lowbit.calib.eval.ActivationRequest(dev.lowbit.io.quant.ActivationScheme.fp8PerToken(), all, null, 0, 128)));
+        double weightOnly = ppl(new dev.lowbit.calib.eval.EvalRequest(w8, data, 128, 2, dev.lowbit.calib.eval.Protocol.REFERENCE, null, 2, 2));
+        assertEquals(flag, declared, 0.0);
+        assertTrue(declared != weightOnly, "FP8 activations change the result: " + declared + " vs " + weightOnly);
+        assertEquals(2, Main.execute("evaluate", w8a8.toString(), "--data", data.toString(), "--max-windows", "1", "--activations", "int8-token"),
+                "a checkpoint that declares its activations refuses --activations");
+    }
+
+    static double ppl(dev.lowbit.calib.eval.EvalRequest r) {
+        return dev.lowbit.calib.eval.Evaluator.evaluate(r, dev.lowbit.calib.eval.Evaluator.Progress.NONE).perplexity();
     }
 }
