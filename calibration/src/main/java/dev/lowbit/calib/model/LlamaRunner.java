@@ -67,8 +67,8 @@ public final class LlamaRunner implements AutoCloseable {
     private NDArray finalNorm;
     private NDArray lmHead;
     /** Native memory of the head (final norm, lm_head) and of the online Hadamard tables, freed on close. */
-    private final List<Arena> headMemory = new ArrayList<>();
-    private final List<Arena> tableMemory = new ArrayList<>();
+    private final Map<NDArray, Arena> headMemory = new java.util.IdentityHashMap<>();
+    private final Map<NDArray, Arena> tableMemory = new java.util.IdentityHashMap<>();
     private ActivationQuantizer activations = ActivationQuantizer.NONE;
     /** Whether every layer's weights stay cached across runs (small models), see the class comment. */
     private final boolean residentLayers;
@@ -394,8 +394,7 @@ public final class LlamaRunner implements AutoCloseable {
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
             cached.trit.remove(linear);
-            NDArray old = cached.weight.put(linear, persistent(w, shape, cached.memory));
-            if (old != null) old.close();
+            cached.replaceWeight(linear, persistent(w, shape, cached.memory));
         }
     }
 
@@ -414,8 +413,7 @@ public final class LlamaRunner implements AutoCloseable {
             return;
         }
         long[] shape = linearShape(linear);
-        NDArray old = cached.weight.put(linear, load(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
-        if (old != null) old.close();
+        cached.replaceWeight(linear, load(config.architecture().linearName(layer, linear) + ".weight", cached.memory, shape[0], shape[1]));
     }
 
     /** The f32 weight {@code [out, in]} currently used for {@code linear} in {@code layer} (substituted or original). */
@@ -441,7 +439,7 @@ public final class LlamaRunner implements AutoCloseable {
         if (finalNorm != null) {
             finalNorm.close();
             lmHead.close();
-            headMemory.forEach(Arena::close);
+            headMemory.values().forEach(Arena::close);
             headMemory.clear();
             finalNorm = null;
             lmHead = null;
@@ -495,8 +493,8 @@ public final class LlamaRunner implements AutoCloseable {
         layers.values().forEach(LayerWeights::close);
         layers.clear();
         manager.close(); // closes the head and table arrays before their memory goes
-        headMemory.forEach(Arena::close);
-        tableMemory.forEach(Arena::close);
+        headMemory.values().forEach(Arena::close);
+        tableMemory.values().forEach(Arena::close);
         if (ownsWeights) weights.close();
     }
 
@@ -640,14 +638,13 @@ public final class LlamaRunner implements AutoCloseable {
      * Decodes a checkpoint tensor to f32 in Java (DJL never sees bf16), a chunk of rows at a time, into a new NDArray
      * whose memory {@code owner} frees (after the array is closed).
      */
-    private NDArray load(String name, List<Arena> owner, long... shape) {
+    private NDArray load(String name, Map<NDArray, Arena> owner, long... shape) {
         checked(name, shape);
         float[] replaced = tensorOverrides.get(name);
         if (replaced != null) return persistent(replaced, shape, owner);
         int len = weights.rowLength(name);
         long rows = weights.rowCount(name);
         Arena arena = Arena.ofShared();
-        owner.add(arena);
         MemorySegment seg = arena.allocate(rows * len * Float.BYTES, 64);
         int chunkRows = (int) Math.max(1, Math.min(rows, (1 << 16) / len));
         float[] chunk = new float[chunkRows * len];
@@ -656,7 +653,7 @@ public final class LlamaRunner implements AutoCloseable {
             weights.readRows(name, from, count, chunk, 0);
             MemorySegment.copy(chunk, 0, seg, NATIVE_FLOAT, from * len * Float.BYTES, count * len);
         }
-        return wrap(seg, shape);
+        return wrap(seg, shape, arena, owner);
     }
 
     /**
@@ -664,18 +661,21 @@ public final class LlamaRunner implements AutoCloseable {
      * Weights are created this way rather than with {@code manager.create(float[])}, whose direct buffers are freed
      * only when the garbage collector gets round to them: at 7B sizes that let gigabytes of closed layers stay resident.
      */
-    private NDArray persistent(float[] values, long[] shape, List<Arena> owner) {
+    private NDArray persistent(float[] values, long[] shape, Map<NDArray, Arena> owner) {
         Arena arena = Arena.ofShared();
-        owner.add(arena);
         MemorySegment seg = arena.allocate((long) values.length * Float.BYTES, 64);
         MemorySegment.copy(values, 0, seg, NATIVE_FLOAT, 0, values.length);
-        return wrap(seg, shape);
+        return wrap(seg, shape, arena, owner);
     }
 
-    /** An array over {@code seg} (PyTorch's from_blob: no copy; the segment must outlive the array). */
-    private NDArray wrap(MemorySegment seg, long[] shape) {
+    /**
+     * An array over {@code seg} (PyTorch's from_blob: no copy), recorded in {@code owner} with the arena that frees
+     * its memory after the array is closed.
+     */
+    private NDArray wrap(MemorySegment seg, long[] shape, Arena arena, Map<NDArray, Arena> owner) {
         NDArray a = manager.create(seg.asByteBuffer().order(ByteOrder.nativeOrder()), new Shape(shape), ai.djl.ndarray.types.DataType.FLOAT32);
         NDScope.unregister(a);
+        owner.put(a, arena);
         return a;
     }
 
