@@ -193,7 +193,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the final report as one JSON object")
     boolean json;
 
-    @Option(names = {"-q", "--quiet"}, description = "no per-layer progress lines on stderr")
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr (a bar per phase on a terminal, else a line per layer)")
     boolean quiet;
 
     @Option(names = "--verbose", description = "show stack traces on errors")
@@ -233,15 +233,18 @@ final class QuantizeCommand implements Callable<Integer> {
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {
-            GgufQuantizeReport report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads,
-                    quiet ? QuantizePipeline.Listener.NONE : msg -> System.err.println("lowbit: " + msg));
+            GgufQuantizeReport report;
+            try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
+                report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads, progress);
+            }
             if (json) System.out.println(report.toJson());
             else report.print(System.out);
             return 0;
         }
-        QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
-                : msg -> System.err.println("lowbit: " + msg);
-        QuantizeReport report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, listener);
+        QuantizeReport report;
+        try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
+            report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, progress);
+        }
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

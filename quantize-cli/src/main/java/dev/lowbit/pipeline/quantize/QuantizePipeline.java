@@ -76,6 +76,14 @@ public final class QuantizePipeline {
         Listener NONE = msg -> {};
 
         void status(String message);
+
+        /**
+         * Layer {@code done} of {@code total} is finished ({@code what}: "quantized (gptq)", …), after {@code tokens}
+         * calibration tokens went through it (0 when the run is data-free). By default one {@link #status} line.
+         */
+        default void layer(int done, int total, String what, long tokens) {
+            status("layer " + done + "/" + total + " " + what);
+        }
     }
 
     /**
@@ -309,7 +317,7 @@ public final class QuantizePipeline {
                 }
                 time.add("solve", System.nanoTime() - t);
                 write(layer, tensors, done);
-                listener.status("layer " + (layer + 1) + "/" + layers + (quantizer == null ? " transformed (" : " quantized (") + name + ")");
+                listener.layer(layer + 1, layers, (quantizer == null ? "transformed (" : "quantized (") + name + ")", 0);
             }
         }
 
@@ -318,6 +326,7 @@ public final class QuantizePipeline {
             Map<String, ArtifactPlan.Entry> byName = new HashMap<>();
             for (ArtifactPlan.Entry e : plan.entries()) if (quantizesItself(e)) byName.put(e.name(), e);
             long captureStart = System.nanoTime();
+            long tokens = (long) windows.length * windows[0].length;
             long[] solveAndWrite = new long[1];
             try (LlamaRunner runner = LlamaRunner.open(overlay, threads)) {
                 Architecture arch = runner.config().architecture();
@@ -388,8 +397,8 @@ public final class QuantizePipeline {
                         tensors = null;
                         done.clear();
                         solveAndWrite[0] += System.nanoTime() - t;
-                        listener.status("layer " + (layer + 1) + "/" + layers + (quantizer == null ? " transformed (" : " quantized (") + name
-                                + (ggufGptq != null ? " → gguf)" : ")"));
+                        listener.layer(layer + 1, layers, (quantizer == null ? "transformed (" : "quantized (") + name
+                                + (ggufGptq != null ? " → gguf)" : ")"), tokens);
                     }
                 });
             }
