@@ -6,6 +6,8 @@
 #   export     GPTQ w4 g128 checkpoint (calib_code.txt, 128 × 512; skipped when $GPTQ exists), both ONNX exports
 #   ppl-f32    ONNX Runtime perplexity of the fp32 export, reference protocol (WINDOWS=0: the whole eval_code.txt)
 #   ppl-gptq   the same for the MatMulNBits export
+#   cmp-f32    ORT fp32 export against our runtime on the same windows (CMP_WINDOWS=16): KL, top-1, max |Δlogit|
+#   cmp-gptq   the same for the MatMulNBits export against the GPTQ checkpoint on our runtime
 #   speed      same run, same windows (SPEED_WINDOWS=32), same threads (THREADS=2): DJL fp32, ORT fp32, DJL GPTQ,
 #              ORT MatMulNBits — perplexity and forward tokens/s of each; ORT/DJL ratios
 #
@@ -36,6 +38,12 @@ case "${1:-}" in
     j=$(lowbit evaluate "$dir/model.onnx" --data "$data" --max-windows "$windows" --threads "$threads" --json)
     echo "$(date -u +%FT%TZ) $1 windows=$windows ORT perplexity $(field "$j" perplexity) scored $(field "$j" scored_tokens) forward_tok/s $(field "$j" forward_tokens_per_second)" | tee -a "$out/results.txt"
     ;;
+  cmp-f32|cmp-gptq)
+    n=${CMP_WINDOWS:-16}
+    if [ "$1" = cmp-f32 ]; then onnx=$out/f32-onnx/model.onnx; base=$model; else onnx=$out/gptq-onnx/model.onnx; base=$gptq; fi
+    j=$(lowbit evaluate "$onnx" --data "$data" --max-windows "$n" --threads "$threads" --baseline "$base" --json)
+    echo "$(date -u +%FT%TZ) $1 windows=$n ORT $(field "$j" perplexity) ours $(field "$j" baseline_perplexity) KL $(field "$j" kl) top1 $(field "$j" top1_agreement) max_dlogit $(field "$j" max_abs_delta_logit)" | tee -a "$out/results.txt"
+    ;;
   speed)
     n=${SPEED_WINDOWS:-32}
     for pair in "DJL-fp32:$model" "ORT-fp32:$out/f32-onnx/model.onnx" "DJL-gptq:$gptq" "ORT-gptq-MatMulNBits:$out/gptq-onnx/model.onnx"; do
@@ -44,5 +52,5 @@ case "${1:-}" in
       echo "$(date -u +%FT%TZ) speed windows=$n threads=$threads $name perplexity $(field "$j" perplexity) forward_tok/s $(field "$j" forward_tokens_per_second)" | tee -a "$out/results.txt"
     done
     ;;
-  *) echo "usage: $0 export|ppl-f32|ppl-gptq|speed" >&2; exit 2 ;;
+  *) echo "usage: $0 export|ppl-f32|ppl-gptq|cmp-f32|cmp-gptq|speed" >&2; exit 2 ;;
 esac

@@ -29,6 +29,7 @@ echo "| --- | --- | --- | --- | --- | --- |"
 for cal in minmax percentile entropy; do
   row "mnist (opset 1, upgraded), qdq-int8 $cal" "$shared/mnist/model.onnx" "$mnist_data" "mnist-old-qdq-$cal.onnx" --scheme qdq-int8 --calibrator $cal
   row "mnist (ORT, opset 8), qdq-int8 $cal" "$shared/ort/mnist.onnx" "$mnist_data" "mnist-ort-qdq-$cal.onnx" --scheme qdq-int8 --calibrator $cal
+  row "mnist (ORT, opset 8), qdq-int8 $cal, weights int4 blocks of 16" "$shared/ort/mnist.onnx" "$mnist_data" "mnist-ort-qdq4-$cal.onnx" --scheme qdq-int8 --calibrator $cal --bits 4 --group-size 16
   row "voice-commands, qdq-int8 $cal" "$voice_dir/model.onnx" "$voice_dir" "voice-qdq-$cal.onnx" --scheme qdq-int8 --calibrator $cal
 done
 for m in "$shared/mnist/model.onnx:mnist (opset 1)" "$shared/ort/mnist.onnx:mnist (ORT)"; do

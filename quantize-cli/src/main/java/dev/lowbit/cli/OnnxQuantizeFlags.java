@@ -33,14 +33,24 @@ final class OnnxQuantizeFlags {
         OnnxQuantize.Options o;
         switch (scheme) {
             case OnnxQuantize.QDQ_INT8 -> {
-                c.refuse(List.of("--bits", "--group-size", "--sym", "--method", "--damp"),
-                        "%s does not apply to --scheme qdq-int8 (int8: weights symmetric per channel, activations asymmetric per tensor)");
+                c.refuse(List.of("--sym", "--method", "--damp"),
+                        "%s does not apply to --scheme qdq-int8 (weights symmetric, activations asymmetric int8 per tensor)");
+                int block = -1;
+                if (c.typed("--group-size")) {
+                    if (c.groupSize < 16 || Integer.bitCount(c.groupSize) != 1) {
+                        throw new Main.UsageException("--scheme qdq-int8: --group-size is the weights' block_size (opset-21 blocked form), a power of 2 ≥ 16, got " + c.groupSize);
+                    }
+                    block = c.groupSize;
+                }
+                int bits = c.typed("--bits") ? c.bits : 8;
+                if (bits != 8 && bits != 4) throw new Main.UsageException("--scheme qdq-int8: --bits sets the weights' bits, 8 or 4, got " + bits);
+                if (bits == 4 && block < 0) throw new Main.UsageException("--scheme qdq-int8 --bits 4 needs --group-size N (int4 weights are blocked)");
                 if (c.calibInputs == null) throw new Main.UsageException("--scheme qdq-int8 needs --calib-inputs DIR (activation ranges are calibrated on ONNX Runtime)");
                 String cal = c.calibrator == null ? "minmax" : c.calibrator;
                 if (!List.of("minmax", "percentile", "entropy").contains(cal)) {
                     throw new Main.UsageException("--calibrator must be minmax, percentile or entropy, got '" + cal + "'");
                 }
-                o = new OnnxQuantize.Options(scheme, cal, c.calibInputs, 8, -1, true, null, 0, threads);
+                o = new OnnxQuantize.Options(scheme, cal, c.calibInputs, bits, block, true, null, 0, threads);
             }
             case OnnxQuantize.MATMULNBITS -> {
                 c.refuse(List.of("--calibrator"), "%s applies to --scheme qdq-int8 only");

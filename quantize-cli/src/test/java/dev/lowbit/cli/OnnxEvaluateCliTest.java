@@ -34,10 +34,15 @@ class OnnxEvaluateCliTest {
         // the bar: 1e-4 relative (f32 logits from the same weights; measured ~1e-6 on these windows)
         double rel = Math.abs(a.get("perplexity").asDouble() / b.get("perplexity").asDouble() - 1);
         assertTrue(rel <= 1e-4, "ORT " + a.get("perplexity") + " vs DJL " + b.get("perplexity"));
-        // refused with one line: a baseline (not supported on ORT yet), --type with --format onnx
-        CliRun base = CliRun.run("evaluate", out.resolve("model.onnx").toString(), "--data", data, "--baseline", SharedData.tinyLlama().toString());
-        assertEquals(2, base.code(), base.err());
-        assertEquals(1, base.err().strip().lines().count(), base.err());
+        // against our runtime as the baseline, on the same windows: same perplexity, KL ~ 0, top-1 all agree
+        CliRun base = CliRun.run("evaluate", out.resolve("model.onnx").toString(), "--data", data, "--max-windows", "1",
+                "--baseline", SharedData.tinyLlama().toString(), "--json");
+        assertEquals(0, base.code(), base.err());
+        JsonNode k = json.readTree(base.out());
+        assertTrue(k.get("kl").asDouble() < 1e-6 && k.get("top1_agreement").asDouble() == 1.0, base.out());
+        assertTrue(k.get("max_abs_delta_logit").asDouble() < 2e-3, base.out()); // the golden-logit tolerance
+        assertEquals(k.get("baseline_perplexity").asDouble(), k.get("perplexity").asDouble(), 1e-4 * k.get("perplexity").asDouble());
+        // refused with one line: --type with --format onnx
         CliRun type = CliRun.run("convert", SharedData.tinyLlama().toString(), "-o", tmp.resolve("x").toString(), "--format", "onnx", "--type", "f16");
         assertEquals(2, type.code(), type.err());
         assertTrue(type.err().contains("--type"), type.err());

@@ -76,6 +76,19 @@ class OnnxQuantizeCliTest {
     }
 
     @Test
+    void blockedInt4WeightsOnMnist() throws Exception {
+        Path out = tmp.resolve("blocked.onnx");
+        CliRun r = CliRun.run("quantize", MNIST_ORT.toString(), "-o", out.toString(), "--format", "onnx", "--scheme", "qdq-int8",
+                "--bits", "4", "--group-size", "16", "--calib-inputs", MNIST_DATA.toString(), "--json", "-q");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertTrue(j.get("classes_equal_fp32").asBoolean(), r.out());
+        OnnxModel q = OnnxReader.read(out);
+        assertEquals(3, q.graph().initializers().stream().filter(t -> t.dataType() == OnnxDataType.INT4).count());
+        assertTrue(q.graph().nodes().stream().anyMatch(n -> n.attribute("block_size").map(a -> a.i() == 16).orElse(false)));
+    }
+
+    @Test
     void matMulNBitsOnMnistRtnAndGptqIntoADirectoryWithExternalData() throws Exception {
         for (String method : List.of("rtn", "gptq")) {
             Path out = tmp.resolve("mnist-nbits-" + method);
@@ -99,7 +112,10 @@ class OnnxQuantizeCliTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
-        "--scheme qdq-int8 --calib-inputs D --bits 4              | --bits",
+        "--scheme qdq-int8 --calib-inputs D --bits 4              | --group-size",
+        "--scheme qdq-int8 --calib-inputs D --bits 6 --group-size 32 | --bits",
+        "--scheme qdq-int8 --calib-inputs D --group-size 24       | --group-size",
+        "--scheme qdq-int8 --calib-inputs D --sym                 | --sym",
         "--scheme qdq-int8 --calib-inputs D --method gptq         | --method",
         "--scheme qdq-int8 --calib-inputs D --calib C             | --calib",
         "--scheme qdq-int8 --calib-inputs D --type Q4_0           | --type",

@@ -22,6 +22,7 @@ import java.util.Set;
  *     h = layer i (with the substituted weights) applied to h      ← inputs of layer i+1
  *     step.afterLayer(i, runner)
  * </pre>
+ * After {@code afterLayer} the runner forgets layer i (arrays and substituted weights): the capture holds one layer.
  * Sequential stages reproduce GPTQ's "true sequential" order: each Linear is observed with inputs produced by
  * the already-quantized Linears before it.
  */
@@ -75,7 +76,7 @@ public final class LayerwiseCapture {
                     hidden.set(i, next);
                 }
                 step.afterLayer(layer, runner);
-                runner.releaseLayer(layer);
+                runner.forgetLayer(layer); // never run again: its weights and substitutions go
             }
         } finally {
             hidden.forEach(NDArray::close);

@@ -39,7 +39,6 @@ public final class OrtEvaluator {
 
     public static EvalResult evaluate(EvalRequest req, Evaluator.Progress progress) {
         long t0 = System.nanoTime();
-        if (req.baseline() != null) throw new BadInputException(req.model(), "--baseline is not supported with an ONNX model yet (evaluate each and compare perplexities)");
         if (req.activations() != null) throw new BadInputException(req.model(), "--activations applies to lowbit's runtime only");
         Path dir = req.model().toAbsolutePath().getParent();
         LlamaConfig c = LlamaConfig.fromJson(dir);
@@ -56,10 +55,10 @@ public final class OrtEvaluator {
         if (req.protocol() == Protocol.LLAMACPP && bos.isPresent()) for (int[] w : windows) w[0] = bos.getAsInt();
         int first = req.protocol().firstScored(req.ctx());
         int threads = req.threads() > 0 ? req.threads() : Runtime.getRuntime().availableProcessors();
-        double nll = 0;
-        long count = 0;
+        double nll = 0, nllBase = 0, kl = 0, maxDelta = 0;
+        long count = 0, agree = 0;
         long tForward;
-        try (OrtRunner ort = OrtRunner.of(req.model(), threads)) {
+        try (OrtRunner ort = OrtRunner.of(req.model(), threads); Baseline base = Baseline.open(req.baseline(), c, threads)) {
             progress.start(windows.length);
             tForward = System.nanoTime();
             for (int from = 0; from < windows.length; from += req.batch()) {
@@ -73,16 +72,30 @@ public final class OrtEvaluator {
                     throw new BadInputException(req.model(), "logits have shape " + java.util.Arrays.toString(d) + ", expected [" + b + ", " + t + ", " + v + "]");
                 }
                 MemorySegment z = logits.data();
+                float[] zb = base == null ? null : base.logits(windows, from, b, t);
+                double[] lp = new double[v], lpb = new double[v];
                 for (int w = 0; w < b; w++) {
                     for (int j = first; j < t - 1; j++) {
                         long row = ((long) w * t + j) * v;
-                        double max = Double.NEGATIVE_INFINITY;
-                        for (int k = 0; k < v; k++) max = Math.max(max, z.getAtIndex(F32, row + k));
-                        double sum = 0;
-                        for (int k = 0; k < v; k++) sum += Math.exp(z.getAtIndex(F32, row + k) - max);
                         int target = windows[from + w][j + 1];
-                        nll -= z.getAtIndex(F32, row + target) - max - Math.log(sum);
+                        logSoftmax(k -> z.getAtIndex(F32, row + k), v, lp);
+                        nll -= lp[target];
                         count++;
+                        if (zb != null) {
+                            logSoftmax(k -> zb[(int) row + k], v, lpb);
+                            nllBase -= lpb[target];
+                            double klRow = 0, dz = 0;
+                            int am = 0, amb = 0;
+                            for (int k = 0; k < v; k++) {
+                                klRow += Math.exp(lpb[k]) * (lpb[k] - lp[k]);
+                                dz = Math.max(dz, Math.abs(z.getAtIndex(F32, row + k) - zb[(int) row + k]));
+                                if (lp[k] > lp[am]) am = k;
+                                if (lpb[k] > lpb[amb]) amb = k;
+                            }
+                            kl += klRow;
+                            maxDelta = Math.max(maxDelta, dz);
+                            if (am == amb) agree++;
+                        }
                     }
                 }
                 progress.advance(b);
@@ -90,8 +103,62 @@ public final class OrtEvaluator {
             tForward = System.nanoTime() - tForward;
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
+        boolean cmp = req.baseline() != null;
         return new EvalResult(Math.exp(nll / count), tokens.length, windows.length, count, seconds, tForward / 1e9,
-                Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+                cmp ? kl / count : Double.NaN, cmp ? (double) agree / count : Double.NaN, cmp ? maxDelta : Double.NaN,
+                cmp ? Math.exp(nllBase / count) : Double.NaN);
+    }
+
+    private static void logSoftmax(java.util.function.IntToDoubleFunction z, int v, double[] out) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < v; k++) max = Math.max(max, z.applyAsDouble(k));
+        double sum = 0;
+        for (int k = 0; k < v; k++) sum += Math.exp(z.applyAsDouble(k) - max);
+        double log = Math.log(sum);
+        for (int k = 0; k < v; k++) out[k] = z.applyAsDouble(k) - max - log;
+    }
+
+    /**
+     * The model compared against: another exported {@code .onnx} (on ORT) or a checkpoint on lowbit's DJL runtime, so
+     * that ORT's figures sit beside our runtime's on the same windows (KL, top-1 agreement, max |Δlogit|).
+     */
+    private interface Baseline extends AutoCloseable {
+        float[] logits(int[][] windows, int from, int b, int t);
+
+        @Override
+        void close();
+
+        static Baseline open(Path path, LlamaConfig c, int threads) {
+            if (path == null) return null;
+            if (isOnnx(path)) {
+                OrtRunner r = OrtRunner.of(path, threads);
+                return new Baseline() {
+                    public float[] logits(int[][] windows, int from, int b, int t) {
+                        return r.run(feeds(c, windows, from, b, t), List.of("logits")).get("logits").floats();
+                    }
+
+                    public void close() {
+                        r.close();
+                    }
+                };
+            }
+            dev.lowbit.calib.model.LlamaRunner r = dev.lowbit.calib.model.LlamaRunner.open(path, threads);
+            if (r.config().vocabSize() != c.vocabSize()) {
+                r.close();
+                throw new BadInputException(path, "vocabulary size " + r.config().vocabSize() + " differs from the model's " + c.vocabSize());
+            }
+            return new Baseline() {
+                public float[] logits(int[][] windows, int from, int b, int t) {
+                    try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+                        return Evaluator.logits(r, java.util.Arrays.copyOfRange(windows, from, from + b)).toFloatArray();
+                    }
+                }
+
+                public void close() {
+                    r.close();
+                }
+            };
+        }
     }
 
     static Map<String, OnnxTensor> feeds(LlamaConfig c, int[][] windows, int from, int b, int t) {

@@ -123,9 +123,10 @@ public final class OnnxQuantize {
                 params.put(name, QdqParams.int8(r[0], r[1], false));
             });
             progress.accept("calibrated " + params.size() + " activations on " + samples.size() + " samples (" + o.calibrator() + ")");
-            quantized = QdqRewrite.apply(g, targets, params);
+            quantized = QdqRewrite.apply(g, targets, params, o.bits(), o.block());
             ops = targets.weights.size();
-            detail = "weights int8 per channel, activations int8 per tensor, " + o.calibrator();
+            detail = (o.block() > 0 ? "weights int" + o.bits() + " in blocks of " + o.block() : "weights int8 per channel")
+                    + ", activations int8 per tensor, " + o.calibrator();
         } else {
             List<QuantTargets.Weight> weights = MatMulNBitsRewrite.weights(targets, g);
             if (weights.isEmpty()) throw new BadInputException(modelPath, "no MatMul with a constant 2-D f32 weight: MatMulNBits does not apply");
@@ -219,7 +220,10 @@ public final class OnnxQuantize {
     static String recipeJson(Options o) {
         ObjectNode r = JSON.createObjectNode();
         r.put("format", "onnx").put("scheme", o.scheme());
-        if (o.scheme().equals(QDQ_INT8)) r.put("calibrator", o.calibrator());
+        if (o.scheme().equals(QDQ_INT8)) {
+            r.put("calibrator", o.calibrator()).put("weight_bits", o.bits());
+            if (o.block() > 0) r.put("weight_block_size", o.block());
+        }
         else r.put("method", o.method()).put("bits", o.bits()).put("block_size", o.block()).put("symmetric", o.symmetric());
         if (o.method() != null && o.method().equals("gptq")) r.put("damp_percent", o.damp());
         r.put("opset", TARGET_OPSET);

@@ -5,6 +5,7 @@ import dev.lowbit.io.onnx.OnnxDataType;
 import dev.lowbit.io.onnx.OnnxGraph;
 import dev.lowbit.io.onnx.OnnxNode;
 import dev.lowbit.io.onnx.OnnxTensor;
+import dev.lowbit.ptq.onnx.BlockedSymmetric;
 import dev.lowbit.ptq.onnx.PerChannelInt8;
 import dev.lowbit.ptq.onnx.QdqParams;
 import java.util.ArrayList;
@@ -27,12 +28,34 @@ final class QdqRewrite {
     }
 
     static OnnxGraph apply(OnnxGraph g, QuantTargets targets, Map<String, QdqParams> activations) {
+        return apply(g, targets, activations, 8, -1);
+    }
+
+    /**
+     * With {@code block > 0}, weights take the opset-21 blocked form instead: symmetric int8 or int4 ({@code
+     * weightBits}) in blocks of {@code block} along the reduction axis (Conv: input channels; MatMul / Gemm: K), one
+     * {@code DequantizeLinear(axis, block_size)} without zero point (0).
+     */
+    static OnnxGraph apply(OnnxGraph g, QuantTargets targets, Map<String, QdqParams> activations, int weightBits, int block) {
         List<OnnxNode> nodes = new ArrayList<>(g.nodes());
         List<OnnxTensor> inits = new ArrayList<>(g.initializers());
         Map<Integer, Map<Integer, String>> rename = new HashMap<>(); // node → slot → new input
         Map<Integer, List<OnnxNode>> before = new LinkedHashMap<>(); // nodes inserted before node i
         for (QuantTargets.Weight w : targets.weights) {
             String name = w.tensor().name();
+            if (block > 0) {
+                String qn = name + "_quantized", sn = name + "_scale", dn = name + "_DequantizeLinear_Output";
+                if (inits.stream().noneMatch(t -> t.name().equals(qn))) {
+                    BlockedSymmetric q = BlockedSymmetric.quantize(w.tensor().floats(), w.tensor().dims(), w.reductionAxis(), block, weightBits);
+                    inits.add(weightBits == 8 ? OnnxTensor.ofBytes(qn, OnnxDataType.INT8, w.tensor().dims(), q.codes())
+                            : OnnxTensor.ofBytes(qn, OnnxDataType.INT4, w.tensor().dims(), q.packedInt4()));
+                    inits.add(OnnxTensor.ofFloats(sn, q.scaleDims(), q.scales()));
+                    before.computeIfAbsent(w.node(), k -> new ArrayList<>()).add(new OnnxNode(name + "_DequantizeLinear", "DequantizeLinear", "",
+                            List.of(qn, sn), List.of(dn), List.of(OnnxAttribute.ofInt("axis", w.reductionAxis()), OnnxAttribute.ofInt("block_size", block))));
+                }
+                rename.computeIfAbsent(w.node(), k -> new HashMap<>()).put(w.slot(), dn);
+                continue;
+            }
             PerChannelInt8 q = PerChannelInt8.quantize(w.tensor().floats(), w.tensor().dims(), w.channelAxis());
             long channels = q.scales().length;
             String qn = name + "_quantized", sn = name + "_scale", zn = name + "_zero_point", dn = name + "_DequantizeLinear_Output";
