@@ -8,6 +8,7 @@
 #   ppl-gptq   the same for the MatMulNBits export
 #   cmp-f32    ORT fp32 export against our runtime on the same windows (CMP_WINDOWS=16): KL, top-1, max |Δlogit|
 #   cmp-gptq   the same for the MatMulNBits export against the GPTQ checkpoint on our runtime
+#   quick      export (if needed), cmp-f32, cmp-gptq, speed;   full: export (if needed), ppl-f32, ppl-gptq
 #   speed      same run, same windows (SPEED_WINDOWS=32), same threads (THREADS=2): DJL fp32, ORT fp32, DJL GPTQ,
 #              ORT MatMulNBits — perplexity and forward tokens/s of each; ORT/DJL ratios
 #
@@ -25,7 +26,13 @@ mkdir -p "$out"
 lowbit() { "$root/lowbit" "$@"; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
+ensure_exports() { [ -f "$out/f32-onnx/model.onnx" ] && [ -f "$out/gptq-onnx/model.onnx" ] || "$0" export; }
+
 case "${1:-}" in
+  quick)  # export, then the same-run comparison and speed parts (a few minutes)
+    ensure_exports; "$0" cmp-f32; "$0" cmp-gptq; "$0" speed ;;
+  full)   # both full-protocol perplexities (about 2 × 6 min on 2 idle cores)
+    ensure_exports; "$0" ppl-f32; "$0" ppl-gptq ;;
   export)
     if [ ! -d "$gptq" ]; then
       lowbit quantize "$model" -o "$gptq" --method gptq --bits 4 --group-size 128 --calib "$shared/data/calib_code.txt" -q
@@ -52,5 +59,5 @@ case "${1:-}" in
       echo "$(date -u +%FT%TZ) speed windows=$n threads=$threads $name perplexity $(field "$j" perplexity) forward_tok/s $(field "$j" forward_tokens_per_second)" | tee -a "$out/results.txt"
     done
     ;;
-  *) echo "usage: $0 export|ppl-f32|ppl-gptq|cmp-f32|cmp-gptq|speed" >&2; exit 2 ;;
+  *) echo "usage: $0 quick|full|export|ppl-f32|ppl-gptq|cmp-f32|cmp-gptq|speed" >&2; exit 2 ;;
 esac
