@@ -3,7 +3,7 @@
 # then evaluates the written checkpoint on eval_code.txt (reference protocol; WINDOWS=0, the default, is the whole
 # file, WINDOWS=16 a quick look). One JSON line per row in $OUT/results.jsonl, quantize wall time included.
 # Usage: scripts/trit-table.sh [OUT_DIR] [ROW...]
-#   rows: ptqtp ptqtp-gptq ternary-rtn binarize binary-rtn gptq-w2g64 (default: the first three, in that order)
+#   rows: ptqtp ptqtp-gptq ternary-rtn binarize binary-rtn gptq-w2g64 gptq-w4g128 (default: the first three, in that order)
 #   CALIB_SAMPLES (default 128) calibration windows of 512 for the calibrated rows; LUT=1 evaluates with the LUT kernel.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,9 +28,11 @@ for r in "${rows[@]}"; do
     binary-rtn) step='{type: binarize, group_size: 512, salient_fraction: 0, error_feedback: false}'; cal='' ;;
     gptq-w2g64) step='{type: gptq, bits: 2, group_size: 64}'
                 cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
+    gptq-w4g128) step='{type: gptq, bits: 4, group_size: 128}'
+                 cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     *) echo "unknown row $r" >&2; exit 2 ;;
   esac
-  fmt=trit-planes; [ "$r" = gptq-w2g64 ] && fmt=gptq
+  fmt=trit-planes; case $r in gptq-*) fmt=gptq ;; esac
   printf 'version: 2\nsteps:\n  - %s\n%s\noutput: {format: %s}\n' "$step" "$cal" "$fmt" > "$recipe"
   t0=$(date +%s.%N)
   "$root/lowbit" quantize "$model" -o "$out/$r" --recipe "$recipe" --force --json -q > "$out/$r.quantize.json"
