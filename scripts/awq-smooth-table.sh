@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # AWQ and SmoothQuant figures on tiny-llama-code: quantize under each setting, evaluate on eval_code.txt.
 # WINDOWS=16 (default) evaluates the first 16 windows (exploration); WINDOWS=0 the whole file (reference protocol).
-# CALIB_SAMPLES (default 16) windows of 512 tokens calibrate AWQ / SmoothQuant (AWQ scores every α on all of them);
+# CALIB_SAMPLES (default 128, the reference protocol) windows of 512 tokens calibrate AWQ / SmoothQuant / GPTQ;
+# LOSS_TOKENS (default 4096) of them, as whole windows, score AWQ's scale search on each mapping's sub-block;
 # GRID (default 20) α points for AWQ.
-# Results: one line per setting in $OUT/results.tsv (setting, perplexity, quantize seconds).
+# Results: one line per setting in $OUT/results.tsv (setting, perplexity, quantize seconds); EVAL=0 skips evaluating.
 # Weights: W8 / W6 per channel symmetric RTN, W4 (W4A8) g128 asymmetric RTN.
 # Usage: scripts/awq-smooth-table.sh [OUT_DIR] [SETTING...]
-#   weight-only: fp rtn-w4 rtn-w3 awq-w4 awq-w3 awqscale-w4 awqscale-w3 awq-gptq-w3 gptq-w3
+#   weight-only: fp rtn-w4 rtn-w3 awq-w4 awq-w3 awqscale-w4 awqscale-w3 awq-gptq-w4 awq-gptq-w3 gptq-w4 gptq-w3
 #   activations: w8a8-{static,token} smooth-w8a8-{static,token} smoothdown-w8a8-static w4a8 smooth-w4a8 w6a6 smooth-w6a6
 #                inputs-static (W8A8 static with one Linear input quantized at a time)
 set -euo pipefail
@@ -15,7 +16,7 @@ out=${1:-/tmp/lowbit-awq}; shift || true
 model="$root/../shared/models/tiny-llama-code"
 data="$root/../shared/data/eval_code.txt"
 calib="$root/../shared/data/calib_code.txt"
-windows=${WINDOWS:-16}; samples=${CALIB_SAMPLES:-16}
+windows=${WINDOWS:-16}; samples=${CALIB_SAMPLES:-128}; lt=${LOSS_TOKENS:-4096}
 settings=("$@"); [ ${#settings[@]} -gt 0 ] || settings=(rtn-w4 rtn-w3 awq-w4 awq-w3 w8a8-static w8a8-token smooth-w8a8-static smooth-w8a8-token)
 mkdir -p "$out"
 recipe() { # recipe FILE BITS GROUP TRANSFORM-YAML QUANTIZER
@@ -33,8 +34,9 @@ quantize() { # quantize NAME RECIPE
   "$root/lowbit" quantize "$model" -o "$out/$1" --force --recipe "$2" > "$out/$1.quantize.log" 2>&1
   echo $((SECONDS - t0))
 }
-evaluate() { # evaluate DIR EXTRA-ARGS...
+evaluate() { # evaluate DIR EXTRA-ARGS...   (EVAL=0: quantize only, for timings)
   local dir=$1; shift
+  [ "${EVAL:-1}" = 1 ] || { echo -; return; }
   "$root/lowbit" evaluate "$dir" --data "$data" --max-windows "$windows" --json "$@" | grep -o '"perplexity":[0-9.]*' | cut -d: -f2
 }
 for s in "${settings[@]}"; do
@@ -42,10 +44,10 @@ for s in "${settings[@]}"; do
   case $s in
     fp) dir=$model ;;
     rtn-w4|rtn-w3) b=${s#rtn-w}; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method rtn --bits "$b" --group-size 128 >/dev/null; dir=$out/$s ;;
-    gptq-w3) secs=$( { t0=$SECONDS; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method gptq --bits 3 --group-size 128 --calib "$calib" --calib-samples "$samples" >/dev/null; echo $((SECONDS - t0)); } ); dir=$out/$s ;;
-    awq-w4|awq-w3) b=${s#awq-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, grid: ${GRID:-20}, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
-    awqscale-w4|awqscale-w3) b=${s#awqscale-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, clip: false, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
-    awq-gptq-w3) recipe "$out/$s.yaml" 3 128 "  - {type: awq, clip_bits: 3, clip_group_size: 128}" gptq; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
+    gptq-w4|gptq-w3) b=${s#gptq-w}; secs=$( { t0=$SECONDS; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method gptq --bits "$b" --group-size 128 --calib "$calib" --calib-samples "$samples" >/dev/null; echo $((SECONDS - t0)); } ); dir=$out/$s ;;
+    awq-w4|awq-w3) b=${s#awq-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, grid: ${GRID:-20}, loss_tokens: $lt, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
+    awqscale-w4|awqscale-w3) b=${s#awqscale-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, grid: ${GRID:-20}, loss_tokens: $lt, clip: false, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
+    awq-gptq-w4|awq-gptq-w3) b=${s#awq-gptq-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, grid: ${GRID:-20}, loss_tokens: $lt, clip_bits: $b, clip_group_size: 128}" gptq; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
     w8a8-*|w4a8|w6a6|inputs-static)
       wb=8; [ "$s" = w4a8 ] && wb=4; [ "$s" = w6a6 ] && wb=6
       if [ "$s" = w4a8 ]; then dir=$out/rtn-w4; [ -d "$dir" ] || "$root/lowbit" quantize "$model" -o "$dir" --force -q --method rtn --bits 4 --group-size 128 >/dev/null

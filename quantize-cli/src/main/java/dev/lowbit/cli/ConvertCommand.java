@@ -37,6 +37,14 @@ final class ConvertCommand implements Callable<Integer> {
             description = "tensor type: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     OutType type;
 
+    @Option(names = "--format", defaultValue = "gguf", paramLabel = "gguf|onnx",
+            description = "gguf (default): one .gguf file of --type; onnx: a directory with model.onnx (+ external data, tokenizer, config) "
+                    + "that ONNX Runtime runs: f32 MatMuls, or MatMulNBits carrying the codes of a GPTQ / AWQ / compressed-tensors checkpoint")
+    String format;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--force", description = "replace the output file if lowbit wrote it (swapped in atomically when complete)")
     boolean force;
 
@@ -46,8 +54,21 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "show stack traces on errors")
     boolean verbose;
 
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr (a bar on a terminal, else a line per layer)")
+    boolean quiet;
+
     @Override
     public Integer call() {
+        if ("onnx".equals(format)) {
+            if (spec.commandLine().getParseResult().hasMatchedOption("--type")) {
+                throw new Main.UsageException("--type does not apply to --format onnx: f32 weights, or the checkpoint's own codes as MatMulNBits");
+            }
+            dev.lowbit.pipeline.onnx.LlamaOnnxExport.Report r = dev.lowbit.pipeline.onnx.LlamaOnnxExport.export(model, output, force, m -> { });
+            if (json) System.out.println(r.toJson());
+            else r.print(System.out);
+            return 0;
+        }
+        if (!"gguf".equals(format)) throw new Main.UsageException("--format must be gguf or onnx, got '" + format + "'");
         LlamaFtype ftype = switch (type) {
             case f32 -> LlamaFtype.ALL_F32;
             case f16 -> LlamaFtype.F16;
@@ -57,7 +78,10 @@ final class ConvertCommand implements Callable<Integer> {
         // a conversion is the one pipeline with the type's own rounding into a GGUF of one type (no imatrix, no overrides)
         Recipe recipe = new Recipe(List.of(new Step("rtn", List.of(), List.of(), null)), List.of(), null,
                 new Output(Output.GGUF, ftype.name(), false, null, false), 0).validate("command line");
-        GgufQuantizeReport report = QuantizePipeline.runGguf(model, output, recipe, null, force, 2, QuantizePipeline.Listener.NONE);
+        GgufQuantizeReport report;
+        try (LayerProgress progress = LayerProgress.of("convert", quiet)) {
+            report = QuantizePipeline.runGguf(model, output, recipe, null, force, 2, progress);
+        }
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

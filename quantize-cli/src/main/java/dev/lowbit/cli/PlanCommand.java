@@ -26,7 +26,8 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "PLAN", description = "the recipe to write (JSON)")
     Path output;
 
-    @Option(names = "--target", defaultValue = "gguf", paramLabel = "gguf", description = "what the recipe writes (gguf; gptq and compressed-tensors are not planned yet)")
+    @Option(names = "--target", defaultValue = "gguf", paramLabel = "gguf|gptq", description = "what the recipe writes: gguf (ggml types per tensor) or gptq (bits and group size per Linear, "
+            + "--budget in bits per weight of the Linears' codes + scales + zeros + g_idx, --candidates like w3g128,w4g128; compressed-tensors is not planned yet)")
     String target;
 
     @Option(names = "--budget", required = true, paramLabel = "X",
@@ -98,8 +99,8 @@ final class PlanCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!target.equals("gguf")) {
-            throw new Main.UsageException("--target " + target + " is not planned yet (only gguf)");
+        if (!target.equals("gguf") && !target.equals("gptq")) {
+            throw new Main.UsageException("--target " + target + " is not planned yet (gguf, gptq)");
         }
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
@@ -126,6 +127,21 @@ final class PlanCommand implements Callable<Integer> {
         if (sensitivities != null && (kl > 0 || klWindows != null)) {
             throw new Main.UsageException("--sensitivity kl does not apply with --sensitivities REPORT: the report's scores are reused as they are");
         }
+        int t = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+        if (target.equals("gptq")) {
+            // the GPTQ plan quantizes with GPTQ, scores fresh, plots nothing and has no llama.cpp mix to build on
+            for (String[] f : new String[][] {{"--method", method.equals("rtn") ? null : method}, {"--sensitivities", str(sensitivities)},
+                    {"--base", base}, {"--imatrix", str(imatrix)}, {"--plot", str(plot)}, {"--uniform-layers", uniformLayers ? "" : null},
+                    {"--pin", pins.isEmpty() ? null : ""}, {"--measured", measured.isEmpty() ? null : ""}}) {
+                if (f[1] != null) throw new Main.UsageException(f[0] + " does not apply to --target gptq");
+            }
+            dev.lowbit.pipeline.plan.GptqPlan.Report r = dev.lowbit.pipeline.plan.GptqPlan.run(new dev.lowbit.pipeline.plan.GptqPlan.Request(
+                    model, output, budget, calib, calibSamples, calibSeqlen,
+                    candidates.isEmpty() ? List.of("w2g64", "w3g128", "w3g64", "w4g128", "w4g64", "w8g128") : candidates,
+                    kl, report, force, t, timeLimit), quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
+            System.out.print(PlanText.render(r));
+            return 0;
+        }
         List<GgmlType> types = new ArrayList<>();
         for (String c : candidates) {
             try {
@@ -143,11 +159,14 @@ final class PlanCommand implements Callable<Integer> {
                 throw new BadInputException("--base", e.getMessage());
             }
         }
-        int t = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         PlanPipeline.Report r = PlanPipeline.run(new PlanPipeline.Request(model, output, budget, baseMix, calib, calibSamples,
                 calibSeqlen, types, m, sensitivities, pins, uniformLayers, report, plot, force, t, timeLimit, measured, imatrix, kl),
                 quiet ? msg -> {} : msg -> System.err.println("lowbit: " + msg));
         System.out.print(PlanText.render(r));
         return 0;
+    }
+
+    private static String str(Object o) {
+        return o == null ? null : o.toString();
     }
 }

@@ -26,4 +26,24 @@ final class PlanText {
         s.append(String.format(Locale.ROOT, "sensitivity pass %.1f s, planning %.1f s%n", r.sensitivitySeconds(), r.planSeconds()));
         return s.toString();
     }
+
+    static String render(dev.lowbit.pipeline.plan.GptqPlan.Report r) {
+        StringBuilder s = new StringBuilder();
+        s.append(String.format(Locale.ROOT, "%-44s %-7s %10s %14s%n", "module", "grid", "bytes", "predicted"));
+        for (dev.lowbit.pipeline.plan.GptqPlan.Choice c : r.choices()) {
+            s.append(String.format(Locale.ROOT, "%-44s %-7s %10d %14.6g%n", c.module(),
+                    "w" + c.scheme().bits() + (c.scheme().groupSize() == -1 ? "" : "g" + c.scheme().groupSize()), c.bytes(), c.predicted()));
+        }
+        var solved = r.solved();
+        s.append(String.format(Locale.ROOT, "planned %d bytes of GPTQ tensors (budget %d), %.4f bits per weight; predicted %.6g (%s)%n",
+                r.plannedBytes(), r.budgetBytes(), r.bitsPerWeight(), r.predicted(), r.json().path("sensitivity").asText()));
+        s.append(String.format(Locale.ROOT, "CP-SAT %s, gap %.3g, %.3f s; LP bound %.6g%n",
+                solved.optimal() ? "proved optimal" : "NOT proved optimal", solved.gap(), solved.seconds(), solved.lpBound()));
+        for (dev.lowbit.pipeline.plan.GptqPlan.Uniform u : r.uniform()) {
+            s.append(String.format(Locale.ROOT, "  uniform %-7s %10d bytes, %.4f bits per weight, predicted %.6g%s%n", u.label(), u.bytes(),
+                    u.bitsPerWeight(), u.predicted(), u.fits() ? "" : "  (over budget)"));
+        }
+        s.append(String.format(Locale.ROOT, "sensitivity pass %.1f s%n", r.sensitivitySeconds()));
+        return s.toString();
+    }
 }

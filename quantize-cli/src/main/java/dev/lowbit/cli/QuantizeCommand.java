@@ -70,7 +70,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory, or the .gguf file for --format gguf (must not exist unless --force)")
     Path output;
 
-    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq | awq (= AWQ scales and clipping, then rtn; needs --calib) (default: gptq; rtn with --format gguf)")
+    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq | awq (= AWQ scales and clipping, then rtn; needs --calib; into --format gguf: scales only, then the mix's types) (default: gptq; rtn with --format gguf)")
     String method;
 
     @Option(names = "--bits", defaultValue = "4", paramLabel = "N", description = "bits per weight, 2..8 (default: ${DEFAULT-VALUE}; not with --format gguf)")
@@ -125,7 +125,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones (not with --format gguf)")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme)")
+    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf | onnx (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme; onnx for MODEL.onnx)")
     String format;
 
     @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")
@@ -172,6 +172,12 @@ final class QuantizeCommand implements Callable<Integer> {
             + "the one whose RTN image (--bits, --group-size, --sym) loses least on --calib windows, layer by layer")
     Integer rotateCandidates;
 
+    @Option(names = "--calib-inputs", paramLabel = "DIR", description = "ONNX: calibration / comparison inputs: a .npz, a test_data_set_N directory of input_K.pb tensors, or a directory of those (ONNX Runtime's test data layout)")
+    Path calibInputs;
+
+    @Option(names = "--calibrator", paramLabel = "NAME", description = "ONNX --scheme qdq-int8: activation ranges by minmax (default) | percentile | entropy, as ONNX Runtime's calibrators")
+    String calibrator;
+
     @Option(names = "--recipe", paramLabel = "FILE", description = "run this recipe (recipe.json of an earlier run, or your own JSON / YAML); the quantization flags above are then refused")
     Path recipe;
 
@@ -187,7 +193,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the final report as one JSON object")
     boolean json;
 
-    @Option(names = {"-q", "--quiet"}, description = "no per-layer progress lines on stderr")
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr (a bar per phase on a terminal, else a line per layer)")
     boolean quiet;
 
     @Option(names = "--verbose", description = "show stack traces on errors")
@@ -211,6 +217,8 @@ final class QuantizeCommand implements Callable<Integer> {
             return 0;
         }
         if (threads != null && threads < 1) throw new Main.UsageException("--threads must be at least 1, got " + threads);
+        if (dev.lowbit.pipeline.onnx.OnnxQuantize.isOnnx(model) || "onnx".equals(format)) return OnnxQuantizeFlags.run(this);
+        refuse(List.of("--calib-inputs", "--calibrator"), "%s applies to ONNX models (MODEL.onnx) only");
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
         if (rotateOnline && !rotate) throw new Main.UsageException("--rotate-online needs --rotate");
@@ -225,15 +233,18 @@ final class QuantizeCommand implements Callable<Integer> {
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {
-            GgufQuantizeReport report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads,
-                    quiet ? QuantizePipeline.Listener.NONE : msg -> System.err.println("lowbit: " + msg));
+            GgufQuantizeReport report;
+            try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
+                report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads, progress);
+            }
             if (json) System.out.println(report.toJson());
             else report.print(System.out);
             return 0;
         }
-        QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
-                : msg -> System.err.println("lowbit: " + msg);
-        QuantizeReport report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, listener);
+        QuantizeReport report;
+        try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
+            report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, progress);
+        }
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;
@@ -281,7 +292,6 @@ final class QuantizeCommand implements Callable<Integer> {
         // --method awq is sugar for the recipe [awq, rtn]: AutoAWQ's output (scales and clipping, then round to nearest)
         boolean awq = "awq".equals(step);
         if (awq) {
-            if (gguf) throw new Main.UsageException("--method awq does not apply to --format gguf yet");
             if (calib == null) throw new Main.UsageException("--method awq needs --calib FILE (its scale and clip searches read activations)");
             step = "rtn";
         } else if (StepRegistry.DEFAULT.get("--method", step).role() != dev.lowbit.pipeline.steps.StepType.Role.QUANTIZER) {
@@ -347,21 +357,22 @@ final class QuantizeCommand implements Callable<Integer> {
         List<Step> steps = new ArrayList<>();
         if (rotate) steps.add(new Step("rotate", List.of(), List.of(), JsonNodeFactory.instance.objectNode().put("seed", seed)));
         if (awq) {
-            // the clip search rounds onto the quantizer's grid
-            steps.add(new Step("awq", List.of(), List.of(), JsonNodeFactory.instance.objectNode()
-                    .put("clip_bits", bits).put("clip_group_size", groupSize).put("clip_symmetric", sym)));
+            // the clip search rounds onto the quantizer's grid; a GGUF mix's k-quant grids are not integer groups, so
+            // into GGUF the scales alone (each scored with the mix's own ggml types)
+            steps.add(new Step("awq", List.of(), List.of(), gguf ? JsonNodeFactory.instance.objectNode().put("clip", false)
+                    : JsonNodeFactory.instance.objectNode().put("clip_bits", bits).put("clip_group_size", groupSize).put("clip_symmetric", sym)));
         }
         steps.add(new Step(step, targets, ignore, p));
         return new Recipe(steps, overrides, cal, out, seed).validate("command line");
     }
 
-    private boolean typed(String option) {
+    boolean typed(String option) {
         ParseResult pr = spec.commandLine().getParseResult();
         return pr.hasMatchedOption(option);
     }
 
     /** Refuses the first of {@code options} the user typed, with {@code reason} ({@code %s} = the option). */
-    private void refuse(List<String> options, String reason) {
+    void refuse(List<String> options, String reason) {
         for (String o : options) {
             if (typed(o)) throw new Main.UsageException(reason.formatted(o));
         }

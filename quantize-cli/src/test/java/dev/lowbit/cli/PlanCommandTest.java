@@ -44,7 +44,13 @@ class PlanCommandTest {
         "--budget Q3_Z                                 | Q3_Z",
         "--budget Q3_K_M --base Q7                     | Q7",
         "--budget Q3_K_M --method awq                  | --method",
-        "--budget Q3_K_M --target gptq                 | --target",
+        "--budget Q3_K_M --target compressed-tensors   | --target",
+        "--budget Q3_K_M --target gptq                 | --budget",
+        "--budget 3.5bpw --target gptq --candidates w5g128 | w5g128",
+        "--budget 3.5bpw --target gptq --candidates w3g100 | power of two",
+        "--budget 9bpw --target gptq --candidates w3g128,w4g128 | feasible range",
+        "--budget 3.5bpw --target gptq --plot x.svg    | --plot",
+        "--budget 3.5bpw --target gptq --method rtn --base Q4_K_M | --base",
         "--budget Q3_K_M --measured Q9_K=14.1          | --measured",
         "--budget Q3_K_M --method gptq --imatrix x.dat | --imatrix",
         "--budget Q3_K_M --measured plan=-1            | --measured",
@@ -119,6 +125,32 @@ class PlanCommandTest {
         JsonNode rep2 = new ObjectMapper().readTree(report2.toFile());
         assertTrue(rep2.path("planned_bytes").asLong() < rep.path("planned_bytes").asLong());
         assertTrue(rep2.path("predicted").asDouble() >= rep.path("predicted").asDouble());
+    }
+
+    /**
+     * {@code --target gptq}: one grid per Linear within 3.5 bits per weight, proved optimal; the recipe it writes,
+     * quantized, stores exactly the planned bytes ({@code linear_bits_per_weight} of the written checkpoint equals the
+     * plan's, counted independently by the writer from the tensors it wrote).
+     */
+    @Test
+    void gptqPlanIsExactlyTheSizeTheCheckpointStores() throws Exception {
+        Path report = tmp.resolve("gptq-report.json"), planFile = tmp.resolve("plan.json");
+        CliRun r = plan("--target", "gptq", "--budget", "3.5bpw", "--candidates", "w3g128,w4g128", "--calib-samples", "2",
+                "--calib-seqlen", "32", "--report", report.toString(), "--threads", "2");
+        assertEquals(0, r.code(), r.err());
+        JsonNode rep = new ObjectMapper().readTree(report.toFile());
+        assertTrue(rep.path("solver").path("optimal").asBoolean());
+        assertTrue(rep.path("planned_bytes").asLong() <= rep.path("budget_bytes").asLong());
+        assertEquals(42, rep.path("choices").size());
+        String choices = rep.path("choices").toString();
+        assertTrue(choices.contains("w3g128") && choices.contains("w4g128"), "3.5 lies between uniform w3 and w4: both appear");
+        Recipe recipe = Recipe.read(planFile);
+        assertEquals("gptq", recipe.output().format());
+        Path out = tmp.resolve("planned-gptq");
+        CliRun q = CliRun.run("quantize", MODEL, "-o", out.toString(), "--recipe", planFile.toString(), "--json", "-q", "--threads", "2");
+        assertEquals(0, q.code(), q.err());
+        double written = new ObjectMapper().readTree(q.out()).path("linear_bits_per_weight").asDouble();
+        assertEquals(rep.path("bits_per_weight").asDouble(), written, 1e-12);
     }
 
     /** Elements of a tiny-llama-code Linear by its GGUF name (hidden 512, 4 kv heads of 64, MLP 1536). */

@@ -17,11 +17,12 @@ import java.util.Set;
  *   for layer i:
  *     step.beforeLayer(i, h, runner)                     ← e.g. weight transforms of layer i
  *     for each stage (all four inputs at once, or {q,k,v} → {o} → {gate,up} → {down} when sequential):
- *       run layer i on every batch, feeding the stage's inputs to the observers
+ *       run layer i on every batch, feeding the stage's inputs to the observers (skipped when there are none)
  *       step.afterStage(i, inputs, runner)   ← quantize those Linears, runner.setLinearWeight(...)
  *     h = layer i (with the substituted weights) applied to h      ← inputs of layer i+1
  *     step.afterLayer(i, runner)
  * </pre>
+ * After {@code afterLayer} the runner forgets layer i (arrays and substituted weights): the capture holds one layer.
  * Sequential stages reproduce GPTQ's "true sequential" order: each Linear is observed with inputs produced by
  * the already-quantized Linears before it.
  */
@@ -59,10 +60,14 @@ public final class LayerwiseCapture {
             for (int layer = 0; layer < runner.config().numLayers(); layer++) {
                 step.beforeLayer(layer, java.util.Collections.unmodifiableList(hidden), runner);
                 for (Set<LinearInput> stage : stages) {
-                    ObservingHook hook = new ObservingHook(runner.config().architecture(), stage, step.observers(layer, stage));
-                    LinearInput last = null; // the stage's last input in execution order: the layer need not run further
-                    for (LinearInput in : LinearInput.values()) if (stage.contains(in)) last = in;
-                    for (NDArray h : hidden) runner.runLayer(layer, h, hook, last);
+                    List<LinearObserver> observers = step.observers(layer, stage);
+                    // a stage nobody observes (RTN after a transform step) need not run the layer
+                    if (!observers.isEmpty()) {
+                        ObservingHook hook = new ObservingHook(runner.config().architecture(), stage, observers);
+                        LinearInput last = null; // the stage's last input in execution order: the layer need not run further
+                        for (LinearInput in : LinearInput.values()) if (stage.contains(in)) last = in;
+                        for (NDArray h : hidden) runner.runLayer(layer, h, hook, last);
+                    }
                     step.afterStage(layer, stage, runner);
                 }
                 for (int i = 0; i < hidden.size(); i++) {
@@ -71,7 +76,7 @@ public final class LayerwiseCapture {
                     hidden.set(i, next);
                 }
                 step.afterLayer(layer, runner);
-                runner.releaseLayer(layer);
+                runner.forgetLayer(layer); // never run again: its weights and substitutions go
             }
         } finally {
             hidden.forEach(NDArray::close);

@@ -18,11 +18,24 @@ final class LayerWeights implements AutoCloseable {
     NDArray postAttentionNorm;
     NDArray qNorm;
     NDArray kNorm;
+    /** Native memory the arrays above were created on (not left to the garbage collector), freed after them. */
+    final Map<NDArray, java.lang.foreign.Arena> memory = new java.util.IdentityHashMap<>();
+
+    /** Sets {@code linear}'s weight, closing the one it replaces and freeing that one's memory at once. */
+    void replaceWeight(Linear linear, NDArray a) {
+        NDArray old = weight.put(linear, a);
+        if (old == null) return;
+        old.close();
+        java.lang.foreign.Arena m = memory.remove(old);
+        if (m != null) m.close();
+    }
 
     @Override
     public void close() {
         weight.values().forEach(NDArray::close);
         bias.values().forEach(NDArray::close);
         for (NDArray a : new NDArray[] {inputNorm, postAttentionNorm, qNorm, kNorm}) if (a != null) a.close();
+        memory.values().forEach(java.lang.foreign.Arena::close);
+        memory.clear();
     }
 }

@@ -12,8 +12,12 @@ import dev.lowbit.io.model.ModelSource;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -37,6 +41,11 @@ import java.util.Map;
  * with RMSNorm(x) = x / √(mean(x²) + ε). Layer weights are created once and cached until {@link #releaseLayer};
  * {@link #setLinearWeight} substitutes a Linear's weight (e.g. its dequantized version) for later runs.
  *
+ * <p>Memory: when every layer's f32 weights together exceed {@link #residentLayerBytes()} (1 GiB; a 1B-shaped model
+ * has 3.3 GB of them, a 7B one 26 GB), the runner streams: it keeps only the layer being run, and loading layer i
+ * frees the others; after a layer (or the head) is decoded the model's mapped pages are dropped from the resident
+ * set ({@link ModelSource#releasePages}). A small model keeps every layer, so repeated runs decode each layer once.
+ *
  * <p>Ownership: arrays returned by {@link #embed}, {@link #runLayer} and {@link #finalLogits} belong to the
  * runner's manager; the caller closes them when done. Inputs are never closed by the runner.
  */
@@ -57,7 +66,20 @@ public final class LlamaRunner implements AutoCloseable {
     private NDArray onlineR4;
     private NDArray finalNorm;
     private NDArray lmHead;
+    /** Native memory of the head (final norm, lm_head) and of the online Hadamard tables, freed on close. */
+    private final Map<NDArray, Arena> headMemory = new java.util.IdentityHashMap<>();
+    private final Map<NDArray, Arena> tableMemory = new java.util.IdentityHashMap<>();
     private ActivationQuantizer activations = ActivationQuantizer.NONE;
+    /** Whether every layer's weights stay cached across runs (small models), see the class comment. */
+    private final boolean residentLayers;
+
+    /**
+     * f32 bytes of layer weights past which the runner keeps one layer at a time: 1 GiB, or
+     * {@code -Dlowbit.runner.resident-bytes} (read when a runner opens).
+     */
+    public static long residentLayerBytes() {
+        return Long.getLong("lowbit.runner.resident-bytes", 1L << 30);
+    }
 
     private LlamaRunner(LlamaConfig config, ModelSource weights, boolean ownsWeights, NDManager manager) {
         this.config = config;
@@ -67,6 +89,17 @@ public final class LlamaRunner implements AutoCloseable {
         this.embedTable = checked(config.architecture().embed(), config.vocabSize(), config.hiddenSize());
         this.activations = declaredActivations(config, weights);
         this.online = OnlineRotation.of(weights.config(), weights.path().toString());
+        long perLayer = 0;
+        for (Linear l : Linear.values()) {
+            long[] s = linearShape(l);
+            perLayer += s[0] * s[1] * Float.BYTES;
+        }
+        this.residentLayers = perLayer * config.numLayers() <= residentLayerBytes();
+    }
+
+    /** Whether the runner keeps every layer's weights between runs (false: one layer at a time, see the class comment). */
+    public boolean residentLayers() {
+        return residentLayers;
     }
 
     /**
@@ -214,6 +247,32 @@ public final class LlamaRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * The normed MLP input of layer {@code layer} from the residual stream after attention {@code x1 [rows, D]}
+     * (post-attention RMSNorm): what {@link #mlp} takes. AWQ's sub-block losses recompute it when the norm changed.
+     */
+    public NDArray mlpInput(int layer, NDArray x1) {
+        LayerWeights w = layer(layer);
+        try (NDScope scope = new NDScope()) {
+            NDArray m = rmsNorm(x1, w.postAttentionNorm);
+            NDScope.unregister(m);
+            return m;
+        }
+    }
+
+    /** down_proj's input silu(m·gateᵀ)·(m·upᵀ) (R4 applied when online) from the normed MLP input {@code m [rows, D]}. */
+    public NDArray downInput(int layer, NDArray m) {
+        LayerWeights w = layer(layer);
+        NDArray[] captured = new NDArray[1];
+        try (NDScope scope = new NDScope()) {
+            mlpBlock(layer, w, m, (l, in, x) -> {
+                if (in == LinearInput.DOWN) captured[0] = x;
+            }, LinearInput.DOWN);
+            NDScope.unregister(captured[0]);
+            return captured[0];
+        }
+    }
+
     /** Input norm, q/k/v, RoPE, grouped-query attention, o_proj: {@code [B·T, D]}; null when stopped at {@code until}. */
     private NDArray attentionBlock(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
         long b = x.getShape().get(0);
@@ -281,7 +340,7 @@ public final class LlamaRunner implements AutoCloseable {
         double[] d = dev.lowbit.kernels.hadamard.Hadamard.of(n).dense();
         float[] f = new float[d.length];
         for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
-        h = persistent(f, new long[] {n, n});
+        h = persistent(f, new long[] {n, n}, tableMemory);
         if (which == 3) onlineR3 = h;
         else onlineR4 = h;
         return h;
@@ -292,9 +351,10 @@ public final class LlamaRunner implements AutoCloseable {
     /** Final RMSNorm and {@code lm_head} (tied to the embedding when the config says so): f32 {@code [B·T, V]}. */
     public NDArray finalLogits(NDArray x) {
         if (finalNorm == null) {
-            finalNorm = load(config.architecture().finalNorm(), config.hiddenSize());
+            finalNorm = load(config.architecture().finalNorm(), headMemory, config.hiddenSize());
             String head = config.tieWordEmbeddings() ? config.architecture().embed() : config.architecture().lmHead();
-            lmHead = load(head, config.vocabSize(), config.hiddenSize());
+            lmHead = load(head, headMemory, config.vocabSize(), config.hiddenSize());
+            weights.releasePages();
         }
         try (NDScope scope = new NDScope()) {
             long rows = x.getShape().get(0) * x.getShape().get(1);
@@ -334,9 +394,26 @@ public final class LlamaRunner implements AutoCloseable {
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
             cached.trit.remove(linear);
-            NDArray old = cached.weight.put(linear, persistent(w, shape));
-            if (old != null) old.close();
+            cached.replaceWeight(linear, persistent(w, shape, cached.memory));
         }
+    }
+
+    /**
+     * Drops a {@link #setLinearWeight} substitution: later runs read the weight from the model again (only that
+     * weight is reloaded). AWQ's scale search swaps each candidate in and out this way.
+     */
+    public void clearLinearWeight(int layer, Linear linear) {
+        Map<Linear, float[]> o = overrides.get(layer);
+        if (o == null || o.remove(linear) == null) return;
+        if (o.isEmpty()) overrides.remove(layer);
+        LayerWeights cached = layers.get(layer);
+        if (cached == null) return;
+        if ("lut".equals(System.getProperty("lowbit.trit.kernel"))) { // the trit path decides per tensor: reload all
+            releaseLayer(layer);
+            return;
+        }
+        long[] shape = linearShape(linear);
+        cached.replaceWeight(linear, load(config.architecture().linearName(layer, linear) + ".weight", cached.memory, shape[0], shape[1]));
     }
 
     /** The f32 weight {@code [out, in]} currently used for {@code linear} in {@code layer} (substituted or original). */
@@ -362,6 +439,8 @@ public final class LlamaRunner implements AutoCloseable {
         if (finalNorm != null) {
             finalNorm.close();
             lmHead.close();
+            headMemory.values().forEach(Arena::close);
+            headMemory.clear();
             finalNorm = null;
             lmHead = null;
         }
@@ -384,6 +463,16 @@ public final class LlamaRunner implements AutoCloseable {
         if (w != null) w.close();
     }
 
+    /**
+     * Frees layer {@code layer}'s arrays and forgets its {@link #setLinearWeight} substitutions, for a caller that will
+     * not run the layer again: what keeps a layer-by-layer quantization's heap from growing by one f32 copy of every
+     * quantized Linear (26 GB at 7B).
+     */
+    public void forgetLayer(int layer) {
+        releaseLayer(layer);
+        overrides.remove(layer);
+    }
+
     /** {@code [out, in]} of a Linear. */
     public long[] linearShape(Linear linear) {
         long d = config.hiddenSize();
@@ -403,7 +492,9 @@ public final class LlamaRunner implements AutoCloseable {
     public void close() {
         layers.values().forEach(LayerWeights::close);
         layers.clear();
-        manager.close();
+        manager.close(); // closes the head and table arrays before their memory goes
+        headMemory.values().forEach(Arena::close);
+        tableMemory.values().forEach(Arena::close);
         if (ownsWeights) weights.close();
     }
 
@@ -413,6 +504,10 @@ public final class LlamaRunner implements AutoCloseable {
         if (i < 0 || i >= config.numLayers()) throw new IllegalArgumentException("layer " + i + " of " + config.numLayers());
         LayerWeights w = layers.get(i);
         if (w != null) return w;
+        if (!residentLayers) { // streaming: the layer about to run is the only one kept
+            layers.values().forEach(LayerWeights::close);
+            layers.clear();
+        }
         Architecture arch = config.architecture();
         w = new LayerWeights();
         Map<Linear, float[]> subst = overrides.getOrDefault(i, Map.of());
@@ -421,16 +516,18 @@ public final class LlamaRunner implements AutoCloseable {
             String name = arch.linearName(i, l);
             dev.lowbit.kernels.trit.TritMatrix trit = subst.containsKey(l) ? null : tritMatrix(name + ".weight", shape);
             if (trit != null) w.trit.put(l, trit);
-            else w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape) : load(name + ".weight", shape[0], shape[1]));
-            if (weights.contains(name + ".bias")) w.bias.put(l, load(name + ".bias", shape[0]));
+            else w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape, w.memory)
+                    : load(name + ".weight", w.memory, shape[0], shape[1]));
+            if (weights.contains(name + ".bias")) w.bias.put(l, load(name + ".bias", w.memory, shape[0]));
         }
-        w.inputNorm = load(arch.layerTensor(i, arch.inputNorm()), config.hiddenSize());
-        w.postAttentionNorm = load(arch.layerTensor(i, arch.postAttentionNorm()), config.hiddenSize());
+        w.inputNorm = load(arch.layerTensor(i, arch.inputNorm()), w.memory, config.hiddenSize());
+        w.postAttentionNorm = load(arch.layerTensor(i, arch.postAttentionNorm()), w.memory, config.hiddenSize());
         if (arch.qkNorm() != null) {
-            w.qNorm = load(arch.layerTensor(i, arch.qkNorm().q()), config.headDim());
-            w.kNorm = load(arch.layerTensor(i, arch.qkNorm().k()), config.headDim());
+            w.qNorm = load(arch.layerTensor(i, arch.qkNorm().q()), w.memory, config.headDim());
+            w.kNorm = load(arch.layerTensor(i, arch.qkNorm().k()), w.memory, config.headDim());
         }
         layers.put(i, w);
+        if (!residentLayers) weights.releasePages();
         return w;
     }
 
@@ -537,32 +634,53 @@ public final class LlamaRunner implements AutoCloseable {
         return name;
     }
 
-    /** Decodes a checkpoint tensor to f32 in Java (DJL never sees bf16), a chunk of rows at a time, into a new NDArray. */
-    private NDArray load(String name, long... shape) {
+    /**
+     * Decodes a checkpoint tensor to f32 in Java (DJL never sees bf16), a chunk of rows at a time, into a new NDArray
+     * whose memory {@code owner} frees (after the array is closed).
+     */
+    private NDArray load(String name, Map<NDArray, Arena> owner, long... shape) {
         checked(name, shape);
         float[] replaced = tensorOverrides.get(name);
-        if (replaced != null) return persistent(replaced, shape);
+        if (replaced != null) return persistent(replaced, shape, owner);
         int len = weights.rowLength(name);
         long rows = weights.rowCount(name);
-        FloatBuffer buf = directFloats(rows * len);
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = arena.allocate(rows * len * Float.BYTES, 64);
         int chunkRows = (int) Math.max(1, Math.min(rows, (1 << 16) / len));
         float[] chunk = new float[chunkRows * len];
         for (long from = 0; from < rows; from += chunkRows) {
             int count = (int) Math.min(chunkRows, rows - from);
             weights.readRows(name, from, count, chunk, 0);
-            buf.put(chunk, 0, count * len);
+            MemorySegment.copy(chunk, 0, seg, NATIVE_FLOAT, from * len * Float.BYTES, count * len);
         }
-        NDArray a = manager.create(buf.flip(), new Shape(shape));
+        return wrap(seg, shape, arena, owner);
+    }
+
+    /**
+     * An array that outlives any {@link NDScope} open on this thread (weights), on memory {@code owner} frees.
+     * Weights are created this way rather than with {@code manager.create(float[])}, whose direct buffers are freed
+     * only when the garbage collector gets round to them: at 7B sizes that let gigabytes of closed layers stay resident.
+     */
+    private NDArray persistent(float[] values, long[] shape, Map<NDArray, Arena> owner) {
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = arena.allocate((long) values.length * Float.BYTES, 64);
+        MemorySegment.copy(values, 0, seg, NATIVE_FLOAT, 0, values.length);
+        return wrap(seg, shape, arena, owner);
+    }
+
+    /**
+     * An array over {@code seg} (PyTorch's from_blob: no copy), recorded in {@code owner} with the arena that frees
+     * its memory after the array is closed.
+     */
+    private NDArray wrap(MemorySegment seg, long[] shape, Arena arena, Map<NDArray, Arena> owner) {
+        NDArray a = manager.create(seg.asByteBuffer().order(ByteOrder.nativeOrder()), new Shape(shape), ai.djl.ndarray.types.DataType.FLOAT32);
         NDScope.unregister(a);
+        owner.put(a, arena);
         return a;
     }
 
-    /** An array that outlives any {@link NDScope} open on this thread (weights, cached tables). */
-    private NDArray persistent(float[] values, long[] shape) {
-        NDArray a = manager.create(values, new Shape(shape));
-        NDScope.unregister(a);
-        return a;
-    }
+    private static final java.lang.foreign.ValueLayout.OfFloat NATIVE_FLOAT =
+            java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.nativeOrder());
 
     private static FloatBuffer directFloats(long n) {
         return ByteBuffer.allocateDirect(Math.toIntExact(n * 4)).order(ByteOrder.nativeOrder()).asFloatBuffer();

@@ -55,6 +55,7 @@ public final class OrtRunner implements AutoCloseable {
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
             opts.setIntraOpNumThreads(Math.max(1, threads));
             opts.setInterOpNumThreads(1);
+            opts.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR); // warnings are not the user's business
             return new OrtRunner(opener.open(env, opts), source);
         } catch (OrtException e) {
             throw new BadInputException(source, "ONNX Runtime refuses the model: " + oneLine(e.getMessage()));

@@ -315,6 +315,11 @@ public final class GgufFile implements TensorSource {
     }
 
     @Override
+    public void releasePages() {
+        if (file.isMapped()) file.unload();
+    }
+
+    @Override
     public void close() {
         if (arena != null) arena.close();
     }

@@ -434,6 +434,11 @@ public final class DequantizingSource implements TensorSource {
     }
 
     @Override
+    public void releasePages() {
+        packed.releasePages();
+    }
+
+    @Override
     public void close() {
         packed.close();
     }

@@ -176,6 +176,11 @@ public final class FloatDequantizingSource implements TensorSource {
     }
 
     @Override
+    public void releasePages() {
+        packed.releasePages();
+    }
+
+    @Override
     public void close() {
         packed.close();
     }

@@ -223,6 +223,11 @@ public final class GgufModelSource implements ModelSource {
     }
 
     @Override
+    public void releasePages() {
+        file.releasePages();
+    }
+
+    @Override
     public void close() {
         file.close();
     }

@@ -130,6 +130,11 @@ public final class HfModelSource implements ModelSource {
     }
 
     @Override
+    public void releasePages() {
+        tensors.releasePages();
+    }
+
+    @Override
     public void close() {
         last = null;
         tensors.close();

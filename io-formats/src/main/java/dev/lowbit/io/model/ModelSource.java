@@ -127,6 +127,9 @@ public interface ModelSource extends AutoCloseable {
         return java.util.Optional.empty();
     }
 
+    /** As {@link dev.lowbit.io.tensor.TensorSource#releasePages()}: the mapped pages leave the resident set. */
+    default void releasePages() {}
+
     /** Unmaps the files. */
     @Override
     void close();

@@ -105,5 +105,10 @@ public final class OverlayModelSource implements ModelSource {
     }
 
     @Override
+    public void releasePages() {
+        base.releasePages();
+    }
+
+    @Override
     public void close() {}
 }

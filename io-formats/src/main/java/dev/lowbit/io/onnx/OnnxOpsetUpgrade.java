@@ -106,6 +106,12 @@ public final class OnnxOpsetUpgrade {
                 default -> {
                     // opset 6 only dropped the legacy 'consumed_inputs' attribute of these: without it, nothing changed
                     if (CONSUMED_INPUTS_ONLY.contains(n.opType()) && n.attribute("consumed_inputs").isEmpty()) since = 1;
+                    // Softmax-1..12 flatten to 2-D at 'axis' (default 1); on the last axis that equals Softmax-13
+                    if (n.opType().endsWith("Softmax") && from < 13) {
+                        long axis = n.attribute("axis").map(OnnxAttribute::i).orElse(1L);
+                        Integer r = rank.get(n.inputs().getFirst());
+                        if (axis == -1 || (r != null && r > 0 && axis == r - 1)) since = 1;
+                    }
                     if (from < since) refuse(n, from, target, source, "its semantics changed at opset " + since);
                 }
             }
@@ -113,6 +119,8 @@ public final class OnnxOpsetUpgrade {
             nodes.add(n);
             if (RANK_PRESERVING.contains(n.opType()) && rank.containsKey(n.inputs().getFirst())) {
                 rank.put(n.outputs().getFirst(), rank.get(n.inputs().getFirst()));
+            } else if (n.opType().equals("Gemm")) {
+                rank.put(n.outputs().getFirst(), 2);
             } else if (n.opType().equals("MatMul")) {
                 rank.put(n.outputs().getFirst(), Math.max(rank.getOrDefault(n.inputs().get(0), -1), rank.getOrDefault(n.inputs().get(1), -1)));
             }

@@ -230,6 +230,9 @@ public final class OnnxReader {
             if (typeId == 0) type = inferType(f, i, s, t, g, floats.size(), ints.size(), strings, tensors, graphs);
             if (type == null) throw new BadInputException(source, "attribute '" + name + "': unknown or missing type " + typeId);
         }
+        if ((type == OnnxAttribute.Type.TENSOR && t == null) || (type == OnnxAttribute.Type.GRAPH && g == null)) {
+            throw new BadInputException(source, "attribute '" + name + "' of type " + type + " holds no value");
+        }
         return new OnnxAttribute(name, type, f, i, s, t, g, floats.toArray(), ints.toArray(), strings, tensors, graphs, ref, doc);
     }
 

@@ -287,6 +287,11 @@ public final class SafetensorsFile implements TensorSource {
     }
 
     @Override
+    public void releasePages() {
+        if (file.isMapped()) file.unload();
+    }
+
+    @Override
     public void close() {
         if (arena != null) arena.close();
     }

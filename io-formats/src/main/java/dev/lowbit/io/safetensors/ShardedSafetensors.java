@@ -129,6 +129,11 @@ public final class ShardedSafetensors implements TensorSource {
     }
 
     @Override
+    public void releasePages() {
+        for (SafetensorsFile f : shards.values()) f.releasePages();
+    }
+
+    @Override
     public void close() {
         for (SafetensorsFile f : shards.values()) f.close();
         shards.clear();

@@ -45,6 +45,11 @@ public final class OverlayTensorSource implements TensorSource {
     }
 
     @Override
+    public void releasePages() {
+        base.releasePages();
+    }
+
+    @Override
     public void close() {
         base.close();
     }

@@ -19,6 +19,13 @@ public interface TensorSource extends AutoCloseable {
     /** String metadata ({@code __metadata__} for safetensors); empty when none. */
     Map<String, String> metadata();
 
+    /**
+     * Drops this source's mapped pages from the process (madvise {@code MADV_DONTNEED}): tensors stay valid and are
+     * read back from the page cache or the file when next touched. Streaming commands call it at layer boundaries so
+     * that the pages of layers already done do not count in the resident set of a model larger than memory.
+     */
+    default void releasePages() {}
+
     @Override
     void close();
 }

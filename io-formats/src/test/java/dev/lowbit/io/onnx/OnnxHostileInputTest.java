@@ -154,6 +154,71 @@ class OnnxHostileInputTest {
         assertEquals(16, OnnxReader.read(f).graph().initializers().getFirst().data().byteSize());
     }
 
+    @Test
+    void randomByteFlipsGiveAModelOrOneLineNeverAnotherException(@TempDir Path dir) throws Exception {
+        // a seeded mutation fuzz in CI: 400 copies of a real model with 1–8 bytes changed each
+        byte[] full = Files.readAllBytes(SharedData.data("onnx/ort/test_voice_commands/model.onnx"));
+        java.util.Random rnd = new java.util.Random(Long.getLong("onnx.fuzz.seed", 14));
+        Path f = dir.resolve("m.onnx");
+        for (int i = 0, copies = Integer.getInteger("onnx.fuzz.n", 400); i < copies; i++) {
+            byte[] b = full.clone();
+            for (int k = 0, n = 1 + rnd.nextInt(8); k < n; k++) b[rnd.nextInt(b.length)] = (byte) rnd.nextInt(256);
+            Files.write(f, b);
+            try {
+                OnnxModel m = OnnxReader.read(f);
+                OnnxWriter.toBytes(m); // what parses can be written back
+            } catch (BadInputException e) {
+                assertFalse(e.userMessage().contains("\n"), e.userMessage());
+            }
+        }
+    }
+
+    @Test
+    void hostileTestData(@TempDir Path dir) throws Exception {
+        Path npz = dir.resolve("x.npz");
+        // a zip whose entry is not .npy, a .npy with a bad magic, a truncated .npy, a Fortran-order .npy
+        writeZip(npz, "inputs.txt", new byte[4]);
+        assertOneLine(() -> OnnxTestData.load(npz, List.of("x"), List.of("y")), "is not a .npy array");
+        writeZip(npz, "inputs.npy", "NOTNUMPY".getBytes());
+        assertOneLine(() -> OnnxTestData.load(npz, List.of("x"), List.of("y")), "bad magic");
+        writeZip(npz, "inputs.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }", 16));
+        assertOneLine(() -> OnnxTestData.load(npz, List.of("x"), List.of("y")), "too large");
+        writeZip(npz, "inputs.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 8));
+        assertOneLine(() -> OnnxTestData.load(npz, List.of("x"), List.of("y")), "truncated");
+        writeZip(npz, "inputs.npy", npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24));
+        assertOneLine(() -> OnnxTestData.load(npz, List.of("x"), List.of("y")), "Fortran");
+        // a .pb tensor that is truncated
+        Path set = Files.createDirectory(dir.resolve("test_data_set_0"));
+        byte[] pb = Files.readAllBytes(SharedData.data("onnx/ort/test_voice_commands/test_data_set_0/input_0.pb"));
+        Files.write(set.resolve("input_0.pb"), Arrays.copyOf(pb, pb.length - 3));
+        assertOneLine(() -> OnnxTestData.load(set, List.of("input_1"), List.of()), "input_0.pb");
+    }
+
+    private static void assertOneLine(org.junit.jupiter.api.function.Executable e, String fragment) {
+        BadInputException x = assertThrows(BadInputException.class, e);
+        assertTrue(x.userMessage().contains(fragment), x.userMessage());
+        assertFalse(x.userMessage().contains("\n"));
+    }
+
+    private static byte[] npy(String header, int dataBytes) {
+        byte[] h = header.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        byte[] b = new byte[10 + h.length + dataBytes];
+        b[0] = (byte) 0x93;
+        System.arraycopy("NUMPY".getBytes(), 0, b, 1, 5);
+        b[6] = 1;
+        b[8] = (byte) h.length;
+        System.arraycopy(h, 0, b, 10, h.length);
+        return b;
+    }
+
+    private static void writeZip(Path f, String entry, byte[] data) throws Exception {
+        try (var z = new java.util.zip.ZipOutputStream(Files.newOutputStream(f))) {
+            z.putNextEntry(new java.util.zip.ZipEntry(entry));
+            z.write(data);
+            z.closeEntry();
+        }
+    }
+
     /** The tiny model with {@code w} (2×2 f32 = 16 bytes) stored externally at {@code location}. */
     private static byte[] external(String location, long offset, long length) {
         return fixLengths(null, location, offset, length);

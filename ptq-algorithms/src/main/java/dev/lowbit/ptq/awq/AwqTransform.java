@@ -5,8 +5,10 @@ import dev.lowbit.io.arch.TensorRole;
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.ptq.scheme.GroupQuantizer;
 import dev.lowbit.ptq.smooth.Balances;
+import dev.lowbit.ptq.smooth.ScaleFold;
 import dev.lowbit.ptq.transform.ChannelStatistics;
 import dev.lowbit.ptq.transform.LayerContext;
+import dev.lowbit.ptq.transform.LayerLoss;
 import dev.lowbit.ptq.transform.Statistic;
 import dev.lowbit.ptq.transform.TensorSet;
 import dev.lowbit.ptq.transform.WeightTransform;
@@ -20,9 +22,11 @@ import java.util.function.Consumer;
 
 /**
  * AWQ as a recipe step: per balance mapping of the architecture table (input_layernorm → q,k,v; v → o when the
- * shapes allow; post_attention_layernorm → gate,up; up → down), the scale search of {@link AwqScaleSearch} scored by
- * the pipeline's block loss with the layer's Linears fake-quantized onto the quantizer's grid, the best s folded into
- * the producer and the balanced Linears; then {@link AwqClipSearch} on every Linear but q and k, with the Gram matrix
+ * shapes allow; post_attention_layernorm → gate,up; up → down), the scale search of {@link AwqScaleSearch} scored as
+ * AutoAWQ scores it: only the mapping's Linears are fake-quantized (onto the quantizer's own grid for each module,
+ * W' = Q(W·diag(s))·diag(s)⁻¹), and only the sub-block they sit in runs ({@link LayerLoss.Block}: q,k,v and v→o on the
+ * attention block's output, gate,up on the MLP's output, down on its own output), on a sample of the calibration
+ * windows ({@code lossTokens}); the best s is folded into the producer and the balanced Linears; then {@link AwqClipSearch} on every Linear but q and k, with the Gram matrix
  * Σ x·xᵀ of the input it now reads (the measured one, rescaled by the folds: H' = diag(1/s)·H·diag(1/s)).
  */
 public final class AwqTransform implements WeightTransform {
@@ -32,8 +36,9 @@ public final class AwqTransform implements WeightTransform {
      * @param grid       α points
      * @param duo        AutoAWQ's weight-normalised scales
      * @param clipScheme the grid the clip search rounds onto
+     * @param lossTokens calibration tokens the scale search's loss samples (whole windows; 0 = every window)
      */
-    public record Config(boolean scale, boolean clip, int grid, boolean duo, QuantScheme clipScheme) {}
+    public record Config(boolean scale, boolean clip, int grid, boolean duo, QuantScheme clipScheme, int lossTokens) {}
 
     private final Config config;
     private final Consumer<String> notices;
@@ -61,6 +66,20 @@ public final class AwqTransform implements WeightTransform {
         return config.scale();
     }
 
+    @Override
+    public int lossTokens() {
+        return config.lossTokens();
+    }
+
+    /** The sub-block a mapping's Linears are scored on: their own attention or MLP block, down_proj alone. */
+    static LayerLoss.Block block(ModelArchitecture.Balance b) {
+        if (b.to().equals(List.of(TensorRole.DOWN))) return LayerLoss.Block.DOWN;
+        for (TensorRole r : b.to()) {
+            if (r == TensorRole.GATE || r == TensorRole.UP || r == TensorRole.DOWN) return LayerLoss.Block.MLP;
+        }
+        return LayerLoss.Block.ATTENTION;
+    }
+
     /** The chosen α per mapping ({@code producer -> first Linear}), NaN where the identity won. */
     public Map<String, Double> alphas() {
         return java.util.Collections.unmodifiableMap(alphas);
@@ -71,6 +90,8 @@ public final class AwqTransform implements WeightTransform {
         TensorSet t = ctx.tensors();
         // per input channel the scale folded into each Linear input so far (the clip search rescales H by it)
         Map<TensorRole, float[]> folded = new EnumMap<>(TensorRole.class);
+        long start = System.nanoTime();
+        List<String> report = new ArrayList<>();
         if (config.scale()) {
             for (ModelArchitecture.Balance b : ctx.architecture().balances()) {
                 String skip = Balances.skipReason(ctx, b);
@@ -80,19 +101,36 @@ public final class AwqTransform implements WeightTransform {
                 }
                 List<AwqScaleSearch.Balanced> linears = Balances.balanced(ctx, b);
                 float[] xMean = toFloat(ctx.statistics(b.to().getFirst()).meanAbs());
+                LayerLoss.Block block = block(b);
                 AwqScaleSearch.Result r = AwqScaleSearch.search(xMean, linears,
                         new AwqScaleSearch.Config(config.grid(), config.duo(), config.clipScheme().groupSize()), s -> {
-                            TensorSet candidate = t.copy();
-                            Balances.fold(ctx, candidate, b, s);
-                            return ctx.loss().loss(candidate, true);
+                            Map<TensorRole, float[]> candidate = new EnumMap<>(TensorRole.class);
+                            for (int i = 0; i < linears.size(); i++) {
+                                AwqScaleSearch.Balanced l = linears.get(i);
+                                TensorRole role = b.to().get(i);
+                                float[] w = l.weight().clone();
+                                ScaleFold.multiplyColumns(w, l.rows(), l.cols(), s);
+                                float[] q = ctx.loss().fakeQuantize(role, w); // a new array, or w itself
+                                ScaleFold.divideColumns(q, l.rows(), l.cols(), s);
+                                candidate.put(role, q);
+                            }
+                            return ctx.loss().blockLoss(block, candidate);
                         });
                 alphas.put(Balances.label(ctx, b), r.alpha());
+                report.add(String.join(",", b.to().stream().map(x -> x.name().toLowerCase(java.util.Locale.ROOT)).toList())
+                        + (Double.isNaN(r.alpha()) ? " identity" : String.format(java.util.Locale.ROOT, " α=%.2f", r.alpha()))
+                        + String.format(java.util.Locale.ROOT, " %.1f s", (System.nanoTime() - start) / 1e9));
+                start = System.nanoTime();
                 if (Double.isNaN(r.alpha())) continue;
                 Balances.fold(ctx, t, b, r.scales());
                 for (TensorRole to : b.to()) folded.put(to, r.scales());
             }
         }
-        if (config.clip()) clip(ctx, t, folded);
+        if (config.clip()) {
+            clip(ctx, t, folded);
+            report.add(String.format(java.util.Locale.ROOT, "clip %.1f s", (System.nanoTime() - start) / 1e9));
+        }
+        notices.accept("awq: layer " + ctx.layer() + ": " + String.join("; ", report));
     }
 
     private void clip(LayerContext ctx, TensorSet t, Map<TensorRole, float[]> folded) {

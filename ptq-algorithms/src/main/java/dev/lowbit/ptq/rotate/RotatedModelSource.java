@@ -174,6 +174,11 @@ public final class RotatedModelSource implements ModelSource {
         return untie && name.equals(LM_HEAD) && !source.contains(LM_HEAD) ? embedName : name;
     }
 
+    @Override
+    public void releasePages() {
+        source.releasePages();
+    }
+
     /** Closes nothing: the source belongs to the caller. */
     @Override
     public void close() {

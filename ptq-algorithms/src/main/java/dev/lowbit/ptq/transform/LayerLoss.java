@@ -1,23 +1,55 @@
 package dev.lowbit.ptq.transform;
 
+import dev.lowbit.io.arch.TensorRole;
+import java.util.Map;
+
 /**
- * Scores candidate weights of one decoder layer by running the layer, so that algorithms never run models themselves.
- * The pipeline implements it (calibration's runner): it substitutes every tensor of {@code candidate} for the layer's
- * (Linear weights and biases, norms; tensors the candidate lacks keep their current values), runs the layer on the
- * calibration inputs captured for it, and returns the mean squared difference between that output and the output of
- * the layer as it was before any transform of this layer ran, over every token and hidden channel:
- * <pre>
- *   loss = 1/(N·D) · Σ_tokens Σ_d (block(candidate, x) − block(original, x))²
- * </pre>
- * Each call costs one forward of the layer over every calibration window; the layer itself is left as it was.
+ * Scores candidate weights of one decoder layer by running (part of) the layer, so that algorithms never run models
+ * themselves. The pipeline implements it on calibration's runner.
  */
-@FunctionalInterface
 public interface LayerLoss {
     /**
-     * @param candidate   the layer's tensors as the transform proposes them (a {@link TensorSet#copy()} edited)
+     * The part of the layer a balance mapping is scored on (AutoAWQ's "inspect module"): the attention sub-block
+     * (input norm, q/k/v, RoPE, attention, o_proj: its o_proj output, before the residual add), the MLP (post-attention
+     * norm, gate/up, SiLU, down_proj: its down_proj output), or down_proj alone on its own input.
+     */
+    enum Block { ATTENTION, MLP, DOWN }
+
+    /**
+     * The whole layer, slow: it substitutes every tensor of {@code candidate} for the layer's (Linear weights and
+     * biases, norms; tensors the candidate lacks keep their current values), runs the layer on every calibration input
+     * captured for it, and returns the mean squared difference from the output of the layer as it was before any
+     * transform of this layer ran, over every token and hidden channel:
+     * <pre>
+     *   loss = 1/(N·D) · Σ_tokens Σ_d (block(candidate, x) − block(original, x))²
+     * </pre>
+     * Each call costs one forward of the layer over every calibration window; the layer itself is left as it was.
+     *
+     * @param candidate    the layer's tensors as the transform proposes them (a {@link TensorSet#copy()} edited)
      * @param fakeQuantize quantize-dequantize every Linear weight the recipe's quantizer will quantize onto that
-     *                     module's target grid (its scheme, or its GGUF type) by round-to-nearest before running, as
-     *                     AWQ scores its scales
+     *                     module's target grid (its scheme, or its GGUF type) by round-to-nearest before running
      */
     double loss(TensorSet candidate, boolean fakeQuantize);
+
+    /**
+     * The cheap loss AWQ's scale search uses: {@code block} run on a fixed sample of the layer's calibration inputs
+     * with the layer's current tensors ({@link LayerContext#tensors()}) except the Linear weights in {@code weights},
+     * against the same block with the current tensors alone:
+     * <pre>
+     *   loss = 1/(N·D) · Σ_sampled tokens Σ_d (block(current with weights, x) − block(current, x))²
+     * </pre>
+     * The reference output is computed once per state of the block's current tensors. The sample is the first
+     * {@link WeightTransform#lossTokens()} tokens' worth of whole windows, evenly spaced over the captured windows.
+     *
+     * @param weights replacement weights {@code [rows, cols]} for Linears of the block, in the current tensors' input
+     *                space (AWQ: Q(W·diag(s))·diag(s)⁻¹ of the current W); other Linears stay in fp
+     */
+    double blockLoss(Block block, Map<TensorRole, float[]> weights);
+
+    /**
+     * Quantize-dequantize of this layer's Linear {@code linear} weight {@code [rows, cols]} onto the grid the recipe's
+     * quantizer will use for it (its scheme by round-to-nearest, or its GGUF type's own search): a new array;
+     * {@code w} itself when the quantizer leaves that Linear alone.
+     */
+    float[] fakeQuantize(TensorRole linear, float[] w);
 }

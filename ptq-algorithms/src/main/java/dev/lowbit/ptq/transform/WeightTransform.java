@@ -52,6 +52,14 @@ public interface WeightTransform {
         return false;
     }
 
+    /**
+     * How many calibration tokens {@link LayerLoss#blockLoss} samples for this transform (whole windows, evenly spaced;
+     * 0 = every captured window). The pipeline samples the largest any transform of the recipe asks for.
+     */
+    default int lossTokens() {
+        return 0;
+    }
+
     /** Whether this transform needs calibration data: it asks for statistics or scores candidates. */
     default boolean needsCalibration() {
         return !statistics().isEmpty() || usesLoss();

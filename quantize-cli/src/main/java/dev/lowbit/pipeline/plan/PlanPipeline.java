@@ -210,11 +210,11 @@ public final class PlanPipeline {
             int[][] windows = CalibrationSet.first(r.model(), r.calib(), r.calibSeqlen(), r.calibSamples());
             // KL windows: the first N calibration windows (never the evaluation text)
             int[][] klWindows = r.klWindows() == 0 ? null : java.util.Arrays.copyOf(windows, Math.min(r.klWindows(), windows.length));
-            List<SensitivityPass.Scored> scored = SensitivityPass.run(r.model(), windows, r.candidates(), r.method(),
+            List<SensitivityPass.Scored<GgmlType>> scored = SensitivityPass.run(r.model(), windows, r.candidates(), r.method(),
                     new GptqConfig.Options(0.01, 128, true), klWindows, r.threads(), progress);
             sensitivitySeconds = (System.nanoTime() - t0) / 1e9;
             error = new LinkedHashMap<>();
-            for (SensitivityPass.Scored s : scored) error.put(s.name(), s.error());
+            for (SensitivityPass.Scored<GgmlType> s : scored) error.put(s.name(), s.error());
             sensJson = toJson(error, r, sensitivitySeconds);
         }
         long t1 = System.nanoTime();

@@ -68,29 +68,68 @@ public final class SensitivityPass {
     /** What a candidate's score measures: the layer-local output error, or the end-to-end KL divergence. */
     public enum Measure { HESSIAN, KL }
 
-    /** One Linear's scores: GGUF name, GGUF dims, and per candidate type its exact bytes and output error. */
-    public record Scored(String name, long[] dims, Map<GgmlType, Double> error, Map<GgmlType, float[]> images) {
-        public Scored(String name, long[] dims, Map<GgmlType, Double> error) {
+    /**
+     * One Linear's scores: its name and dims as the target names them (GGUF name and dims, or the Hugging Face module
+     * and {@code [out, in]}), and per candidate its score; {@code images} (the candidates' quantized weights) only
+     * while a KL pass needs them.
+     */
+    public record Scored<C>(String name, long[] dims, Map<C, Double> error, Map<C, float[]> images) {
+        public Scored(String name, long[] dims, Map<C, Double> error) {
             this(name, dims, error, Map.of());
         }
     }
 
+    /** How one candidate quantizes one Linear: its dequantized image. */
+    @FunctionalInterface
+    public interface Quantizer<C> {
+        /**
+         * @param h          the Linear's Σxxᵀ over the calibration tokens ({@code cols × cols}; may be modified)
+         * @param importance mean x² per input column (llama.cpp's imatrix statistic)
+         */
+        float[] image(String name, C candidate, float[] w, int rows, int cols, double[] h, float[] importance);
+    }
+
+    /** How the target names a Linear: {@code hfWeight} ({@code ….weight}) of PyTorch shape {@code [out, in]} → name, dims. */
+    @FunctionalInterface
+    public interface Naming {
+        Scored<Void> name(String hfWeight, long[] shape);
+    }
+
     private SensitivityPass() {}
 
-    public static List<Scored> run(Path modelDir, int[][] windows, List<GgmlType> candidates, Method method,
-                                   GptqConfig.Options gptq, int threads, Consumer<String> progress) {
+    public static List<Scored<GgmlType>> run(Path modelDir, int[][] windows, List<GgmlType> candidates, Method method,
+                                             GptqConfig.Options gptq, int threads, Consumer<String> progress) {
         return run(modelDir, windows, candidates, method, gptq, null, threads, progress);
     }
 
     /**
+     * GGUF candidates (ggml types), named as the GGUF file names them.
+     *
      * @param klWindows windows for {@link Measure#KL} scores (token ids), or {@code null} for the Hessian proxy
      */
-    public static List<Scored> run(Path modelDir, int[][] windows, List<GgmlType> candidates, Method method,
-                                   GptqConfig.Options gptq, int[][] klWindows, int threads, Consumer<String> progress) {
+    public static List<Scored<GgmlType>> run(Path modelDir, int[][] windows, List<GgmlType> candidates, Method method,
+                                             GptqConfig.Options gptq, int[][] klWindows, int threads, Consumer<String> progress) {
         ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(modelDir);
         TensorNames names = TensorNames.forArchitecture(hp.arch());
         LinalgKernels kernels = Linalg.kernels();
-        List<Scored> out = new ArrayList<>();
+        Naming naming = (hf, shape) -> {
+            TensorNames.Mapping m = names.map(hf, shape);
+            if (m == null) throw new IllegalStateException("no GGUF name for " + hf);
+            return new Scored<>(m.ggufName(), m.ggufDims(), Map.of());
+        };
+        Quantizer<GgmlType> quantizer = (name, t, w, rows, cols, h, importance) -> method == Method.GPTQ
+                ? gptq(name, t, w, rows, cols, h, gptq, kernels, importance) : searched(t, w, rows, cols, importance);
+        return run(modelDir, windows, candidates, quantizer, naming, klWindows, threads, progress);
+    }
+
+    /**
+     * Any candidates: each decoder Linear quantized by {@code quantizer} to each candidate, scored by the Hessian
+     * proxy or ({@code klWindows} non-null) by KL.
+     */
+    public static <C> List<Scored<C>> run(Path modelDir, int[][] windows, List<C> candidates, Quantizer<C> quantizer,
+                                          Naming naming, int[][] klWindows, int threads, Consumer<String> progress) {
+        LinalgKernels kernels = Linalg.kernels();
+        List<Scored<C>> out = new ArrayList<>();
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads));
         try (LlamaRunner runner = LlamaRunner.open(modelDir, threads)) {
             Architecture arch = runner.config().architecture();
@@ -115,10 +154,9 @@ public final class SensitivityPass {
                             String hf = arch.linearName(layer, l) + ".weight";
                             long[] shape = r.linearShape(l);
                             int rows = Math.toIntExact(shape[0]), cols = Math.toIntExact(shape[1]);
-                            TensorNames.Mapping m = names.map(hf, shape);
-                            if (m == null) throw new IllegalStateException("no GGUF name for " + hf);
+                            Scored<Void> id = naming.name(hf, shape);
                             float[] w = r.linearWeight(layer, l);
-                            Scored sc = score(pool, m.ggufName(), m.ggufDims(), w, rows, cols, h, n, candidates, method, gptq, kernels, kl != null);
+                            Scored<C> sc = score(pool, id.name(), id.dims(), w, rows, cols, h, n, candidates, quantizer, kernels, kl != null);
                             if (kl != null) sc = kl.score(sc, layer, l, w);
                             out.add(sc);
                         }
@@ -127,7 +165,8 @@ public final class SensitivityPass {
 
                 @Override
                 public void afterLayer(int layer, LlamaRunner r) {
-                    progress.accept("layer " + (layer + 1) + "/" + r.config().numLayers() + " scored (" + candidates.size() + " candidates)");
+                    progress.accept("layer " + (layer + 1) + "/" + r.config().numLayers() + " scored (" + candidates.size() + " candidates"
+                            + (kl != null ? ", KL" : "") + ")");
                 }
             });
         } finally {
@@ -167,17 +206,17 @@ public final class SensitivityPass {
         }
 
         /** {@code scored} with each candidate's error replaced by its KL; the Linear's weight {@code w} is restored. */
-        Scored score(Scored scored, int layer, Linear linear, float[] w) {
-            Map<GgmlType, Double> kl = new LinkedHashMap<>();
+        <C> Scored<C> score(Scored<C> scored, int layer, Linear linear, float[] w) {
+            Map<C, Double> kl = new LinkedHashMap<>();
             try {
-                for (Map.Entry<GgmlType, float[]> e : scored.images().entrySet()) {
+                for (Map.Entry<C, float[]> e : scored.images().entrySet()) {
                     runner.setLinearWeight(layer, linear, e.getValue());
                     kl.put(e.getKey(), divergence(layer));
                 }
             } finally {
                 runner.setLinearWeight(layer, linear, w);
             }
-            return new Scored(scored.name(), scored.dims(), kl);
+            return new Scored<>(scored.name(), scored.dims(), kl);
         }
 
         private double divergence(int from) {
@@ -197,9 +236,8 @@ public final class SensitivityPass {
         }
     }
 
-    private static Scored score(ExecutorService pool, String name, long[] dims, float[] w, int rows, int cols, double[] h,
-                                long n, List<GgmlType> candidates, Method method, GptqConfig.Options gptq, LinalgKernels kernels,
-                                boolean keepImages) {
+    private static <C> Scored<C> score(ExecutorService pool, String name, long[] dims, float[] w, int rows, int cols, double[] h,
+                                       long n, List<C> candidates, Quantizer<C> quantizer, LinalgKernels kernels, boolean keepImages) {
         for (int i = 0; i < w.length; i++) {
             if (!Float.isFinite(w[i])) throw new BadInputException(name, "weight [" + i / cols + ", " + i % cols + "] is " + w[i]);
         }
@@ -209,15 +247,15 @@ public final class SensitivityPass {
         for (int c = 0; c < cols; c++) importance[c] = (float) (h[c * cols + c] / Math.max(1, n));
         record Image(float[] values, double error) {}
         List<Future<Image>> jobs = new ArrayList<>();
-        for (GgmlType t : candidates) {
+        for (C t : candidates) {
             jobs.add(pool.submit(() -> {
-                float[] q = method == Method.GPTQ ? gptq(name, t, w, rows, cols, h, gptq, kernels, importance)
-                        : searched(t, w, rows, cols, importance);
+                // each candidate gets its own copy of H: GPTQ damps and factorises it in place
+                float[] q = quantizer.image(name, t, w, rows, cols, h.clone(), importance);
                 return new Image(q, OutputError.of(w, q, rows, cols, hf, n, kernels));
             }));
         }
-        Map<GgmlType, Double> error = new LinkedHashMap<>();
-        Map<GgmlType, float[]> images = new LinkedHashMap<>();
+        Map<C, Double> error = new LinkedHashMap<>();
+        Map<C, float[]> images = new LinkedHashMap<>();
         try {
             for (int i = 0; i < candidates.size(); i++) {
                 Image q = jobs.get(i).get();
@@ -231,7 +269,7 @@ public final class SensitivityPass {
             if (e.getCause() instanceof RuntimeException re) throw re;
             throw new IllegalStateException(e.getCause());
         }
-        return new Scored(name, dims, error, images);
+        return new Scored<>(name, dims, error, images);
     }
 
     /** The type's own scale search, row by row, with importance weights where the codec takes them. */

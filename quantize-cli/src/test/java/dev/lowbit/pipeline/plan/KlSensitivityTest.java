@@ -29,10 +29,10 @@ class KlSensitivityTest {
     void klScoresEqualAFreshForwardWithOneLinearReplaced() {
         int[][] windows = CalibrationSet.first(MODEL, SharedData.data("calib_code.txt"), 32, 2);
         List<GgmlType> candidates = List.of(GgmlType.Q8_0, GgmlType.Q4_0);
-        List<SensitivityPass.Scored> scored = SensitivityPass.run(MODEL, windows, candidates, SensitivityPass.Method.RTN,
+        List<SensitivityPass.Scored<GgmlType>> scored = SensitivityPass.run(MODEL, windows, candidates, SensitivityPass.Method.RTN,
                 new GptqConfig.Options(0.01, 128, true), windows, 2, msg -> {});
         assertEquals(42, scored.size());
-        for (SensitivityPass.Scored s : scored) {
+        for (SensitivityPass.Scored<GgmlType> s : scored) {
             double q8 = s.error().get(GgmlType.Q8_0), q4 = s.error().get(GgmlType.Q4_0);
             assertTrue(q8 >= 0 && q4 > q8, s.name() + ": Q8_0 " + q8 + ", Q4_0 " + q4);
         }
@@ -41,7 +41,7 @@ class KlSensitivityTest {
         check(scored.getLast(), 5, Linear.DOWN, windows);
     }
 
-    private static void check(SensitivityPass.Scored s, int layer, Linear linear, int[][] windows) {
+    private static void check(SensitivityPass.Scored<GgmlType> s, int layer, Linear linear, int[][] windows) {
         try (LlamaRunner fresh = LlamaRunner.open(MODEL, 2)) {
             assertTrue(s.name().startsWith("blk." + layer + "."), s.name());
             long[] shape = fresh.linearShape(linear);

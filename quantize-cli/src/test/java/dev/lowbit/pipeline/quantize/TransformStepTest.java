@@ -22,6 +22,7 @@ import dev.lowbit.pipeline.steps.StepType;
 import dev.lowbit.ptq.rtn.Rtn;
 import dev.lowbit.ptq.transform.ChannelStatistics;
 import dev.lowbit.ptq.transform.LayerContext;
+import dev.lowbit.ptq.transform.LayerLoss;
 import dev.lowbit.ptq.transform.Statistic;
 import dev.lowbit.ptq.transform.TensorSet;
 import dev.lowbit.ptq.transform.WeightTransform;
@@ -30,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,6 +52,9 @@ class TransformStepTest {
         final List<Integer> layers = new ArrayList<>();
         ChannelStatistics stats;
         double lossSame = Double.NaN, lossBroken = Double.NaN, lossQuantized = Double.NaN;
+        /** Sub-block losses: see {@link #calibratedTransformGetsStatisticsAndABlockLoss}. */
+        double blockSame = Double.NaN, blockQuantized = Double.NaN, downAlone = Double.NaN, downInMlp = Double.NaN,
+                afterFold = Double.NaN, staleSpace = Double.NaN;
     }
 
     /** s_c = 1 + (c mod 7)/4: fixed, far from 1, so a missing or double fold shows. */
@@ -95,6 +100,19 @@ class TransformStepTest {
                 float[] g = broken.edit(ctx.name(TensorRole.INPUT_NORM, false));
                 for (int c = 0; c < g.length; c++) g[c] /= scale(c); // the norm without the Linears
                 seen.lossBroken = ctx.loss().loss(broken, false);
+                LayerLoss loss = ctx.loss();
+                String q = ctx.name(TensorRole.Q, false), down = ctx.name(TensorRole.DOWN, false);
+                seen.blockSame = loss.blockLoss(LayerLoss.Block.ATTENTION, Map.of(TensorRole.Q, t.read(q).clone()));
+                seen.blockQuantized = loss.blockLoss(LayerLoss.Block.ATTENTION, Map.of(TensorRole.Q, loss.fakeQuantize(TensorRole.Q, t.read(q))));
+                float[] downQ = loss.fakeQuantize(TensorRole.DOWN, t.read(down));
+                seen.downAlone = loss.blockLoss(LayerLoss.Block.DOWN, Map.of(TensorRole.DOWN, downQ));
+                seen.downInMlp = loss.blockLoss(LayerLoss.Block.MLP, Map.of(TensorRole.DOWN, downQ));
+                float[] unfolded = t.read(q).clone();
+                fold(ctx, t);
+                // the block now runs with the folded norm: the folded q is the fp block again, the unfolded one is not
+                seen.afterFold = loss.blockLoss(LayerLoss.Block.ATTENTION, Map.of(TensorRole.Q, t.read(q).clone()));
+                seen.staleSpace = loss.blockLoss(LayerLoss.Block.ATTENTION, Map.of(TensorRole.Q, unfolded));
+                return;
             }
             fold(ctx, t);
         }
@@ -223,6 +241,17 @@ class TransformStepTest {
         assertTrue(seen.lossSame < 1e-9, "function-preserving fold: " + seen.lossSame);
         assertTrue(seen.lossBroken > 1e3 * Math.max(seen.lossSame, 1e-12), "broken fold: " + seen.lossBroken);
         assertTrue(seen.lossQuantized > 1e3 * Math.max(seen.lossSame, 1e-12), "4-bit fake quantization: " + seen.lossQuantized);
+        // sub-block losses: the same weights run the same kernels on the same sample, so exactly 0
+        assertEquals(0.0, seen.blockSame, "unchanged q_proj on the attention block");
+        assertTrue(seen.blockQuantized > 1e-9, "4-bit q_proj on the attention block: " + seen.blockQuantized);
+        // down_proj alone (one matmul on its cached input) and inside the MLP (the runner's MLP) are two computations
+        // of the same output: equal up to f32 accumulation order (relative 1e-3 is far below what any bug would give)
+        assertTrue(seen.downAlone > 1e-9, "4-bit down_proj: " + seen.downAlone);
+        assertEquals(seen.downInMlp, seen.downAlone, 1e-3 * seen.downAlone, "down_proj alone vs in the MLP");
+        // after the fold the reference is recomputed with the folded norm: f32 rounding only, while q_proj in the
+        // old input space (the norm folded, q not) is wrong by far more
+        assertTrue(seen.afterFold < 1e-3 * seen.blockQuantized, "folded q_proj with the folded norm: " + seen.afterFold);
+        assertTrue(seen.staleSpace > 10 * seen.blockQuantized, "unfolded q_proj with the folded norm: " + seen.staleSpace);
     }
 
     /**

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Peak resident memory and time per layer of every heavy command on a (synthetic) model, one row per command:
+#
+#   scripts/bench-scale.sh MODEL_DIR [COMMAND...]        COMMAND: inspect convert gguf rtn gptq evaluate (default: all)
+#
+# MODEL_DIR: e.g. one written by scripts/make-synthetic-checkpoint.sh (--preset 1b / 7b). Environment:
+#   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq; EVAL_WINDOWS (2) windows of 512 for
+#   evaluate; OUT (a temp dir, removed) for the outputs; LOWBIT (./lowbit) the launcher; LOWBIT_JAVA_OPTS as usual.
+#   Each command runs under the measurement lock (/work/notes/measure.lock when it exists, LOCK= to change).
+#
+# peak RSS is /usr/bin/time's maximum resident set size of the process tree's largest process (the JVM): heap,
+# libtorch's native memory and the mapped checkpoint pages that are resident, all counted. "s/layer" is the time
+# between the first and the last "layer i/N" progress line over the layers in between (start-up and the final write
+# excluded); commands without per-layer lines (inspect, convert, evaluate) show wall time / layers.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[ $# -ge 1 ] || { sed -n 2,13p "$0" >&2; exit 2; }
+model=$(cd "$1" && pwd); shift
+cmds=("$@"); [ ${#cmds[@]} -gt 0 ] || cmds=(inspect convert gguf rtn gptq evaluate)
+lowbit=${LOWBIT:-$root/lowbit}
+lock=${LOCK-/work/notes/measure.lock}
+shared=$root/../shared
+samples=${GPTQ_SAMPLES:-8}; seqlen=${GPTQ_SEQLEN:-512}; windows=${EVAL_WINDOWS:-2}
+out=${OUT:-$(mktemp -d /tmp/bench-scale.XXXXXX)}; mkdir -p "$out"
+[ -n "${OUT:-}" ] || trap 'rm -rf "$out"' EXIT
+layers=$(sed -n 's/.*"num_hidden_layers": *\([0-9]*\).*/\1/p' "$model/config.json")
+"$lowbit" --version >/dev/null   # build outside the measurement
+run() { # name, then the lowbit arguments
+  local name=$1; shift
+  local log=$out/$name.log tf=$out/$name.time
+  rm -rf "$out/$name.out" "$out/$name.out.gguf"
+  local locker=(); [ -n "$lock" ] && [ -e "$lock" ] && locker=(flock "$lock")
+  local t0; t0=$(date +%s.%N)
+  set +e
+  ${locker[@]+"${locker[@]}"} /usr/bin/time -f '%M %e' -o "$tf" env LOWBIT_NO_BUILD=1 "$lowbit" "$@" 2>&1 \
+    | while IFS= read -r line; do printf '%s %s\n' "$(date +%s.%N)" "$line"; done > "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local rss wall; read -r rss wall < <(tail -1 "$tf")
+  local per
+  per=$(awk -v n="$layers" -v wall="$wall" '
+      / layer [0-9]+\/[0-9]+/ { for (i = 2; i <= NF; i++) if ($i == "layer") { split($(i+1), a, "/"); l = a[1]; break }
+                              if (first == "") { first = $1; fl = l } last = $1; ll = l }
+      END { if (first != "" && ll > fl) printf "%.2f", (last - first) / (ll - fl); else printf "%.2f*", wall / n }' "$log")
+  local extra=""
+  [ "$rc" = 0 ] || extra=" (exit $rc: $(tail -1 "$log" | cut -d' ' -f2- | cut -c1-80))"
+  printf '| %-9s | %7.0f | %8.1f | %8s | %s%s |\n' "$name" "$(echo "$rss / 1024" | bc -l)" "$wall" "$per" "lowbit ${*/#$out\//OUT/}" "$extra"
+}
+echo "model: $model ($layers layers); $(date -u +%FT%TZ); LOWBIT_JAVA_OPTS=${LOWBIT_JAVA_OPTS:-}"
+echo "| command   | peak RSS MiB | wall s | s/layer | run |"
+echo "| --- | ---: | ---: | ---: | --- |"
+for c in "${cmds[@]}"; do
+  case $c in
+    inspect)  run inspect inspect "$model" ;;
+    convert)  run convert convert "$model" -o "$out/convert.out.gguf" --type f16 ;;
+    gguf)     run gguf quantize "$model" -o "$out/gguf.out.gguf" --format gguf --type Q4_K_M ;;
+    rtn)      run rtn quantize "$model" -o "$out/rtn.out" --method rtn --bits 4 --group-size 128 ;;
+    gptq)     run gptq quantize "$model" -o "$out/gptq.out" --method gptq --bits 4 --group-size 128 \
+                --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ;;
+    evaluate) run evaluate evaluate "$model" --data "$shared/data/eval_code.txt" --max-windows "$windows" ;;
+    *) echo "bench-scale: unknown command $c" >&2; exit 2 ;;
+  esac
+done
+echo "(* no per-layer progress lines: wall time / layers, start-up included)"
