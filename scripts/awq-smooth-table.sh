@@ -4,7 +4,7 @@
 # CALIB_SAMPLES (default 128, the reference protocol) windows of 512 tokens calibrate AWQ / SmoothQuant / GPTQ;
 # LOSS_TOKENS (default 4096) of them, as whole windows, score AWQ's scale search on each mapping's sub-block;
 # GRID (default 20) α points for AWQ.
-# Results: one line per setting in $OUT/results.tsv (setting, perplexity, quantize seconds).
+# Results: one line per setting in $OUT/results.tsv (setting, perplexity, quantize seconds); EVAL=0 skips evaluating.
 # Weights: W8 / W6 per channel symmetric RTN, W4 (W4A8) g128 asymmetric RTN.
 # Usage: scripts/awq-smooth-table.sh [OUT_DIR] [SETTING...]
 #   weight-only: fp rtn-w4 rtn-w3 awq-w4 awq-w3 awqscale-w4 awqscale-w3 awq-gptq-w4 awq-gptq-w3 gptq-w4 gptq-w3
@@ -34,8 +34,9 @@ quantize() { # quantize NAME RECIPE
   "$root/lowbit" quantize "$model" -o "$out/$1" --force --recipe "$2" > "$out/$1.quantize.log" 2>&1
   echo $((SECONDS - t0))
 }
-evaluate() { # evaluate DIR EXTRA-ARGS...
+evaluate() { # evaluate DIR EXTRA-ARGS...   (EVAL=0: quantize only, for timings)
   local dir=$1; shift
+  [ "${EVAL:-1}" = 1 ] || { echo -; return; }
   "$root/lowbit" evaluate "$dir" --data "$data" --max-windows "$windows" --json "$@" | grep -o '"perplexity":[0-9.]*' | cut -d: -f2
 }
 for s in "${settings[@]}"; do

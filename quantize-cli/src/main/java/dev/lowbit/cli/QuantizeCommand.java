@@ -70,7 +70,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory, or the .gguf file for --format gguf (must not exist unless --force)")
     Path output;
 
-    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq | awq (= AWQ scales and clipping, then rtn; needs --calib) (default: gptq; rtn with --format gguf)")
+    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq | awq (= AWQ scales and clipping, then rtn; needs --calib; into --format gguf: scales only, then the mix's types) (default: gptq; rtn with --format gguf)")
     String method;
 
     @Option(names = "--bits", defaultValue = "4", paramLabel = "N", description = "bits per weight, 2..8 (default: ${DEFAULT-VALUE}; not with --format gguf)")
@@ -193,7 +193,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the final report as one JSON object")
     boolean json;
 
-    @Option(names = {"-q", "--quiet"}, description = "no per-layer progress lines on stderr")
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr (a bar per phase on a terminal, else a line per layer)")
     boolean quiet;
 
     @Option(names = "--verbose", description = "show stack traces on errors")
@@ -233,15 +233,18 @@ final class QuantizeCommand implements Callable<Integer> {
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {
-            GgufQuantizeReport report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads,
-                    quiet ? QuantizePipeline.Listener.NONE : msg -> System.err.println("lowbit: " + msg));
+            GgufQuantizeReport report;
+            try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
+                report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads, progress);
+            }
             if (json) System.out.println(report.toJson());
             else report.print(System.out);
             return 0;
         }
-        QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
-                : msg -> System.err.println("lowbit: " + msg);
-        QuantizeReport report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, listener);
+        QuantizeReport report;
+        try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
+            report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, progress);
+        }
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;
@@ -289,7 +292,6 @@ final class QuantizeCommand implements Callable<Integer> {
         // --method awq is sugar for the recipe [awq, rtn]: AutoAWQ's output (scales and clipping, then round to nearest)
         boolean awq = "awq".equals(step);
         if (awq) {
-            if (gguf) throw new Main.UsageException("--method awq does not apply to --format gguf yet");
             if (calib == null) throw new Main.UsageException("--method awq needs --calib FILE (its scale and clip searches read activations)");
             step = "rtn";
         } else if (StepRegistry.DEFAULT.get("--method", step).role() != dev.lowbit.pipeline.steps.StepType.Role.QUANTIZER) {
@@ -355,9 +357,10 @@ final class QuantizeCommand implements Callable<Integer> {
         List<Step> steps = new ArrayList<>();
         if (rotate) steps.add(new Step("rotate", List.of(), List.of(), JsonNodeFactory.instance.objectNode().put("seed", seed)));
         if (awq) {
-            // the clip search rounds onto the quantizer's grid
-            steps.add(new Step("awq", List.of(), List.of(), JsonNodeFactory.instance.objectNode()
-                    .put("clip_bits", bits).put("clip_group_size", groupSize).put("clip_symmetric", sym)));
+            // the clip search rounds onto the quantizer's grid; a GGUF mix's k-quant grids are not integer groups, so
+            // into GGUF the scales alone (each scored with the mix's own ggml types)
+            steps.add(new Step("awq", List.of(), List.of(), gguf ? JsonNodeFactory.instance.objectNode().put("clip", false)
+                    : JsonNodeFactory.instance.objectNode().put("clip_bits", bits).put("clip_group_size", groupSize).put("clip_symmetric", sym)));
         }
         steps.add(new Step(step, targets, ignore, p));
         return new Recipe(steps, overrides, cal, out, seed).validate("command line");

@@ -75,6 +75,25 @@ class QuantizeFlagsTest {
         assertFalse(Files.exists(out));
     }
 
+    /**
+     * An importance matrix of the source model does not describe what transformed Linears read (x/s after AWQ's folds,
+     * x·R after a rotation): a recipe that transforms into GGUF with an imatrix file is refused before any work.
+     */
+    @Test
+    void imatrixFileWithATransformIntoGgufIsRefused() throws IOException {
+        Path imatrix = tmp.resolve("i.dat");
+        Files.writeString(imatrix, "not read");
+        Path recipe = tmp.resolve("r.json");
+        Files.writeString(recipe, "{\"version\": 2, \"steps\": [{\"type\": \"rotate\"}, {\"type\": \"rtn\"}], "
+                + "\"output\": {\"format\": \"gguf\", \"type\": \"Q4_K_M\", \"imatrix\": \"" + imatrix + "\"}}");
+        Path out = tmp.resolve("o.gguf");
+        CliRun r = CliRun.run("quantize", MODEL, "-o", out.toString(), "--recipe", recipe.toString(), "-q");
+        assertEquals(2, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("--imatrix") && r.err().contains("transform"), r.err());
+        assertFalse(Files.exists(out));
+    }
+
     /** The same values given as defaults are fine: what matters is what was typed. */
     @Test
     void defaultsAreNotTyped() {

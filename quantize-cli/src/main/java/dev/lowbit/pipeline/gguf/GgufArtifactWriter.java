@@ -165,6 +165,24 @@ public final class GgufArtifactWriter implements ArtifactWriter {
         return layout.sourceFile() == null ? GgmlType.F32 : layout.sourceFile().tensorInfo(gguf).type();
     }
 
+    /**
+     * Replaces the importance (mean x² per input column) of a Linear that a transform step changed, measured on the
+     * transformed layer's inputs, before the writer rounds it: folded scales s turn x into x/s, so the source model's
+     * importance no longer describes what the tensor reads. A tensor the plan does not weight stays unweighted.
+     */
+    public void replaceImportance(String hfName, float[] meanSquare) {
+        String g = ggufName(hfName);
+        float[] old = importance.get(g);
+        if (old == null) return;
+        if (old.length != meanSquare.length) throw new IllegalArgumentException(hfName + ": " + meanSquare.length + " importance values, the tensor needs " + old.length);
+        importance.put(g, meanSquare.clone());
+    }
+
+    /** Whether the writer's searches weigh by an importance matrix (some tensor of the plan is weighted). */
+    public boolean weightsByImportance() {
+        return !importance.isEmpty();
+    }
+
     /** The tensor's mean-x² weights, {@code null} when the imatrix has no entry (llama-quantize goes on unweighted). */
     private float[] importanceFor(PlannedTensor t) {
         float[] w = imatrix.importance(t.name());

@@ -2,6 +2,8 @@ package dev.lowbit.pipeline.quantize;
 
 import ai.djl.ndarray.NDArray;
 import dev.lowbit.calib.capture.LayerwiseCapture;
+import dev.lowbit.calib.observe.ModuleObservers;
+import dev.lowbit.ptq.observe.MeanSquareObserver;
 import dev.lowbit.calib.data.CalibrationSet;
 import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
@@ -76,6 +78,14 @@ public final class QuantizePipeline {
         Listener NONE = msg -> {};
 
         void status(String message);
+
+        /**
+         * Layer {@code done} of {@code total} is finished ({@code what}: "quantized (gptq)", …), after {@code tokens}
+         * calibration tokens went through it (0 when the run is data-free). By default one {@link #status} line.
+         */
+        default void layer(int done, int total, String what, long tokens) {
+            status("layer " + done + "/" + total + " " + what);
+        }
     }
 
     /**
@@ -144,6 +154,10 @@ public final class QuantizePipeline {
             throw new BadInputException("--imatrix", "--method gptq computes its own Hessians from --calib; an importance matrix does not apply");
         }
         if (gptq != null && cal == null) throw new BadInputException("--method gptq", "needs calibration text (--calib FILE)");
+        if (imatrixFile != null && !recipe.transforms(StepRegistry.DEFAULT).isEmpty()) {
+            throw new BadInputException("--imatrix", "an importance matrix of the source model does not describe the inputs the "
+                    + "transformed Linears read (awq, smooth, rotate steps); give --calib and it is measured after the transforms");
+        }
         GgufArtifactWriter.Target target = GgufRecipes.target(recipe);
         SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--imatrix", imatrixFile)
                 .add("--recipe", recipeFile).add("--calib", cal == null ? null : Path.of(cal.data()));
@@ -309,7 +323,7 @@ public final class QuantizePipeline {
                 }
                 time.add("solve", System.nanoTime() - t);
                 write(layer, tensors, done);
-                listener.status("layer " + (layer + 1) + "/" + layers + (quantizer == null ? " transformed (" : " quantized (") + name + ")");
+                listener.layer(layer + 1, layers, (quantizer == null ? "transformed (" : "quantized (") + name + ")", 0);
             }
         }
 
@@ -318,10 +332,14 @@ public final class QuantizePipeline {
             Map<String, ArtifactPlan.Entry> byName = new HashMap<>();
             for (ArtifactPlan.Entry e : plan.entries()) if (quantizesItself(e)) byName.put(e.name(), e);
             long captureStart = System.nanoTime();
+            long tokens = (long) windows.length * windows[0].length;
             long[] solveAndWrite = new long[1];
             try (LlamaRunner runner = LlamaRunner.open(overlay, threads)) {
                 Architecture arch = runner.config().architecture();
-                boolean sequential = !hessian || quantizer.trueSequential();
+                boolean sequential = hessian && quantizer.trueSequential();
+                // GGUF with an importance matrix computed from calibration: after transform steps it is measured again on
+                // the transformed layer (its Linears read x/s, not x), once per layer, before the writer rounds them
+                boolean remeasure = !hessian && !transforms.isEmpty() && writer instanceof GgufArtifactWriter g && g.weightsByImportance();
                 LayerwiseCapture.run(runner, windows, 8, sequential, new LayerwiseCapture.Step() {
                     EngineHessians hessians;
                     TensorSet tensors;
@@ -337,8 +355,14 @@ public final class QuantizePipeline {
                         solveAndWrite[0] += System.nanoTime() - t;
                     }
 
+                    ModuleObservers<MeanSquareObserver> meanSquare;
+
                     @Override
                     public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
+                        if (remeasure) {
+                            meanSquare = new ModuleObservers<>(MeanSquareObserver::new);
+                            return List.of(meanSquare);
+                        }
                         if (!hessian) return List.of();
                         hessians = new TimedHessianObserver(time);
                         return List.of(hessians);
@@ -347,6 +371,16 @@ public final class QuantizePipeline {
                     @Override
                     public void afterStage(int layer, Set<LinearInput> inputs, LlamaRunner r) {
                         long t = System.nanoTime();
+                        if (remeasure) {
+                            for (LinearInput in : inputs) {
+                                for (Linear l : in.readers()) {
+                                    double[] ms = meanSquare.get(ObservingHook.key(arch, layer, l)).meanSquare();
+                                    float[] f = new float[ms.length];
+                                    for (int i = 0; i < f.length; i++) f[i] = (float) ms[i];
+                                    ((GgufArtifactWriter) writer).replaceImportance(arch.linearName(layer, l) + ".weight", f);
+                                }
+                            }
+                        }
                         for (LinearInput in : inputs) {
                             for (Linear l : in.readers()) {
                                 ArtifactPlan.Entry e = byName.get(arch.linearName(layer, l) + ".weight");
@@ -388,8 +422,8 @@ public final class QuantizePipeline {
                         tensors = null;
                         done.clear();
                         solveAndWrite[0] += System.nanoTime() - t;
-                        listener.status("layer " + (layer + 1) + "/" + layers + (quantizer == null ? " transformed (" : " quantized (") + name
-                                + (ggufGptq != null ? " → gguf)" : ")"));
+                        listener.layer(layer + 1, layers, (quantizer == null ? "transformed (" : "quantized (") + name
+                                + (ggufGptq != null ? " → gguf)" : ")"), tokens);
                     }
                 });
             }
@@ -409,6 +443,9 @@ public final class QuantizePipeline {
             }
             for (ArtifactWriter.Payload p : done.values()) writer.put(p);
             writer.finishLayer(layer);
+            // the layer is written: its mapped source pages leave the resident set (a 7B checkpoint is 13.5 GB of them)
+            plan.source().releasePages();
+            if (raw != null) raw.releasePages();
             time.add("pack_write", System.nanoTime() - t);
         }
 

@@ -5,15 +5,14 @@ import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.ptq.awq.AwqTransform;
 import dev.lowbit.ptq.transform.WeightTransform;
-import dev.lowbit.pipeline.recipe.Output;
-import dev.lowbit.pipeline.recipe.Step;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * {@code awq}: activation-aware scale search (α on a grid, scored by the block output with the quantizer's grid) and
  * clip search, folded into the norms and Linears before the quantizer (RTN, GPTQ).
  */
-final class AwqStep implements StepType {
+final class AwqStep extends BalanceStep {
     static final List<Param> PARAMS = List.of(
             Param.ofBool("scale", true, "search per-channel scales per balance mapping (block loss, weights fake-quantized)"),
             Param.ofBool("clip", true, "search per-group clipping thresholds (every Linear but q, k)"),
@@ -24,33 +23,12 @@ final class AwqStep implements StepType {
             Param.ofBool("clip_symmetric", false, "... symmetric or not"),
             Param.ofInt("loss_tokens", 4096, "calibration tokens (whole windows, evenly spaced) the scale search scores on; 0 = all"));
 
-    @Override
-    public String name() {
-        return "awq";
+    AwqStep() {
+        super("awq", "AWQ scales + clipping, needs calibration, before rtn or gptq", PARAMS);
     }
 
     @Override
-    public Role role() {
-        return Role.TRANSFORM;
-    }
-
-    @Override
-    public String description() {
-        return "AWQ scales + clipping, needs calibration, before rtn or gptq";
-    }
-
-    @Override
-    public List<Param> params() {
-        return PARAMS;
-    }
-
-    @Override
-    public Configured configure(String source, Step step, Output output) {
-        String where = "step 'awq'";
-        if (!step.targets().isEmpty() || !step.ignore().isEmpty()) {
-            throw new BadInputException(source, where + ": targets/ignore are not supported (AWQ balances whole mappings)");
-        }
-        ObjectNode p = StepRegistry.resolve(source, where, step.params(), PARAMS, PARAMS, "");
+    Supplier<WeightTransform> transform(String source, String where, ObjectNode p) {
         int grid = p.get("grid").intValue();
         if (grid < 1 || grid > 1000) throw new BadInputException(source, where + ": grid must be 1..1000, got " + grid);
         int lossTokens = p.get("loss_tokens").intValue();
@@ -64,19 +42,8 @@ final class AwqStep implements StepType {
         } catch (IllegalArgumentException e) {
             throw new BadInputException(source, where + ": " + e.getMessage());
         }
-        Step resolved = step.withParams(p);
         AwqTransform.Config config = new AwqTransform.Config(p.get("scale").booleanValue(), p.get("clip").booleanValue(), grid,
                 p.get("duo").booleanValue(), clipScheme, lossTokens);
-        return new TransformStep() {
-            @Override
-            public Step step() {
-                return resolved;
-            }
-
-            @Override
-            public WeightTransform transform() {
-                return new AwqTransform(config, msg -> System.err.println("lowbit: " + msg));
-            }
-        };
+        return () -> new AwqTransform(config, BalanceStep::notice);
     }
 }
