@@ -16,7 +16,9 @@ final class LayerProgress implements QuantizePipeline.Listener, AutoCloseable {
     private final boolean terminal;
     private final String task;
     private ProgressBar bar;
-    private long start;
+    /** When the current phase began (the command's start for the first), and the layers done before it (a resume). */
+    private long start = System.nanoTime();
+    private int base = -1;
     private long tokens;
 
     private LayerProgress(String task, boolean quiet, boolean terminal) {
@@ -45,33 +47,34 @@ final class LayerProgress implements QuantizePipeline.Listener, AutoCloseable {
     public void layer(int done, int total, String what, long tokensThisLayer) {
         if (quiet) return;
         long now = System.nanoTime();
-        if (start == 0 || done == 1) {
-            start = now - 1; // the first layer's time is measured from the first call of this phase
+        if (base < 0) { // a new phase: the layers before this one were done earlier (a resumed run) or not at all
+            base = done - 1;
             tokens = 0;
             if (terminal) {
                 if (bar != null) bar.close();
                 bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setUnit(" layers", 1)
                         .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
                         .continuousUpdate().build();
+                bar.stepTo(base);
             }
         }
         tokens += tokensThisLayer;
         double seconds = (now - start) / 1e9;
-        String rate = tokens > 0 ? String.format(Locale.ROOT, ", %,.0f tokens/s", tokens / Math.max(seconds, 1e-9)) : "";
+        String rate = tokens > 0 ? String.format(Locale.ROOT, ", %,.0f tokens/s", tokens / Math.max(seconds, 1e-3)) : "";
+        double eta = seconds / (done - base) * (total - done);
         if (bar != null) {
             bar.stepTo(done);
             bar.setExtraMessage(what + rate);
-            if (done == total) {
-                bar.close();
-                bar = null;
-                start = 0;
-            }
-            return;
+        } else {
+            System.err.printf(Locale.ROOT, "lowbit: layer %d/%d %s (%s elapsed%s, ETA %s)%n", done, total, what, clock(seconds),
+                    rate, clock(eta));
         }
-        double eta = seconds / done * (total - done);
-        System.err.printf(Locale.ROOT, "lowbit: layer %d/%d %s (%s elapsed%s, ETA %s)%n", done, total, what, clock(seconds), rate,
-                clock(eta));
-        if (done == total) start = 0;
+        if (done == total) { // the phase is over; a next one starts now
+            if (bar != null) bar.close();
+            bar = null;
+            base = -1;
+            start = now;
+        }
     }
 
     /** 75 → "1:15", 3725 → "1:02:05". */

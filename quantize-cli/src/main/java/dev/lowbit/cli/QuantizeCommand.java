@@ -193,6 +193,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the final report as one JSON object")
     boolean json;
 
+    @Option(names = "--resume", description = "continue an interrupted run (kill -9, crash) on the same output and recipe from its last finished layer; the result is byte-identical to an uninterrupted run (safetensors formats; not with transform steps)")
+    boolean resume;
+
     @Option(names = {"-q", "--quiet"}, description = "no progress on stderr (a bar per phase on a terminal, else a line per layer)")
     boolean quiet;
 
@@ -222,6 +225,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
         if (rotateOnline && !rotate) throw new Main.UsageException("--rotate-online needs --rotate");
+        if (resume && "none".equals(method)) throw new Main.UsageException("--resume applies to quantizing runs (--method rtn|gptq), not --method none");
         if ("none".equals(method)) return rotatedCheckpoint();
         if (rotateOnline) {
             throw new Main.UsageException("--rotate-online: --format " + format + " cannot express online rotations "
@@ -233,6 +237,7 @@ final class QuantizeCommand implements Callable<Integer> {
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {
+            if (resume) throw new Main.UsageException("--resume applies to the safetensors formats (gptq, compressed-tensors, awq); the GGUF writer keeps no journal yet");
             GgufQuantizeReport report;
             try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
                 report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads, progress);
@@ -243,7 +248,8 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         QuantizeReport report;
         try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
-            report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, progress);
+            report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, progress,
+                    dev.lowbit.pipeline.steps.StepRegistry.DEFAULT, resume);
         }
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
