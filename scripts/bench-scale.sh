@@ -4,8 +4,8 @@
 #   scripts/bench-scale.sh MODEL_DIR [COMMAND...]        COMMAND: inspect convert gguf rtn gptq evaluate (default: all)
 #
 # MODEL_DIR: e.g. one written by scripts/make-synthetic-checkpoint.sh (--preset 1b / 7b). Environment:
-#   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq; EVAL_WINDOWS (2) windows of 512 for
-#   evaluate; OUT (a temp dir, removed) for the outputs; LOWBIT (./lowbit) the launcher; LOWBIT_JAVA_OPTS as usual.
+#   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq; EVAL_WINDOWS (2) windows of EVAL_CTX
+#   (512) tokens for evaluate; OUT (a temp dir, removed) for the outputs; LOWBIT (./lowbit) the launcher; LOWBIT_JAVA_OPTS as usual.
 #   Each command runs under the measurement lock (/work/notes/measure.lock when it exists, LOCK= to change).
 #
 # peak RSS is /usr/bin/time's maximum resident set size of the process tree's largest process (the JVM): heap,
@@ -20,7 +20,7 @@ cmds=("$@"); [ ${#cmds[@]} -gt 0 ] || cmds=(inspect convert gguf rtn gptq evalua
 lowbit=${LOWBIT:-$root/lowbit}
 lock=${LOCK-/work/notes/measure.lock}
 shared=$root/../shared
-samples=${GPTQ_SAMPLES:-8}; seqlen=${GPTQ_SEQLEN:-512}; windows=${EVAL_WINDOWS:-2}
+samples=${GPTQ_SAMPLES:-8}; seqlen=${GPTQ_SEQLEN:-512}; windows=${EVAL_WINDOWS:-2}; ctx=${EVAL_CTX:-512}
 out=${OUT:-$(mktemp -d /tmp/bench-scale.XXXXXX)}; mkdir -p "$out"
 [ -n "${OUT:-}" ] || trap 'rm -rf "$out"' EXIT
 layers=$(sed -n 's/.*"num_hidden_layers": *\([0-9]*\).*/\1/p' "$model/config.json")
@@ -46,7 +46,7 @@ run() { # name, then the lowbit arguments
   [ "$rc" = 0 ] || extra=" (exit $rc: $(tail -1 "$log" | cut -d' ' -f2- | cut -c1-80))"
   printf '| %-9s | %7.0f | %8.1f | %8s | %s%s |\n' "$name" "$(echo "$rss / 1024" | bc -l)" "$wall" "$per" "lowbit ${*/#$out\//OUT/}" "$extra"
 }
-echo "model: $model ($layers layers); $(date -u +%FT%TZ); LOWBIT_JAVA_OPTS=${LOWBIT_JAVA_OPTS:-}"
+echo "model: $model ($layers layers); $(date -u +%FT%TZ); LOWBIT_JAVA_OPTS=${LOWBIT_JAVA_OPTS:-}; lock: ${lock:-none}"
 echo "| command   | peak RSS MiB | wall s | s/layer | run |"
 echo "| --- | ---: | ---: | ---: | --- |"
 for c in "${cmds[@]}"; do
@@ -57,7 +57,7 @@ for c in "${cmds[@]}"; do
     rtn)      run rtn quantize "$model" -o "$out/rtn.out" --method rtn --bits 4 --group-size 128 ;;
     gptq)     run gptq quantize "$model" -o "$out/gptq.out" --method gptq --bits 4 --group-size 128 \
                 --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ;;
-    evaluate) run evaluate evaluate "$model" --data "$shared/data/eval_code.txt" --max-windows "$windows" ;;
+    evaluate) run evaluate evaluate "$model" --data "$shared/data/eval_code.txt" --ctx "$ctx" --max-windows "$windows" ;;
     *) echo "bench-scale: unknown command $c" >&2; exit 2 ;;
   esac
 done

@@ -2,7 +2,9 @@
 # Ternary and trit-plane rows of the README: quantizes tiny-llama-code with each recipe below into format trit-planes,
 # then evaluates the written checkpoint on eval_code.txt (reference protocol; WINDOWS=0, the default, is the whole
 # file, WINDOWS=16 a quick look). One JSON line per row in $OUT/results.jsonl, quantize wall time included.
-# Usage: scripts/trit-table.sh [OUT_DIR] [ROW...]   rows: ptqtp ptqtp-gptq ternary-rtn (default: all, in that order)
+# Usage: scripts/trit-table.sh [OUT_DIR] [ROW...]
+#   rows: ptqtp ptqtp-gptq ptqtp-gptq-refit ternary-rtn binarize binary-rtn gptq-w2g64 gptq-w4g128 (default: the first three, in that order)
+#   CALIB_SAMPLES (default 128) calibration windows of 512 for the calibrated rows; LUT=1 evaluates with the LUT kernel.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-/tmp/lowbit-trit}; shift || true
@@ -10,6 +12,8 @@ model="$root/../shared/models/tiny-llama-code"
 data="$root/../shared/data/eval_code.txt"
 calib="$root/../shared/data/calib_code.txt"
 windows=${WINDOWS:-0}
+samples=${CALIB_SAMPLES:-128}
+kernel=f32; [ "${LUT:-0}" = 1 ] && kernel=lut
 rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(ptqtp ptqtp-gptq ternary-rtn)
 mkdir -p "$out/recipes"
 for r in "${rows[@]}"; do
@@ -17,16 +21,26 @@ for r in "${rows[@]}"; do
   case $r in
     ptqtp) step='{type: ptqtp, group_size: 128, iterations: 50}'; cal='' ;;
     ptqtp-gptq) step='{type: ptqtp, group_size: 128, iterations: 50, error_feedback: true}'
-                cal="calibration: {data: $calib, samples: 128, seqlen: 512}" ;;
+                cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
+    ptqtp-gptq-refit) step='{type: ptqtp, group_size: 128, iterations: 50, error_feedback: true, refit_scales: true}'
+                      cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     ternary-rtn) step='{type: ternary-rtn, group_size: 256}'; cal='' ;;
+    binarize) step='{type: binarize, group_size: 512, salient_fraction: 0.1}'
+              cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
+    binary-rtn) step='{type: binarize, group_size: 512, salient_fraction: 0, error_feedback: false}'; cal='' ;;
+    gptq-w2g64) step='{type: gptq, bits: 2, group_size: 64}'
+                cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
+    gptq-w4g128) step='{type: gptq, bits: 4, group_size: 128}'
+                 cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     *) echo "unknown row $r" >&2; exit 2 ;;
   esac
-  printf 'version: 2\nsteps:\n  - %s\n%s\noutput: {format: trit-planes}\n' "$step" "$cal" > "$recipe"
+  fmt=trit-planes; case $r in gptq-*) fmt=gptq ;; esac
+  printf 'version: 2\nsteps:\n  - %s\n%s\noutput: {format: %s}\n' "$step" "$cal" "$fmt" > "$recipe"
   t0=$(date +%s.%N)
   "$root/lowbit" quantize "$model" -o "$out/$r" --recipe "$recipe" --force --json -q > "$out/$r.quantize.json"
   t1=$(date +%s.%N)
-  "$root/lowbit" evaluate "$out/$r" --data "$data" --max-windows "$windows" --json > "$out/$r.eval.json"
+  LOWBIT_JAVA_OPTS="${LOWBIT_JAVA_OPTS:-} -Dlowbit.trit.kernel=$kernel" "$root/lowbit" evaluate "$out/$r" --data "$data" --max-windows "$windows" --json > "$out/$r.eval.json"
   secs=$(python3 -c "print(round($t1 - $t0, 1))")
-  echo "{\"row\":\"$r\",\"windows\":$windows,\"quantize_wall_s\":$secs,\"quantize\":$(cat "$out/$r.quantize.json"),\"evaluate\":$(cat "$out/$r.eval.json")}" >> "$out/results.jsonl"
-  echo "$r: $(grep -o '"perplexity":[0-9.]*' "$out/$r.eval.json"), quantize ${secs}s, $(grep -o '"bits_per_weight":[0-9.]*' "$out/$r.quantize.json" | head -1)"
+  echo "{\"row\":\"$r\",\"windows\":$windows,\"calib_samples\":$samples,\"kernel\":\"$kernel\",\"quantize_wall_s\":$secs,\"quantize\":$(cat "$out/$r.quantize.json"),\"evaluate\":$(cat "$out/$r.eval.json")}" >> "$out/results.jsonl"
+  echo "$r: $(grep -o '"perplexity":[0-9.]*' "$out/$r.eval.json"), quantize ${secs}s, $(grep -o 'bits_per_weight":[0-9.]*' "$out/$r.quantize.json" | head -1)"
 done

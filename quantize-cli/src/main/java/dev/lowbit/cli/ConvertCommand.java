@@ -54,6 +54,9 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "show stack traces on errors")
     boolean verbose;
 
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr (a bar on a terminal, else a line per layer)")
+    boolean quiet;
+
     @Override
     public Integer call() {
         if ("onnx".equals(format)) {
@@ -75,7 +78,10 @@ final class ConvertCommand implements Callable<Integer> {
         // a conversion is the one pipeline with the type's own rounding into a GGUF of one type (no imatrix, no overrides)
         Recipe recipe = new Recipe(List.of(new Step("rtn", List.of(), List.of(), null)), List.of(), null,
                 new Output(Output.GGUF, ftype.name(), false, null, false), 0).validate("command line");
-        GgufQuantizeReport report = QuantizePipeline.runGguf(model, output, recipe, null, force, 2, QuantizePipeline.Listener.NONE);
+        GgufQuantizeReport report;
+        try (LayerProgress progress = LayerProgress.of("convert", quiet)) {
+            report = QuantizePipeline.runGguf(model, output, recipe, null, force, 2, progress);
+        }
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

@@ -47,6 +47,9 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "stack traces on errors")
     boolean verbose;
 
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr (a bar on a terminal, else a line per batch of windows)")
+    boolean quiet;
+
     @Option(names = "--activations", paramLabel = "intN|fp8-token|-tensor|-tensor-dynamic",
             description = "quantize Linear inputs at run time, symmetric N-bit int (2..8) or FP8 E4M3: per token (dynamic), per tensor with static scales "
                     + "from --act-calib, or per tensor dynamic (a checkpoint whose config declares input_activations applies them by itself)")
@@ -76,7 +79,7 @@ final class EvaluateCommand implements Callable<Integer> {
         dev.lowbit.calib.eval.ActivationRequest act = activationRequest();
         EvalResult r;
         // a .gguf model or baseline is read in place, rows dequantized as the runner loads them
-        try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate")) {
+        try (ConsoleProgress progress = ConsoleProgress.forTask("evaluate", quiet, ctx)) {
             EvalRequest req = new EvalRequest(model, data, ctx, maxWindows, p, baseline, threads, batch, act);
             // an exported .onnx model runs on ONNX Runtime, the same protocols and figures
             r = dev.lowbit.calib.onnx.OrtEvaluator.isOnnx(model) ? dev.lowbit.calib.onnx.OrtEvaluator.evaluate(req, progress)

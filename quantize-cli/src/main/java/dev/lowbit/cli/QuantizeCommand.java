@@ -193,7 +193,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the final report as one JSON object")
     boolean json;
 
-    @Option(names = {"-q", "--quiet"}, description = "no per-layer progress lines on stderr")
+    @Option(names = "--resume", description = "continue an interrupted run (kill -9, crash) on the same output and recipe from its last finished layer; the result is byte-identical to an uninterrupted run (safetensors formats; not with transform steps)")
+    boolean resume;
+
+    @Option(names = {"-q", "--quiet"}, description = "no progress on stderr (a bar per phase on a terminal, else a line per layer)")
     boolean quiet;
 
     @Option(names = "--verbose", description = "show stack traces on errors")
@@ -222,6 +225,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (calibSamples < 1) throw new Main.UsageException("--calib-samples must be at least 1, got " + calibSamples);
         if (calibSeqlen < 2) throw new Main.UsageException("--calib-seqlen must be at least 2, got " + calibSeqlen);
         if (rotateOnline && !rotate) throw new Main.UsageException("--rotate-online needs --rotate");
+        if (resume && "none".equals(method)) throw new Main.UsageException("--resume applies to quantizing runs (--method rtn|gptq), not --method none");
         if ("none".equals(method)) return rotatedCheckpoint();
         if (rotateOnline) {
             throw new Main.UsageException("--rotate-online: --format " + format + " cannot express online rotations "
@@ -233,15 +237,20 @@ final class QuantizeCommand implements Callable<Integer> {
         Recipe r = recipe();
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.output().isGguf()) {
-            GgufQuantizeReport report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads,
-                    quiet ? QuantizePipeline.Listener.NONE : msg -> System.err.println("lowbit: " + msg));
+            if (resume) throw new Main.UsageException("--resume applies to the safetensors formats (gptq, compressed-tensors, awq); the GGUF writer keeps no journal yet");
+            GgufQuantizeReport report;
+            try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
+                report = QuantizePipeline.runGguf(model, output, r, recipe, force, threads == null ? 2 : threads, progress);
+            }
             if (json) System.out.println(report.toJson());
             else report.print(System.out);
             return 0;
         }
-        QuantizePipeline.Listener listener = quiet ? QuantizePipeline.Listener.NONE
-                : msg -> System.err.println("lowbit: " + msg);
-        QuantizeReport report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, listener);
+        QuantizeReport report;
+        try (LayerProgress progress = LayerProgress.of("quantize", quiet)) {
+            report = QuantizePipeline.run(model, output, r, recipe, force, threads == null ? cores : threads, progress,
+                    dev.lowbit.pipeline.steps.StepRegistry.DEFAULT, resume);
+        }
         if (json) System.out.println(report.toJson());
         else report.print(System.out);
         return 0;

@@ -219,13 +219,15 @@ class TritPlanesCliTest {
 
     @Test
     void aGroupThatDoesNotDivideTheRowIsExit2NamingTheTensorAndWritesNothing() throws Exception {
-        Path out = tmp.resolve("bad-group");
-        CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe",
-                recipe(ptqtp(96, "trit-planes")).toString());
-        assertEquals(2, run.code(), run.err());
-        assertTrue(run.err().contains("model.layers.0.self_attn.q_proj.weight") && run.err().contains("96"), run.err());
-        assertEquals(1, run.err().strip().lines().count(), run.err());
-        assertFalse(Files.exists(out));
+        String[] recipes = {ptqtp(96, "trit-planes"), binarize("\"group_size\": 96, \"salient_fraction\": 0, \"error_feedback\": false,", false)};
+        for (String r : recipes) {
+            Path out = tmp.resolve("bad-group");
+            CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe", recipe(r).toString());
+            assertEquals(2, run.code(), run.err());
+            assertTrue(run.err().contains("model.layers.0.self_attn.q_proj.weight") && run.err().contains("96"), run.err());
+            assertEquals(1, run.err().strip().lines().count(), run.err());
+            assertFalse(Files.exists(out));
+        }
     }
 
     @Test

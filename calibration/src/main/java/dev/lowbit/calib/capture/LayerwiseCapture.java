@@ -43,21 +43,42 @@ public final class LayerwiseCapture {
         void afterStage(int layer, Set<LinearInput> inputs, LlamaRunner runner);
 
         default void afterLayer(int layer, LlamaRunner runner) {}
+
+        /**
+         * As {@link #afterLayer(int, LlamaRunner)}, with the layer's outputs (the next layer's inputs, one array per batch,
+         * owned by the capture): what a resumable run saves.
+         */
+        default void afterLayer(int layer, LlamaRunner runner, List<NDArray> outputs) {
+            afterLayer(layer, runner);
+        }
     }
 
     private LayerwiseCapture() {}
 
     public static void run(LlamaRunner runner, int[][] windows, int batch, boolean sequential, Step step) {
+        run(runner, windows, batch, sequential, 0, null, step);
+    }
+
+    /**
+     * Starts at layer {@code first} with its inputs {@code inputs} (one array per batch of {@code windows}, taken over
+     * by the capture) instead of at layer 0 with the embeddings: how a resumed run continues.
+     */
+    public static void run(LlamaRunner runner, int[][] windows, int batch, boolean sequential, int first,
+                           List<NDArray> inputs, Step step) {
         List<NDArray> hidden = new ArrayList<>();
-        for (int from = 0; from < windows.length; from += batch) {
-            hidden.add(runner.embed(java.util.Arrays.copyOfRange(windows, from, Math.min(windows.length, from + batch))));
+        if (first > 0) {
+            hidden.addAll(inputs);
+        } else {
+            for (int from = 0; from < windows.length; from += batch) {
+                hidden.add(runner.embed(java.util.Arrays.copyOfRange(windows, from, Math.min(windows.length, from + batch))));
+            }
         }
         List<Set<LinearInput>> stages = sequential
                 ? List.of(EnumSet.of(LinearInput.QKV), EnumSet.of(LinearInput.O), EnumSet.of(LinearInput.GATE_UP),
                         EnumSet.of(LinearInput.DOWN))
                 : List.of(EnumSet.allOf(LinearInput.class));
         try {
-            for (int layer = 0; layer < runner.config().numLayers(); layer++) {
+            for (int layer = first; layer < runner.config().numLayers(); layer++) {
                 step.beforeLayer(layer, java.util.Collections.unmodifiableList(hidden), runner);
                 for (Set<LinearInput> stage : stages) {
                     List<LinearObserver> observers = step.observers(layer, stage);
@@ -75,7 +96,7 @@ public final class LayerwiseCapture {
                     hidden.get(i).close();
                     hidden.set(i, next);
                 }
-                step.afterLayer(layer, runner);
+                step.afterLayer(layer, runner, java.util.Collections.unmodifiableList(hidden));
                 runner.forgetLayer(layer); // never run again: its weights and substitutions go
             }
         } finally {

@@ -26,9 +26,21 @@ public final class FiniteScan {
 
     private FiniteScan() {}
 
-    /** Every tensor of {@code tensors}; {@code source} is the file or directory named in the error. */
+    /**
+     * Every tensor of {@code tensors}; {@code source} is the file or directory named in the error. Each tensor's mapped
+     * pages leave the resident set once scanned: a scan of a 13.5 GB checkpoint holds one tensor's pages at a time.
+     */
     public static void require(TensorSource tensors, String source) {
-        for (String name : tensors.names()) require(tensors.tensor(name), source);
+        for (String name : tensors.names()) {
+            Tensor t = tensors.tensor(name);
+            require(t, source);
+            release(t.data());
+        }
+    }
+
+    /** Drops a scanned slice of a mapped file from the resident set (no-op for memory that is not a mapping). */
+    private static void release(MemorySegment s) {
+        if (s.isMapped() && s.byteSize() > 0) s.unload();
     }
 
     /** One dense tensor. */
@@ -71,7 +83,11 @@ public final class FiniteScan {
     public static void require(GgufFile file) {
         for (GgufTensorInfo info : file.tensorInfos()) {
             switch (info.type()) {
-                case F32, F16, BF16, F64 -> require(file.tensor(info.name()), file.path().toString());
+                case F32, F16, BF16, F64 -> {
+                    Tensor t = file.tensor(info.name());
+                    require(t, file.path().toString());
+                    release(t.data());
+                }
                 default -> {
                     if (!info.type().isQuantized() || !BlockCodecs.supports(info.type())) continue;
                     BlockCodec c = BlockCodecs.forType(info.type());
@@ -88,6 +104,7 @@ public final class FiniteScan {
                             }
                         }
                     }
+                    release(data);
                 }
             }
         }

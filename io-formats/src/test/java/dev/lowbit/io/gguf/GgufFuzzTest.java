@@ -26,16 +26,10 @@ import org.junit.jupiter.api.Test;
 class GgufFuzzTest {
     private static final Path NAME = Path.of("fuzz.gguf");
 
-    /**
-     * Replaying the seeds needs none of Jazzer's sanitizer hooks, whose installation costs ~18 s per JVM; they stay on
-     * when actually fuzzing ({@code JAZZER_FUZZ} set). A {@code -Djazzer.hooks=...} given by the user wins.
-     */
+    /** Hooks off when replaying the seeds, on when fuzzing: {@link dev.lowbit.io.fuzz.FuzzMode}. */
     @BeforeAll
-    static void regressionModeWithoutHooks() {
-        String fuzz = System.getenv("JAZZER_FUZZ");
-        if ((fuzz == null || fuzz.isEmpty()) && System.getProperty("jazzer.hooks") == null) {
-            System.setProperty("jazzer.hooks", "false");
-        }
+    static void hooks() {
+        dev.lowbit.io.fuzz.FuzzMode.configure();
     }
 
     @FuzzTest(maxDuration = "60s")

@@ -13,10 +13,10 @@ import java.nio.file.Path;
  *
  * <p>During a normal {@code mvn test} this runs in Jazzer's <em>regression mode</em> only: each seed under
  * {@code src/test/resources/dev/lowbit/io/safetensors/SafetensorsFuzzTestInputs/parse/} is replayed once, no fuzzing.
- * To fuzz for real, set {@code JAZZER_FUZZ=1} and turn the instrumentation hooks back on (they are off for regression
- * runs in {@code src/test/resources/junit-platform.properties}, where they would only add start-up time):
+ * To fuzz for real, set {@code JAZZER_FUZZ=1}: the instrumentation hooks then go on ({@link dev.lowbit.io.fuzz.FuzzMode};
+ * {@code scripts/fuzz.sh} runs every target):
  * <pre>
- * JAZZER_FUZZ=1 ./mvnw -o -pl io-formats -am test -Dtest=SafetensorsFuzzTest -Dsurefire.failIfNoSpecifiedTests=false -Djazzer.hooks=true
+ * JAZZER_FUZZ=1 ./mvnw -o -pl io-formats -am test -Dtest=SafetensorsFuzzTest -Dsurefire.failIfNoSpecifiedTests=false
  * </pre>
  * {@code maxDuration} below bounds such a run ({@code JAZZER_MAX_DURATION=30s} overrides it); the growing corpus goes
  * to {@code io-formats/.cifuzz-corpus/} (not committed) and a crashing input is saved next to the seeds, where it
@@ -24,6 +24,11 @@ import java.nio.file.Path;
  */
 class SafetensorsFuzzTest {
     private static final Path NAME = Path.of("fuzz.safetensors");
+
+    @org.junit.jupiter.api.BeforeAll
+    static void hooks() {
+        dev.lowbit.io.fuzz.FuzzMode.configure();
+    }
 
     @FuzzTest(maxDuration = "5m")
     void parse(byte[] data) {

@@ -150,10 +150,18 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
         }
     }
 
+    /** Opens the output so that an interrupted run's finished layers are taken over ({@code quantize --resume}). */
+    public void openResumable(Path output, boolean force, SafeOutput.Inputs inputs) {
+        resumable = true;
+        open(output, force, inputs);
+    }
+
+    private boolean resumable;
+
     @Override
     public void open(Path output, boolean force, SafeOutput.Inputs inputs) {
         if (plan == null) throw new IllegalStateException("validate the plan first");
-        out = SafeOutput.directory(output, force, inputs);
+        out = resumable ? SafeOutput.resumeDirectory(output, force, inputs) : SafeOutput.directory(output, force, inputs);
         int layers = plan.source().config().numHiddenLayers();
         shards = new ShardPlan(out.path(), layers);
     }
@@ -215,9 +223,34 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
         pending.clear();
     }
 
+    /** What the writer has accumulated over the layers written so far: what a resumed run starts from. */
+    public record State(int modules, long parameters, long packedBytes, long widened, long totalSize, Map<String, String> weightMap) {}
+
+    public State state() {
+        return new State(modules, parameters, packedBytes, floor == null ? 0 : floor.count(), shards.totalSize,
+                new TreeMap<>(shards.weightMap));
+    }
+
+    /** Continues from {@code s} (the layers it covers are already in the output directory). */
+    public void restore(State s) {
+        if (modules != 0 || !shards.weightMap.isEmpty()) throw new IllegalStateException("restore before writing");
+        modules = s.modules();
+        parameters = s.parameters();
+        packedBytes = s.packedBytes();
+        if (floor != null) floor.widened().add(s.widened() - floor.count());
+        shards.totalSize = s.totalSize();
+        shards.weightMap.putAll(s.weightMap());
+    }
+
+    /** The shard file of decoder layer {@code layer} (layer −1: the non-layer tensors). */
+    public String shardFile(int layer) {
+        return shards.fileName(layer + 1);
+    }
+
     @Override
     public Committed commit(Recipe saved, Manifest manifest) throws IOException {
         Path dir = out.path();
+        SafeOutputs.deleteTree(dir.resolve(SafeOutput.RESUME_DIR)); // the journal is no part of the output
         shards.writeIndex();
         writeConfig(dir);
         for (Path p : sideFiles) Files.copy(p, dir.resolve(p.getFileName().toString()));

@@ -21,7 +21,7 @@ import java.util.Set;
  * quantized activation A gets {@code QuantizeLinear(A, A_scale, A_zero_point) → A_quantized → DequantizeLinear →
  * A_dequantized}, read by the quantized ops in place of A (other readers keep A); each weight W is stored as int8
  * {@code W_quantized} with per-channel {@code W_scale} / {@code W_zero_point} and one {@code DequantizeLinear(axis)}.
- * Biases stay f32.
+ * A Conv / Gemm bias becomes int32 with scale s_x·s_w per channel (ORT's default); with blocked weights it stays f32.
  */
 final class QdqRewrite {
     private QdqRewrite() {
@@ -67,6 +67,7 @@ final class QdqRewrite {
                         List.of(qn, sn, zn), List.of(dn), List.of(OnnxAttribute.ofInt("axis", w.channelAxis()))));
             }
             rename.computeIfAbsent(w.node(), k -> new HashMap<>()).put(w.slot(), dn);
+            bias(g, w, q.scales(), activations, inits, before, rename);
         }
         // activations: one Q/DQ pair per tensor, before its first quantized reader
         Set<String> placed = new HashSet<>();
@@ -106,6 +107,35 @@ final class QdqRewrite {
         g.outputs().forEach(o -> read.add(o.name()));
         inits.removeIf(t -> !read.contains(t.name()));
         return OnnxGraphs.withNodes(g, out, inits, read);
+    }
+
+    /**
+     * The bias of a Conv / Gemm / FusedGemm whose input and per-channel weight are both quantized, as ORT stores it:
+     * int32 codes round_half_even(b / (s_x · s_w[c])) with scale s_x · s_w[c] per channel, zero point 0, one
+     * DequantizeLinear(axis 0). A bias whose codes would not fit int32 stays f32.
+     */
+    private static void bias(OnnxGraph g, QuantTargets.Weight w, float[] weightScales, Map<String, QdqParams> activations,
+                             List<OnnxTensor> inits, Map<Integer, List<OnnxNode>> before, Map<Integer, Map<Integer, String>> rename) {
+        OnnxNode n = g.nodes().get(w.node());
+        if (n.inputs().size() < 3 || n.inputs().get(2).isEmpty()) return;
+        QdqParams x = activations.get(n.inputs().get(0));
+        OnnxTensor b = g.initializerMap().get(n.inputs().get(2));
+        if (x == null || b == null || b.dataType() != OnnxDataType.FLOAT || b.dims().length != 1 || b.dims()[0] != weightScales.length) return;
+        float[] v = b.floats();
+        float[] scales = new float[v.length];
+        java.nio.ByteBuffer codes = java.nio.ByteBuffer.allocate(v.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int c = 0; c < v.length; c++) {
+            scales[c] = x.scale() * weightScales[c];
+            double q = Math.rint(v[c] / scales[c]);
+            if (!(Math.abs(q) <= Integer.MAX_VALUE)) return;
+            codes.putInt((int) q);
+        }
+        String name = b.name() + "_" + n.name() + "_quantized", sn = name + "_scale", dn = name + "_DequantizeLinear_Output";
+        inits.add(OnnxTensor.ofBytes(name, OnnxDataType.INT32, b.dims(), codes.array()));
+        inits.add(OnnxTensor.ofFloats(sn, b.dims(), scales));
+        before.computeIfAbsent(w.node(), k -> new ArrayList<>()).add(new OnnxNode(name + "_DequantizeLinear", "DequantizeLinear", "",
+                List.of(name, sn), List.of(dn), List.of(OnnxAttribute.ofInt("axis", 0))));
+        rename.computeIfAbsent(w.node(), k -> new HashMap<>()).put(2, dn);
     }
 
     private static boolean isQuantizedRead(QuantTargets t, int node, int slot, OnnxNode n) {

@@ -62,6 +62,11 @@ public final class SafeOutput implements AutoCloseable {
     private final Path temp;
     private final Path sidecarTemp;
     private State state = State.WRITING;
+    /** Whether the temp directory is an interrupted run's, adopted by {@link #resumeDirectory}. */
+    private boolean adopted;
+
+    /** The directory, inside the temp output, where a resumable run journals its finished layers. */
+    public static final String RESUME_DIR = ".lowbit-resume";
 
     /** The inputs of a command, each with the name the user knows it by ({@code MODEL}, {@code --calib} …). */
     public static final class Inputs {
@@ -95,7 +100,25 @@ public final class SafeOutput implements AutoCloseable {
         return open(out, OutputTarget.Kind.FILE, force, inputs);
     }
 
+    /**
+     * As {@link #directory}, but the temp directory of an interrupted run on the same output ({@code kill -9}, a crash:
+     * its pid no longer runs) that journaled its layers in {@link #RESUME_DIR} is taken over instead of deleted, the
+     * newest one when there are several; {@link #adopted()} says whether one was. The caller checks the journal.
+     */
+    public static SafeOutput resumeDirectory(Path out, boolean force, Inputs inputs) {
+        return open(out, OutputTarget.Kind.DIRECTORY, force, inputs, true);
+    }
+
+    /** Whether this output continues an interrupted run's temp directory (see {@link #resumeDirectory}). */
+    public boolean adopted() {
+        return adopted;
+    }
+
     private static SafeOutput open(Path out, OutputTarget.Kind kind, boolean force, Inputs inputs) {
+        return open(out, kind, force, inputs, false);
+    }
+
+    private static SafeOutput open(Path out, OutputTarget.Kind kind, boolean force, Inputs inputs, boolean resume) {
         OutputTarget first = OutputTarget.check(out, kind, force, inputs.list);
         Path parent = first.real().getParent();
         String name = first.real().getFileName().toString();
@@ -112,13 +135,25 @@ public final class SafeOutput implements AutoCloseable {
         try {
             // another process may have committed between the first check and the lock: decide again, now alone
             OutputTarget target = OutputTarget.check(out, kind, force, inputs.list);
-            removeStaleTemps(parent, name);
             long pid = ProcessHandle.current().pid();
             Path temp = parent.resolve("." + name + TMP + pid);
+            Path interrupted = resume ? interruptedRun(parent, name) : null;
+            removeStaleTemps(parent, name, interrupted);
+            boolean adopt = false;
+            if (interrupted != null) {
+                try {
+                    Files.move(interrupted, temp, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                    adopt = true;
+                } catch (IOException e) {
+                    deleteQuietly(interrupted); // cannot take it over: start afresh
+                }
+            }
             Path sidecarTemp = kind == OutputTarget.Kind.FILE ? parent.resolve("." + name + TMP + pid + ".manifest") : null;
             SafeOutput o = new SafeOutput(target, out, force, inputs, lock, temp, sidecarTemp);
+            o.adopted = adopt;
             register(o);
             try {
+                if (adopt) return o;
                 if (kind == OutputTarget.Kind.DIRECTORY) Files.createDirectory(temp);
                 else Files.createFile(temp);
             } catch (IOException e) {
@@ -307,7 +342,7 @@ public final class SafeOutput implements AutoCloseable {
      * reused after a container restart), and the {@code .NAME.<digits>.tmp} files that lowbit versions before this
      * layer left for good after a kill. Called with the lock held, so no live lowbit run is writing them.
      */
-    private static void removeStaleTemps(Path parent, String name) {
+    private static void removeStaleTemps(Path parent, String name, Path keep) {
         Pattern legacy = Pattern.compile(Pattern.quote("." + name + ".") + "[0-9]{1,20}\\.tmp");
         Pattern p = Pattern.compile(Pattern.quote("." + name + TMP) + "([0-9]{1,10})(\\.manifest)?");
         long self = ProcessHandle.current().pid();
@@ -323,11 +358,40 @@ public final class SafeOutput implements AutoCloseable {
                 continue;
             }
             Matcher m = p.matcher(e.getFileName().toString());
-            if (!m.matches()) continue;
+            if (!m.matches() || e.equals(keep)) continue;
             long pid = Long.parseLong(m.group(1));
             Optional<ProcessHandle> h = ProcessHandle.of(pid);
             if (pid == self || h.isEmpty() || !h.get().isAlive() || startedAfter(h.get(), e)) deleteQuietly(e);
         }
+    }
+
+    /**
+     * The newest temp directory of {@code .NAME} whose writer is gone and that holds a {@link #RESUME_DIR} journal, or
+     * null. Called with the lock held.
+     */
+    private static Path interruptedRun(Path parent, String name) {
+        Pattern p = Pattern.compile(Pattern.quote("." + name + TMP) + "([0-9]{1,10})");
+        long self = ProcessHandle.current().pid();
+        Path best = null;
+        java.nio.file.attribute.FileTime newest = null;
+        try (Stream<Path> s = Files.list(parent)) {
+            for (Path e : s.toList()) {
+                Matcher m = p.matcher(e.getFileName().toString());
+                if (!m.matches() || !Files.isDirectory(e, LinkOption.NOFOLLOW_LINKS)) continue;
+                if (!Files.isDirectory(e.resolve(RESUME_DIR), LinkOption.NOFOLLOW_LINKS)) continue;
+                long pid = Long.parseLong(m.group(1));
+                Optional<ProcessHandle> h = ProcessHandle.of(pid);
+                if (pid != self && h.isPresent() && h.get().isAlive() && !startedAfter(h.get(), e)) continue; // still writing
+                var t = Files.getLastModifiedTime(e.resolve(RESUME_DIR), LinkOption.NOFOLLOW_LINKS);
+                if (newest == null || t.compareTo(newest) > 0) {
+                    newest = t;
+                    best = e;
+                }
+            }
+        } catch (IOException e) {
+            return null;
+        }
+        return best;
     }
 
     /** A live process that started after {@code p} was last written cannot be its writer: the pid was reused. */

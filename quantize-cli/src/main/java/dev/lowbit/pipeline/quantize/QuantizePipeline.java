@@ -78,6 +78,14 @@ public final class QuantizePipeline {
         Listener NONE = msg -> {};
 
         void status(String message);
+
+        /**
+         * Layer {@code done} of {@code total} is finished ({@code what}: "quantized (gptq)", …), after {@code tokens}
+         * calibration tokens went through it (0 when the run is data-free). By default one {@link #status} line.
+         */
+        default void layer(int done, int total, String what, long tokens) {
+            status("layer " + done + "/" + total + " " + what);
+        }
     }
 
     /**
@@ -88,7 +96,11 @@ public final class QuantizePipeline {
      * @param inputs  the run's inputs, which the output may not touch
      * @param threads PyTorch / encoding threads (outputs do not depend on it)
      */
-    public record Options(Path output, boolean force, SafeOutput.Inputs inputs, int threads, StepRegistry registry) {}
+    public record Options(Path output, boolean force, SafeOutput.Inputs inputs, int threads, StepRegistry registry, boolean resume) {
+        public Options(Path output, boolean force, SafeOutput.Inputs inputs, int threads, StepRegistry registry) {
+            this(output, force, inputs, threads, registry, false);
+        }
+    }
 
     /** What a run wrote, with wall time by phase. */
     public record Result(ArtifactWriter.Committed committed, QuantizerStep quantizer, Map<String, Double> seconds) {}
@@ -107,6 +119,15 @@ public final class QuantizePipeline {
     /** {@link #run} with the step types of {@code registry}. */
     public static QuantizeReport run(Path model, Path output, Recipe recipe, Path recipeFile, boolean force, int threads,
                                      Listener listener, StepRegistry registry) {
+        return run(model, output, recipe, recipeFile, force, threads, listener, registry, false);
+    }
+
+    /**
+     * {@link #run}; with {@code resume}, an interrupted run's finished layers on the same output are kept and the run
+     * continues after the last one ({@link LayerJournal}; safetensors formats, recipes without transform steps).
+     */
+    public static QuantizeReport run(Path model, Path output, Recipe recipe, Path recipeFile, boolean force, int threads,
+                                     Listener listener, StepRegistry registry, boolean resume) {
         if (recipe.output().isGguf()) throw new IllegalArgumentException("a gguf recipe runs through runGguf");
         if (ModelSource.isGguf(model)) {
             throw new BadInputException(model, "a .gguf source is re-quantized with --format gguf; GPTQ and compressed-tensors output read a Hugging Face directory");
@@ -115,7 +136,7 @@ public final class QuantizePipeline {
         if (recipe.calibration() != null) inputs.add("--calib", Path.of(recipe.calibration().data()));
         try (ModelSource source = ModelSource.open(model);
              ArtifactWriter writer = ArtifactWriters.forFormat(recipe.output().format())) {
-            Result r = run(source, recipe, writer, new Options(output, force, inputs, threads, registry), listener);
+            Result r = run(source, recipe, writer, new Options(output, force, inputs, threads, registry, resume), listener);
             Map<String, Object> f = r.committed().figures();
             QuantizerStep q = r.quantizer();
             return new QuantizeReport(r.committed().path().toString(), q == null ? "none" : q.name(),
@@ -201,10 +222,26 @@ public final class QuantizePipeline {
                         ? CalibrationSet.random(source.path(), data, c.seqlen(), c.samples(), recipe.seed())
                         : CalibrationSet.first(source, data, c.seqlen(), c.samples());
             }
-            writer.open(o.output(), o.force(), o.inputs());
+            if (o.resume()) {
+                if (!(writer instanceof SafetensorsArtifactWriter sw)) {
+                    throw new BadInputException("--resume", "applies to the safetensors formats (gptq, compressed-tensors, awq); the GGUF writer keeps no journal yet");
+                }
+                if (!transforms.isEmpty()) {
+                    throw new BadInputException("--resume", "a recipe with transform steps (awq, smooth, rotate) cannot resume yet: run it whole");
+                }
+                sw.openResumable(o.output(), o.force(), o.inputs());
+            } else {
+                writer.open(o.output(), o.force(), o.inputs());
+            }
             SafeOutput out = writer instanceof GgufArtifactWriter g ? g.output() : ((SafetensorsArtifactWriter) writer).output();
             try {
                 Run run = new Run(plan, raw, writer, quantizer, gguf ? GgufRecipes.gptq(recipe) : null, transforms, time, listener);
+                if (o.resume()) {
+                    int layers = source.config().numHiddenLayers();
+                    run.journal = new LayerJournal(out.path(), recipe.toJson() + source.path().toRealPath() + "\n");
+                    run.first = run.journal.open(out.adopted(), (SafetensorsArtifactWriter) writer, layers);
+                    if (run.first > 0) listener.status("resuming: layers 1-" + run.first + " of " + layers + " were finished by the interrupted run");
+                }
                 transforms.transformModel();
                 if (calibrated) run.calibrated(overlay, windows, o.threads());
                 else run.dataFree();
@@ -287,6 +324,9 @@ public final class QuantizePipeline {
         }
 
         private final String name;
+        /** {@code --resume}: the journal of finished layers, and the first layer this run does (0 without). */
+        LayerJournal journal;
+        int first;
         /** Whether the quantizer needs Hessians of the Linears' inputs. */
         private final boolean hessian;
 
@@ -301,7 +341,7 @@ public final class QuantizePipeline {
 
         /** Data-free: per layer, transforms then the quantizer on the (transformed) f32 weights. */
         void dataFree() throws IOException {
-            for (int layer = 0; layer < layers; layer++) {
+            for (int layer = first; layer < layers; layer++) {
                 long t = System.nanoTime();
                 TensorSet tensors = transforms.isEmpty() ? null : transforms.load(layer);
                 if (tensors != null) transforms.transformLayer(layer, tensors, null, null);
@@ -315,7 +355,8 @@ public final class QuantizePipeline {
                 }
                 time.add("solve", System.nanoTime() - t);
                 write(layer, tensors, done);
-                listener.status("layer " + (layer + 1) + "/" + layers + (quantizer == null ? " transformed (" : " quantized (") + name + ")");
+                if (journal != null) journal.finished(layer, ((SafetensorsArtifactWriter) writer).state(), null);
+                listener.layer(layer + 1, layers, (quantizer == null ? "transformed (" : "quantized (") + name + ")", 0);
             }
         }
 
@@ -324,6 +365,7 @@ public final class QuantizePipeline {
             Map<String, ArtifactPlan.Entry> byName = new HashMap<>();
             for (ArtifactPlan.Entry e : plan.entries()) if (quantizesItself(e)) byName.put(e.name(), e);
             long captureStart = System.nanoTime();
+            long tokens = (long) windows.length * windows[0].length;
             long[] solveAndWrite = new long[1];
             try (LlamaRunner runner = LlamaRunner.open(overlay, threads)) {
                 Architecture arch = runner.config().architecture();
@@ -331,7 +373,13 @@ public final class QuantizePipeline {
                 // GGUF with an importance matrix computed from calibration: after transform steps it is measured again on
                 // the transformed layer (its Linears read x/s, not x), once per layer, before the writer rounds them
                 boolean remeasure = !hessian && !transforms.isEmpty() && writer instanceof GgufArtifactWriter g && g.weightsByImportance();
-                LayerwiseCapture.run(runner, windows, 8, sequential, new LayerwiseCapture.Step() {
+                List<NDArray> resumed;
+                try {
+                    resumed = first > 0 ? journal.hidden(first - 1, runner, windows, 8) : null;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                LayerwiseCapture.run(runner, windows, 8, sequential, first, resumed, new LayerwiseCapture.Step() {
                     EngineHessians hessians;
                     TensorSet tensors;
                     final Map<String, ArtifactWriter.Payload> done = new LinkedHashMap<>();
@@ -402,10 +450,11 @@ public final class QuantizePipeline {
                     }
 
                     @Override
-                    public void afterLayer(int layer, LlamaRunner r) {
+                    public void afterLayer(int layer, LlamaRunner r, List<NDArray> outputs) {
                         long t = System.nanoTime();
                         try {
                             write(layer, tensors, done);
+                            if (journal != null) journal.finished(layer, ((SafetensorsArtifactWriter) writer).state(), outputs);
                         } catch (IOException ex) {
                             throw new UncheckedIOException(ex);
                         }
@@ -413,8 +462,8 @@ public final class QuantizePipeline {
                         tensors = null;
                         done.clear();
                         solveAndWrite[0] += System.nanoTime() - t;
-                        listener.status("layer " + (layer + 1) + "/" + layers + (quantizer == null ? " transformed (" : " quantized (") + name
-                                + (ggufGptq != null ? " → gguf)" : ")"));
+                        listener.layer(layer + 1, layers, (quantizer == null ? "transformed (" : "quantized (") + name
+                                + (ggufGptq != null ? " → gguf)" : ")"), tokens);
                     }
                 });
             }
@@ -434,6 +483,9 @@ public final class QuantizePipeline {
             }
             for (ArtifactWriter.Payload p : done.values()) writer.put(p);
             writer.finishLayer(layer);
+            // the layer is written: its mapped source pages leave the resident set (a 7B checkpoint is 13.5 GB of them)
+            plan.source().releasePages();
+            if (raw != null) raw.releasePages();
             time.add("pack_write", System.nanoTime() - t);
         }
 
