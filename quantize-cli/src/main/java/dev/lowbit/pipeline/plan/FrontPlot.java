@@ -64,7 +64,8 @@ final class FrontPlot {
         }
         o.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"black\"/>%n", L, T, W - L - R, H - T - B));
         o.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">bits per weight (all tensor data / all parameters)</text>%n", (L + W - R) / 2, H - B + 42));
-        o.append(String.format(Locale.ROOT, "<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">predicted Σ tr(ΔW H ΔWᵀ)/n (log)</text>%n", (T + H - B) / 2));
+        String measure = rep.path("sensitivities").path("kl_windows").asInt(0) > 0 ? "Σ KL(fp ‖ one Linear quantized)" : "Σ tr(ΔW H ΔWᵀ)/n";
+        o.append(String.format(Locale.ROOT, "<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">predicted %s (log)</text>%n", (T + H - B) / 2, measure));
         // hull
         StringBuilder path = new StringBuilder();
         for (double[] p : hull) if (s.inside(p)) path.append(path.isEmpty() ? "M" : " L").append(String.format(Locale.ROOT, "%.1f %.1f", s.x(p[0]), s.y(Math.log10(p[1]))));
