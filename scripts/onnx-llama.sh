@@ -41,6 +41,9 @@ case "${1:-}" in
     lowbit convert "$gptq" -o "$out/gptq-onnx" --format onnx --force
     ;;
   ppl-f32|ppl-gptq)
+    # a part already measured on these windows is not measured again (parts may be queued more than once)
+    if grep -q " $1 windows=$windows " "$out/results.txt" 2>/dev/null && [ -z "${REMEASURE:-}" ]; then exit 0; fi
+    ensure_exports
     dir=$out/${1#ppl-}-onnx
     j=$(lowbit evaluate "$dir/model.onnx" --data "$data" --max-windows "$windows" --threads "$threads" --json)
     echo "$(date -u +%FT%TZ) $1 windows=$windows ORT perplexity $(field "$j" perplexity) scored $(field "$j" scored_tokens) forward_tok/s $(field "$j" forward_tokens_per_second)" | tee -a "$out/results.txt"

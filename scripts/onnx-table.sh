@@ -20,7 +20,8 @@ row() { # label model data output args...
 import json, sys
 j = json.loads(sys.argv[2])
 ref = max(s["max_abs_fp32"] for s in j["per_sample"])
-print(f"| {sys.argv[1]} | {j[\"samples\"]} | {\"yes\" if j[\"classes_equal_fp32\"] else \"NO\"} | {j[\"max_abs_delta\"]:.4g} | {ref:.4g} | {j[\"bytes\"]} |")
+same = "yes" if j["classes_equal_fp32"] else "NO"
+print("| %s | %d | %s | %.4g | %.4g | %d |" % (sys.argv[1], j["samples"], same, j["max_abs_delta"], ref, j["bytes"]))
 ' "$label" "$json"
 }
 

@@ -17,8 +17,9 @@ final class PlanText {
         var solved = r.solved();
         s.append(String.format(Locale.ROOT, "planned %d bytes of tensor data (budget %d, feasible %d … %d), %.4f bits per weight%n",
                 r.plannedBytes(), r.budgetBytes(), r.minBytes(), r.maxBytes(), r.bitsPerWeight()));
-        s.append(String.format(Locale.ROOT, "predicted Σ tr(dW H dW^T)/n = %.6g; LP (Lagrangian) bound %.6g; CP-SAT %s, gap %.3g, %.3f s%n",
-                r.predicted(), solved.lpBound(), solved.optimal() ? "proved optimal" : "NOT proved optimal", solved.gap(), solved.seconds()));
+        boolean kl = r.json().path("sensitivities").path("kl_windows").asInt(0) > 0;
+        s.append(String.format(Locale.ROOT, "predicted %s = %.6g; LP (Lagrangian) bound %.6g; CP-SAT %s, gap %.3g, %.3f s%n",
+                kl ? "Σ KL(fp || one Linear quantized)" : "Σ tr(dW H dW^T)/n", r.predicted(), solved.lpBound(), solved.optimal() ? "proved optimal" : "NOT proved optimal", solved.gap(), solved.seconds()));
         for (Map.Entry<String, long[]> m : r.mixes().entrySet()) {
             s.append(String.format(Locale.ROOT, "  llama.cpp %-7s %10d bytes, predicted %.6g%n", m.getKey(), m.getValue()[0],
                     Double.longBitsToDouble(m.getValue()[1])));

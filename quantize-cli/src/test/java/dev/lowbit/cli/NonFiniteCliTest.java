@@ -109,8 +109,9 @@ class NonFiniteCliTest {
             }
             return t;
         });
+        // -q: no progress line beside the error (progress is one plain line per batch when stderr is not a terminal)
         CliRun r = CliRun.run("evaluate", m.toString(), "--data", HostileModel.EVAL.toString(), "--ctx", "16",
-                "--max-windows", "1");
+                "--max-windows", "1", "-q");
         assertEquals(1, r.code(), r.out() + r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("evaluate: perplexity is"), r.err());

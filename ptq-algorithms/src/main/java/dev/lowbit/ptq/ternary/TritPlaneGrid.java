@@ -74,6 +74,90 @@ public final class TritPlaneGrid implements Grid {
         return values[base + best];
     }
 
+    /**
+     * After the sweep: with every trit fixed, refits each row's scales (two per group) to the layer's output error
+     * rather than to the compensated weights, i.e. minimises (w − ŵ)·H·(w − ŵ)ᵀ over the row's 2·groups scales, ŵ linear
+     * in them: a 2G × 2G least-squares system per row (Bᵀ H B) α = Bᵀ H w, B the trits split by plane and group.
+     * The sweep's scales are a feasible point, so the calibration loss can only fall (up to the f16 rounding of the new
+     * scales); a row whose system is singular (a plane with no trit in some group) keeps its scales.
+     *
+     * @param weight the original weights (rows × cols)
+     * @param h the (damped) calibration Hessian, cols × cols
+     */
+    public void refitScales(float[] weight, double[] h) {
+        int k = 2 * groups;
+        double[] hb = new double[cols * k];
+        double[] m = new double[k * k], v = new double[k];
+        for (int r = 0; r < rows; r++) {
+            java.util.Arrays.fill(hb, 0);
+            for (int c = 0; c < cols; c++) {
+                int g = c / group;
+                for (int p = 0; p < 2; p++) {
+                    int t = (p == 0 ? t1 : t2)[r * cols + c];
+                    if (t == 0) continue;
+                    int col = p * groups + g;
+                    for (int i = 0; i < cols; i++) hb[i * k + col] += t * h[c * cols + i]; // H is symmetric: row c
+                }
+            }
+            java.util.Arrays.fill(m, 0);
+            java.util.Arrays.fill(v, 0);
+            for (int c = 0; c < cols; c++) {
+                double w = weight[r * cols + c];
+                for (int a = 0; a < k; a++) v[a] += hb[c * k + a] * w;
+                int g = c / group;
+                for (int p = 0; p < 2; p++) {
+                    int t = (p == 0 ? t1 : t2)[r * cols + c];
+                    if (t == 0) continue;
+                    int row = p * groups + g;
+                    for (int a = 0; a < k; a++) m[row * k + a] += t * hb[c * k + a];
+                }
+            }
+            double[] alpha = solve(m, v, k);
+            if (alpha == null) continue;
+            for (int g = 0; g < groups; g++) {
+                s1[r * groups + g] = dev.lowbit.kernels.FloatFormats.f16ToF32(dev.lowbit.kernels.FloatFormats.f32ToF16((float) alpha[g]));
+                s2[r * groups + g] = dev.lowbit.kernels.FloatFormats.f16ToF32(dev.lowbit.kernels.FloatFormats.f32ToF16((float) alpha[groups + g]));
+            }
+        }
+    }
+
+    /** Gaussian elimination with partial pivoting; null when a pivot vanishes (relative to the diagonal) or a value is not finite. */
+    private static double[] solve(double[] m, double[] v, int n) {
+        double[] a = m.clone(), b = v.clone();
+        double scale = 0;
+        for (int i = 0; i < n; i++) scale = Math.max(scale, Math.abs(a[i * n + i]));
+        if (!(scale > 0)) return null;
+        for (int col = 0; col < n; col++) {
+            int piv = col;
+            for (int i = col + 1; i < n; i++) if (Math.abs(a[i * n + col]) > Math.abs(a[piv * n + col])) piv = i;
+            if (Math.abs(a[piv * n + col]) < 1e-12 * scale) return null;
+            if (piv != col) {
+                for (int j = 0; j < n; j++) {
+                    double t = a[col * n + j];
+                    a[col * n + j] = a[piv * n + j];
+                    a[piv * n + j] = t;
+                }
+                double t = b[col];
+                b[col] = b[piv];
+                b[piv] = t;
+            }
+            for (int i = col + 1; i < n; i++) {
+                double f = a[i * n + col] / a[col * n + col];
+                if (f == 0) continue;
+                for (int j = col; j < n; j++) a[i * n + j] -= f * a[col * n + j];
+                b[i] -= f * b[col];
+            }
+        }
+        double[] x = new double[n];
+        for (int i = n - 1; i >= 0; i--) {
+            double s = b[i];
+            for (int j = i + 1; j < n; j++) s -= a[i * n + j] * x[j];
+            x[i] = s / a[i * n + i];
+            if (!Double.isFinite(x[i])) return null;
+        }
+        return x;
+    }
+
     /** The swept matrix as two trit-planes. */
     public QuantizedTensor result() {
         return Ptqtp.tensor(name, rows, cols, scheme, t1, t2, s1, s2);

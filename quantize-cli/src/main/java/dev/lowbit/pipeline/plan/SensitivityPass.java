@@ -220,18 +220,23 @@ public final class SensitivityPass {
         }
 
         private double divergence(int from) {
-            ai.djl.ndarray.NDArray h = runner.hidden(inputs[from], Math.toIntExact(shape[0]), Math.toIntExact(shape[1]));
-            for (int l = from; l < inputs.length; l++) {
-                ai.djl.ndarray.NDArray next = runner.runLayer(l, h, dev.lowbit.calib.model.LinearHook.NONE);
+            // every intermediate (logits, log-probabilities, the KL terms: windows × tokens × vocab each) is freed
+            // here, not when the runner closes: a pass scores hundreds of candidates
+            try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+                ai.djl.ndarray.NDArray h = runner.hidden(inputs[from], Math.toIntExact(shape[0]), Math.toIntExact(shape[1]));
+                for (int l = from; l < inputs.length; l++) {
+                    ai.djl.ndarray.NDArray next = runner.runLayer(l, h, dev.lowbit.calib.model.LinearHook.NONE);
+                    h.close();
+                    h = next;
+                }
+                // the runner's outputs are unregistered from its own scopes, so not in this one: closed by hand
+                ai.djl.ndarray.NDArray logits = runner.finalLogits(h);
                 h.close();
-                h = next;
-            }
-            try (ai.djl.ndarray.NDArray logits = runner.finalLogits(h);
-                 ai.djl.ndarray.NDArray logp = logits.logSoftmax(1);
-                 ai.djl.ndarray.NDArray d = fpP.mul(fpLogp.sub(logp)).sum()) {
-                h.close();
+                ai.djl.ndarray.NDArray logp = logits.logSoftmax(1);
+                logits.close();
+                float sum = fpP.mul(fpLogp.sub(logp)).sum().getFloat();
                 // KL ≥ 0; rounding can leave a replaced Linear that changes nothing a hair below it
-                return Math.max(0.0, d.getFloat() / fpLogp.getShape().get(0));
+                return Math.max(0.0, sum / fpLogp.getShape().get(0));
             }
         }
     }

@@ -27,7 +27,8 @@ final class PtqtpStep implements StepType {
             Param.ofBool("hessian_weighted", false, "weight the fit by diag(H) of the calibration inputs (needs calibration)"),
             Param.ofBool("error_feedback", false, "GPTQ-style sweep pushing each column's error onto later ones (needs calibration)"),
             Param.ofNumber("damp_percent", 0.01, "with calibration: dampening, fraction of mean diag(H), in (0, 1)"),
-            Param.ofInt("block_size", 128, "error_feedback: lazy-batch block width"));
+            Param.ofInt("block_size", 128, "error_feedback: lazy-batch block width"),
+            Param.ofBool("refit_scales", false, "error_feedback: after the sweep, refit each row's scales to the output error tr(ΔW H ΔWᵀ)"));
 
     @Override
     public String name() {
@@ -60,6 +61,9 @@ final class PtqtpStep implements StepType {
         double damp = p.get("damp_percent").doubleValue();
         if (!(damp > 0 && damp < 1)) throw new BadInputException(source, where + ": damp_percent must be in (0, 1), got " + damp);
         if (p.get("block_size").intValue() < 1) throw new BadInputException(source, where + ": block_size must be ≥ 1");
+        if (p.get("refit_scales").booleanValue() && !p.get("error_feedback").booleanValue()) {
+            throw new BadInputException(source, where + ": refit_scales applies to error_feedback: true only");
+        }
         return new Quantizer(step.withParams(p), TritPlaneTensors.scheme(2, g, TritPacking.BASE3));
     }
 
@@ -99,6 +103,7 @@ final class PtqtpStep implements StepType {
                 TritPlaneGrid grid = new TritPlaneGrid(module, s, rows, cols, iterations);
                 Gptq.sweep(module, weight, rows, cols, hessian,
                         new GptqConfig.Options(dampPercent(), step.params().get("block_size").intValue(), false), grid, Linalg.kernels());
+                if (step.params().get("refit_scales").booleanValue()) grid.refitScales(weight, TritSteps.damped(hessian, cols, dampPercent()));
                 return grid.result();
             }
             double[] importance = weighted() ? TritSteps.dampedDiagonal(hessian, cols, dampPercent()) : null;

@@ -18,6 +18,19 @@ final class TritSteps {
         }
     }
 
+    /** H with damp · mean diag(H) added to its diagonal (a dead column's diagonal set to 1 first, as GPTQ does). */
+    static double[] damped(double[] h, int cols, double damp) {
+        double[] d = h.clone();
+        double mean = 0;
+        for (int c = 0; c < cols; c++) {
+            if (d[c * cols + c] == 0) d[c * cols + c] = 1;
+            mean += d[c * cols + c];
+        }
+        mean /= cols;
+        for (int c = 0; c < cols; c++) d[c * cols + c] += damp * mean;
+        return d;
+    }
+
     /** diag(H) + damp · mean diag(H): per-column importances (a dead column keeps the damping, so none is 0). */
     static double[] dampedDiagonal(double[] h, int cols, double damp) {
         double[] d = new double[cols];
