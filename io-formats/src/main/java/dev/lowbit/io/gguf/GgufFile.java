@@ -264,6 +264,8 @@ public final class GgufFile implements TensorSource {
         BlockCodec c = BlockCodecs.forType(t.type());
         long n = t.elementCount();
         if (n > Integer.MAX_VALUE - 8) throw new BadInputException(path, "tensor '" + name + "' is too large to decode at once");
+        // an empty tensor decodes to nothing, whatever its other dimensions (fuzzing found [6861881376, 0])
+        if (n == 0) return Tensor.ofFloats(name, new Shape(t.torchShape()), new float[0]);
         int row = t.nDims() == 0 ? 1 : Math.toIntExact(t.dims()[0]);
         float[] out = new float[(int) n];
         MemorySegment src = data(t);
