@@ -185,7 +185,7 @@ public final class SyntheticCheckpoint {
         Path dir = Path.of(args[0]);
         int hidden = 4096, layers = 32, heads = 32, kvHeads = -1, ff = 11008, vocab = 8192, maxPos = 4096;
         long seed = 0, shard = 5_000_000_000L;
-        Path tokenizer = Path.of(System.getProperty("lowbit.shared", "../shared"), "models", "tiny-llama-code");
+        Path tokenizer = dev.lowbit.io.SharedData.tinyLlama();
         for (int i = 1; i < args.length; i++) {
             if (i + 1 >= args.length) usage(args[i] + " needs a value");
             String v = args[++i];

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class SyntheticCheckpointTest {
-    static final Path TINY = Path.of(System.getProperty("lowbit.shared", "../shared"), "models", "tiny-llama-code");
+    static final Path TINY = dev.lowbit.io.SharedData.tinyLlama();
     static final SyntheticCheckpoint.Spec SPEC = new SyntheticCheckpoint.Spec(128, 3, 4, 2, 352, 8192, 1024, 7);
 
     @Test
