@@ -28,9 +28,11 @@ class FailedJobTest {
                   types: [Q8_0, Q4_0]
                 """.formatted(SweepTest.MODEL, SweepTest.EVAL));
         Path out = dir.resolve("out");
-        // a file of the user's where the first job's artifact goes: lowbit never replaces what it did not write
+        // a batch output (an earlier run's marker) in which the user put a file where the first job's artifact goes:
+        // lowbit never replaces what it did not write, and that job's failure does not stop the other
         Path inTheWay = out.resolve("jobs/tiny-llama-code.rtn.Q8_0.gguf/model.gguf");
         Files.createDirectories(inTheWay.getParent());
+        Files.writeString(out.resolve(BatchCommand.MARKER), "{\"lowbit\":\"batch output directory\",\"version\":1}\n");
         Files.writeString(inTheWay, "the user's own file\n");
 
         Cli r = Cli.run("batch", sweep.toString(), "-o", out.toString());
