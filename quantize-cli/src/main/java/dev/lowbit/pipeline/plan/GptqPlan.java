@@ -257,23 +257,12 @@ public final class GptqPlan {
         } catch (RuntimeException e) {
             throw new BadInputException(r.calib(), "cannot read: " + e.getMessage());
         }
-        writeFile(r.output(), r.force(), inputs, text, manifest);
+        PlanPipeline.writeFile(r.output(), r.force(), inputs, text, manifest);
         if (r.report() != null) {
             try {
-                writeFile(r.report(), r.force(), inputs, JSON.writeValueAsString(json) + "\n", manifest);
+                PlanPipeline.writeFile(r.report(), r.force(), inputs, JSON.writeValueAsString(json) + "\n", manifest);
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
                 throw new IllegalStateException(e);
-            }
-        }
-    }
-
-    private static void writeFile(Path file, boolean force, SafeOutput.Inputs inputs, String text, Manifest manifest) {
-        try (SafeOutput out = SafeOutput.file(file, force, inputs)) {
-            try {
-                Files.writeString(out.path(), text);
-                out.commit(manifest);
-            } catch (IOException | RuntimeException e) {
-                throw out.failure(e);
             }
         }
     }

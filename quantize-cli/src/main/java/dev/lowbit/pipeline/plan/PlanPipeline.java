@@ -444,7 +444,8 @@ public final class PlanPipeline {
         if (r.plot() != null) writeFile(r.plot(), r.force(), inputs, FrontPlot.svg(json), manifest);
     }
 
-    private static void writeFile(Path file, boolean force, SafeOutput.Inputs inputs, String text, Manifest manifest) {
+    /** One text output (recipe, report, plot) written atomically through SafeOutput with its manifest. */
+    static void writeFile(Path file, boolean force, SafeOutput.Inputs inputs, String text, Manifest manifest) {
         try (SafeOutput out = SafeOutput.file(file, force, inputs)) {
             try {
                 Files.writeString(out.path(), text);
