@@ -59,6 +59,10 @@ final class EvaluateCommand implements Callable<Integer> {
             description = "which Linear inputs --activations quantizes (default: all four)")
     java.util.List<String> actInputs;
 
+    @Option(names = "--act-layers", split = ",", paramLabel = "N,M",
+            description = "which decoder layers --activations quantizes, counted from 0 (default: all)")
+    java.util.List<Integer> actLayers;
+
     @Option(names = "--act-calib", paramLabel = "FILE", description = "calibration text for static activation scales (max |x| / qmax)")
     Path actCalib;
 
@@ -111,6 +115,7 @@ final class EvaluateCommand implements Callable<Integer> {
     private dev.lowbit.calib.eval.ActivationRequest activationRequest() {
         if (activations == null) {
             if (actInputs != null) throw new Main.UsageException("--act-inputs needs --activations");
+            if (actLayers != null) throw new Main.UsageException("--act-layers needs --activations");
             if (actCalib != null) throw new Main.UsageException("--act-calib needs --activations");
             return null;
         }
@@ -130,7 +135,8 @@ final class EvaluateCommand implements Callable<Integer> {
                 throw new Main.UsageException("--act-inputs: unknown input '" + s + "' (qkv, o, gate_up, down)");
             }
         }
-        return new dev.lowbit.calib.eval.ActivationRequest(scheme, inputs, actCalib, actCalibSamples, ctx);
+        return new dev.lowbit.calib.eval.ActivationRequest(scheme, inputs, actCalib, actCalibSamples, ctx,
+                actLayers == null ? null : java.util.Set.copyOf(actLayers));
     }
 
     private static void requireFinite(String what, double v) {

@@ -10,8 +10,17 @@ import java.util.Set;
  * the scheme, which Linear inputs it applies to, and for a static scheme the calibration text whose first
  * {@code calibWindows} windows of {@code calibSeqlen} tokens give each input's max |x| (scale = max / qmax).
  */
-public record ActivationRequest(ActivationScheme scheme, Set<LinearInput> inputs, Path calib, int calibWindows, int calibSeqlen) {
+public record ActivationRequest(ActivationScheme scheme, Set<LinearInput> inputs, Path calib, int calibWindows, int calibSeqlen,
+                                Set<Integer> layers) {
+    /** Every decoder layer. */
+    public ActivationRequest(ActivationScheme scheme, Set<LinearInput> inputs, Path calib, int calibWindows, int calibSeqlen) {
+        this(scheme, inputs, calib, calibWindows, calibSeqlen, null);
+    }
+
+    /** @param layers the decoder layers whose inputs are quantized, or null for all of them */
     public ActivationRequest {
+        layers = layers == null ? null : Set.copyOf(layers);
+        if (layers != null && layers.isEmpty()) throw new IllegalArgumentException("no layers selected");
         inputs = Set.copyOf(inputs);
         if (inputs.isEmpty()) throw new IllegalArgumentException("no Linear inputs selected");
         if (!scheme.dynamic() && calib == null) throw new IllegalArgumentException("static activation scales need calibration data");
