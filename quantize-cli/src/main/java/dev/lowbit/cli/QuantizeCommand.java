@@ -125,7 +125,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones (not with --format gguf)")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf | onnx (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme; onnx for MODEL.onnx)")
+    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf | onnx | dequantized (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme; onnx for MODEL.onnx; dequantized: the GPTQ values decoded to f32 for lowbit evaluate only, also of a model with online rotations)")
     String format;
 
     @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")

@@ -200,8 +200,12 @@ public final class QuantizePipeline {
         try (TensorSource raw = gguf ? null : ShardedSafetensors.open(source.path())) {
             ModelArchitecture arch = ModelArchitecture.forHfClass(source.architecture(), source.path().toString());
             // llama.cpp, transformers and vLLM apply no online Hadamard: a checkpoint that needs one is refused before any work
-            dev.lowbit.io.arch.OnlineRotation.refuse(source.config(), source.path().resolve("config.json").toString(),
-                    "--format " + recipe.output().format());
+            // (the dequantized format is lowbit's own runtime-only output: it keeps the record and may carry them)
+            if (!dev.lowbit.pipeline.recipe.Output.DEQUANTIZED.equals(recipe.output().format())) {
+                dev.lowbit.io.arch.OnlineRotation.refuse(source.config(), source.path().resolve("config.json").toString(),
+                        "--format " + recipe.output().format());
+            }
+            dev.lowbit.io.hf.LowbitDequantized.refuse(source.config().raw(), source.path().resolve("config.json").toString(), "quantize");
             if (raw != null) {
                 // the checkpoint as a model: every tensor against config.json, no NaN/Inf, before any work
                 HfModelCheck.require(source.path(), source.config(), raw);
