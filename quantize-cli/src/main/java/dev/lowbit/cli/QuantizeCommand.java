@@ -229,7 +229,8 @@ final class QuantizeCommand implements Callable<Integer> {
         if ("none".equals(method)) return rotatedCheckpoint();
         if (rotateOnline) {
             throw new Main.UsageException("--rotate-online: --format " + format + " cannot express online rotations "
-                    + "(its runtimes apply none); only --method none writes them, for lowbit's runtime");
+                    + "(its runtimes apply none); write the rotated checkpoint with --method none, then quantize it with "
+                    + "--format dequantized (lowbit's runtime only)");
         }
         if (rotateCandidates != null) {
             throw new Main.UsageException("--rotate-candidates applies to --method none (it writes the chosen rotated checkpoint; quantize that)");
