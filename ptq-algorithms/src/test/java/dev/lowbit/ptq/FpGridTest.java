@@ -13,6 +13,7 @@ import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.grid.FpGrid;
+import dev.lowbit.ptq.grid.Grid;
 import dev.lowbit.ptq.grid.FpGrid.FourOverSix;
 import dev.lowbit.ptq.grid.FpGrid.MxExponent;
 import org.junit.jupiter.api.Test;
@@ -180,5 +181,32 @@ class FpGridTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> FpGrid.rtn("layers.0.q", w, 2, 32, FloatSchemes.MXFP4, null, FourOverSix.OFF, null));
         assertTrue(e.getMessage().contains("layers.0.q"), e.getMessage());
+    }
+
+    /**
+     * NVFP4's global scale G = 448·6/amax comes from the weights as given; when GPTQ's compensation pushes a block past
+     * that amax its E4M3 scale would exceed 448: the grid clamps it to 448 (the block saturates at the old maximum)
+     * and counts it, so the pipeline can report it. Weights max 1.0, the sweep then sees the block doubled.
+     */
+    @Test
+    void nvfp4ScaleOverflowUnderCompensationIsClampedAndCounted() {
+        int rows = 1, cols = 16;
+        float[] w = new float[cols];
+        for (int c = 0; c < cols; c++) w[c] = (c + 1) / 16f; // amax 1.0
+        FpGrid grid = new FpGrid(FloatSchemes.NVFP4, null, FourOverSix.OFF, rows, cols);
+        grid.beforeSweep(w, rows, cols);
+        float[] grown = new float[cols];
+        for (int c = 0; c < cols; c++) grown[c] = 2 * w[c];
+        Grid.Sweep view = new Grid.Sweep() {
+            public int rows() { return rows; }
+            public int cols() { return cols; }
+            public float[] batchStart() { return grown; }
+            public float current(int r, int c) { return grown[c]; }
+            public double importance(int c) { return 1; }
+        };
+        grid.reach(0, 0, view);
+        assertEquals(1, grid.clampedScales());
+        // the clamped scale 448 decodes the block maximum (E2M1's 6) to 448·6/G = amax of the weights as given
+        assertEquals(1.0f, grid.quantize(0, 15, 15, grown[15]), 1e-6f);
     }
 }

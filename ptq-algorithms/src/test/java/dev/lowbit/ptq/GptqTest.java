@@ -174,6 +174,28 @@ class GptqTest {
         assertTrue(errStatic < 0.8 * errRtn, errStatic + " vs " + errRtn);
     }
 
+    /**
+     * Act-order is a relabelling: GPTQ with act-order on (W, H) equals, bit for bit, plain GPTQ on (W[:, perm],
+     * H[perm][:, perm]) read back through perm (per channel, so no group boundary depends on the order). Checks the
+     * in-place symmetric permutation of H against a permutation built here independently.
+     */
+    @Test
+    void actOrderEqualsPlainGptqOnThePermutedProblem() {
+        QuantScheme s = new QuantScheme(4, -1, false);
+        Integer[] order = new Integer[N];
+        for (int i = 0; i < N; i++) order[i] = i;
+        Arrays.sort(order, (a, b) -> Double.compare(h[b * N + b], h[a * N + a])); // stable, as the sweep's sort
+        float[] wp = new float[N * N];
+        double[] hp = new double[N * N];
+        for (int r = 0; r < N; r++) for (int j = 0; j < N; j++) wp[r * N + j] = w[r * N + order[j]];
+        for (int i = 0; i < N; i++) for (int j = 0; j < N; j++) hp[i * N + j] = h[order[i] * N + order[j]];
+        float[] act = Gptq.quantize("q", w, N, N, h, GptqConfig.of(s).withActOrder(true, false)).quantized().dequantize();
+        float[] plain = Gptq.quantize("q", wp, N, N, hp, GptqConfig.of(s)).quantized().dequantize();
+        for (int r = 0; r < N; r++) {
+            for (int j = 0; j < N; j++) assertEquals(plain[r * N + j], act[r * N + order[j]], "row " + r + " position " + j);
+        }
+    }
+
     @Test
     void deadColumnsAreZeroedAndDoNotBreakTheFactorization() {
         double[] hd = h.clone();

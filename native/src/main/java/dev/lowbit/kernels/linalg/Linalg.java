@@ -53,11 +53,38 @@ public final class Linalg {
     }
 
     /**
-     * The upper Cholesky factor U of A⁻¹ (A⁻¹ = Uᵀ·U), GPTQ's {@code Hinv}: Cholesky of A, invert, Cholesky of the
-     * inverse, transpose to upper. Returns a new n×n array.
+     * The upper Cholesky factor U of A⁻¹ (A⁻¹ = Uᵀ·U), GPTQ's {@code Hinv}. Returns a new n×n array; {@code a} is not
+     * modified. See {@link #upperCholeskyOfInverseInPlace}.
      */
     public static double[] upperCholeskyOfInverse(LinalgKernels k, int n, double[] a) {
-        return choleskyUpper(k, n, spdInverse(k, n, a));
+        double[] u = a.clone();
+        upperCholeskyOfInverseInPlace(k, n, u);
+        return u;
+    }
+
+    /**
+     * Overwrites the SPD n×n matrix {@code a} with the upper Cholesky factor U of its inverse (A⁻¹ = Uᵀ·U), with one
+     * Cholesky and one triangular inverse instead of the reference's Cholesky, inverse, Gram product and second
+     * Cholesky (half the flops, no n×n temporaries but the triangular inverse's own). With P the reversal
+     * permutation, B = P·A·P is A's row-major array read backwards; B = M·Mᵀ (M lower) gives
+     * A⁻¹ = P·M⁻ᵀ·M⁻¹·P = Vᵀ·V with V = P·M⁻¹·P upper-triangular with a positive diagonal, so V = U by the
+     * uniqueness of the Cholesky factor; V is M⁻¹'s array read backwards again.
+     *
+     * @throws ArithmeticException if A is not numerically positive definite
+     */
+    public static void upperCholeskyOfInverseInPlace(LinalgKernels k, int n, double[] a) {
+        reverse(a, n * n);
+        k.cholesky(n, a);
+        k.invertLower(n, a);
+        reverse(a, n * n);
+    }
+
+    private static void reverse(double[] a, int len) {
+        for (int i = 0, j = len - 1; i < j; i++, j--) {
+            double t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+        }
     }
 
     /**

@@ -93,7 +93,7 @@ public final class Gptq {
                     .sorted(Comparator.comparingDouble((Integer i) -> diag[i]).reversed())
                     .mapToInt(Integer::intValue).toArray();
             w = permuteColumns(w, rows, cols, perm);
-            h = permuteSymmetric(h, cols, perm);
+            permuteSymmetricInPlace(h, cols, perm);
         }
 
         double mean = 0;
@@ -104,14 +104,15 @@ public final class Gptq {
         for (int j = 0; j < cols; j++) importance[perm[j]] = h[j * cols + j];
         long t1 = System.nanoTime();
 
-        double[] u64;
+        // h is the sweep's own copy: factor it in place (at n = 11008, a 7B MLP's width, each n² f64 copy is 0.97 GB)
         try {
-            u64 = Linalg.upperCholeskyOfInverse(kernels, cols, h);
+            Linalg.upperCholeskyOfInverseInPlace(kernels, cols, h);
         } catch (ArithmeticException e) {
             throw new NotPositiveDefiniteException(name, options.percDamp(), e);
         }
         float[] hinv = new float[cols * cols];
-        for (int i = 0; i < hinv.length; i++) hinv[i] = (float) u64[i];
+        for (int i = 0; i < hinv.length; i++) hinv[i] = (float) h[i];
+        h = null; // only the f32 factor is needed from here on
         long t2 = System.nanoTime();
 
         // the sweep, in (possibly permuted) column order j; c = perm[j] is the physical column
@@ -216,11 +217,26 @@ public final class Gptq {
         return out;
     }
 
-    private static double[] permuteSymmetric(double[] h, int n, int[] perm) {
-        double[] out = new double[h.length];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) out[i * n + j] = h[perm[i] * n + perm[j]];
+    /** H ← H[perm][:, perm] in place: rows moved along the permutation's cycles, then each row's columns. */
+    private static void permuteSymmetricInPlace(double[] h, int n, int[] perm) {
+        double[] row = new double[n];
+        boolean[] placed = new boolean[n];
+        for (int start = 0; start < n; start++) {
+            if (placed[start]) continue;
+            // new row i = old row perm[i]: walk the cycle start → perm[start] → …, saving the first row
+            System.arraycopy(h, start * n, row, 0, n);
+            int i = start;
+            while (perm[i] != start) {
+                System.arraycopy(h, perm[i] * n, h, i * n, n);
+                placed[i] = true;
+                i = perm[i];
+            }
+            System.arraycopy(row, 0, h, i * n, n);
+            placed[i] = true;
         }
-        return out;
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(h, i * n, row, 0, n);
+            for (int j = 0; j < n; j++) h[i * n + j] = row[perm[j]];
+        }
     }
 }

@@ -377,6 +377,9 @@ public final class QuantizePipeline {
                 // GGUF with an importance matrix computed from calibration: after transform steps it is measured again on
                 // the transformed layer (its Linears read x/s, not x), once per layer, before the writer rounds them
                 boolean remeasure = !hessian && !transforms.isEmpty() && writer instanceof GgufArtifactWriter g && g.weightsByImportance();
+                // AWQ before RTN (or into GGUF): the statistics pass runs the fp layer to its end and the next layer is
+                // calibrated on those outputs (llm-awq, AutoAWQ), instead of running the quantized layer once more
+                boolean fpOutputs = !hessian && transforms.fullPrecisionInputs();
                 List<NDArray> resumed;
                 try {
                     resumed = first > 0 ? journal.hidden(first - 1, runner, windows, 8) : null;
@@ -386,6 +389,7 @@ public final class QuantizePipeline {
                 LayerwiseCapture.run(runner, windows, 8, sequential, first, resumed, new LayerwiseCapture.Step() {
                     EngineHessians hessians;
                     TensorSet tensors;
+                    List<NDArray> fp;
                     final Map<String, ArtifactWriter.Payload> done = new LinkedHashMap<>();
 
                     @Override
@@ -393,9 +397,16 @@ public final class QuantizePipeline {
                         if (transforms.isEmpty()) return;
                         long t = System.nanoTime();
                         tensors = transforms.load(layer);
-                        transforms.transformLayer(layer, tensors, r, inputs);
+                        fp = transforms.transformLayer(layer, tensors, r, inputs, fpOutputs);
                         time.add("transform", System.nanoTime() - t);
                         solveAndWrite[0] += System.nanoTime() - t;
+                    }
+
+                    @Override
+                    public List<NDArray> outputs(int layer) {
+                        List<NDArray> out = fp;
+                        fp = null;
+                        return out;
                     }
 
                     ModuleObservers<MeanSquareObserver> meanSquare;

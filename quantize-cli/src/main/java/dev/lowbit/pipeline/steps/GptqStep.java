@@ -142,12 +142,21 @@ final class GptqStep implements StepType {
         }
     }
 
-    /** GPTQ's sweep onto a float grid ({@link FpGrid}): block scales fitted on the error-compensated weights. */
+    /**
+     * GPTQ's sweep onto a float grid ({@link FpGrid}): block scales fitted on the error-compensated weights. NVFP4's
+     * global scale comes from the weights as given, so a block that the compensation pushed past the tensor's maximum
+     * can need an E4M3 scale above 448: it is clamped (the block saturates a little, as ModelOpt's would) rather than
+     * refused, and reported in one line naming the tensor.
+     */
     static QuantizedTensor gptqFloat(String module, QuantScheme s, GridParams.Choice grid, GptqConfig.Options options,
                                      float[] weight, int rows, int cols, double[] hessian) {
         FpGrid.checkFinite(module, weight);
         FpGrid fp = new FpGrid(s, grid.mx(), grid.fourOverSix(), rows, cols);
         Gptq.sweep(module, weight, rows, cols, hessian, options, fp, Linalg.kernels());
+        if (fp.clampedScales() > 0) {
+            BalanceStep.notice("tensor '" + module + "': " + fp.clampedScales()
+                    + " block scale(s) above E4M3's 448 clamped to 448 (GPTQ's compensated weights outgrew the tensor's global scale)");
+        }
         return fp.result(module);
     }
 
