@@ -4,10 +4,11 @@
 #
 #   scripts/bench-trit.sh                     # the full table (about 12 minutes: C2 needs a long warm-up for the Vector API)
 #   scripts/bench-trit.sh -p shape=4096x4096  # one shape
+#   TIMES='-wi 6 -w 1s -i 5 -r 1s' scripts/bench-trit.sh   # warm-up / measurement (default: -wi 8 -w 2s -i 5 -r 1s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
-scripts/bench-kernels.sh TritLutBench -wi 8 -w 2s -i 5 -r 1s "$@" | tee "$out"
+scripts/bench-kernels.sh TritLutBench ${TIMES:--wi 8 -w 2s -i 5 -r 1s} "$@" | tee "$out"
 python3 - benchmarks/target/jmh-result.json <<'PY'
 import json, sys
 runs = json.load(open(sys.argv[1]))

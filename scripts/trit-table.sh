@@ -3,8 +3,11 @@
 # then evaluates the written checkpoint on eval_code.txt (reference protocol; WINDOWS=0, the default, is the whole
 # file, WINDOWS=16 a quick look). One JSON line per row in $OUT/results.jsonl, quantize wall time included.
 # Usage: scripts/trit-table.sh [OUT_DIR] [ROW...]
-#   rows: ptqtp ptqtp-gptq ptqtp-gptq-refit ternary-rtn binarize binary-rtn gptq-w2g64 gptq-w4g128 (default: the first three, in that order)
+#   rows: ptqtp ptqtp-hw ptqtp-gptq ptqtp-gptq-refit ternary-rtn binarize binary-rtn gptq-w2g64 gptq-w4g128 (default: the first three, in that order)
 #   CALIB_SAMPLES (default 128) calibration windows of 512 for the calibrated rows; LUT=1 evaluates with the LUT kernel.
+#   THREADS=1 passes --threads to quantize and evaluate (two 1-thread jobs side by side on the shared queue).
+#   STAGE=quantize only writes $OUT/ROW; STAGE=evaluate only evaluates an $OUT/ROW written before (a long calibrated row
+#   split over two queue jobs); the default does both. The quantize JSON of a split row is kept for the evaluate stage.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-/tmp/lowbit-trit}; shift || true
@@ -14,12 +17,17 @@ calib="$root/../shared/data/calib_code.txt"
 windows=${WINDOWS:-0}
 samples=${CALIB_SAMPLES:-128}
 kernel=f32; [ "${LUT:-0}" = 1 ] && kernel=lut
+threads=(); [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
+stage=${STAGE:-both}
+case $stage in both|quantize|evaluate) ;; *) echo "STAGE must be both, quantize or evaluate" >&2; exit 2 ;; esac
 rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(ptqtp ptqtp-gptq ternary-rtn)
 mkdir -p "$out/recipes"
 for r in "${rows[@]}"; do
   recipe="$out/recipes/$r.yaml"
   case $r in
     ptqtp) step='{type: ptqtp, group_size: 128, iterations: 50}'; cal='' ;;
+    ptqtp-hw) step='{type: ptqtp, group_size: 128, iterations: 50, hessian_weighted: true}'
+              cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     ptqtp-gptq) step='{type: ptqtp, group_size: 128, iterations: 50, error_feedback: true}'
                 cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     ptqtp-gptq-refit) step='{type: ptqtp, group_size: 128, iterations: 50, error_feedback: true, refit_scales: true}'
@@ -36,11 +44,16 @@ for r in "${rows[@]}"; do
   esac
   fmt=trit-planes; case $r in gptq-*) fmt=gptq ;; esac
   printf 'version: 2\nsteps:\n  - %s\n%s\noutput: {format: %s}\n' "$step" "$cal" "$fmt" > "$recipe"
-  t0=$(date +%s.%N)
-  "$root/lowbit" quantize "$model" -o "$out/$r" --recipe "$recipe" --force --json -q > "$out/$r.quantize.json"
-  t1=$(date +%s.%N)
-  LOWBIT_JAVA_OPTS="${LOWBIT_JAVA_OPTS:-} -Dlowbit.trit.kernel=$kernel" "$root/lowbit" evaluate "$out/$r" --data "$data" --max-windows "$windows" --json > "$out/$r.eval.json"
-  secs=$(python3 -c "print(round($t1 - $t0, 1))")
-  echo "{\"row\":\"$r\",\"windows\":$windows,\"calib_samples\":$samples,\"kernel\":\"$kernel\",\"quantize_wall_s\":$secs,\"quantize\":$(cat "$out/$r.quantize.json"),\"evaluate\":$(cat "$out/$r.eval.json")}" >> "$out/results.jsonl"
+  if [ "$stage" != evaluate ]; then
+    t0=$(date +%s.%N)
+    "$root/lowbit" quantize "$model" -o "$out/$r" --recipe "$recipe" "${threads[@]}" --force --json -q > "$out/$r.quantize.json"
+    t1=$(date +%s.%N)
+    python3 -c "print(round($t1 - $t0, 1))" > "$out/$r.quantize.secs"
+    echo "$r: quantize $(cat "$out/$r.quantize.secs")s, $(grep -o 'bits_per_weight":[0-9.]*' "$out/$r.quantize.json" | head -1)"
+  fi
+  [ "$stage" = quantize ] && continue
+  LOWBIT_JAVA_OPTS="${LOWBIT_JAVA_OPTS:-} -Dlowbit.trit.kernel=$kernel" "$root/lowbit" evaluate "$out/$r" --data "$data" --max-windows "$windows" "${threads[@]}" --json > "$out/$r.eval.json"
+  secs=$(cat "$out/$r.quantize.secs")
+  echo "{\"row\":\"$r\",\"windows\":$windows,\"calib_samples\":$samples,\"threads\":\"${THREADS:-all}\",\"kernel\":\"$kernel\",\"quantize_wall_s\":$secs,\"quantize\":$(cat "$out/$r.quantize.json"),\"evaluate\":$(cat "$out/$r.eval.json")}" >> "$out/results.jsonl"
   echo "$r: $(grep -o '"perplexity":[0-9.]*' "$out/$r.eval.json"), quantize ${secs}s, $(grep -o 'bits_per_weight":[0-9.]*' "$out/$r.quantize.json" | head -1)"
 done

@@ -201,8 +201,12 @@ public final class QuantizePipeline {
         try (TensorSource raw = gguf ? null : ShardedSafetensors.open(source.path())) {
             ModelArchitecture arch = ModelArchitecture.forHfClass(source.architecture(), source.path().toString());
             // llama.cpp, transformers and vLLM apply no online Hadamard: a checkpoint that needs one is refused before any work
-            dev.lowbit.io.arch.OnlineRotation.refuse(source.config(), source.path().resolve("config.json").toString(),
-                    "--format " + recipe.output().format());
+            // (the dequantized format is lowbit's own runtime-only output: it keeps the record and may carry them)
+            if (!dev.lowbit.pipeline.recipe.Output.DEQUANTIZED.equals(recipe.output().format())) {
+                dev.lowbit.io.arch.OnlineRotation.refuse(source.config(), source.path().resolve("config.json").toString(),
+                        "--format " + recipe.output().format());
+            }
+            dev.lowbit.io.hf.LowbitDequantized.refuse(source.config().raw(), source.path().resolve("config.json").toString(), "quantize");
             if (raw != null) {
                 // the checkpoint as a model: every tensor against config.json, no NaN/Inf, before any work
                 HfModelCheck.require(source.path(), source.config(), raw);
@@ -374,6 +378,9 @@ public final class QuantizePipeline {
                 // GGUF with an importance matrix computed from calibration: after transform steps it is measured again on
                 // the transformed layer (its Linears read x/s, not x), once per layer, before the writer rounds them
                 boolean remeasure = !hessian && !transforms.isEmpty() && writer instanceof GgufArtifactWriter g && g.weightsByImportance();
+                // AWQ before RTN (or into GGUF): the statistics pass runs the fp layer to its end and the next layer is
+                // calibrated on those outputs (llm-awq, AutoAWQ), instead of running the quantized layer once more
+                boolean fpOutputs = !hessian && transforms.fullPrecisionInputs();
                 List<NDArray> resumed;
                 try {
                     resumed = first > 0 ? journal.hidden(first - 1, runner, windows, 8) : null;
@@ -383,6 +390,7 @@ public final class QuantizePipeline {
                 LayerwiseCapture.run(runner, windows, 8, sequential, first, resumed, new LayerwiseCapture.Step() {
                     EngineHessians hessians;
                     TensorSet tensors;
+                    List<NDArray> fp;
                     final Map<String, ArtifactWriter.Payload> done = new LinkedHashMap<>();
 
                     @Override
@@ -390,9 +398,16 @@ public final class QuantizePipeline {
                         if (transforms.isEmpty()) return;
                         long t = System.nanoTime();
                         tensors = transforms.load(layer);
-                        transforms.transformLayer(layer, tensors, r, inputs);
+                        fp = transforms.transformLayer(layer, tensors, r, inputs, fpOutputs);
                         time.add("transform", System.nanoTime() - t);
                         solveAndWrite[0] += System.nanoTime() - t;
+                    }
+
+                    @Override
+                    public List<NDArray> outputs(int layer) {
+                        List<NDArray> out = fp;
+                        fp = null;
+                        return out;
                     }
 
                     ModuleObservers<MeanSquareObserver> meanSquare;
