@@ -94,7 +94,7 @@ final class BinarizeStep implements StepType {
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
             int count = (int) Math.round(fraction() * cols);
             boolean[] salient = count == 0 ? new boolean[cols]
-                    : BinaryGrid.salientColumns(weight, rows, cols, hinvCholeskyDiagonal(module, hessian, cols), count);
+                    : BinaryGrid.salientColumns(weight, rows, cols, TritSteps.hinvCholeskyDiagonal(module, hessian, cols, dampPercent()), count);
             if (!feedback()) {
                 double[] importance = hessian == null ? null : TritSteps.dampedDiagonal(hessian, cols, dampPercent());
                 return BinaryGrid.quantizeDirect(module, weight, rows, cols, s, salient, importance);
@@ -103,27 +103,6 @@ final class BinarizeStep implements StepType {
             Gptq.sweep(module, weight, rows, cols, hessian,
                     new GptqConfig.Options(dampPercent(), step.params().get("block_size").intValue(), false), grid, Linalg.kernels());
             return grid.result();
-        }
-
-        /** d_c = U_cc, U the upper Cholesky factor of (H + damp·mean diag H)⁻¹ (dead columns' diagonal set to 1 first, as GPTQ). */
-        private double[] hinvCholeskyDiagonal(String module, double[] hessian, int cols) {
-            double[] h = hessian.clone();
-            double mean = 0;
-            for (int i = 0; i < cols; i++) {
-                if (h[i * cols + i] == 0) h[i * cols + i] = 1;
-                mean += h[i * cols + i];
-            }
-            double damp = dampPercent() * mean / cols;
-            for (int i = 0; i < cols; i++) h[i * cols + i] += damp;
-            double[] u;
-            try {
-                u = Linalg.upperCholeskyOfInverse(Linalg.kernels(), cols, h);
-            } catch (ArithmeticException e) {
-                throw new BadInputException(module, "the calibration Hessian is not positive definite after dampening " + dampPercent());
-            }
-            double[] d = new double[cols];
-            for (int i = 0; i < cols; i++) d[i] = u[i * cols + i];
-            return d;
         }
     }
 }
