@@ -5,7 +5,8 @@
 # llama-perplexity. Baselines: llama-quantize with an imatrix from the same 128 calibration windows (../shared/README.md).
 # Usage: scripts/awq-gguf-table.sh [OUT_DIR] [MIX...]          (default mixes Q4_K_M Q3_K_M)
 #   CLIP=false|true (default false: the clip search rounds onto an integer grid, not the k-quant's)
-#   CALIB_SAMPLES (128), LOSS_TOKENS (4096), GRID (20), THREADS (2), LLAMA_CPP=/path/to/llama.cpp/build/bin
+#   CALIB_SAMPLES (128), LOSS_TOKENS (4096), GRID (20), THREADS (2: quantize, evaluate, llama-perplexity),
+#   LLAMA_CPP=/path/to/llama.cpp/build/bin
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-/tmp/lowbit-awq-gguf}; shift || true
@@ -29,9 +30,9 @@ output: {format: gguf, type: $mix}
 YAML
   f="$out/awq-$mix.gguf"
   t0=$SECONDS
-  "$root/lowbit" quantize "$model" -o "$f" --force --recipe "$out/awq-$mix.yaml" > "$out/awq-$mix.quantize.log" 2>&1
+  "$root/lowbit" quantize "$model" -o "$f" --force --threads "$threads" --recipe "$out/awq-$mix.yaml" > "$out/awq-$mix.quantize.log" 2>&1
   secs=$((SECONDS - t0))
-  pl=$("$root/lowbit" evaluate "$f" --data "$eval" --protocol llamacpp --max-windows 60 --json | sed -n 's/.*"perplexity":\([0-9.]*\).*/\1/p')
+  pl=$("$root/lowbit" evaluate "$f" --data "$eval" --protocol llamacpp --max-windows 60 --threads "$threads" --json | sed -n 's/.*"perplexity":\([0-9.]*\).*/\1/p')
   pc=-
   if [ -n "${LLAMA_CPP:-}" ]; then
     pc=$("$LLAMA_CPP/llama-perplexity" -m "$f" -f "$eval" -c 512 --chunks 60 -t "$threads" 2>&1 | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')

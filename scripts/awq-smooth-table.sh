@@ -4,6 +4,7 @@
 # CALIB_SAMPLES (default 128, the reference protocol) windows of 512 tokens calibrate AWQ / SmoothQuant / GPTQ;
 # LOSS_TOKENS (default 4096) of them, as whole windows, score AWQ's scale search on each mapping's sub-block;
 # GRID (default 20) α points for AWQ.
+# THREADS (default: lowbit's own) is passed to every quantize and evaluate (--threads; 1 for two jobs side by side).
 # Results: one line per setting in $OUT/results.tsv (setting, perplexity, quantize seconds); EVAL=0 skips evaluating.
 # Weights: W8 / W6 per channel symmetric RTN, W4 (W4A8) g128 asymmetric RTN.
 # Usage: scripts/awq-smooth-table.sh [OUT_DIR] [SETTING...]
@@ -17,6 +18,7 @@ model="$root/../shared/models/tiny-llama-code"
 data="$root/../shared/data/eval_code.txt"
 calib="$root/../shared/data/calib_code.txt"
 windows=${WINDOWS:-16}; samples=${CALIB_SAMPLES:-128}; lt=${LOSS_TOKENS:-4096}
+th=(); [ -n "${THREADS:-}" ] && th=(--threads "$THREADS")
 settings=("$@"); [ ${#settings[@]} -gt 0 ] || settings=(rtn-w4 rtn-w3 awq-w4 awq-w3 w8a8-static w8a8-token smooth-w8a8-static smooth-w8a8-token)
 mkdir -p "$out"
 recipe() { # recipe FILE BITS GROUP TRANSFORM-YAML QUANTIZER
@@ -31,20 +33,20 @@ YAML
 }
 quantize() { # quantize NAME RECIPE
   local t0=$SECONDS
-  "$root/lowbit" quantize "$model" -o "$out/$1" --force --recipe "$2" > "$out/$1.quantize.log" 2>&1
+  "$root/lowbit" quantize "$model" -o "$out/$1" --force "${th[@]}" --recipe "$2" > "$out/$1.quantize.log" 2>&1
   echo $((SECONDS - t0))
 }
 evaluate() { # evaluate DIR EXTRA-ARGS...   (EVAL=0: quantize only, for timings)
   local dir=$1; shift
   [ "${EVAL:-1}" = 1 ] || { echo -; return; }
-  "$root/lowbit" evaluate "$dir" --data "$data" --max-windows "$windows" --json "$@" | grep -o '"perplexity":[0-9.]*' | cut -d: -f2
+  "$root/lowbit" evaluate "$dir" --data "$data" --max-windows "$windows" "${th[@]}" --json "$@" | grep -o '"perplexity":[0-9.]*' | cut -d: -f2
 }
 for s in "${settings[@]}"; do
   secs=0; extra=()
   case $s in
     fp) dir=$model ;;
     rtn-w4|rtn-w3) b=${s#rtn-w}; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method rtn --bits "$b" --group-size 128 >/dev/null; dir=$out/$s ;;
-    gptq-w4|gptq-w3) b=${s#gptq-w}; secs=$( { t0=$SECONDS; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q --method gptq --bits "$b" --group-size 128 --calib "$calib" --calib-samples "$samples" >/dev/null; echo $((SECONDS - t0)); } ); dir=$out/$s ;;
+    gptq-w4|gptq-w3) b=${s#gptq-w}; secs=$( { t0=$SECONDS; "$root/lowbit" quantize "$model" -o "$out/$s" --force -q "${th[@]}" --method gptq --bits "$b" --group-size 128 --calib "$calib" --calib-samples "$samples" >/dev/null; echo $((SECONDS - t0)); } ); dir=$out/$s ;;
     awq-w4|awq-w3) b=${s#awq-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, grid: ${GRID:-20}, loss_tokens: $lt, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
     awqscale-w4|awqscale-w3) b=${s#awqscale-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, grid: ${GRID:-20}, loss_tokens: $lt, clip: false, clip_bits: $b, clip_group_size: 128}" rtn; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;
     awq-gptq-w4|awq-gptq-w3) b=${s#awq-gptq-w}; recipe "$out/$s.yaml" "$b" 128 "  - {type: awq, grid: ${GRID:-20}, loss_tokens: $lt, clip_bits: $b, clip_group_size: 128}" gptq; secs=$(quantize "$s" "$out/$s.yaml"); dir=$out/$s ;;

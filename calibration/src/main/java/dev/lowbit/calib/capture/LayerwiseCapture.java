@@ -19,7 +19,7 @@ import java.util.Set;
  *     for each stage (all four inputs at once, or {q,k,v} → {o} → {gate,up} → {down} when sequential):
  *       run layer i on every batch, feeding the stage's inputs to the observers (skipped when there are none)
  *       step.afterStage(i, inputs, runner)   ← quantize those Linears, runner.setLinearWeight(...)
- *     h = layer i (with the substituted weights) applied to h      ← inputs of layer i+1
+ *     h = layer i (with the substituted weights) applied to h      ← inputs of layer i+1 (or step.outputs(i))
  *     step.afterLayer(i, runner)
  * </pre>
  * After {@code afterLayer} the runner forgets layer i (arrays and substituted weights): the capture holds one layer.
@@ -43,6 +43,15 @@ public final class LayerwiseCapture {
         void afterStage(int layer, Set<LinearInput> inputs, LlamaRunner runner);
 
         default void afterLayer(int layer, LlamaRunner runner) {}
+
+        /**
+         * The layer's outputs when the step already has them, one per batch, handed over to the capture (e.g. a
+         * weight transform's statistics pass ran the layer in full precision, and the next layer is calibrated on
+         * those, as AutoAWQ does); null: the capture runs the layer with the substituted weights.
+         */
+        default List<NDArray> outputs(int layer) {
+            return null;
+        }
 
         /**
          * As {@link #afterLayer(int, LlamaRunner)}, with the layer's outputs (the next layer's inputs, one array per batch,
@@ -91,8 +100,13 @@ public final class LayerwiseCapture {
                     }
                     step.afterStage(layer, stage, runner);
                 }
+                List<NDArray> given = step.outputs(layer);
+                if (given != null && given.size() != hidden.size()) {
+                    given.forEach(NDArray::close);
+                    throw new IllegalStateException("layer " + layer + ": " + given.size() + " outputs for " + hidden.size() + " batches");
+                }
                 for (int i = 0; i < hidden.size(); i++) {
-                    NDArray next = runner.runLayer(layer, hidden.get(i), (l, in, x) -> {});
+                    NDArray next = given != null ? given.get(i) : runner.runLayer(layer, hidden.get(i), (l, in, x) -> {});
                     hidden.get(i).close();
                     hidden.set(i, next);
                 }

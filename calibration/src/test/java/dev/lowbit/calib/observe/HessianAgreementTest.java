@@ -40,4 +40,37 @@ class HessianAgreementTest {
         // f32 sums of 4096 products: relative error ~ sqrt(4096)·2^-24 ≈ 4e-6 of the Cauchy–Schwarz bound; allow 1e-4.
         assertTrue(worst < 1e-4, "worst relative difference " + worst);
     }
+
+    /**
+     * AWQ's mean |x| from engine column sums (f32 per batch, f64 across batches) against the heap observer's f64 sums,
+     * over two batches of awkward widths (207 columns) with a dead channel and a sign-flipped heavy one: the two may
+     * differ by f32 summation of ≤ 1000 terms (relative ~1e-5); 1e-4 leaves room, a wrong axis or missing abs does not fit.
+     */
+    @Test
+    void engineMeanAbsAgreesWithTheHeapObserver() {
+        int cols = 207;
+        SplittableRandom rnd = new SplittableRandom(11);
+        EngineMeanAbs engine = new EngineMeanAbs();
+        dev.lowbit.ptq.observe.MeanAbsObserver heap = new dev.lowbit.ptq.observe.MeanAbsObserver(cols);
+        try (NDManager m = DjlEngine.newManager(2)) {
+            for (int rows : new int[] {1000, 333}) {
+                float[] x = new float[rows * cols];
+                for (int i = 0; i < x.length; i++) {
+                    int c = i % cols;
+                    x[i] = c == 5 ? 0f : (float) (rnd.nextGaussian() * (c == 17 ? -40 : 1 + c / 50.0));
+                }
+                try (NDArray a = m.create(x, new Shape(rows, cols))) {
+                    engine.observe("m", a);
+                }
+                heap.add(x, rows, cols);
+            }
+        }
+        double[] e = engine.get("m").meanAbs(), h = heap.meanAbs();
+        assertTrue(engine.get("m").tokens() == 1333, "tokens " + engine.get("m").tokens());
+        assertTrue(e[5] == 0 && h[5] == 0, "dead channel");
+        for (int c = 0; c < cols; c++) {
+            if (c == 5) continue;
+            assertTrue(Math.abs(e[c] - h[c]) <= 1e-4 * h[c], "channel " + c + ": " + e[c] + " vs " + h[c]);
+        }
+    }
 }

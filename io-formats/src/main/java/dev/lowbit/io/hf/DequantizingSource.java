@@ -185,8 +185,11 @@ public final class DequantizingSource implements TensorSource {
                 return new DequantizingSource(packed, Format.TRIT_PLANES, TritPlaneTensors.scheme(f.planes(), f.groupSize(), f.packing()),
                         List.of(), null, source);
             }
+            case LowbitDequantized.QUANT_METHOD -> {
+                return packed; // the weights are already decoded to f32 under their plain names
+            }
             default -> throw new BadInputException(source, "quant_method '" + method + "' is not supported (supported: gptq, compressed-tensors, awq, "
-                    + TritPlaneConfig.QUANT_METHOD + ")");
+                    + TritPlaneConfig.QUANT_METHOD + ", " + LowbitDequantized.QUANT_METHOD + ")");
         }
     }
 

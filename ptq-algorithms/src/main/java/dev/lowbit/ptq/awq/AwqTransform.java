@@ -37,8 +37,12 @@ public final class AwqTransform implements WeightTransform {
      * @param duo        AutoAWQ's weight-normalised scales
      * @param clipScheme the grid the clip search rounds onto
      * @param lossTokens calibration tokens the scale search's loss samples (whole windows; 0 = every window)
+     * @param clipTokens calibration tokens the clip search's Gram matrices are accumulated over (0 = all)
+     * @param fpInputs   calibrate the next layer on this layer's fp outputs (llm-awq, AutoAWQ) when the quantizer
+     *                   observes nothing ({@link WeightTransform#fullPrecisionInputs()})
      */
-    public record Config(boolean scale, boolean clip, int grid, boolean duo, QuantScheme clipScheme, int lossTokens) {}
+    public record Config(boolean scale, boolean clip, int grid, boolean duo, QuantScheme clipScheme, int lossTokens,
+                         int clipTokens, boolean fpInputs) {}
 
     private final Config config;
     private final Consumer<String> notices;
@@ -69,6 +73,16 @@ public final class AwqTransform implements WeightTransform {
     @Override
     public int lossTokens() {
         return config.lossTokens();
+    }
+
+    @Override
+    public int hessianTokens() {
+        return config.clipTokens();
+    }
+
+    @Override
+    public boolean fullPrecisionInputs() {
+        return config.fpInputs();
     }
 
     /** The sub-block a mapping's Linears are scored on: their own attention or MLP block, down_proj alone. */

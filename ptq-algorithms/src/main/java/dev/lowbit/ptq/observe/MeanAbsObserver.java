@@ -22,6 +22,22 @@ public final class MeanAbsObserver implements ActivationObserver {
         tokens += rows;
     }
 
+    /**
+     * Adds a batch given as its per-channel sums Σ_rows |x[c]| (formed elsewhere, e.g. on the engine in f32 as the
+     * references sum): the sums go into the f64 totals.
+     */
+    public synchronized void addSums(float[] absSums, int rows) {
+        if (absSums.length != sums.length) {
+            throw new IllegalArgumentException("MeanAbsObserver: " + absSums.length + " channel sums, expected " + sums.length);
+        }
+        if (rows < 0) throw new IllegalArgumentException("MeanAbsObserver: negative row count " + rows);
+        for (int c = 0; c < sums.length; c++) {
+            if (!(absSums[c] >= 0)) throw new IllegalArgumentException("MeanAbsObserver: channel " + c + " sum " + absSums[c]);
+            sums[c] += absSums[c];
+        }
+        tokens += rows;
+    }
+
     @Override
     public synchronized long tokens() {
         return tokens;

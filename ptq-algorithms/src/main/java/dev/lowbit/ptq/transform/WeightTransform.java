@@ -17,6 +17,8 @@ import java.util.Set;
  *     statistics = what the transforms asked for, on layer i as loaded
  *     for t in transforms: t.transformLayer(layer)              ← per-layer part (AWQ, SmoothQuant, rotation's R1/R2)
  *     quantizer: layer i's Linears from the edited tensors; the edited layer (quantized) produces layer i+1's inputs
+ *                (layer i in fp, from the statistics pass, when every transform allows {@link #fullPrecisionInputs()}
+ *                and the quantizer observes nothing)
  *     write: quantized Linears + every changed tensor of the layer
  *   write: changed globals
  * </pre>
@@ -58,6 +60,28 @@ public interface WeightTransform {
      */
     default int lossTokens() {
         return 0;
+    }
+
+    /**
+     * How many calibration tokens the {@link Statistic#HESSIAN} statistic is accumulated over (whole capture batches,
+     * evenly spaced; 0 = every batch). The Gram matrices are the statistics pass's dearest part (an in×in product per
+     * batch, 1536² at tiny-llama-code's down_proj); a transform that only needs them for a per-group search (AWQ's clip
+     * search samples 512 tokens in the references) can take fewer. The pipeline uses the largest any transform asks for.
+     */
+    default int hessianTokens() {
+        return 0;
+    }
+
+    /**
+     * Whether the next layer may be calibrated on this layer's full-precision outputs, as llm-awq and AutoAWQ do
+     * (they never feed quantized outputs forward), when the quantizer itself observes nothing (RTN): the statistics
+     * pass then runs the whole layer before the transform and its outputs become the next layer's inputs, so the layer
+     * is not run a second time. Every transform of the recipe must allow it (they are function-preserving, so the
+     * transformed fp layer gives the same outputs); a quantizer that observes its inputs (GPTQ's Hessians) keeps the
+     * quantized outputs.
+     */
+    default boolean fullPrecisionInputs() {
+        return false;
     }
 
     /** Whether this transform needs calibration data: it asks for statistics or scores candidates. */

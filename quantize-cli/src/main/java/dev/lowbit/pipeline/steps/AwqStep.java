@@ -21,7 +21,9 @@ final class AwqStep extends BalanceStep {
             Param.ofInt("clip_bits", 4, "the grid the clip search rounds onto (the quantizer's bits)"),
             Param.ofInt("clip_group_size", 128, "... its group size (-1 per channel)"),
             Param.ofBool("clip_symmetric", false, "... symmetric or not"),
-            Param.ofInt("loss_tokens", 4096, "calibration tokens (whole windows, evenly spaced) the scale search scores on; 0 = all"));
+            Param.ofInt("loss_tokens", 4096, "calibration tokens (whole windows, evenly spaced) the scale search scores on; 0 = all"),
+            Param.ofInt("clip_tokens", 16384, "calibration tokens (whole batches, evenly spaced) the clip search's Gram matrices sum; 0 = all"),
+            Param.ofBool("fp_inputs", true, "before rtn: calibrate each layer on the fp outputs of the one before (llm-awq, AutoAWQ), not the quantized ones"));
 
     AwqStep() {
         super("awq", "AWQ scales + clipping, needs calibration, before rtn or gptq", PARAMS);
@@ -33,6 +35,8 @@ final class AwqStep extends BalanceStep {
         if (grid < 1 || grid > 1000) throw new BadInputException(source, where + ": grid must be 1..1000, got " + grid);
         int lossTokens = p.get("loss_tokens").intValue();
         if (lossTokens < 0) throw new BadInputException(source, where + ": loss_tokens must be >= 0, got " + lossTokens);
+        int clipTokens = p.get("clip_tokens").intValue();
+        if (clipTokens < 0) throw new BadInputException(source, where + ": clip_tokens must be >= 0, got " + clipTokens);
         if (!p.get("scale").booleanValue() && !p.get("clip").booleanValue()) {
             throw new BadInputException(source, where + ": scale and clip are both false: the step would do nothing");
         }
@@ -43,7 +47,7 @@ final class AwqStep extends BalanceStep {
             throw new BadInputException(source, where + ": " + e.getMessage());
         }
         AwqTransform.Config config = new AwqTransform.Config(p.get("scale").booleanValue(), p.get("clip").booleanValue(), grid,
-                p.get("duo").booleanValue(), clipScheme, lossTokens);
+                p.get("duo").booleanValue(), clipScheme, lossTokens, clipTokens, p.get("fp_inputs").booleanValue());
         return () -> new AwqTransform(config, BalanceStep::notice);
     }
 }

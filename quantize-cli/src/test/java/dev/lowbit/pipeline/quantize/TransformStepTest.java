@@ -51,6 +51,8 @@ class TransformStepTest {
     static final class Seen {
         final List<Integer> layers = new ArrayList<>();
         ChannelStatistics stats;
+        /** mean |x| of layer 1's q/k/v input, as the statistics pass measured it. */
+        double[] layer1MeanAbs;
         double lossSame = Double.NaN, lossBroken = Double.NaN, lossQuantized = Double.NaN;
         /** Sub-block losses: see {@link #calibratedTransformGetsStatisticsAndABlockLoss}. */
         double blockSame = Double.NaN, blockQuantized = Double.NaN, downAlone = Double.NaN, downInMlp = Double.NaN,
@@ -64,11 +66,18 @@ class TransformStepTest {
 
     static final class Balance implements WeightTransform {
         final boolean calibrated;
+        final boolean fpInputs;
         final Seen seen;
 
-        Balance(boolean calibrated, Seen seen) {
+        Balance(boolean calibrated, boolean fpInputs, Seen seen) {
             this.calibrated = calibrated;
+            this.fpInputs = fpInputs;
             this.seen = seen;
+        }
+
+        @Override
+        public boolean fullPrecisionInputs() {
+            return fpInputs;
         }
 
         @Override
@@ -89,6 +98,7 @@ class TransformStepTest {
         @Override
         public void transformLayer(LayerContext ctx) {
             seen.layers.add(ctx.layer());
+            if (calibrated && ctx.layer() == 1) seen.layer1MeanAbs = ctx.statistics(TensorRole.Q).meanAbs();
             TensorSet t = ctx.tensors();
             TensorSet candidate = t.copy();
             fold(ctx, candidate);
@@ -149,13 +159,15 @@ class TransformStepTest {
 
             @Override
             public List<Param> params() {
-                return List.of(Param.ofBool("calibrated", false, "ask for statistics and score with the layer loss"));
+                return List.of(Param.ofBool("calibrated", false, "ask for statistics and score with the layer loss"),
+                        Param.ofBool("fp_inputs", false, "let the next layer calibrate on the fp outputs"));
             }
 
             @Override
             public Configured configure(String source, Step step, Output output) {
                 var p = StepRegistry.resolve(source, "step 'balance'", step.params(), params(), params(), "");
                 boolean calibrated = p.get("calibrated").booleanValue();
+                boolean fpInputs = p.get("fp_inputs").booleanValue();
                 Step resolved = step.withParams(p);
                 return new TransformStep() {
                     @Override
@@ -165,7 +177,7 @@ class TransformStepTest {
 
                     @Override
                     public WeightTransform transform() {
-                        return new Balance(calibrated, seen);
+                        return new Balance(calibrated, fpInputs, seen);
                     }
                 };
             }
@@ -252,6 +264,57 @@ class TransformStepTest {
         // old input space (the norm folded, q not) is wrong by far more
         assertTrue(seen.afterFold < 1e-3 * seen.blockQuantized, "folded q_proj with the folded norm: " + seen.afterFold);
         assertTrue(seen.staleSpace > 10 * seen.blockQuantized, "unfolded q_proj with the folded norm: " + seen.staleSpace);
+    }
+
+    /**
+     * {@link WeightTransform#fullPrecisionInputs()}: before RTN, layer 1 is calibrated on layer 0's fp outputs (the
+     * statistics pass's), so its statistics are those of the unquantized model (a recipe of the transform alone), up
+     * to the f32 rounding of running the folded instead of the loaded layer (relative 1e-4 is far below what a 2-bit
+     * layer 0 changes); without it, layer 1 sees the 2-bit layer 0's outputs, which move its mean |x| by percents.
+     */
+    @Test
+    void fullPrecisionInputsCalibrateTheNextLayerOnFpOutputs() throws IOException {
+        Path calib = tmp.resolve("calib.txt");
+        Files.writeString(calib, Files.readString(SharedData.root().resolve("data/calib_code.txt")).substring(0, 20_000));
+        double[] fp = layer1MeanAbs(calib, "{\"calibrated\": true}", null, Output.SAFETENSORS);
+        double[] fpFed = layer1MeanAbs(calib, "{\"calibrated\": true, \"fp_inputs\": true}", "{\"bits\": 2, \"group_size\": 128}", Output.GPTQ);
+        double[] quantFed = layer1MeanAbs(calib, "{\"calibrated\": true}", "{\"bits\": 2, \"group_size\": 128}", Output.GPTQ);
+        double worstFp = 0, worstQuant = 0;
+        for (int c = 0; c < fp.length; c++) {
+            worstFp = Math.max(worstFp, Math.abs(fpFed[c] - fp[c]) / fp[c]);
+            worstQuant = Math.max(worstQuant, Math.abs(quantFed[c] - fp[c]) / fp[c]);
+        }
+        assertTrue(worstFp < 1e-4, "fp-fed layer 1 vs the fp model: " + worstFp);
+        assertTrue(worstQuant > 1e-2, "quantized-fed layer 1 vs the fp model: " + worstQuant);
+    }
+
+    /** The clip search's Gram sample: ⌈tokens / batch⌉ batches spread over the text, all of them for 0 or too many. */
+    @Test
+    void hessianSampleSpreadsWholeBatches() {
+        // 16 batches of 8 × 512 tokens (128 windows), 16384 tokens: 4 batches, one per quarter
+        assertArrayEquals(new boolean[] {true, false, false, false, true, false, false, false, true, false, false, false,
+                true, false, false, false}, LayerTransforms.hessianBatches(16, 4096, 16384));
+        // a partial batch's worth still takes a whole batch
+        assertEquals(2, count(LayerTransforms.hessianBatches(16, 4096, 4097)));
+        assertEquals(16, count(LayerTransforms.hessianBatches(16, 4096, 0)));
+        assertEquals(3, count(LayerTransforms.hessianBatches(3, 4096, 1 << 20)));
+    }
+
+    private static int count(boolean[] b) {
+        int n = 0;
+        for (boolean x : b) if (x) n++;
+        return n;
+    }
+
+    private double[] layer1MeanAbs(Path calib, String balance, String rtn, String format) throws IOException {
+        Seen seen = new Seen();
+        StepRegistry registry = registry(seen);
+        List<Step> steps = rtn == null ? List.of(step("balance", balance)) : List.of(step("balance", balance), step("rtn", rtn));
+        Recipe recipe = new Recipe(steps, List.of(), new Recipe.Calibration(calib.toString(), 2, 64, false), Output.of(format), 0)
+                .validate("test", registry);
+        QuantizePipeline.run(MODEL, tmp.resolve("o-" + seen.hashCode()), recipe, null, false, 2, QuantizePipeline.Listener.NONE, registry);
+        assertNotNull(seen.layer1MeanAbs);
+        return seen.layer1MeanAbs;
     }
 
     /**
