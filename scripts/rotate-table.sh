@@ -8,7 +8,9 @@
 # Usage: scripts/rotate-table.sh [OUT_DIR]          (default /tmp/lowbit-rotate-table)
 #   WINDOWS=16        reference-protocol windows per evaluation (default 0 = the whole file)
 #   SEED=0            rotation seed
-#   PARTS="fp weight gguf"   which tables
+#   PARTS="fp weight gguf act"   which tables (act: W4A4 / W4A8, weights GPTQ w4 per channel, activations int per
+#                     token on every decoder Linear input; rotated = R1 + R2 + online R3/R4, quantized with
+#                     --format dequantized for our runtime; unrotated = the GPTQ checkpoint)
 #   METHODS="rtn gptq" BITS="4 3" GROUP_SIZES="-1 128"
 #   MIXES="Q4_K_M Q3_K_M Q2_K"  LLAMA_CPP=/work/llama.cpp/build/bin (needed for the GGUF table)
 #   THREADS=2         LOWBIT=path/to/lowbit (default: the launcher in this checkout)
@@ -19,7 +21,7 @@ lowbit=${LOWBIT:-$root/lowbit}
 windows=${WINDOWS:-0}
 seed=${SEED:-0}
 threads=${THREADS:-2}
-parts=${PARTS:-fp weight gguf}
+parts=${PARTS:-fp weight gguf act}
 model="$root/../shared/models/tiny-llama-code"
 eval="$root/../shared/data/eval_code.txt"
 calib="$root/../shared/data/calib_code.txt"
@@ -85,5 +87,31 @@ if [[ " $parts " == *" gguf "* ]]; then
     p=$(lp "$out/$mix-plain.gguf"); r=$(lp "$out/$mix-rot.gguf")
     record gguf "$mix" false "$p"; record gguf "$mix" true "$r"
     echo "| $mix | $p | $r | $(awk -v p="$p" -v r="$r" 'BEGIN { printf "%+.2f%%", 100 * (r - p) / p }') |"
+  done
+fi
+
+if [[ " $parts " == *" act "* ]]; then
+  online="$out/rotated-online-seed$seed"
+  if [ ! -f "$online/lowbit-manifest.json" ]; then
+    "$lowbit" quantize "$model" -o "$online" --rotate --rotate-online --method none --seed "$seed" --force -q --json >> "$out/rotate.jsonl"
+  fi
+  for src in plain rot; do
+    q="$out/act-gptq-w4-pc-$src"
+    if [ ! -f "$q/lowbit-manifest.json" ]; then
+      if [ "$src" = plain ]; then s="$model"; fmt=gptq; else s="$online"; fmt=dequantized; fi
+      "$lowbit" quantize "$s" -o "$q" --method gptq --bits 4 --group-size -1 --calib "$calib" --format "$fmt" \
+        --threads "$threads" --force -q --json > "$q.quantize.json"
+    fi
+  done
+  f=${FP:-11.46609863} # fp32 reference perplexity (reference.json) on the whole file; set FP= for --max-windows runs
+  echo "| weights / activations | unrotated | rotated (R1+R2+R3+R4, seed $seed) | fp $f |"
+  echo "| --- | --- | --- | --- |"
+  for a in int4-token int8-token; do
+    p=$("$lowbit" evaluate "$out/act-gptq-w4-pc-plain" --activations "$a" --data "$eval" --max-windows "$windows" --threads "$threads" --json \
+      | sed -n 's/.*"perplexity":\([0-9.]*\).*/\1/p')
+    r=$("$lowbit" evaluate "$out/act-gptq-w4-pc-rot" --activations "$a" --data "$eval" --max-windows "$windows" --threads "$threads" --json \
+      | sed -n 's/.*"perplexity":\([0-9.]*\).*/\1/p')
+    record act "gptq-w4-pc-$a" false "$p"; record act "gptq-w4-pc-$a" true "$r"
+    echo "| GPTQ w4 per channel, $a | $p ($(awk -v p="$p" -v f="$f" 'BEGIN { printf "%+.2f%%", 100 * (p - f) / f }')) | $r ($(awk -v r="$r" -v f="$f" 'BEGIN { printf "%+.2f%%", 100 * (r - f) / f }')) | |"
   done
 fi
