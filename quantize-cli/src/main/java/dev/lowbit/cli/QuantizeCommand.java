@@ -125,7 +125,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--calib-random", description = "seeded random windows instead of the first N non-overlapping ones (not with --format gguf)")
     boolean calibRandom;
 
-    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf | onnx (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme; onnx for MODEL.onnx)")
+    @Option(names = "--format", defaultValue = "gptq", paramLabel = "FORMAT", description = "gptq | compressed-tensors | awq | gguf | onnx | dequantized (default: ${DEFAULT-VALUE}; compressed-tensors with a float --scheme; onnx for MODEL.onnx; dequantized: the GPTQ values decoded to f32 for lowbit evaluate only, also of a model with online rotations)")
     String format;
 
     @Option(names = "--type", paramLabel = "MIX", description = "gguf: llama.cpp mix, e.g. Q4_K_M, Q8_0, Q2_K, TQ2_0")
@@ -229,7 +229,8 @@ final class QuantizeCommand implements Callable<Integer> {
         if ("none".equals(method)) return rotatedCheckpoint();
         if (rotateOnline) {
             throw new Main.UsageException("--rotate-online: --format " + format + " cannot express online rotations "
-                    + "(its runtimes apply none); only --method none writes them, for lowbit's runtime");
+                    + "(its runtimes apply none); write the rotated checkpoint with --method none, then quantize it with "
+                    + "--format dequantized (lowbit's runtime only)");
         }
         if (rotateCandidates != null) {
             throw new Main.UsageException("--rotate-candidates applies to --method none (it writes the chosen rotated checkpoint; quantize that)");

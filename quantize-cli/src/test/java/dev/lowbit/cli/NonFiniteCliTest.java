@@ -50,6 +50,10 @@ class NonFiniteCliTest {
     void nanInAQuantizedLinear() {
         HostileModel m = HostileModel.copyTo(tmp.resolve("m1")).setBf16("model.layers.1.self_attn.v_proj.weight", 700, Float.NaN);
         refusedEverywhere(m.path(), "'model.layers.1.self_attn.v_proj.weight' holds NaN at [1, 188]");
+        Path fp4 = tmp.resolve("fp4");
+        ModelValidationCliTest.refused(CliRun.run("quantize", m.path().toString(), "-o", fp4.toString(), "--method", "gptq",
+                "--scheme", "nvfp4", "--calib", HostileModel.EVAL.toString(), "-q"), "'model.layers.1.self_attn.v_proj.weight' holds NaN at [1, 188]");
+        assertFalse(Files.exists(fp4));
     }
 
     @Test

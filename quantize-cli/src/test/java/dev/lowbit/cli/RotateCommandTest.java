@@ -140,6 +140,78 @@ class RotateCommandTest {
     }
 
     /**
+     * {@code --format dequantized}: quantized weights of a model with online rotations, for lowbit's runtime only.
+     * (1) On a plain model its f32 values are exactly what lowbit decodes from the GPTQ v1 checkpoint of the same
+     * recipe (same logits, bit for bit). (2) On the online-rotated model it is written (the packed writers refuse it),
+     * keeps lowbit_online_rotation, hides its family from other tools (architectures, quant_method) while lowbit reads
+     * it, and lowbit's runtime applies R3/R4 to it: at 8 bits its logits stay near the source's, far nearer than the
+     * same weights run without the online ops. (3) quantize and convert refuse it as input, one line, nothing written.
+     */
+    @Test
+    void dequantizedFormatCarriesOnlineRotationsForOurRuntimeOnly() throws Exception {
+        Path src = model(64, 4);
+        int[][] windows = {{1, 5, 7, 30, 2, 9, 11, 3}};
+        // (1) the values of the GPTQ checkpoint of the same run
+        Path gptq = tmp.resolve("gptq"), deqPlain = tmp.resolve("deq-plain");
+        for (String[] w : new String[][] {{gptq.toString(), "gptq"}, {deqPlain.toString(), "dequantized"}}) {
+            CliRun r = CliRun.run("quantize", src.toString(), "-o", w[0], "--method", "rtn", "--bits", "4", "--group-size", "32",
+                    "--format", w[1], "-q");
+            assertEquals(0, r.code(), r.err());
+        }
+        try (ModelSource a = ModelSource.open(gptq); ModelSource b = ModelSource.open(deqPlain)) {
+            assertEquals("Qwen2ForCausalLM", b.architecture());
+            for (String n : a.tensorNames()) {
+                if (n.endsWith("proj.weight")) assertTrue(java.util.Arrays.equals(a.readAll(n), b.readAll(n)), n);
+            }
+            assertTrue(java.util.Arrays.equals(logits(a, windows), logits(b, windows)));
+        }
+        // (2) an online-rotated model
+        Path online = tmp.resolve("online"), deq = tmp.resolve("deq");
+        assertEquals(0, CliRun.run("quantize", src.toString(), "-o", online.toString(), "--rotate", "--rotate-online",
+                "--method", "none", "-q").code());
+        CliRun r = CliRun.run("quantize", online.toString(), "-o", deq.toString(), "--method", "rtn", "--bits", "8",
+                "--group-size", "-1", "--format", "dequantized", "-q");
+        assertEquals(0, r.code(), r.err());
+        var cfg = new com.fasterxml.jackson.databind.ObjectMapper().readTree(deq.resolve("config.json").toFile());
+        assertEquals("[\"LowbitRuntimeOnlyForCausalLM\"]", cfg.get("architectures").toString());
+        assertEquals("lowbit-dequantized", cfg.path("quantization_config").path("quant_method").asText());
+        assertEquals("[\"Qwen2ForCausalLM\"]", cfg.path("quantization_config").path("architectures").toString());
+        assertTrue(cfg.has("lowbit_online_rotation"));
+        // the same weights with the record removed: what a runtime that ignores it would compute
+        Path ignored = Files.createDirectories(tmp.resolve("ignored"));
+        try (var files = Files.list(deq)) {
+            for (Path f : files.toList()) Files.copy(f, ignored.resolve(f.getFileName().toString()));
+        }
+        ((com.fasterxml.jackson.databind.node.ObjectNode) cfg).remove("lowbit_online_rotation");
+        Files.writeString(ignored.resolve("config.json"), cfg.toString());
+        try (ModelSource a = ModelSource.open(src); ModelSource b = ModelSource.open(deq); ModelSource c = ModelSource.open(ignored)) {
+            float[] want = logits(a, windows), got = logits(b, windows), without = logits(c, windows);
+            double err = 0, errWithout = 0;
+            for (int i = 0; i < got.length; i++) {
+                err = Math.max(err, Math.abs(got[i] - want[i]));
+                errWithout = Math.max(errWithout, Math.abs(without[i] - want[i]));
+            }
+            // 8-bit per-channel rounding moves logits by a few 1e-2 here; dropping R3/R4 changes the function (O(1))
+            assertTrue(err < 0.1 * errWithout, "8-bit logits error " + err + " vs without the online ops " + errWithout);
+        }
+        // the packed writers still refuse the online model
+        CliRun g = CliRun.run("quantize", online.toString(), "-o", tmp.resolve("g").toString(), "--method", "rtn", "-q");
+        assertEquals(2, g.code(), g.err());
+        // (3) an evaluation target only
+        String[][] again = {
+            {"quantize", deqPlain.toString(), "-o", tmp.resolve("again").toString(), "--method", "rtn", "-q"},
+            {"convert", deqPlain.toString(), "-o", tmp.resolve("again.gguf").toString(), "--type", "f32"},
+        };
+        for (String[] w : again) {
+            CliRun x = CliRun.run(w);
+            assertEquals(2, x.code(), String.join(" ", w) + ": " + x.err());
+            assertEquals(1, x.err().strip().lines().count(), x.err());
+            assertTrue(x.err().contains("lowbit-dequantized"), x.err());
+            assertFalse(Files.exists(Path.of(w[3])), w[3]);
+        }
+    }
+
+    /**
      * The recipe step: {@code --rotate --method rtn} in one run (rotate transform inside the pipeline, no copy) writes
      * exactly the bytes of quantizing the rotated checkpoint in a second run, untied lm_head included.
      */
@@ -224,6 +296,23 @@ class RotateCommandTest {
             assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
             assertEquals(1, r.err().strip().lines().count(), r.err());
             assertFalse(Files.exists(out));
+        }
+    }
+
+    /** {@code evaluate --act-clip} without {@code --activations}, or outside (0, 1]: exit 2, one line. */
+    @Test
+    void activationClipOutsideItsRangeOrAloneIsRefused() throws Exception {
+        Path src = model(64, 4);
+        Path data = Files.writeString(tmp.resolve("data.txt"), "x");
+        String[][] cases = {{"--act-clip", "0.9"}, {"--activations", "int4-token", "--act-clip", "1.5"},
+                {"--activations", "int4-token", "--act-clip", "0"}};
+        for (String[] c : cases) {
+            List<String> argv = new ArrayList<>(List.of("evaluate", src.toString(), "--data", data.toString(), "-q"));
+            argv.addAll(List.of(c));
+            CliRun r = CliRun.run(argv.toArray(String[]::new));
+            assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().contains("--act-clip"), r.err());
         }
     }
 

@@ -66,6 +66,116 @@ class RotationInvarianceTest {
     private void check(String cls, String type, int d, int layers, int heads, int kv, int ff, int vocab,
                        boolean bias, boolean tied, long seed, boolean online) throws Exception {
         Random rnd = new Random(seed);
+        randomModel(cls, type, d, layers, heads, kv, ff, vocab, bias, tied, rnd);
+
+        int[][] windows = new int[2][16];
+        for (int[] w : windows) for (int i = 0; i < w.length; i++) w[i] = rnd.nextInt(vocab);
+        try (ModelSource source = ModelSource.open(dir);
+             RotatedModelSource rotated = RotatedModelSource.of(source, 1234, online)) {
+            assertEquals(tied, rotated.untied());
+            assertEquals(online, dev.lowbit.io.arch.OnlineRotation.of(rotated.config(), "rotated").r4());
+            if (online) {
+                // the runtime's online ops are needed: the same weights without them compute something else
+                float[] without = logits(new WithoutOnline(rotated), windows);
+                float[] with = logits(rotated, windows);
+                double change = 0;
+                for (int i = 0; i < with.length; i++) change = Math.max(change, Math.abs(with[i] - without[i]));
+                assertTrue(change > 1e-2, "online R4 changed nothing: " + change);
+            }
+            assertFalse(rotated.config().tieWordEmbeddings());
+            assertTrue(rotated.contains("lm_head.weight"));
+            assertChanged(source, rotated, "model.embed_tokens.weight");
+            assertChanged(source, rotated, "model.layers.1.self_attn.v_proj.weight");
+            assertChanged(source, rotated, "model.layers.1.self_attn.o_proj.weight");
+            if (bias) assertChanged(source, rotated, "model.layers.0.self_attn.v_proj.bias");
+            float[] expected = logits(source, windows);
+            float[] got = logits(rotated, windows);
+            assertEquals(expected.length, got.length);
+            double maxDiff = 0;
+            for (int i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - expected[i]));
+            assertTrue(maxDiff <= RANDOM_TOL, cls + ": max |Δlogit| = " + maxDiff);
+        }
+    }
+
+    /**
+     * Activation quantization of down_proj's input sees the input after the online R4 Hadamard (QuaRot's order: rotate,
+     * then quantize, so the outliers are spread before rounding): with R4, what the {@link ActivationQuantizer} gets for
+     * {@link LinearInput#DOWN} equals what it gets without R4 (same R1/R2 seed, so the same MLP input) times H_F, where
+     * H_F is built here from its definition (Sylvester, F = 128: H[i][j] = (−1)^popcount(i & j) / √F), independent of
+     * the kernels. And what the quantizer returns is what down_proj reads: a quantizer that zeroes the DOWN input
+     * leaves the MLP contributing nothing, whatever R4 does.
+     */
+    @Test
+    void downProjActivationsAreQuantizedAfterR4() throws Exception {
+        int ff = 128;
+        randomModel("LlamaForCausalLM", "llama", 64, 2, 4, 2, ff, 50, false, false, new Random(23));
+        int[][] windows = {{3, 7, 1, 44, 9, 12, 30, 2}};
+        try (ModelSource source = ModelSource.open(dir);
+             RotatedModelSource plain = RotatedModelSource.of(source, 5, false);
+             RotatedModelSource online = RotatedModelSource.of(source, 5, true)) {
+            float[] a = downInput(plain, windows), b = downInput(online, windows);
+            int rows = a.length / ff;
+            double max = 0, scale = 0;
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < ff; j++) {
+                    double want = 0;
+                    for (int i = 0; i < ff; i++) want += a[r * ff + i] * (Integer.bitCount(i & j) % 2 == 0 ? 1 : -1);
+                    want /= Math.sqrt(ff);
+                    max = Math.max(max, Math.abs(b[r * ff + j] - want));
+                    scale = Math.max(scale, Math.abs(want));
+                }
+            }
+            // f32 activations through two differently rounded (rotated) weight sets: ~1e-6 relative; 1e-4 of the
+            // largest entry is far below what a missing or misplaced R4 changes (O(1) relative)
+            assertTrue(max <= 1e-4 * scale, "DOWN input with R4 vs without R4 · H_F: max |Δ| = " + max + " of " + scale);
+            assertTrue(scale > 0);
+            // the quantizer's output is what down_proj reads: zeroing it removes the MLP from the residual stream
+            float[] zeroed = logits(online, windows, (layer, in, x) -> in == LinearInput.DOWN ? x.zerosLike() : x);
+            float[] noMlp = logits(new WithoutMlp(online), windows, ActivationQuantizer.NONE);
+            double diff = 0;
+            for (int i = 0; i < zeroed.length; i++) diff = Math.max(diff, Math.abs(zeroed[i] - noMlp[i]));
+            assertTrue(diff <= RANDOM_TOL, "zeroed DOWN input vs zero down_proj: max |Δlogit| = " + diff);
+        }
+    }
+
+    /** What the activation quantizer receives as layer 0's down_proj input, row-major [tokens, F]. */
+    private static float[] downInput(ModelSource model, int[][] windows) {
+        float[][] seen = new float[1][];
+        logits(model, windows, (layer, in, x) -> {
+            if (layer == 0 && in == LinearInput.DOWN) seen[0] = x.toFloatArray();
+            return x;
+        });
+        return seen[0];
+    }
+
+    private static float[] logits(ModelSource model, int[][] windows, ActivationQuantizer q) {
+        try (LlamaRunner runner = LlamaRunner.open(model, 1)) {
+            runner.setActivations(q);
+            try (NDArray l = Evaluator.logits(runner, windows)) {
+                return l.toFloatArray();
+            }
+        }
+    }
+
+    /** A model whose down_proj weights read as zero: its MLPs add nothing to the residual stream. */
+    private record WithoutMlp(ModelSource m) implements ModelSource {
+        @Override public Path path() { return m.path(); }
+        @Override public dev.lowbit.io.hf.HfConfig config() { return m.config(); }
+        @Override public java.util.Optional<Path> tokenizerFile() { return m.tokenizerFile(); }
+        @Override public String tokenizerJson() { return m.tokenizerJson(); }
+        @Override public java.util.List<String> tensorNames() { return m.tensorNames(); }
+        @Override public boolean contains(String name) { return m.contains(name); }
+        @Override public long[] shape(String name) { return m.shape(name); }
+        @Override public void readRows(String name, long first, int count, float[] out, int offset) {
+            m.readRows(name, first, count, out, offset);
+            if (name.endsWith("mlp.down_proj.weight")) java.util.Arrays.fill(out, offset, offset + count * (int) m.shape(name)[1], 0f);
+        }
+        @Override public void close() { }
+    }
+
+    /** Writes a random checkpoint (bf16-representable f32 values, norms around 1) into {@link #dir}. */
+    private void randomModel(String cls, String type, int d, int layers, int heads, int kv, int ff, int vocab,
+                             boolean bias, boolean tied, Random rnd) throws Exception {
         int hd = d / heads;
         TinySafetensors st = new TinySafetensors();
         java.util.function.BiConsumer<String, long[]> put = (name, shape) -> {
@@ -103,34 +213,6 @@ class RotationInvarianceTest {
                  "num_hidden_layers":%d,"num_attention_heads":%d,"num_key_value_heads":%d,"vocab_size":%d,
                  "rms_norm_eps":1e-6,"rope_theta":10000.0,"tie_word_embeddings":%s}""".formatted(
                 cls, type, d, ff, layers, heads, kv, vocab, tied));
-
-        int[][] windows = new int[2][16];
-        for (int[] w : windows) for (int i = 0; i < w.length; i++) w[i] = rnd.nextInt(vocab);
-        try (ModelSource source = ModelSource.open(dir);
-             RotatedModelSource rotated = RotatedModelSource.of(source, 1234, online)) {
-            assertEquals(tied, rotated.untied());
-            assertEquals(online, dev.lowbit.io.arch.OnlineRotation.of(rotated.config(), "rotated").r4());
-            if (online) {
-                // the runtime's online ops are needed: the same weights without them compute something else
-                float[] without = logits(new WithoutOnline(rotated), windows);
-                float[] with = logits(rotated, windows);
-                double change = 0;
-                for (int i = 0; i < with.length; i++) change = Math.max(change, Math.abs(with[i] - without[i]));
-                assertTrue(change > 1e-2, "online R4 changed nothing: " + change);
-            }
-            assertFalse(rotated.config().tieWordEmbeddings());
-            assertTrue(rotated.contains("lm_head.weight"));
-            assertChanged(source, rotated, "model.embed_tokens.weight");
-            assertChanged(source, rotated, "model.layers.1.self_attn.v_proj.weight");
-            assertChanged(source, rotated, "model.layers.1.self_attn.o_proj.weight");
-            if (bias) assertChanged(source, rotated, "model.layers.0.self_attn.v_proj.bias");
-            float[] expected = logits(source, windows);
-            float[] got = logits(rotated, windows);
-            assertEquals(expected.length, got.length);
-            double maxDiff = 0;
-            for (int i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - expected[i]));
-            assertTrue(maxDiff <= RANDOM_TOL, cls + ": max |Δlogit| = " + maxDiff);
-        }
     }
 
     @Test

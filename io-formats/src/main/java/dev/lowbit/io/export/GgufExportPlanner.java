@@ -54,6 +54,7 @@ public final class GgufExportPlanner {
     public static Spec plan(Path dir, BitAllocation allocation) {
         // llama.cpp has no online Hadamard: a checkpoint that needs one is refused before anything is planned
         dev.lowbit.io.arch.OnlineRotation.refuse(HfConfig.read(dir.resolve("config.json")), dir.resolve("config.json").toString(), "GGUF");
+        dev.lowbit.io.hf.LowbitDequantized.refuse(HfConfig.readDocument(dir.resolve("config.json")), dir.resolve("config.json").toString(), "convert");
         ModelHyperparameters hp = ModelHyperparameters.fromHuggingFace(dir);
         TokenizerMetadata tok = TokenizerMetadata.fromHuggingFace(dir);
         SequencedMap<String, GgufValue> kv = new LinkedHashMap<>(hp.toKvs(allocation.ftype()));

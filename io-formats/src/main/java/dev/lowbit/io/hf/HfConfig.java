@@ -106,7 +106,9 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
     private static HfConfig parse(String json, String source, java.util.function.Consumer<List<String>> architectureCheck) {
         JsonNode root = document(json, source);
         Fields f = new Fields(root, source);
-        architectureCheck.accept(f.stringList("architectures"));
+        // a lowbit-dequantized checkpoint hides its family from other tools; its real one is recorded beside
+        List<String> architectures = LowbitDequantized.architectures(root, f.stringList("architectures"), source);
+        architectureCheck.accept(architectures);
 
         int hidden = f.requiredInt("hidden_size");
         int layers = f.requiredInt("num_hidden_layers");
@@ -150,7 +152,7 @@ public record HfConfig(List<String> architectures, String modelType, int hiddenS
         }
 
         return new HfConfig(
-                f.stringList("architectures"),
+                architectures,
                 f.optionalString("model_type", ""),
                 hidden,
                 intermediate == null ? 0 : intermediate,

@@ -295,31 +295,62 @@ final class PanamaLinalg implements LinalgKernels {
         for (; j < len; j++) y[yOff + j] = Math.fma(alpha, x[xOff + j], y[yOff + j]);
     }
 
+    /** Rows per block of the in-place triangular inverse; columns per tile of its products. */
+    private static final int INV_NB = 64, INV_TILE = 256;
+
     @Override
     public void invertLower(int n, double[] l) {
         if (n == 0) return;
-        double[] src = l.clone();
-        java.util.Arrays.fill(l, 0);
-        // columns of L⁻¹ are independent: split them; column j costs ~(n − j)²
-        int parts = Math.min(Parallel.partsFor((double) n * n * n / 3), Math.max(1, n / 32));
-        int[] bounds = Parallel.splitByCost(n, parts, j -> (double) (n - j) * (n - j));
-        Parallel.run(parts, p -> invertColumns(n, src, l, bounds[p], bounds[p + 1]));
+        // Row blocks top to bottom, in place. With rows < i0 already holding X11 = L11⁻¹, the block's rows [i0, i1) are
+        // X21 = −X22·(L21·X11) and X22 = L22⁻¹. Only the block's own rows of L are kept aside (INV_NB × n doubles), so
+        // the inverse needs no n × n temporary (at n = 11008 one would be 0.97 GB). Every entry's sums run over k in
+        // ascending order whatever the column split, so the result does not depend on the thread count.
+        double[] buf = new double[INV_NB * n];
+        double[] x22 = new double[INV_NB * INV_NB];
+        for (int i0 = 0; i0 < n; i0 += INV_NB) {
+            int i1 = Math.min(n, i0 + INV_NB), b = i1 - i0, fi0 = i0;
+            for (int r = 0; r < b; r++) System.arraycopy(l, (i0 + r) * n, buf, r * n, i1);
+            // X22 = L22⁻¹ (b × b), from the block's copy
+            for (int r = 0; r < b; r++) {
+                double d = buf[r * n + i0 + r];
+                for (int c = 0; c < r; c++) {
+                    double s = 0;
+                    for (int k = c; k < r; k++) s = Math.fma(buf[r * n + i0 + k], x22[k * INV_NB + c], s);
+                    x22[r * INV_NB + c] = -s / d;
+                }
+                x22[r * INV_NB + r] = 1 / d;
+            }
+            if (i0 > 0) {
+                for (int r = i0; r < i1; r++) java.util.Arrays.fill(l, r * n, r * n + i0, 0);
+                int parts = Math.min(Parallel.partsFor((double) b * i0 * i0 / 2), Math.max(1, i0 / INV_TILE));
+                // column j of T costs ~(i0 − j): X11 is lower-triangular
+                int[] bounds = Parallel.splitByCost(i0, parts, j -> (double) (fi0 - j));
+                Parallel.run(parts, p -> blockTimesInverse(n, l, buf, x22, fi0, b, bounds[p], bounds[p + 1]));
+            }
+            for (int r = 0; r < b; r++) {
+                System.arraycopy(x22, r * INV_NB, l, (i0 + r) * n + i0, r + 1);
+            }
+        }
     }
 
-    /** Columns [j0, j1) of X = L⁻¹: X[i][j] = −(Σ_{k=j}^{i−1} L[i][k]·X[k][j]) / L[i][i], axpy over j. */
-    private static void invertColumns(int n, double[] src, double[] x, int j0, int j1) {
-        double[] acc = new double[j1 - j0];
-        for (int i = j0; i < n; i++) {
-            java.util.Arrays.fill(acc, 0);
-            for (int k = j0; k < i; k++) {
-                double lik = src[i * n + k];
-                int end = Math.min(k + 1, j1) - j0; // X[k][j] is zero for j > k
-                axpy(end, lik, x, k * n + j0, acc, 0);
+    /**
+     * Columns [j0, j1) of the block rows [i0, i0 + b): first T = L21·X11 (L21 from {@code buf}, X11 the rows above,
+     * already inverted, zero right of its diagonal), then X21 = −X22·T bottom-up in place (row r needs T's rows ≤ r).
+     */
+    private static void blockTimesInverse(int n, double[] l, double[] buf, double[] x22, int i0, int b, int j0, int j1) {
+        double[] acc = new double[INV_TILE];
+        for (int jc = j0; jc < j1; jc += INV_TILE) {
+            int je = Math.min(j1, jc + INV_TILE);
+            for (int k = jc; k < i0; k++) {
+                int len = Math.min(je, k + 1) - jc;
+                for (int r = 0; r < b; r++) axpy(len, buf[r * n + k], l, k * n + jc, l, (i0 + r) * n + jc);
             }
-            double d = src[i * n + i];
-            int end = Math.min(i, j1);
-            for (int j = j0; j < end; j++) x[i * n + j] = -acc[j - j0] / d;
-            if (i < j1) x[i * n + i] = 1 / d;
+            int len = je - jc;
+            for (int r = b - 1; r >= 0; r--) {
+                java.util.Arrays.fill(acc, 0, len, 0);
+                for (int m = 0; m <= r; m++) axpy(len, x22[r * INV_NB + m], l, (i0 + m) * n + jc, acc, 0);
+                for (int j = 0; j < len; j++) l[(i0 + r) * n + jc + j] = -acc[j];
+            }
         }
     }
 

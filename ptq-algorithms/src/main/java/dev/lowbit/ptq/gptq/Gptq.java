@@ -46,9 +46,22 @@ public final class Gptq {
      */
     public static GptqResult quantize(String name, float[] weight, int rows, int cols, double[] hessian,
                                       GptqConfig config, LinalgKernels kernels) {
+        return quantize(name, weight, rows, cols, hessian, config, kernels, false);
+    }
+
+    /**
+     * {@link #quantize} that works in {@code hessian} itself instead of a copy (it is overwritten by H⁻¹'s factor):
+     * for callers whose Hessian is their own fresh copy. At n = 11008 this saves 0.97 GB.
+     */
+    public static GptqResult quantizeConsuming(String name, float[] weight, int rows, int cols, double[] hessian, GptqConfig config) {
+        return quantize(name, weight, rows, cols, hessian, config, Linalg.kernels(), true);
+    }
+
+    private static GptqResult quantize(String name, float[] weight, int rows, int cols, double[] hessian,
+                                       GptqConfig config, LinalgKernels kernels, boolean consume) {
         GroupQuantizer.checkWeights(name, weight, rows, cols, config.scheme());
         IntegerGrid grid = new IntegerGrid(config.scheme(), config.clip(), config.zeroFloor(), config.staticGroups(), rows, cols);
-        Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), grid, kernels);
+        Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), grid, kernels, consume);
         return new GptqResult(grid.result(name), s.loss(), s.timing());
     }
 
@@ -62,13 +75,19 @@ public final class Gptq {
      */
     public static Sweep sweep(String name, float[] weight, int rows, int cols, double[] hessian, GptqConfig.Options options,
                               Grid grid, LinalgKernels kernels) {
+        return sweep(name, weight, rows, cols, hessian, options, grid, kernels, false);
+    }
+
+    /** {@link #sweep} that overwrites {@code hessian} instead of copying it when {@code consume} (see {@link #quantizeConsuming}). */
+    public static Sweep sweep(String name, float[] weight, int rows, int cols, double[] hessian, GptqConfig.Options options,
+                              Grid grid, LinalgKernels kernels, boolean consume) {
         long t0 = System.nanoTime();
         checkHessian(name, hessian, cols);
         if (weight.length != (long) rows * cols) {
             throw new IllegalArgumentException("lowbit: tensor '" + name + "': " + weight.length + " weights do not form a " + rows + " × " + cols + " matrix");
         }
         float[] w = weight.clone();
-        double[] h = hessian.clone();
+        double[] h = consume ? hessian : hessian.clone();
 
         // per channel: the reference finds the row parameters once, from W before dead columns are zeroed
         grid.beforeSweep(w, rows, cols);

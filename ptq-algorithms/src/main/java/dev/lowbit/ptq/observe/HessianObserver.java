@@ -16,7 +16,7 @@ import dev.lowbit.kernels.linalg.LinalgKernels;
  */
 public final class HessianObserver implements ActivationObserver {
     private final int columns;
-    private final double[] sum;
+    private double[] sum;
     private final LinalgKernels kernels;
     private long tokens;
 
@@ -39,7 +39,7 @@ public final class HessianObserver implements ActivationObserver {
         for (int i = 0; i < x.length; i++) {
             if (!Float.isFinite(x[i])) throw new IllegalArgumentException("HessianObserver: input [" + i / cols + ", " + i % cols + "] is " + x[i]);
         }
-        kernels.syrkAccumulate(rows, cols, x, 0, cols, sum);
+        kernels.syrkAccumulate(rows, cols, x, 0, cols, live());
         tokens += rows;
     }
 
@@ -48,6 +48,7 @@ public final class HessianObserver implements ActivationObserver {
      * was formed elsewhere: each entry is added into the f64 sum as is.
      */
     public synchronized void addGram(float[] xtx, int rows) {
+        double[] sum = live();
         if (xtx.length != sum.length) {
             throw new IllegalArgumentException("HessianObserver: a Gram matrix of " + xtx.length + " values for " + columns + " features");
         }
@@ -68,12 +69,27 @@ public final class HessianObserver implements ActivationObserver {
 
     /** S = Σ x·xᵀ (columns × columns, row-major, symmetric; a fresh copy); all zeros before any token. */
     public synchronized double[] sum() {
-        return sum.clone();
+        return live().clone();
+    }
+
+    /**
+     * S itself, handed over instead of copied (the caller may overwrite it): for the last user of a large Hessian —
+     * a 7B model's down_proj input has 11008² entries, 0.97 GB in f64. The observer is spent afterwards.
+     */
+    public synchronized double[] takeSum() {
+        double[] s = live();
+        sum = null;
+        return s;
+    }
+
+    private double[] live() {
+        if (sum == null) throw new IllegalStateException("HessianObserver: its sum was handed over (takeSum)");
+        return sum;
     }
 
     /** H = 2/N · Σ x·xᵀ, N the tokens seen (a fresh copy); all zeros before any token. */
     public synchronized double[] hessian() {
-        double[] h = sum.clone();
+        double[] h = live().clone();
         if (tokens == 0) return h;
         double f = 2.0 / tokens;
         for (int i = 0; i < h.length; i++) h[i] *= f;

@@ -9,7 +9,7 @@ public final class ArtifactWriters {
     /** A fresh writer for {@code format} (a recipe's checked {@code output.format}). */
     public static ArtifactWriter forFormat(String format) {
         return switch (format) {
-            case Output.GPTQ, Output.COMPRESSED_TENSORS, Output.AWQ, Output.SAFETENSORS, Output.TRIT_PLANES -> new SafetensorsArtifactWriter(format);
+            case Output.GPTQ, Output.COMPRESSED_TENSORS, Output.AWQ, Output.SAFETENSORS, Output.TRIT_PLANES, Output.DEQUANTIZED -> new SafetensorsArtifactWriter(format);
             default -> throw new IllegalArgumentException("no writer for format " + format);
         };
     }

@@ -67,12 +67,18 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
 
     /** @param format {@code gptq}, {@code awq}, {@code compressed-tensors} or {@code safetensors} (fp, no quantizer) */
     public SafetensorsArtifactWriter(String format) {
-        if (!Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.AWQ, Output.SAFETENSORS, Output.TRIT_PLANES).contains(format)) {
+        if (!Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.AWQ, Output.SAFETENSORS, Output.TRIT_PLANES, Output.DEQUANTIZED).contains(format)) {
             throw new IllegalArgumentException("not a safetensors format: " + format);
         }
         this.format = format;
         // GPTQ v1 stores z − 1 in unsigned qzeros: keep asymmetric zeros ≥ 1 by widening the grid of such groups
-        this.floor = Output.GPTQ.equals(format) ? ZeroFloor.gptqV1() : null;
+        // (dequantized: the values of the GPTQ v1 checkpoint of the same run, so the same floor)
+        this.floor = gptqValues(format) ? ZeroFloor.gptqV1() : null;
+    }
+
+    /** GPTQ v1, or its values decoded ({@code dequantized}): the same packing rules apply. */
+    private static boolean gptqValues(String format) {
+        return Output.GPTQ.equals(format) || Output.DEQUANTIZED.equals(format);
     }
 
     @Override
@@ -110,9 +116,9 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             if (scheme.groupSize() != -1 && cols % scheme.groupSize() != 0) {
                 throw new BadInputException(e.name(), "group size " + scheme.groupSize() + " does not divide in_features " + cols);
             }
-            if (Output.GPTQ.equals(format)) {
+            if (gptqValues(format)) {
                 if (!GptqPacking.supportsBits(scheme.bits())) {
-                    throw new BadInputException("--format gptq", scheme.bits() + "-bit is not a GPTQ v1 packing (supported: 2, 3, 4, 8; use --format compressed-tensors)");
+                    throw new BadInputException("--format " + format, scheme.bits() + "-bit is not a GPTQ v1 packing (supported: 2, 3, 4, 8; use --format compressed-tensors)");
                 }
                 if (cols * scheme.bits() % 32 != 0 || rows * scheme.bits() % 32 != 0) {
                     throw new BadInputException(e.name(), "shape [" + rows + ", " + cols + "] does not pack into int32 words at " + scheme.bits() + " bits");
@@ -157,6 +163,8 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
     }
 
     private boolean resumable;
+    /** Some trit-plane Linear carried 8-bit salient weights (PB-LLM): the config says format version 3. */
+    private boolean salientWritten;
 
     @Override
     public void open(Path output, boolean force, SafeOutput.Inputs inputs) {
@@ -198,9 +206,17 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             if (!q.scheme().symmetric()) GptqPacking.requireV1Zeros(q);
             return PackedTensorSpecs.gptq(module, GptqPacking.pack(q));
         }
+        if (Output.DEQUANTIZED.equals(format)) {
+            // through GPTQ v1's packing (f16 scales, stored zeros) and back, so the f32 values are exactly what
+            // lowbit evaluate decodes from the GPTQ checkpoint of the same run
+            if (!q.scheme().symmetric()) GptqPacking.requireV1Zeros(q);
+            QuantizedTensor stored = GptqPacking.unpack(module, GptqPacking.pack(q), q.scheme());
+            return List.of(floats(module + ".weight", new long[] {q.rows(), q.cols()}, stored.dequantize()));
+        }
         if (Output.AWQ.equals(format)) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
         if (Output.TRIT_PLANES.equals(format)) {
             TritPacking packing = TritPacking.forCodeBits(q.scheme().codeBits());
+            if (q.salient() != null) salientWritten = true;
             return TritPlaneTensors.pack(q, packing, packing == TritPacking.BITS1).specs(module);
         }
         if (dev.lowbit.io.quant.FloatSchemes.isFloat(q.scheme())) {
@@ -300,17 +316,18 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             }
             List<String> leftOut = new ArrayList<>();
             for (String m : decoderLinears()) if (!quantized.contains(m)) leftOut.add(m);
-            if (Output.GPTQ.equals(format)) {
+            if (gptqValues(format)) {
                 // A data-free quantizer records the reference's defaults (true_sequential is moot without calibration).
                 ObjectNode qc = GptqConfig.quantizationConfig(scheme, q.actOrder(), q.staticGroups(),
                         q.dampPercent(), !q.needsCalibration() || q.trueSequential());
                 if (!overridden.isEmpty() || !leftOut.isEmpty()) GptqConfig.putDynamic(qc, overridden, leftOut);
-                cfg.set("quantization_config", qc);
+                if (Output.DEQUANTIZED.equals(format)) dev.lowbit.io.hf.LowbitDequantized.mark(cfg, qc);
+                else cfg.set("quantization_config", qc);
             } else if (Output.TRIT_PLANES.equals(format)) {
                 List<String> ignore = new ArrayList<>(List.of("lm_head"));
                 ignore.addAll(leftOut);
                 cfg.set("quantization_config", TritPlaneConfig.quantizationConfig(new TritPlaneConfig.Fields(scheme.planes(), scheme.groupSize(),
-                        TritPacking.forCodeBits(scheme.codeBits())), q.name(), ignore));
+                        TritPacking.forCodeBits(scheme.codeBits())), q.name(), ignore, salientWritten));
             } else if (Output.AWQ.equals(format)) {
                 cfg.set("quantization_config", dev.lowbit.io.awq.AwqConfig.quantizationConfig(scheme.groupSize(), leftOut));
             } else {

@@ -33,6 +33,11 @@ public record Output(@JsonProperty("format") String format,
     public static final String AWQ = "awq";
     /** lowbit's trit-plane safetensors (ternary planes with f16 scales per group; docs/FORMATS-trit.md). */
     public static final String TRIT_PLANES = "trit-planes";
+    /**
+     * The quantized weights decoded to f32, for lowbit's runtime only ({@code io.hf.LowbitDequantized}): the values a
+     * GPTQ v1 checkpoint of the same run holds, for models no packed format can carry (online rotations).
+     */
+    public static final String DEQUANTIZED = "dequantized";
 
     /** A weight-only target. */
     public Output(String format, String type, boolean pure, String imatrix, boolean allowRequantize) {

@@ -56,7 +56,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     private static final Set<String> KEYS = Set.of("version", "steps", "overrides", "calibration", "output", "seed");
     private static final Set<String> FORMATS = Set.of(Output.GPTQ, Output.COMPRESSED_TENSORS, Output.GGUF, Output.AWQ,
-            Output.TRIT_PLANES, Output.SAFETENSORS);
+            Output.TRIT_PLANES, Output.SAFETENSORS, Output.DEQUANTIZED);
 
     /**
      * Calibration text: first {@code samples} non-overlapping windows of {@code seqlen} tokens, or seeded random ones.

@@ -131,14 +131,14 @@ final class GptqStep implements StepType {
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
             if (FloatSchemes.isFloat(s)) return gptqFloat(module, s, weight, rows, cols, hessian);
-            return Gptq.quantize(module, weight, rows, cols, hessian, config(s)).quantized();
+            return Gptq.quantizeConsuming(module, weight, rows, cols, hessian, config(s)).quantized();
         }
 
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian,
                                         ZeroFloor floor) {
             if (FloatSchemes.isFloat(s)) return gptqFloat(module, s, weight, rows, cols, hessian);
-            return Gptq.quantize(module, weight, rows, cols, hessian, config(s).withZeroFloor(floor)).quantized();
+            return Gptq.quantizeConsuming(module, weight, rows, cols, hessian, config(s).withZeroFloor(floor)).quantized();
         }
     }
 
@@ -152,7 +152,7 @@ final class GptqStep implements StepType {
                                      float[] weight, int rows, int cols, double[] hessian) {
         FpGrid.checkFinite(module, weight);
         FpGrid fp = new FpGrid(s, grid.mx(), grid.fourOverSix(), rows, cols);
-        Gptq.sweep(module, weight, rows, cols, hessian, options, fp, Linalg.kernels());
+        Gptq.sweep(module, weight, rows, cols, hessian, options, fp, Linalg.kernels(), true); // the step may modify H
         if (fp.clampedScales() > 0) {
             BalanceStep.notice("tensor '" + module + "': " + fp.clampedScales()
                     + " block scale(s) above E4M3's 448 clamped to 448 (GPTQ's compensated weights outgrew the tensor's global scale)");

@@ -143,6 +143,25 @@ class FloatFormatsCliTest {
         }
     }
 
+    /**
+     * A row length the block does not divide (MXFP4 blocks of 32 on a down_proj whose in_features are 80 — NVFP4's 16
+     * divide it) is exit 2 before anything is written, naming the tensor (NaN weights: NonFiniteCliTest).
+     */
+    @Test
+    void blockThatDoesNotDivideTheRowIsRefusedNamingTheTensor() throws Exception {
+        Path odd = tmp.resolve("odd");
+        dev.lowbit.pipeline.synth.SyntheticCheckpoint.write(
+                new dev.lowbit.pipeline.synth.SyntheticCheckpoint.Spec(64, 1, 4, 4, 80, 8192, 256, 3), odd, MODEL, 1L << 30);
+        Path out = tmp.resolve("odd-out");
+        dev.lowbit.pipeline.output.CliRun r = dev.lowbit.pipeline.output.CliRun.run("quantize", odd.toString(), "-o", out.toString(),
+                "--method", "rtn", "--scheme", "mxfp4", "-q");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("model.layers.0.mlp.down_proj.weight") && r.err().contains("80"), r.err());
+        assertFalse(Files.exists(out));
+        assertEquals(0, Main.execute(new String[] {"quantize", odd.toString(), "-o", out.toString(), "--method", "rtn",
+                "--scheme", "nvfp4", "-q"}), "NVFP4's blocks of 16 divide 80");
+    }
+
     static float[] inMemory(QuantScheme scheme, Object option) {
         try (TensorSource src = ShardedSafetensors.open(MODEL)) {
             Tensor t = src.tensor(MODULE + ".weight");
