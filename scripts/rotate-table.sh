@@ -8,7 +8,12 @@
 # Usage: scripts/rotate-table.sh [OUT_DIR]          (default /tmp/lowbit-rotate-table)
 #   WINDOWS=16        reference-protocol windows per evaluation (default 0 = the whole file)
 #   SEED=0            rotation seed
-#   PARTS="fp weight gguf"   which tables
+#   PARTS="fp weight gguf act"   which tables (act: W4A4 / W4A8, weights GPTQ w4 per channel, activations int per
+#                     token on every decoder Linear input; rotated = R1 + R2 + online R3/R4, quantized with
+#                     --format dequantized for our runtime; unrotated = the GPTQ checkpoint)
+#   ACT_METHOD=gptq   the act table's weight quantizer (rtn for a quick look)
+#   ACT_CLIP=0.9      --act-clip of the int4 activations (QuaRot's ratio; int8 is not clipped)
+#   FP=11.46609863    the fp perplexity the act table compares with (reference.json; give the 16-window one with WINDOWS=16)
 #   METHODS="rtn gptq" BITS="4 3" GROUP_SIZES="-1 128"
 #   MIXES="Q4_K_M Q3_K_M Q2_K"  LLAMA_CPP=/work/llama.cpp/build/bin (needed for the GGUF table)
 #   THREADS=2         LOWBIT=path/to/lowbit (default: the launcher in this checkout)
@@ -19,7 +24,7 @@ lowbit=${LOWBIT:-$root/lowbit}
 windows=${WINDOWS:-0}
 seed=${SEED:-0}
 threads=${THREADS:-2}
-parts=${PARTS:-fp weight gguf}
+parts=${PARTS:-fp weight gguf act}
 model="$root/../shared/models/tiny-llama-code"
 eval="$root/../shared/data/eval_code.txt"
 calib="$root/../shared/data/calib_code.txt"
@@ -85,5 +90,36 @@ if [[ " $parts " == *" gguf "* ]]; then
     p=$(lp "$out/$mix-plain.gguf"); r=$(lp "$out/$mix-rot.gguf")
     record gguf "$mix" false "$p"; record gguf "$mix" true "$r"
     echo "| $mix | $p | $r | $(awk -v p="$p" -v r="$r" 'BEGIN { printf "%+.2f%%", 100 * (r - p) / p }') |"
+  done
+fi
+
+if [[ " $parts " == *" act "* ]]; then
+  online="$out/rotated-online-seed$seed"
+  if [ ! -f "$online/lowbit-manifest.json" ]; then
+    "$lowbit" quantize "$model" -o "$online" --rotate --rotate-online --method none --seed "$seed" --force -q --json >> "$out/rotate.jsonl"
+  fi
+  for src in plain rot; do
+    q="$out/act-${ACT_METHOD:-gptq}-w4-pc-$src"
+    if [ ! -f "$q/lowbit-manifest.json" ]; then
+      if [ "$src" = plain ]; then s="$model"; fmt=gptq; else s="$online"; fmt=dequantized; fi
+      extra=(); [ "${ACT_METHOD:-gptq}" = gptq ] && extra=(--calib "$calib")
+      "$lowbit" quantize "$s" -o "$q" --method "${ACT_METHOD:-gptq}" --bits 4 --group-size -1 "${extra[@]}" --format "$fmt" \
+        --threads "$threads" --force -q --json > "$q.quantize.json"
+    fi
+  done
+  f=${FP:-11.46609863} # fp32 reference perplexity (reference.json) on the whole file; set FP= for --max-windows runs
+  echo "| weights / activations | unrotated | rotated (R1+R2+R3+R4, seed $seed) | fp $f |"
+  echo "| --- | --- | --- | --- |"
+  m=${ACT_METHOD:-gptq}
+  for a in int4-token int8-token; do
+    clip=(); [ "$a" = int4-token ] && clip=(--act-clip "${ACT_CLIP:-0.9}")
+    pr=()
+    for src in plain rot; do
+      pr+=("$("$lowbit" evaluate "$out/act-$m-w4-pc-$src" --activations "$a" "${clip[@]}" --data "$eval" --max-windows "$windows" \
+        --threads "$threads" --json | sed -n 's/.*"perplexity":\([0-9.]*\).*/\1/p')")
+    done
+    p=${pr[0]}; r=${pr[1]}
+    record act "$m-w4-pc-$a${clip[1]:+-clip${clip[1]}}" false "$p"; record act "$m-w4-pc-$a${clip[1]:+-clip${clip[1]}}" true "$r"
+    echo "| $m w4 per channel, $a ${clip[*]} | $p ($(awk -v p="$p" -v f="$f" 'BEGIN { printf "%+.2f%%", 100 * (p - f) / f }')) | $r ($(awk -v r="$r" -v f="$f" 'BEGIN { printf "%+.2f%%", 100 * (r - f) / f }')) | |"
   done
 fi

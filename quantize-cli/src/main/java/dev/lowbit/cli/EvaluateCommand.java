@@ -59,6 +59,10 @@ final class EvaluateCommand implements Callable<Integer> {
             description = "which Linear inputs --activations quantizes (default: all four)")
     java.util.List<String> actInputs;
 
+    @Option(names = "--act-clip", paramLabel = "R", description = "--activations: scales times R in (0, 1], the largest |x| clamp "
+            + "(QuaRot: 0.9 for its per-token activations; default 1, no clipping)")
+    Float actClip;
+
     @Option(names = "--act-calib", paramLabel = "FILE", description = "calibration text for static activation scales (max |x| / qmax)")
     Path actCalib;
 
@@ -112,6 +116,7 @@ final class EvaluateCommand implements Callable<Integer> {
         if (activations == null) {
             if (actInputs != null) throw new Main.UsageException("--act-inputs needs --activations");
             if (actCalib != null) throw new Main.UsageException("--act-calib needs --activations");
+            if (actClip != null) throw new Main.UsageException("--act-clip needs --activations");
             return null;
         }
         dev.lowbit.io.quant.ActivationScheme scheme = dev.lowbit.io.quant.ActivationScheme.named(activations);
@@ -122,6 +127,7 @@ final class EvaluateCommand implements Callable<Integer> {
         if (scheme.dynamic() && actCalib != null) throw new Main.UsageException("--act-calib does not apply to dynamic --activations " + activations);
         if (!scheme.dynamic() && actCalib == null) throw new Main.UsageException("--activations " + activations + " needs --act-calib FILE for its static scales");
         if (actCalibSamples < 1) throw new Main.UsageException("--act-calib-samples must be at least 1");
+        if (actClip != null && !(actClip > 0 && actClip <= 1)) throw new Main.UsageException("--act-clip must be in (0, 1], got " + actClip);
         java.util.Set<dev.lowbit.calib.model.LinearInput> inputs = java.util.EnumSet.noneOf(dev.lowbit.calib.model.LinearInput.class);
         for (String s : actInputs == null ? java.util.List.of("qkv", "o", "gate_up", "down") : actInputs) {
             try {
@@ -130,7 +136,7 @@ final class EvaluateCommand implements Callable<Integer> {
                 throw new Main.UsageException("--act-inputs: unknown input '" + s + "' (qkv, o, gate_up, down)");
             }
         }
-        return new dev.lowbit.calib.eval.ActivationRequest(scheme, inputs, actCalib, actCalibSamples, ctx);
+        return new dev.lowbit.calib.eval.ActivationRequest(scheme, inputs, actCalib, actCalibSamples, ctx, actClip == null ? 1f : actClip);
     }
 
     private static void requireFinite(String what, double v) {

@@ -299,6 +299,23 @@ class RotateCommandTest {
         }
     }
 
+    /** {@code evaluate --act-clip} without {@code --activations}, or outside (0, 1]: exit 2, one line. */
+    @Test
+    void activationClipOutsideItsRangeOrAloneIsRefused() throws Exception {
+        Path src = model(64, 4);
+        Path data = Files.writeString(tmp.resolve("data.txt"), "x");
+        String[][] cases = {{"--act-clip", "0.9"}, {"--activations", "int4-token", "--act-clip", "1.5"},
+                {"--activations", "int4-token", "--act-clip", "0"}};
+        for (String[] c : cases) {
+            List<String> argv = new ArrayList<>(List.of("evaluate", src.toString(), "--data", data.toString(), "-q"));
+            argv.addAll(List.of(c));
+            CliRun r = CliRun.run(argv.toArray(String[]::new));
+            assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().contains("--act-clip"), r.err());
+        }
+    }
+
     private static float[] logits(ModelSource m, int[][] windows) {
         try (LlamaRunner runner = LlamaRunner.open(m, 1); NDArray l = Evaluator.logits(runner, windows)) {
             return l.toFloatArray();

@@ -155,6 +155,53 @@ class TritPlanesCliTest {
     }
 
     @Test
+    void pbLlmKeepsTheSalientTenthAtEightBitsAndCountsItsMask() throws Exception {
+        Path out = tmp.resolve("pbllm");
+        String cal = "\"calibration\": {\"data\": \"" + SharedData.data("calib_code.txt") + "\", \"samples\": 4, \"seqlen\": 64}, ";
+        String body = """
+                {"version": 2, "steps": [{"type": "pb-llm",
+                  "targets": ["layers\\\\.0\\\\.self_attn\\\\.q_proj", "layers\\\\.1\\\\.mlp\\\\.down_proj"]}], %s
+                 "output": {"format": "trit-planes"}}""".formatted(cal);
+        CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe", recipe(body).toString(), "-q", "--json");
+        assertEquals(0, run.code(), run.err());
+        JsonNode qc = new ObjectMapper().readTree(Files.readString(out.resolve("config.json"))).path("quantization_config");
+        assertEquals(3, qc.path("format_version").asInt());
+        assertEquals(1, qc.path("planes").asInt());
+        // bytes, from the definition: 1 sign bit per weight, the salient mask (1 bit per weight), one byte per salient
+        // weight (10%, rounded per matrix), f16 α per row and group of 512, an f16 salient scale per row, the column
+        // mask of the one plane, the shape
+        long q = 512L * 512, down = 512L * 1536;
+        long salient = Math.round(0.1 * q) + Math.round(0.1 * down);
+        long bytes = 2 * (q + down) / 8 + salient + 2L * (512 + 512 * 3) + 2L * (512 + 512) + (512 + 1536) / 8 + 2 * 16;
+        double bits = new ObjectMapper().readTree(run.out()).path("linear_bits_per_weight").asDouble();
+        assertEquals(bytes * 8.0 / (q + down), bits, 1e-9, run.out());
+        try (TensorSource written = DequantizingSource.openDirectory(out)) {
+            var tq = ((DequantizingSource) written).quantized("model.layers.0.self_attn.q_proj");
+            assertEquals(Math.round(0.1 * q), tq.salient().count());
+            // every weight is ±α of its row-group or a salient scale·code
+            float[] w = written.tensor("model.layers.0.self_attn.q_proj.weight").toFloatArray();
+            for (int i = 0; i < w.length; i++) {
+                int r = i / 512;
+                float expected = tq.salient().mask()[i] != 0 ? tq.salient().scales()[r] * tq.salient().codes()[i]
+                        : (tq.codes()[i] == 2 ? 1 : -1) * tq.scales()[r];
+                assertEquals(expected, w[i], 0f, "element " + i);
+            }
+        }
+        // the LUT kernel has no path for salient weights: those Linears stay on the f32 matmul (logits identical)
+        int[][] window = {new int[16]};
+        for (int i = 0; i < 16; i++) window[0][i] = 500 + 29 * i % 8000;
+        try (LlamaRunner f32 = LlamaRunner.open(out, 2); NDArray a = Evaluator.logits(f32, window)) {
+            float[] expected = a.toFloatArray();
+            System.setProperty("lowbit.trit.kernel", "lut");
+            try (LlamaRunner lut = LlamaRunner.open(out, 2); NDArray b = Evaluator.logits(lut, window)) {
+                assertArrayEquals(expected, b.toFloatArray(), 0f);
+            } finally {
+                System.clearProperty("lowbit.trit.kernel");
+            }
+        }
+    }
+
+    @Test
     void binarizeWithSalientColumnsButNoCalibrationIsExit2() throws Exception {
         Path out = tmp.resolve("bin-nocal");
         CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe", recipe(binarize("", false)).toString());

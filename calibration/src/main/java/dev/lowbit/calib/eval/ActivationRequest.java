@@ -10,8 +10,16 @@ import java.util.Set;
  * the scheme, which Linear inputs it applies to, and for a static scheme the calibration text whose first
  * {@code calibWindows} windows of {@code calibSeqlen} tokens give each input's max |x| (scale = max / qmax).
  */
-public record ActivationRequest(ActivationScheme scheme, Set<LinearInput> inputs, Path calib, int calibWindows, int calibSeqlen) {
+public record ActivationRequest(ActivationScheme scheme, Set<LinearInput> inputs, Path calib, int calibWindows, int calibSeqlen,
+                                float clip) {
+    /** No clipping (clip ratio 1). */
+    public ActivationRequest(ActivationScheme scheme, Set<LinearInput> inputs, Path calib, int calibWindows, int calibSeqlen) {
+        this(scheme, inputs, calib, calibWindows, calibSeqlen, 1f);
+    }
+
+    /** @param clip every scale times this ratio in (0, 1] ({@code ScaledActivations#withClip}) */
     public ActivationRequest {
+        if (!(clip > 0 && clip <= 1)) throw new IllegalArgumentException("clip ratio must be in (0, 1], got " + clip);
         inputs = Set.copyOf(inputs);
         if (inputs.isEmpty()) throw new IllegalArgumentException("no Linear inputs selected");
         if (!scheme.dynamic() && calib == null) throw new IllegalArgumentException("static activation scales need calibration data");

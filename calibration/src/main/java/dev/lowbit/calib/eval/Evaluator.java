@@ -100,7 +100,7 @@ public final class Evaluator {
         }
         dev.lowbit.calib.model.ScaledActivations q;
         if (a.scheme().dynamic()) {
-            q = dev.lowbit.calib.model.ScaledActivations.dynamic(a.scheme());
+            q = dev.lowbit.calib.model.ScaledActivations.dynamic(a.scheme()).withClip(a.clip());
         } else {
             int[][] calib = dev.lowbit.calib.data.CalibrationSet.first(source, a.calib(), a.calibSeqlen(), a.calibWindows());
             int layers = model.config().numLayers();
@@ -116,7 +116,7 @@ public final class Evaluator {
                 h.close();
             }
             int qmax = a.scheme().qmax();
-            q = new dev.lowbit.calib.model.ScaledActivations(a.scheme(), (layer, in) -> max[layer][in.ordinal()] / qmax);
+            q = new dev.lowbit.calib.model.ScaledActivations(a.scheme(), (layer, in) -> max[layer][in.ordinal()] / qmax).withClip(a.clip());
         }
         return q.onlyWhere((layer, in) -> a.inputs().contains(in));
     }

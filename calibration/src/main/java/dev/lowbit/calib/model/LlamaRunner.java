@@ -539,6 +539,7 @@ public final class LlamaRunner implements AutoCloseable {
         if (!"lut".equals(System.getProperty("lowbit.trit.kernel"))) return null;
         var q = weights.quantized(name).orElse(null);
         if (q == null || q.scheme().element() != dev.lowbit.io.quant.QuantScheme.ElementType.TERNARY) return null;
+        if (q.salient() != null) return null; // PB-LLM's 8-bit salient weights: the kernel has no path for them, f32 matmul
         checked(name, shape);
         int groups = q.groups();
         byte[][] codes = new byte[q.planes().size()][];

@@ -13,7 +13,8 @@ import dev.lowbit.io.quant.ActivationScheme;
  *       the subnormal spacing 2^−9) the spacing is 2^(e−3), so {@code v̂ = round(v / 2^(e−3))·2^(e−3)}; a value that
  *       rounds up to the next power of two lands on it exactly.</li>
  * </ul>
- * A zero row or tensor keeps s = 0 and maps to 0.
+ * A zero row or tensor keeps s = 0 and maps to 0. With a clip ratio c &lt; 1 ({@link #withClip}) every scale is c times
+ * the one above, so the largest |x| clamp to the grid's ends (QuaRot quantizes activations with c = 0.9).
  */
 public final class ScaledActivations implements ActivationQuantizer {
     /** A static per-tensor scale per layer and input (from calibration or the checkpoint's {@code input_scale}). */
@@ -24,11 +25,23 @@ public final class ScaledActivations implements ActivationQuantizer {
 
     private final ActivationScheme scheme;
     private final StaticScales scales;
+    private final float clip;
 
     public ScaledActivations(ActivationScheme scheme, StaticScales scales) {
+        this(scheme, scales, 1f);
+    }
+
+    private ScaledActivations(ActivationScheme scheme, StaticScales scales, float clip) {
         if (!scheme.dynamic() && scales == null) throw new IllegalArgumentException("static activations need scales");
+        if (!(clip > 0 && clip <= 1)) throw new IllegalArgumentException("clip ratio must be in (0, 1], got " + clip);
         this.scheme = scheme;
         this.scales = scales;
+        this.clip = clip;
+    }
+
+    /** This quantizer with every scale multiplied by {@code clip} in (0, 1]. */
+    public ScaledActivations withClip(float clip) {
+        return new ScaledActivations(scheme, scales, clip);
     }
 
     public static ScaledActivations dynamic(ActivationScheme scheme) {
@@ -52,6 +65,7 @@ public final class ScaledActivations implements ActivationQuantizer {
             if (!(v >= 0) || !Float.isFinite(v)) throw new IllegalArgumentException("layer " + layer + " " + input + ": activation scale " + v);
             s = x.getManager().create(v);
         }
+        if (clip != 1f) s = s.mul(clip);
         // s = 0 (an all-zero row): divide by 1 instead, the codes are 0 anyway
         NDArray safe = s.add(s.eq(0).toType(ai.djl.ndarray.types.DataType.FLOAT32, false));
         NDArray v = x.div(safe);

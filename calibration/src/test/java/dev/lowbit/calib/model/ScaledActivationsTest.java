@@ -55,6 +55,25 @@ class ScaledActivationsTest {
     }
 
     /**
+     * A clip ratio c scales s = c·max|x_t|/qmax, so the largest values clamp: one token [1, 0.3, −0.5, 0.1] at 4 bits
+     * (qmax 7) with c = 0.5 has s = 1/14, x/s = [14, 4.2, −7, 1.4] → [7 (clamped), 4, −7, 1], i.e.
+     * [0.5, 2/7, −0.5, 1/14]; with c = 1 the first value is kept (s = 1/7, x/s = 7).
+     */
+    @Test
+    void clipRatioScalesTheScaleAndClampsTheLargestValues() {
+        try (NDManager m = DjlEngine.newManager(1)) {
+            NDArray a = m.create(new float[] {1f, 0.3f, -0.5f, 0.1f}, new Shape(1, 4));
+            ScaledActivations q = ScaledActivations.dynamic(ActivationScheme.intPerToken(4));
+            float[] clipped = q.withClip(0.5f).apply(0, LinearInput.DOWN, a).toFloatArray();
+            float[] want = {0.5f, 2f / 7, -0.5f, 1f / 14};
+            for (int i = 0; i < 4; i++) assertEquals(want[i], clipped[i], 1e-6f, "clipped at " + i);
+            assertEquals(1f, q.apply(0, LinearInput.DOWN, a).toFloatArray()[0], 1e-6f);
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> q.withClip(0f));
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> q.withClip(1.5f));
+        }
+    }
+
+    /**
      * FP8 rounding against the scalar E4M3 codec (itself checked over every code and rounding boundary in native):
      * every finite E4M3 value, every midpoint between neighbours (ties go to the even code), values just either side
      * of each midpoint, and random values over the whole range, subnormals included. Exact: the engine only divides

@@ -33,7 +33,8 @@ public final class DequantizingSource implements TensorSource {
         AWQ(".qweight", ".qzeros", ".scales"),
         COMPRESSED_TENSORS(".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx"),
         /** lowbit's trit-plane layout ({@code docs/FORMATS-trit.md}, {@link TritPlaneTensors}). */
-        TRIT_PLANES(TritPlaneTensors.PLANES, TritPlaneTensors.SCALES, TritPlaneTensors.SHAPE, TritPlaneTensors.COLUMNS);
+        TRIT_PLANES(TritPlaneTensors.PLANES, TritPlaneTensors.SCALES, TritPlaneTensors.SHAPE, TritPlaneTensors.COLUMNS,
+                TritPlaneTensors.SALIENT_MASK, TritPlaneTensors.SALIENT_VALUES, TritPlaneTensors.SALIENT_SCALES);
 
         private final String marker;
         private final String[] parts;
@@ -339,6 +340,9 @@ public final class DequantizingSource implements TensorSource {
         if (columns != null || packing == TritPacking.BITS1) {
             return maskedTritPlanes(module, planes, scales, columns, dims, packing);
         }
+        if (packed.contains(module + TritPlaneTensors.SALIENT_MASK)) {
+            throw new BadInputException(source, module + TritPlaneTensors.SALIENT_MASK + ": salient weights sit on 1bit planes only, not " + packing.wireName());
+        }
         if (planes.dtype() != DType.U8 || planes.shape().rank() != 3) {
             throw new BadInputException(source, planes.name() + " must be U8 [planes, rows, row_bytes], got " + planes.dtype().wireName() + " " + planes.shape());
         }
@@ -386,11 +390,32 @@ public final class DequantizingSource implements TensorSource {
         java.lang.foreign.MemorySegment.copy(planes.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, codes, 0, codes.length);
         byte[] mask = new byte[Math.toIntExact(columns.elementCount())];
         java.lang.foreign.MemorySegment.copy(columns.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, mask, 0, mask.length);
+        TritPlaneTensors.Salient salient = salient(module, rows, cols);
         try {
-            return new TritPlaneTensors(n, rows, cols, groups, packing, codes, shorts(scales, DType.F16), mask).unpack(module);
+            return new TritPlaneTensors(n, rows, cols, groups, packing, codes, shorts(scales, DType.F16), mask, salient).unpack(module);
         } catch (IllegalArgumentException e) {
             throw new BadInputException(source, module + ": " + e.getMessage());
         }
+    }
+
+    /** Format version 3: a Linear's 8-bit salient weights, or null when it has none (all three tensors or none). */
+    private TritPlaneTensors.Salient salient(String module, int rows, int cols) {
+        String[] parts = {TritPlaneTensors.SALIENT_MASK, TritPlaneTensors.SALIENT_VALUES, TritPlaneTensors.SALIENT_SCALES};
+        int present = 0;
+        for (String p : parts) if (packed.contains(module + p)) present++;
+        if (present == 0) return null;
+        if (present != parts.length) throw new BadInputException(source, module + ": trit_salient_mask, trit_salient_values and trit_salient_scales go together");
+        Tensor mask = packed.tensor(module + parts[0]), values = packed.tensor(module + parts[1]), scales = packed.tensor(module + parts[2]);
+        if (mask.dtype() != DType.U8 || mask.shape().rank() != 2 || mask.shape().dim(0) != rows || mask.shape().dim(1) != TritPlaneTensors.maskBytes(cols)
+                || values.dtype() != DType.I8 || values.shape().rank() != 1 || scales.shape().rank() != 1 || scales.shape().dim(0) != rows) {
+            throw new BadInputException(source, module + ": trit_salient_mask must be U8 [" + rows + ", " + TritPlaneTensors.maskBytes(cols)
+                    + "], trit_salient_values I8 [n], trit_salient_scales F16 [" + rows + "]; got " + mask.dtype().wireName() + " " + mask.shape()
+                    + ", " + values.dtype().wireName() + " " + values.shape() + ", " + scales.dtype().wireName() + " " + scales.shape());
+        }
+        byte[] m = new byte[Math.toIntExact(mask.elementCount())], v = new byte[Math.toIntExact(values.elementCount())];
+        java.lang.foreign.MemorySegment.copy(mask.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, m, 0, m.length);
+        java.lang.foreign.MemorySegment.copy(values.data(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, v, 0, v.length);
+        return new TritPlaneTensors.Salient(m, v, shorts(scales, DType.F16));
     }
 
     private int[] ints(Tensor t) {

@@ -28,10 +28,49 @@ import java.util.Objects;
  * keeps its meaning: ŵ[r,c] = scales[r,g] · (q[r,c] − zeros[r,g]); zeros are true zero points (no GPTQ v1 "−1"
  * offset) and symmetric schemes store 2^(bits−1). {@link #codes()}, {@link #scales()}, {@link #zeros()} read plane 0.
  *
+ * <p>{@code salient}, when not null, holds unstructured high-precision weights (PB-LLM's salient weights): where its
+ * mask is set, ŵ[r,c] = salient.scales[r] · salient.codes[r·cols + c] (a signed 8-bit code) replaces the planes' value.
+ *
  * @param globalScale multiplies every plane; 1 when the scheme has none
+ * @param salient     unstructured 8-bit weights that replace the planes' value where their mask is set, or null
  */
 public record QuantizedTensor(String name, int rows, int cols, QuantScheme scheme, List<Plane> planes, int[] gIdx,
-                              float globalScale) {
+                              float globalScale, Salient salient) {
+
+    /**
+     * Unstructured salient weights at 8 bits, symmetric per row: ŵ[r,c] = scales[r] · codes[r·cols + c] where
+     * {@code mask[r·cols + c] != 0}.
+     *
+     * @param mask   one flag per element, {@code rows × cols}, 0 or 1
+     * @param codes  signed codes in −127..127, {@code rows × cols} (0 where the mask is clear)
+     * @param scales one scale per row
+     */
+    public record Salient(byte[] mask, byte[] codes, float[] scales) {
+        public Salient {
+            Objects.requireNonNull(mask, "mask");
+            Objects.requireNonNull(codes, "codes");
+            Objects.requireNonNull(scales, "scales");
+            if (mask.length != codes.length) throw new IllegalArgumentException("salient mask and codes differ in length");
+            for (int i = 0; i < mask.length; i++) {
+                if (mask[i] != 0 && mask[i] != 1) throw new IllegalArgumentException("salient mask flag " + mask[i] + " at " + i);
+                if (codes[i] == -128 || (mask[i] == 0 && codes[i] != 0)) {
+                    throw new IllegalArgumentException("salient code " + codes[i] + " at " + i + (mask[i] == 0 ? " outside the mask" : ""));
+                }
+            }
+        }
+
+        /** How many weights are salient. */
+        public int count() {
+            int n = 0;
+            for (byte b : mask) n += b;
+            return n;
+        }
+    }
+
+    /** A tensor without salient weights. */
+    public QuantizedTensor(String name, int rows, int cols, QuantScheme scheme, List<Plane> planes, int[] gIdx, float globalScale) {
+        this(name, rows, cols, scheme, planes, gIdx, globalScale, null);
+    }
 
     /**
      * One code plane with its own scales.
@@ -81,6 +120,9 @@ public record QuantizedTensor(String name, int rows, int cols, QuantScheme schem
         if (!Float.isFinite(globalScale)) throw new IllegalArgumentException(name + ": global scale " + globalScale);
         if (gIdx.length != cols) throw new IllegalArgumentException(name + ": g_idx length " + gIdx.length + " != cols " + cols);
         for (int g : gIdx) if (g < 0) throw new IllegalArgumentException(name + ": negative group index " + g);
+        if (salient != null && (salient.mask().length != n || salient.scales().length != rows)) {
+            throw new IllegalArgumentException(name + ": salient weights must be rows × cols with one scale per row");
+        }
         long groups = groupsOf(gIdx);
         for (int p = 0; p < planes.size(); p++) {
             Plane pl = planes.get(p);
@@ -181,6 +223,7 @@ public record QuantizedTensor(String name, int rows, int cols, QuantScheme schem
 
     /** ŵ[r,c]: the planes' terms summed in plane order, times the global scale (a global scale of 1 is left out). */
     private float element(int r, int c, int groups) {
+        if (salient != null && salient.mask()[r * cols + c] != 0) return salient.scales()[r] * salient.codes()[r * cols + c];
         float sum = term(planes.getFirst(), r, c, groups);
         for (int p = 1; p < planes.size(); p++) sum += term(planes.get(p), r, c, groups);
         return globalScale == 1f ? sum : globalScale * sum;
@@ -188,7 +231,7 @@ public record QuantizedTensor(String name, int rows, int cols, QuantScheme schem
 
     private boolean isSimple() {
         Plane p = planes.getFirst();
-        return planes.size() == 1 && globalScale == 1f && scheme.element() == QuantScheme.ElementType.INT
+        return planes.size() == 1 && globalScale == 1f && salient == null && scheme.element() == QuantScheme.ElementType.INT
                 && !scheme.nonUniform() && p.zeros() != null && p.mins() == null && p.subBlocks() == null;
     }
 

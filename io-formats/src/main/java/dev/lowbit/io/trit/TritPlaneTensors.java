@@ -26,21 +26,48 @@ import java.util.List;
  *   &lt;module&gt;.trit_planes  U8  [Σₚ rows · packing.rowBytes(nₚ)]        plane by plane, each row holds only its nₚ stored
  *                                                                 columns (in column order); other columns have t = 0
  * </pre>
+ * Format version 3 adds unstructured 8-bit salient weights (PB-LLM) on top of 1-bit planes:
+ * <pre>
+ *   &lt;module&gt;.trit_salient_mask   U8  [rows, ceil(cols / 8)]   bit c mod 8 of byte c / 8 of row r: W[r, c] is salient
+ *   &lt;module&gt;.trit_salient_values I8  [n]                     the n salient codes (−127..127), row by row, in column order
+ *   &lt;module&gt;.trit_salient_scales F16 [rows]                  W[r, c] = scale[r] · value for a salient weight
+ * </pre>
+ * A salient weight's bit in every 1-bit plane is 0 and ignored.
  * Plain data plus the lossless conversion to and from {@link QuantizedTensor}.
  *
  * @param planes the packed codes, {@code planes × rows × rowBytes} (without masks) or plane by plane (with them)
  * @param scales the f16 bits of the scales, {@code planes × rows × groups}
  * @param columns the column masks, {@code planes × ceil(cols / 8)} bytes, or null when every plane stores every column
+ * @param salient the 8-bit salient weights (format version 3, 1-bit planes only), or null
  */
 public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, TritPacking packing, byte[] planes,
-                               short[] scales, byte[] columns) {
+                               short[] scales, byte[] columns, Salient salient) {
     public static final String PLANES = ".trit_planes";
     public static final String SCALES = ".trit_scales";
     public static final String SHAPE = ".trit_shape";
     public static final String COLUMNS = ".trit_columns";
+    public static final String SALIENT_MASK = ".trit_salient_mask";
+    public static final String SALIENT_VALUES = ".trit_salient_values";
+    public static final String SALIENT_SCALES = ".trit_salient_scales";
+
+    /**
+     * Salient weights as stored: {@code mask} rows × ceil(cols / 8) bytes (bit c mod 8 of byte c / 8), {@code values}
+     * one signed code per set bit (row by row, column order), {@code scales} the f16 bits of one scale per row.
+     */
+    public record Salient(byte[] mask, byte[] values, short[] scales) {
+        public Salient {
+            java.util.Objects.requireNonNull(mask, "mask");
+            java.util.Objects.requireNonNull(values, "values");
+            java.util.Objects.requireNonNull(scales, "scales");
+        }
+    }
 
     public TritPlaneTensors(int planeCount, int rows, int cols, int groups, TritPacking packing, byte[] planes, short[] scales) {
-        this(planeCount, rows, cols, groups, packing, planes, scales, null);
+        this(planeCount, rows, cols, groups, packing, planes, scales, null, null);
+    }
+
+    public TritPlaneTensors(int planeCount, int rows, int cols, int groups, TritPacking packing, byte[] planes, short[] scales, byte[] columns) {
+        this(planeCount, rows, cols, groups, packing, planes, scales, columns, null);
     }
 
     public TritPlaneTensors {
@@ -67,6 +94,28 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
         if (scales.length != (long) planeCount * rows * groups) {
             throw new IllegalArgumentException("trit_scales holds " + scales.length + " values, expected " + planeCount + " × " + rows + " × " + groups);
         }
+        if (salient != null) checkSalient(salient, rows, cols, packing);
+    }
+
+    private static void checkSalient(Salient s, int rows, int cols, TritPacking packing) {
+        if (packing != TritPacking.BITS1) throw new IllegalArgumentException("salient weights sit on 1bit planes only, not " + packing.wireName());
+        int mb = maskBytes(cols);
+        if (s.mask().length != (long) rows * mb) {
+            throw new IllegalArgumentException("trit_salient_mask holds " + s.mask().length + " bytes, expected " + rows + " × " + mb);
+        }
+        long n = 0;
+        for (int r = 0; r < rows; r++) {
+            int last = s.mask()[r * mb + mb - 1] & 0xFF;
+            if (cols % 8 != 0 && last >>> (cols % 8) != 0) throw new IllegalArgumentException("trit_salient_mask row " + r + " marks columns past " + cols);
+            for (int i = 0; i < mb; i++) n += Integer.bitCount(s.mask()[r * mb + i] & 0xFF);
+        }
+        if (s.values().length != n) {
+            throw new IllegalArgumentException("trit_salient_values holds " + s.values().length + " codes for " + n + " mask bits");
+        }
+        for (int i = 0; i < s.values().length; i++) {
+            if (s.values()[i] == -128) throw new IllegalArgumentException("trit_salient_values [" + i + "] is −128 (codes are −127..127)");
+        }
+        if (s.scales().length != rows) throw new IllegalArgumentException("trit_salient_scales holds " + s.scales().length + " values, expected " + rows);
     }
 
     public int groupSize() {
@@ -174,7 +223,38 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
                 scales[p * q.rows() * groups + i] = h;
             }
         }
-        return new TritPlaneTensors(n, q.rows(), q.cols(), groups, packing, planes.toByteArray(), scales, columns);
+        return new TritPlaneTensors(n, q.rows(), q.cols(), groups, packing, planes.toByteArray(), scales, columns, packSalient(q, packing));
+    }
+
+    /** The stored form of {@code q.salient()} (null without); the planes must hold code 0 under every salient weight. */
+    private static Salient packSalient(QuantizedTensor q, TritPacking packing) {
+        QuantizedTensor.Salient s = q.salient();
+        if (s == null) return null;
+        if (packing != TritPacking.BITS1) throw new IllegalArgumentException(q.name() + ": salient weights sit on 1bit planes only");
+        int rows = q.rows(), cols = q.cols(), mb = maskBytes(cols);
+        byte[] mask = new byte[rows * mb];
+        java.io.ByteArrayOutputStream values = new java.io.ByteArrayOutputStream();
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                if (s.mask()[r * cols + c] == 0) continue;
+                for (int p = 0; p < q.planes().size(); p++) {
+                    if (q.planes().get(p).codes()[r * cols + c] != 0) {
+                        throw new IllegalArgumentException(q.name() + " plane " + p + ": code under the salient weight [" + r + ", " + c + "] must be 0");
+                    }
+                }
+                mask[r * mb + c / 8] |= (byte) (1 << (c % 8));
+                values.write(s.codes()[r * cols + c]);
+            }
+        }
+        short[] scales = new short[rows];
+        for (int r = 0; r < rows; r++) {
+            short h = FloatFormats.f32ToF16(s.scales()[r]);
+            if (Float.floatToIntBits(FloatFormats.f16ToF32(h)) != Float.floatToIntBits(s.scales()[r])) {
+                throw new IllegalArgumentException(q.name() + ": salient scale " + s.scales()[r] + " of row " + r + " is not an f16 value");
+            }
+            scales[r] = h;
+        }
+        return new Salient(mask, values.toByteArray(), scales);
     }
 
     /**
@@ -195,6 +275,15 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
         if (columns != null) {
             specs.add(new SafetensorsWriter.TensorSpec(module + COLUMNS, DType.U8, Shape.of(planeCount, maskBytes(cols)),
                     SafetensorsWriter.TensorData.of(MemorySegment.ofArray(columns.clone()))));
+        }
+        if (salient != null) {
+            MemorySegment ss = MemorySegment.ofArray(new byte[rows * 2]);
+            for (int i = 0; i < rows; i++) ss.setAtIndex(I16, i, salient.scales()[i]);
+            specs.add(new SafetensorsWriter.TensorSpec(module + SALIENT_MASK, DType.U8, Shape.of(rows, maskBytes(cols)),
+                    SafetensorsWriter.TensorData.of(MemorySegment.ofArray(salient.mask().clone()))));
+            specs.add(new SafetensorsWriter.TensorSpec(module + SALIENT_VALUES, DType.I8, Shape.of(salient.values().length),
+                    SafetensorsWriter.TensorData.of(MemorySegment.ofArray(salient.values().clone()))));
+            specs.add(new SafetensorsWriter.TensorSpec(module + SALIENT_SCALES, DType.F16, Shape.of(rows), SafetensorsWriter.TensorData.of(ss)));
         }
         return specs;
     }
@@ -235,6 +324,32 @@ public record TritPlaneTensors(int planeCount, int rows, int cols, int groups, T
             list.add(new QuantizedTensor.Plane(codes, s, null, null, null));
         }
         QuantScheme scheme = scheme();
-        return new QuantizedTensor(name, rows, cols, scheme, list, QuantizedTensor.sequentialGroups(cols, scheme), 1f);
+        return new QuantizedTensor(name, rows, cols, scheme, list, QuantizedTensor.sequentialGroups(cols, scheme), 1f, unpackSalient(name, list));
+    }
+
+    /** The layout-free salient weights; a plane bit under a salient weight, or a non-finite scale, throws. */
+    private QuantizedTensor.Salient unpackSalient(String name, List<QuantizedTensor.Plane> list) {
+        if (salient == null) return null;
+        int mb = maskBytes(cols);
+        byte[] mask = new byte[rows * cols], codes = new byte[rows * cols];
+        int at = 0;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                if ((salient.mask()[r * mb + c / 8] >> (c % 8) & 1) == 0) continue;
+                for (int p = 0; p < list.size(); p++) {
+                    if (list.get(p).codes()[r * cols + c] != 0) {
+                        throw new IllegalArgumentException(name + PLANES + " plane " + p + ": bit under the salient weight [" + r + ", " + c + "] is set");
+                    }
+                }
+                mask[r * cols + c] = 1;
+                codes[r * cols + c] = salient.values()[at++];
+            }
+        }
+        float[] s = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            s[r] = FloatFormats.f16ToF32(salient.scales()[r]);
+            if (!Float.isFinite(s[r])) throw new IllegalArgumentException(name + SALIENT_SCALES + " [" + r + "] is " + s[r]);
+        }
+        return new QuantizedTensor.Salient(mask, codes, s);
     }
 }

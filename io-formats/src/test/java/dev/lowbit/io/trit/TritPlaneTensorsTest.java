@@ -112,6 +112,83 @@ class TritPlaneTensorsTest {
         }
     }
 
+    /** PB-LLM's form: one sign plane, a random fraction of weights salient (plane code 0 under them), int8 codes. */
+    private static QuantizedTensor partiallyBinarized(int rows, int cols, int group, double fraction, long seed) {
+        Random rnd = new Random(seed);
+        byte[] signs = new byte[rows * cols], mask = new byte[rows * cols], codes = new byte[rows * cols];
+        for (int i = 0; i < signs.length; i++) {
+            if (rnd.nextDouble() < fraction) {
+                mask[i] = 1;
+                codes[i] = (byte) (rnd.nextInt(255) - 127);
+            } else {
+                signs[i] = (byte) (2 * rnd.nextInt(2));
+            }
+        }
+        float[] alpha = new float[rows * (cols / group)], rowScale = new float[rows];
+        for (int i = 0; i < alpha.length; i++) alpha[i] = FloatFormats.f16ToF32(FloatFormats.f32ToF16((float) rnd.nextGaussian() * 0.02f));
+        for (int r = 0; r < rows; r++) rowScale[r] = FloatFormats.f16ToF32(FloatFormats.f32ToF16(rnd.nextFloat() * 1e-3f));
+        var scheme = TritPlaneTensors.scheme(1, group, TritPacking.BITS1);
+        return new QuantizedTensor("m", rows, cols, scheme, List.of(new QuantizedTensor.Plane(signs, alpha, null, null, null)),
+                QuantizedTensor.sequentialGroups(cols, scheme), 1f, new QuantizedTensor.Salient(mask, codes, rowScale));
+    }
+
+    @Test
+    void salientWeightsFollowTheLayoutRoundTripAndRefuseHostileBytes() {
+        // one row of 10, weights 3 and 8 salient: mask bits 3 and 8, their codes in column order, their sign bits 0
+        QuantizedTensor one = partiallyBinarized(1, 10, 10, 0, 4);
+        byte[] mask = new byte[10], codes = new byte[10], signs = one.planes().getFirst().codes().clone();
+        mask[3] = mask[8] = 1;
+        codes[3] = -127;
+        codes[8] = 5;
+        signs[3] = signs[8] = 0;
+        QuantizedTensor q = new QuantizedTensor("m", 1, 10, one.scheme(), List.of(new QuantizedTensor.Plane(signs, one.scales(), null, null, null)),
+                one.gIdx(), 1f, new QuantizedTensor.Salient(mask, codes, new float[] {0.5f}));
+        TritPlaneTensors t = TritPlaneTensors.pack(q, TritPacking.BITS1, true);
+        assertArrayEquals(new byte[] {0x08, 0x01}, t.salient().mask());
+        assertArrayEquals(new byte[] {-127, 5}, t.salient().values());
+        assertEquals(FloatFormats.f32ToF16(0.5f), t.salient().scales()[0]);
+        float[] w = t.unpack("m").dequantize();
+        // the definition, written out: a salient weight is scale · code, every other one ±α
+        for (int c = 0; c < 10; c++) {
+            float expected = c == 3 ? -63.5f : c == 8 ? 2.5f : (signs[c] == 2 ? 1 : -1) * one.scales()[0];
+            assertEquals(expected, w[c], 0f, "column " + c);
+        }
+        // awkward shapes, no to all salient weights: lossless, and the byte counts are the documented ones
+        for (int[] shape : new int[][] {{1, 1, 1}, {3, 7, 7}, {5, 207, 69}, {17, 702, 117}}) {
+            for (double frac : new double[] {0, 0.1, 1}) {
+                QuantizedTensor b = partiallyBinarized(shape[0], shape[1], shape[2], frac, shape[1] * 31L);
+                TritPlaneTensors packed = TritPlaneTensors.pack(b, TritPacking.BITS1, true);
+                assertEquals(b.salient().count(), packed.salient().values().length);
+                assertEquals((long) shape[0] * Math.ceilDiv(shape[1], 8), packed.salient().mask().length);
+                QuantizedTensor back = packed.unpack("m");
+                assertArrayEquals(b.salient().mask(), back.salient().mask());
+                assertArrayEquals(b.salient().codes(), back.salient().codes());
+                assertArrayEquals(b.dequantize(), back.dequantize(), 0f);
+            }
+        }
+        // hostile: a set plane bit under a salient weight, a code −128, a value count off the mask, a mask bit past the row
+        byte[] planes = t.planes().clone();
+        planes[0] |= 0x08;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TritPlaneTensors(1, 1, 10, 1, TritPacking.BITS1, planes, t.scales(), t.columns(), t.salient()).unpack("layer.v"));
+        assertTrue(e.getMessage().contains("layer.v.trit_planes") && e.getMessage().contains("[0, 3]"), e.getMessage());
+        TritPlaneTensors.Salient s = t.salient();
+        e = assertThrows(IllegalArgumentException.class, () -> new TritPlaneTensors(1, 1, 10, 1, TritPacking.BITS1, t.planes(), t.scales(), t.columns(),
+                new TritPlaneTensors.Salient(s.mask(), new byte[] {-128, 5}, s.scales())));
+        assertTrue(e.getMessage().contains("-128") || e.getMessage().contains("−128"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new TritPlaneTensors(1, 1, 10, 1, TritPacking.BITS1, t.planes(), t.scales(), t.columns(),
+                new TritPlaneTensors.Salient(s.mask(), new byte[] {5}, s.scales())));
+        assertTrue(e.getMessage().contains("1 codes for 2 mask bits"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new TritPlaneTensors(1, 1, 10, 1, TritPacking.BITS1, t.planes(), t.scales(), t.columns(),
+                new TritPlaneTensors.Salient(new byte[] {0x08, 0x05}, new byte[] {1, 2, 3}, s.scales())));
+        assertTrue(e.getMessage().contains("past 10"), e.getMessage());
+        // salient weights need 1-bit planes
+        QuantizedTensor dense = random(1, 2, 8, 8, TritPacking.BASE3, 5);
+        assertThrows(IllegalArgumentException.class, () -> new TritPlaneTensors(1, 2, 8, 1, TritPacking.BASE3,
+                TritPlaneTensors.pack(dense, TritPacking.BASE3).planes(), TritPlaneTensors.pack(dense, TritPacking.BASE3).scales(), null,
+                new TritPlaneTensors.Salient(new byte[2], new byte[0], new short[2])));
+    }
+
     @Test
     void oneBitPlanesRefuseZerosAndMasksPastTheRow() {
         QuantizedTensor q = random(1, 2, 8, 8, TritPacking.BASE3, 5); // random codes include t = 0

@@ -8,19 +8,14 @@ import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.kernels.FloatFormats;
 import dev.lowbit.kernels.linalg.Linalg;
-import dev.lowbit.ptq.TestWeights;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import org.junit.jupiter.api.Test;
 
 /** Binarization on real tiny-llama-code weights, against definitions written here. */
 class BinaryGridTest {
-    private static final int ROWS = 32, COLS = 512; // the first 32 rows of layer 0's q_proj
+    private static final int ROWS = TernaryFixture.ROWS, COLS = TernaryFixture.COLS;
     private static final QuantScheme G128 = BinaryGrid.scheme(128);
-
-    private static float[] qProj() {
-        return java.util.Arrays.copyOf(TestWeights.real(TestWeights.Q_PROJ), ROWS * COLS);
-    }
 
     private static float f16(double v) {
         return FloatFormats.f16ToF32(FloatFormats.f32ToF16((float) v));
@@ -28,7 +23,7 @@ class BinaryGridTest {
 
     @Test
     void withoutSalientColumnsItIsSignTimesMeanAbsolutePerGroup() {
-        float[] w = qProj();
+        float[] w = TernaryFixture.qProj();
         QuantizedTensor q = BinaryGrid.quantizeDirect("q", w, ROWS, COLS, G128, new boolean[COLS], null);
         float[] deq = q.dequantize();
         for (int r = 0; r < ROWS; r++) {
@@ -49,7 +44,7 @@ class BinaryGridTest {
 
     @Test
     void salientColumnsGetTheResidualSignAndLowerTheError() {
-        float[] w = qProj();
+        float[] w = TernaryFixture.qProj();
         boolean[] salient = BinaryGrid.salientColumns(w, ROWS, COLS, null, 51);
         // the 51 columns of largest Σ w², computed here independently
         double[] norm = new double[COLS];
@@ -75,46 +70,24 @@ class BinaryGridTest {
                 }
             }
         }
-        assertTrue(error(w, deq) < 0.95 * error(w, plain.dequantize()), error(w, deq) + " vs " + error(w, plain.dequantize()));
+        double withResidual = TernaryFixture.weightError(w, deq), signsOnly = TernaryFixture.weightError(w, plain.dequantize());
+        assertTrue(withResidual < 0.95 * signsOnly, withResidual + " vs " + signsOnly);
     }
 
     @Test
     void errorFeedbackLowersTheOutputError() {
-        float[] w = qProj();
-        float[] x = TestWeights.correlatedInputs(3, 512, COLS, 10);
-        double[] h = new double[COLS * COLS];
-        for (int t = 0; t < 512; t++) {
-            for (int i = 0; i < COLS; i++) {
-                double xi = x[t * COLS + i];
-                for (int j = 0; j < COLS; j++) h[i * COLS + j] += xi * x[t * COLS + j];
-            }
-        }
+        float[] w = TernaryFixture.qProj();
+        float[] x = TernaryFixture.inputs();
+        double[] h = TernaryFixture.hessian(x);
         boolean[] salient = BinaryGrid.salientColumns(w, ROWS, COLS, null, 32);
         BinaryGrid grid = new BinaryGrid("q", G128, ROWS, COLS, salient);
         Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
-        double fed = outputError(w, grid.result().dequantize(), x);
-        double free = outputError(w, BinaryGrid.quantizeDirect("q", w, ROWS, COLS, G128, salient, null).dequantize(), x);
+        double fed = TernaryFixture.outputError(w, grid.result().dequantize(), x);
+        double free = TernaryFixture.outputError(w, BinaryGrid.quantizeDirect("q", w, ROWS, COLS, G128, salient, null).dequantize(), x);
         assertTrue(fed < 0.8 * free, "GPTQ-fed " + fed + " vs direct " + free);
         // the swept result is still two planes of signs
         for (byte b : grid.result().planes().get(0).codes()) assertTrue(b == 0 || b == 2);
     }
 
-    private static double error(float[] w, float[] deq) {
-        double e = 0;
-        for (int i = 0; i < w.length; i++) e += (w[i] - deq[i]) * (double) (w[i] - deq[i]);
-        return e;
-    }
 
-    private static double outputError(float[] w, float[] deq, float[] x) {
-        double l = 0;
-        int tokens = x.length / COLS;
-        for (int r = 0; r < ROWS; r++) {
-            for (int t = 0; t < tokens; t++) {
-                double y = 0;
-                for (int c = 0; c < COLS; c++) y += (w[r * COLS + c] - deq[r * COLS + c]) * (double) x[t * COLS + c];
-                l += y * y;
-            }
-        }
-        return l;
-    }
 }

@@ -8,19 +8,13 @@ import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
 import dev.lowbit.kernels.FloatFormats;
 import dev.lowbit.kernels.linalg.Linalg;
-import dev.lowbit.ptq.TestWeights;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import org.junit.jupiter.api.Test;
 
 /** PTQTP on real tiny-llama-code weights, against references written here from the definitions. */
 class PtqtpTest {
-    private static final int ROWS = 32, COLS = 512; // the first 32 rows of layer 0's q_proj: 128 groups of 128
-
-    private static float[] qProj() {
-        float[] all = TestWeights.real(TestWeights.Q_PROJ);
-        return java.util.Arrays.copyOf(all, ROWS * COLS);
-    }
+    private static final int ROWS = TernaryFixture.ROWS, COLS = TernaryFixture.COLS;
 
     private static final QuantScheme TWO_PLANES = Ptqtp.scheme(128, 2, 1.6);
 
@@ -36,7 +30,7 @@ class PtqtpTest {
 
     @Test
     void codesScalesAndDequantizationFollowTheDefinition() {
-        float[] w = qProj();
+        float[] w = TernaryFixture.qProj();
         QuantizedTensor q = Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 30, null).tensor();
         assertEquals(2, q.planes().size());
         float[] deq = q.dequantize();
@@ -65,7 +59,7 @@ class PtqtpTest {
 
     @Test
     void twoPlanesBeatOnePlaneAbsmaxAndANineLevelGrid() {
-        float[] w = qProj();
+        float[] w = TernaryFixture.qProj();
         double ptqtp = loss(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 50, null).tensor().dequantize(), null);
         double absmax = loss(w, TernaryRtn.quantize("q", w, ROWS, COLS, Ptqtp.scheme(128, 1, 2)).dequantize(), null);
         // the 9-level symmetric uniform grid k·s, k = −4..4, s = max|w|/4 per group: α₁ = 3s, α₂ = s represents it
@@ -89,7 +83,7 @@ class PtqtpTest {
 
     @Test
     void moreAlternationsNeverRaiseTheError() {
-        float[] w = qProj();
+        float[] w = TernaryFixture.qProj();
         double prev = Double.POSITIVE_INFINITY;
         for (int it : new int[] {0, 1, 3, 10, 50}) {
             double l = Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, it, null).stats().loss();
@@ -101,7 +95,7 @@ class PtqtpTest {
 
     @Test
     void importanceWeightingLowersTheWeightedError() {
-        float[] w = qProj();
+        float[] w = TernaryFixture.qProj();
         double[] d = new double[COLS];
         java.util.Random rnd = new java.util.Random(7);
         for (int c = 0; c < COLS; c++) d[c] = Math.exp(3 * rnd.nextGaussian()); // a few channels dominate, as diag(H) does
@@ -112,40 +106,28 @@ class PtqtpTest {
 
     @Test
     void errorFeedbackLowersTheOutputError() {
-        float[] w = qProj();
-        float[] x = TestWeights.correlatedInputs(3, 512, COLS, 10);
-        double[] h = new double[COLS * COLS];
-        for (int t = 0; t < 512; t++) {
-            for (int i = 0; i < COLS; i++) {
-                double xi = x[t * COLS + i];
-                for (int j = 0; j < COLS; j++) h[i * COLS + j] += xi * x[t * COLS + j];
-            }
-        }
+        float[] w = TernaryFixture.qProj();
+        float[] x = TernaryFixture.inputs();
+        double[] h = TernaryFixture.hessian(x);
         TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
         Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
-        double fed = outputError(w, grid.result().dequantize(), x);
-        double free = outputError(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 30, null).tensor().dequantize(), x);
+        double fed = TernaryFixture.outputError(w, grid.result().dequantize(), x);
+        double free = TernaryFixture.outputError(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 30, null).tensor().dequantize(), x);
         assertTrue(fed < 0.8 * free, "GPTQ-fed " + fed + " vs data-free " + free);
     }
 
     @Test
     void refittingTheScalesToTheOutputErrorLowersIt() {
-        float[] w = qProj();
-        float[] x = TestWeights.correlatedInputs(3, 512, COLS, 10);
-        double[] h = new double[COLS * COLS];
-        for (int t = 0; t < 512; t++) {
-            for (int i = 0; i < COLS; i++) {
-                double xi = x[t * COLS + i];
-                for (int j = 0; j < COLS; j++) h[i * COLS + j] += xi * x[t * COLS + j];
-            }
-        }
+        float[] w = TernaryFixture.qProj();
+        float[] x = TernaryFixture.inputs();
+        double[] h = TernaryFixture.hessian(x);
         TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
         Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
         QuantizedTensor swept = grid.result();
-        double before = outputError(w, swept.dequantize(), x);
+        double before = TernaryFixture.outputError(w, swept.dequantize(), x);
         grid.refitScales(w, h);
         QuantizedTensor refit = grid.result();
-        double after = outputError(w, refit.dequantize(), x);
+        double after = TernaryFixture.outputError(w, refit.dequantize(), x);
         // the sweep's scales are a feasible point of the least-squares problem on exactly this H, so the error cannot
         // rise beyond the f16 rounding of the new scales (~1e-3 relative); measured here: 987.6 → 954.9 (−3.3%)
         assertTrue(after < 0.99 * before, "refit " + after + " vs swept " + before);
@@ -156,19 +138,6 @@ class PtqtpTest {
         }
     }
 
-    /** ‖(W − Ŵ)·Xᵀ‖² over the calibration tokens: what the output of the Linear loses. */
-    private static double outputError(float[] w, float[] deq, float[] x) {
-        double l = 0;
-        int tokens = x.length / COLS;
-        for (int r = 0; r < ROWS; r++) {
-            for (int t = 0; t < tokens; t++) {
-                double y = 0;
-                for (int c = 0; c < COLS; c++) y += (w[r * COLS + c] - deq[r * COLS + c]) * (double) x[t * COLS + c];
-                l += y * y;
-            }
-        }
-        return l;
-    }
 
     @Test
     void aGroupThatDoesNotDivideTheRowIsRefused() {

@@ -163,6 +163,8 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
     }
 
     private boolean resumable;
+    /** Some trit-plane Linear carried 8-bit salient weights (PB-LLM): the config says format version 3. */
+    private boolean salientWritten;
 
     @Override
     public void open(Path output, boolean force, SafeOutput.Inputs inputs) {
@@ -214,6 +216,7 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
         if (Output.AWQ.equals(format)) return PackedTensorSpecs.awq(module, dev.lowbit.io.awq.AwqPacking.pack(q));
         if (Output.TRIT_PLANES.equals(format)) {
             TritPacking packing = TritPacking.forCodeBits(q.scheme().codeBits());
+            if (q.salient() != null) salientWritten = true;
             return TritPlaneTensors.pack(q, packing, packing == TritPacking.BITS1).specs(module);
         }
         if (dev.lowbit.io.quant.FloatSchemes.isFloat(q.scheme())) {
@@ -324,7 +327,7 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
                 List<String> ignore = new ArrayList<>(List.of("lm_head"));
                 ignore.addAll(leftOut);
                 cfg.set("quantization_config", TritPlaneConfig.quantizationConfig(new TritPlaneConfig.Fields(scheme.planes(), scheme.groupSize(),
-                        TritPacking.forCodeBits(scheme.codeBits())), q.name(), ignore));
+                        TritPacking.forCodeBits(scheme.codeBits())), q.name(), ignore, salientWritten));
             } else if (Output.AWQ.equals(format)) {
                 cfg.set("quantization_config", dev.lowbit.io.awq.AwqConfig.quantizationConfig(scheme.groupSize(), leftOut));
             } else {

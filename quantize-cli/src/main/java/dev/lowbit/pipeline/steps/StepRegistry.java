@@ -15,7 +15,7 @@ import java.util.Map;
  */
 public final class StepRegistry {
     /** The steps lowbit has. */
-    public static final StepRegistry DEFAULT = new StepRegistry(List.of(new RtnStep(), new GptqStep(), new PtqtpStep(), new TernaryRtnStep(), new BinarizeStep(),
+    public static final StepRegistry DEFAULT = new StepRegistry(List.of(new RtnStep(), new GptqStep(), new PtqtpStep(), new TernaryRtnStep(), new BinarizeStep(), new PbllmStep(),
             new AwqStep(), new SmoothStep(), new RotateStep()));
 
     private final Map<String, StepType> byName = new LinkedHashMap<>();

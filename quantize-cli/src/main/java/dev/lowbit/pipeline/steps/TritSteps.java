@@ -1,6 +1,7 @@
 package dev.lowbit.pipeline.steps;
 
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.pipeline.recipe.Output;
 
 /** What the ternary steps share. */
@@ -39,6 +40,27 @@ final class TritSteps {
         mean /= cols;
         for (int c = 0; c < cols; c++) d[c] = h[c * cols + c] + damp * mean;
         if (mean == 0) java.util.Arrays.fill(d, 1.0);
+        return d;
+    }
+
+    /** d_c = U_cc, U the upper Cholesky factor of (H + damp·mean diag H)⁻¹ (dead columns' diagonal set to 1 first, as GPTQ). */
+    static double[] hinvCholeskyDiagonal(String module, double[] hessian, int cols, double dampPercent) {
+        double[] h = hessian.clone();
+        double mean = 0;
+        for (int i = 0; i < cols; i++) {
+            if (h[i * cols + i] == 0) h[i * cols + i] = 1;
+            mean += h[i * cols + i];
+        }
+        double damp = dampPercent * mean / cols;
+        for (int i = 0; i < cols; i++) h[i * cols + i] += damp;
+        double[] u;
+        try {
+            u = Linalg.upperCholeskyOfInverse(Linalg.kernels(), cols, h);
+        } catch (ArithmeticException e) {
+            throw new BadInputException(module, "the calibration Hessian is not positive definite after dampening " + dampPercent);
+        }
+        double[] d = new double[cols];
+        for (int i = 0; i < cols; i++) d[i] = u[i * cols + i];
         return d;
     }
 }

@@ -124,8 +124,8 @@ class RecipeTest {
     @Test
     void badRecipesAreOneLineNamingTheProblem() throws IOException {
         String[][] cases = {
-            {"{\"version\": 2, \"steps\": [{\"type\": \"hqq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'hqq' (known steps: rtn, gptq, ptqtp, ternary-rtn, binarize, awq, smooth, rotate)"},
-            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "the last step must be a quantizer (rtn, gptq, ptqtp, ternary-rtn, binarize), got 'awq'"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"hqq\"}], \"output\": {\"format\": \"gptq\"}}", "unknown step 'hqq' (known steps: rtn, gptq, ptqtp, ternary-rtn, binarize, pb-llm, awq, smooth, rotate)"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}], \"output\": {\"format\": \"gptq\"}}", "the last step must be a quantizer (rtn, gptq, ptqtp, ternary-rtn, binarize, pb-llm), got 'awq'"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "a transform step needs calibration data"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 1.5}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must lie strictly between 0 and 1, got 1.5"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must lie strictly between 0 and 1, got 0"},
@@ -182,7 +182,7 @@ class RecipeTest {
         assertTrue(last.userMessage().contains("only the last step may quantize"), last.userMessage());
         BadInputException none = assertThrows(BadInputException.class,
                 () -> new Recipe(List.of(rot), List.of(), null, Output.of("gptq"), 0).validate("test", registry));
-        assertTrue(none.userMessage().contains("the last step must be a quantizer (rtn, gptq, ptqtp, ternary-rtn, binarize), got 'spin'"), none.userMessage());
+        assertTrue(none.userMessage().contains("the last step must be a quantizer (rtn, gptq, ptqtp, ternary-rtn, binarize, pb-llm), got 'spin'"), none.userMessage());
     }
 
     /** --mse-clip under GPTQ is honoured (the reference's mse=True): the clip search changes the group parameters. */
