@@ -59,6 +59,10 @@ final class EvaluateCommand implements Callable<Integer> {
             description = "which Linear inputs --activations quantizes (default: all four)")
     java.util.List<String> actInputs;
 
+    @Option(names = "--act-layers", split = ",", paramLabel = "N,M",
+            description = "which decoder layers --activations quantizes, counted from 0 (default: all)")
+    java.util.List<Integer> actLayers;
+
     @Option(names = "--act-clip", paramLabel = "R", description = "--activations: scales times R in (0, 1], the largest |x| clamp "
             + "(QuaRot: 0.9 for its per-token activations; default 1, no clipping)")
     Float actClip;
@@ -115,6 +119,7 @@ final class EvaluateCommand implements Callable<Integer> {
     private dev.lowbit.calib.eval.ActivationRequest activationRequest() {
         if (activations == null) {
             if (actInputs != null) throw new Main.UsageException("--act-inputs needs --activations");
+            if (actLayers != null) throw new Main.UsageException("--act-layers needs --activations");
             if (actCalib != null) throw new Main.UsageException("--act-calib needs --activations");
             if (actClip != null) throw new Main.UsageException("--act-clip needs --activations");
             return null;
@@ -136,7 +141,8 @@ final class EvaluateCommand implements Callable<Integer> {
                 throw new Main.UsageException("--act-inputs: unknown input '" + s + "' (qkv, o, gate_up, down)");
             }
         }
-        return new dev.lowbit.calib.eval.ActivationRequest(scheme, inputs, actCalib, actCalibSamples, ctx, actClip == null ? 1f : actClip);
+        return new dev.lowbit.calib.eval.ActivationRequest(scheme, inputs, actCalib, actCalibSamples, ctx, actClip == null ? 1f : actClip,
+                actLayers == null ? null : java.util.Set.copyOf(actLayers));
     }
 
     private static void requireFinite(String what, double v) {

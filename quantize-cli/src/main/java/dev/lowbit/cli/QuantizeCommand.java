@@ -70,7 +70,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "output directory, or the .gguf file for --format gguf (must not exist unless --force)")
     Path output;
 
-    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq | awq (= AWQ scales and clipping, then rtn; needs --calib; into --format gguf: scales only, then the mix's types) (default: gptq; rtn with --format gguf)")
+    @Option(names = "--method", paramLabel = "STEP", description = "the quantizer step: rtn | gptq | awq (= AWQ scales and clipping, then rtn; needs --calib; into --format gguf: scales only, then the mix's types) | smoothquant (= SmoothQuant migration, then rtn; with --scheme w8a8; needs --calib) (default: gptq; rtn with --format gguf)")
     String method;
 
     @Option(names = "--bits", defaultValue = "4", paramLabel = "N", description = "bits per weight, 2..8 (default: ${DEFAULT-VALUE}; not with --format gguf)")
@@ -85,9 +85,20 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--mse-clip", description = "search a shrunk range per group minimising the error (the reference's mse=True), for rtn and gptq")
     boolean mseClip;
 
-    @Option(names = "--scheme", paramLabel = "NAME", description = "int (default: --bits/--group-size/--sym) or a float scheme: "
+    @Option(names = "--scheme", paramLabel = "NAME", description = "int (default: --bits/--group-size/--sym), w8a8 (int8 symmetric "
+            + "per-channel weights and int8 input activations, see --act: compressed-tensors int-quantized) or a float scheme: "
             + "fp8, fp8_e5m2 (per channel), nvfp4, mxfp4 (written as compressed-tensors), mxfp6_e3m2, mxfp6_e2m3, mxfp8_e4m3, mxfp8_e5m2")
     String scheme;
+
+    @Option(names = "--act", paramLabel = "dynamic|static", description = "--scheme w8a8: int8 activations per token, computed at run "
+            + "time (dynamic, default: llm-compressor's W8A8) or per tensor with the scale measured on --calib and stored (static)")
+    String act;
+
+    @Option(names = "--smooth-alpha", paramLabel = "A", description = "--method smoothquant: migration strength, strictly between 0 and 1 (default: 0.5)")
+    Double smoothAlpha;
+
+    @Option(names = "--smooth-down-proj", description = "--method smoothquant: also smooth down_proj's input into up_proj's rows (beyond SmoothQuant's two norms)")
+    boolean smoothDownProj;
 
     @Option(names = "--four-over-six", paramLabel = "off|mse|weighted", description = "--scheme nvfp4: per block, the block maximum on 4 or on 6, whichever reconstructs better (weighted: by diag(H), gptq only)")
     String fourOverSix;
@@ -207,7 +218,7 @@ final class QuantizeCommand implements Callable<Integer> {
             "--act-order", "--static-groups", "--damp", "--block-size", "--calib", "--calib-samples", "--calib-seqlen",
             "--calib-random", "--format", "--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize",
             "--allow-rtn-fallback", "--search-importance",
-            "--targets", "--ignore", "--seed", "--input-activations");
+            "--targets", "--ignore", "--seed", "--input-activations", "--act", "--smooth-alpha", "--smooth-down-proj");
     private static final List<String> GRID_FLAGS = List.of("--bits", "--group-size", "--sym", "--mse-clip");
     private static final List<String> GPTQ_FLAGS = List.of("--act-order", "--static-groups", "--damp", "--block-size");
     private static final List<String> GGUF_FLAGS = List.of("--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize");
@@ -287,11 +298,43 @@ final class QuantizeCommand implements Callable<Integer> {
             refuse(RECIPE_FLAGS, "%s is refused with --recipe: the recipe file fixes the whole run (edit the recipe instead)");
             return Recipe.read(recipe);
         }
-        boolean floatScheme = scheme != null && !scheme.equals("int");
-        if (floatScheme && !typed("--format")) format = Output.COMPRESSED_TENSORS;
+        boolean w8a8 = "w8a8".equals(scheme);
+        boolean floatScheme = scheme != null && !scheme.equals("int") && !w8a8;
+        if ((floatScheme || w8a8) && !typed("--format")) format = Output.COMPRESSED_TENSORS;
         boolean gguf = Output.GGUF.equals(format);
-        String step = method != null ? method : gguf ? "rtn" : "gptq";
+        // --method smoothquant is sugar for the recipe [smooth, rtn] into W8A8
+        boolean smoothquant = "smoothquant".equals(method);
+        String step = smoothquant ? "rtn" : method != null ? method : gguf ? "rtn" : "gptq";
         StepRegistry.DEFAULT.get("--method", step);
+        String activations = null;
+        if (w8a8) {
+            if (!Output.COMPRESSED_TENSORS.equals(format)) {
+                throw new Main.UsageException("--scheme w8a8 is written as compressed-tensors int-quantized, not --format " + format);
+            }
+            refuse(GRID_FLAGS, "%s does not apply to --scheme w8a8: the scheme fixes the grid (int8 symmetric per channel)");
+            refuse(List.of("--input-activations"), "%s does not apply to --scheme w8a8: --act chooses its activations");
+            if (act != null && !List.of("dynamic", "static").contains(act)) {
+                throw new Main.UsageException("--act must be dynamic or static, got '" + act + "'");
+            }
+            activations = "static".equals(act) ? "int8-tensor" : "int8-token";
+            if ("static".equals(act) && calib == null) {
+                throw new Main.UsageException("--scheme w8a8 --act static needs --calib FILE (the activation scales are measured on it)");
+            }
+            bits = 8;
+            groupSize = -1;
+            sym = true;
+        } else {
+            refuse(List.of("--act"), "%s applies to --scheme w8a8 only");
+        }
+        if (smoothquant) {
+            if (!w8a8) {
+                throw new Main.UsageException("--method smoothquant writes --scheme w8a8 (int8 weights and activations); "
+                        + (scheme == null ? "give --scheme w8a8" : "--scheme " + scheme + " is not a scheme it can store"));
+            }
+            if (calib == null) throw new Main.UsageException("--method smoothquant needs --calib FILE (the migration scales read activation ranges)");
+        } else {
+            refuse(List.of("--smooth-alpha", "--smooth-down-proj"), "%s applies to --method smoothquant only");
+        }
         if (Output.TRIT_PLANES.equals(format) || List.of("ptqtp", "ternary-rtn").contains(step)) {
             throw new Main.UsageException("--method " + step + " / --format " + format + ": ternary trit-planes are written from a recipe (--recipe FILE, "
                     + "output format trit-planes; see README)");
@@ -305,6 +348,7 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new Main.UsageException("--method " + step + " is a transform; give a recipe with steps [" + step + ", rtn|gptq]");
         }
         boolean calibrated = "gptq".equals(step);
+        boolean usesCalib = calibrated || smoothquant || "int8-tensor".equals(activations);
         if (rotate && gguf) {
             throw new Main.UsageException("--rotate does not apply to --format gguf yet: write the rotated checkpoint with "
                     + "--rotate --method none, then quantize it to GGUF");
@@ -316,7 +360,7 @@ final class QuantizeCommand implements Callable<Integer> {
             if (type == null) throw new Main.UsageException("--format gguf needs --type MIX (e.g. Q4_K_M, Q8_0)");
         } else {
             refuse(GGUF_FLAGS, "%s applies to --format gguf only");
-            if (!calibrated && !awq) refuse(List.of("--calib"), "%s does not apply to --method " + step + ": it is data-free");
+            if (!usesCalib && !awq) refuse(List.of("--calib"), "%s does not apply to --method " + step + ": it is data-free");
             if (!typed("--calib-random") && !rotate) refuse(List.of("--seed"), "%s does not apply: nothing in this run is random (it seeds --calib-random and --rotate)");
         }
         if (!calibrated) refuse(GPTQ_FLAGS, "%s applies to --method gptq only");
@@ -332,7 +376,7 @@ final class QuantizeCommand implements Callable<Integer> {
             if (mxExponent != null) p.put("mx_exponent", mxExponent);
         } else if (!gguf) {
             refuse(List.of("--four-over-six", "--mx-exponent"), "%s applies to a float --scheme only");
-            if (scheme != null) p.put("scheme", scheme);
+            if (scheme != null && !w8a8) p.put("scheme", scheme);
             p.put("bits", bits);
             p.put("group_size", groupSize);
             p.put("symmetric", sym);
@@ -360,7 +404,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         if (gguf) refuse(List.of("--input-activations"), "%s does not apply to --format gguf: llama.cpp quantizes activations by the weight type");
         Output out = gguf ? new Output(Output.GGUF, type, pure, imatrix == null ? null : imatrix.toString(), allowRequantize)
-                : Output.of(format).withInputActivations(inputActivations);
+                : Output.of(format).withInputActivations(w8a8 ? activations : inputActivations);
         List<Step> steps = new ArrayList<>();
         if (rotate) steps.add(new Step("rotate", List.of(), List.of(), JsonNodeFactory.instance.objectNode().put("seed", seed)));
         if (awq) {
@@ -368,6 +412,11 @@ final class QuantizeCommand implements Callable<Integer> {
             // into GGUF the scales alone (each scored with the mix's own ggml types)
             steps.add(new Step("awq", List.of(), List.of(), gguf ? JsonNodeFactory.instance.objectNode().put("clip", false)
                     : JsonNodeFactory.instance.objectNode().put("clip_bits", bits).put("clip_group_size", groupSize).put("clip_symmetric", sym)));
+        }
+        if (smoothquant) {
+            ObjectNode sp = JsonNodeFactory.instance.objectNode().put("alpha", smoothAlpha == null ? 0.5 : smoothAlpha);
+            if (smoothDownProj) sp.put("down_proj", true);
+            steps.add(new Step("smooth", List.of(), List.of(), sp));
         }
         steps.add(new Step(step, targets, ignore, p));
         return new Recipe(steps, overrides, cal, out, seed).validate("command line");

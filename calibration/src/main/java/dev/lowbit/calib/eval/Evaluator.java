@@ -118,7 +118,14 @@ public final class Evaluator {
             int qmax = a.scheme().qmax();
             q = new dev.lowbit.calib.model.ScaledActivations(a.scheme(), (layer, in) -> max[layer][in.ordinal()] / qmax).withClip(a.clip());
         }
-        return q.onlyWhere((layer, in) -> a.inputs().contains(in));
+        if (a.layers() != null) {
+            for (int l : a.layers()) {
+                if (l < 0 || l >= model.config().numLayers()) {
+                    throw new BadInputException(source.path().toString(), "activation layer " + l + " is not a decoder layer (0.." + (model.config().numLayers() - 1) + ")");
+                }
+            }
+        }
+        return q.onlyWhere((layer, in) -> a.inputs().contains(in) && (a.layers() == null || a.layers().contains(layer)));
     }
 
     private static final class Sums {

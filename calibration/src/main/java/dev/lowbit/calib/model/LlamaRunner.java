@@ -110,16 +110,33 @@ public final class LlamaRunner implements AutoCloseable {
     private static ActivationQuantizer declaredActivations(LlamaConfig config, ModelSource model) {
         dev.lowbit.io.quant.ActivationScheme scheme = model.activationScheme();
         if (scheme == null) return ActivationQuantizer.NONE;
-        if (scheme.dynamic()) return ScaledActivations.dynamic(scheme);
-        float[][] scales = new float[config.numLayers()][LinearInput.values().length];
+        // an input is quantized when every Linear reading it is (vLLM fuses q,k,v and gate,up: one scheme each)
+        boolean[][] quantized = new boolean[config.numLayers()][LinearInput.values().length];
+        boolean all = true;
         for (int layer = 0; layer < config.numLayers(); layer++) {
             for (LinearInput in : LinearInput.values()) {
-                float s = 0;
-                for (Linear l : in.readers()) s = Math.max(s, model.inputScale(config.architecture().linearName(layer, l)));
-                scales[layer][in.ordinal()] = s;
+                boolean q = true;
+                for (Linear l : in.readers()) q &= model.quantizesInput(config.architecture().linearName(layer, l));
+                quantized[layer][in.ordinal()] = q;
+                all &= q;
             }
         }
-        return new ScaledActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
+        ScaledActivations scaled;
+        if (scheme.dynamic()) {
+            scaled = ScaledActivations.dynamic(scheme);
+        } else {
+            float[][] scales = new float[config.numLayers()][LinearInput.values().length];
+            for (int layer = 0; layer < config.numLayers(); layer++) {
+                for (LinearInput in : LinearInput.values()) {
+                    if (!quantized[layer][in.ordinal()]) continue;
+                    float s = 0;
+                    for (Linear l : in.readers()) s = Math.max(s, model.inputScale(config.architecture().linearName(layer, l)));
+                    scales[layer][in.ordinal()] = s;
+                }
+            }
+            scaled = new ScaledActivations(scheme, (layer, in) -> scales[layer][in.ordinal()]);
+        }
+        return all ? scaled : scaled.onlyWhere((layer, in) -> quantized[layer][in.ordinal()]);
     }
 
     /**

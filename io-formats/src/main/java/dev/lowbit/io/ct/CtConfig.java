@@ -3,6 +3,7 @@ package dev.lowbit.io.ct;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lowbit.io.quant.ActivationScheme;
 import dev.lowbit.io.quant.QuantScheme;
 import java.util.List;
 import java.util.Map;
@@ -64,6 +65,63 @@ public final class CtConfig {
         w.put("dynamic", false);
         group.putNull("input_activations");
         group.putNull("output_activations");
+    }
+
+    /**
+     * The {@code quantization_config} of a compressed-tensors {@code int-quantized} checkpoint: llm-compressor's
+     * {@code W8A8} preset (compressed-tensors {@code INT8_W8A8}): weights int 8-bit symmetric per channel
+     * ({@code weight} I8 {@code [N, K]}, {@code weight_scale} {@code [N, 1]}), and input activations int 8-bit
+     * symmetric, either {@code token} and dynamic (the preset) or {@code tensor} and static (observer {@code minmax},
+     * the calibrated {@code input_scale} stored beside each weight), as vLLM's {@code CompressedTensorsW8A8Int8} loads them.
+     *
+     * @param weights     the weights' scheme: 8 bits, symmetric, per channel (anything else is refused)
+     * @param activations the input activations: int 8-bit per token dynamic or per tensor static
+     */
+    public static ObjectNode intQuantizationConfig(QuantScheme weights, ActivationScheme activations, List<String> ignore) {
+        if (weights.bits() != 8 || !weights.symmetric() || weights.groupSize() != -1) {
+            throw new IllegalArgumentException("int-quantized W8A8 weights are 8-bit symmetric per channel, not " + weights);
+        }
+        if (!canStore(activations)) throw new IllegalArgumentException("int-quantized W8A8 stores int8 per-token dynamic or per-tensor static activations, not " + activations);
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        ObjectNode c = f.objectNode();
+        c.put("quant_method", "compressed-tensors");
+        c.put("format", INT_QUANTIZED);
+        c.put("quantization_status", "compressed");
+        ObjectNode group = c.putObject("config_groups").putObject("group_0");
+        group.putArray("targets").add("Linear");
+        ObjectNode w = group.putObject("weights");
+        w.put("num_bits", 8);
+        w.put("type", "int");
+        w.put("symmetric", true);
+        w.putNull("group_size");
+        w.put("strategy", "channel");
+        w.put("dynamic", false);
+        w.putNull("actorder");
+        w.put("observer", "minmax");
+        ObjectNode a = group.putObject("input_activations");
+        a.put("num_bits", 8);
+        a.put("type", "int");
+        a.put("symmetric", true);
+        a.putNull("group_size");
+        boolean token = activations.strategy() == ActivationScheme.Strategy.TOKEN;
+        a.put("strategy", token ? "token" : "tensor");
+        a.put("dynamic", token);
+        if (token) a.putNull("observer");
+        else a.put("observer", "minmax");
+        group.putNull("output_activations");
+        ArrayNode ig = c.putArray("ignore");
+        ignore.forEach(ig::add);
+        c.putNull("kv_cache_scheme");
+        return c;
+    }
+
+    /** The compressed-tensors format of int8 weights stored one per byte, with int8 input activations (W8A8). */
+    public static final String INT_QUANTIZED = "int-quantized";
+
+    /** Whether an {@code int-quantized} checkpoint can declare {@code a}: int8 per token (dynamic) or per tensor (static). */
+    public static boolean canStore(ActivationScheme a) {
+        return a.type() == ActivationScheme.Type.INT && a.bits() == 8
+                && (a.strategy() == ActivationScheme.Strategy.TOKEN || !a.dynamic());
     }
 
     /**

@@ -128,8 +128,10 @@ public final class DequantizingSource implements TensorSource {
             case "compressed-tensors" -> {
                 String fmt = qc.path("format").asText("");
                 if (FloatDequantizingSource.FORMATS.contains(fmt)) return FloatDequantizingSource.wrap(packed, qc, fmt, source);
+                if (fmt.equals(dev.lowbit.io.ct.CtConfig.INT_QUANTIZED)) return IntDequantizingSource.wrap(packed, qc, source);
                 if (!fmt.equals("pack-quantized")) {
-                    throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (only pack-quantized)");
+                    throw new BadInputException(source, "compressed-tensors format '" + fmt + "' is not supported (pack-quantized, "
+                            + "int-quantized, float-quantized, nvfp4-pack-quantized, mxfp4-pack-quantized)");
                 }
                 JsonNode groups = qc.path("config_groups");
                 if (groups.isEmpty()) throw new BadInputException(source, "compressed-tensors quantization_config has no config groups");

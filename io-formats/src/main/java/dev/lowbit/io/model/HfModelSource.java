@@ -61,13 +61,29 @@ public final class HfModelSource implements ModelSource {
         return Optional.empty();
     }
 
-    /** FP8 dynamic per-token activations when a compressed-tensors float checkpoint declares them (W8A8-FP8). */
+    /**
+     * The input activations a compressed-tensors checkpoint declares: FP8 dynamic per token (float-quantized,
+     * W8A8-FP8) or int8 per token / per tensor (int-quantized, W8A8).
+     */
     @Override
     public dev.lowbit.io.quant.ActivationScheme activationScheme() {
         if (tensors instanceof dev.lowbit.io.hf.FloatDequantizingSource f && f.dynamicTokenActivations()) {
             return dev.lowbit.io.quant.ActivationScheme.fp8PerToken();
         }
+        if (tensors instanceof dev.lowbit.io.hf.IntDequantizingSource i) return i.activations();
         return null;
+    }
+
+    @Override
+    public boolean quantizesInput(String module) {
+        if (tensors instanceof dev.lowbit.io.hf.IntDequantizingSource i) return i.activations() != null && i.isQuantized(module);
+        return ModelSource.super.quantizesInput(module);
+    }
+
+    @Override
+    public float inputScale(String module) {
+        if (tensors instanceof dev.lowbit.io.hf.IntDequantizingSource i) return i.inputScale(module);
+        return ModelSource.super.inputScale(module);
     }
 
     @Override

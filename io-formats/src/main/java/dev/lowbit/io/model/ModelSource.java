@@ -75,6 +75,15 @@ public interface ModelSource extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Whether the runtime quantizes {@code module}'s input under {@link #activationScheme()}: by default every Linear
+     * when a scheme is declared; a checkpoint that declares activations for its quantized Linears only (int-quantized
+     * with an {@code ignore} list) says which.
+     */
+    default boolean quantizesInput(String module) {
+        return activationScheme() != null;
+    }
+
     /** The stored static activation scale of {@code module}'s input (when {@link #activationScheme()} is static). */
     default float inputScale(String module) {
         throw new BadInputException(path(), module + ": the model stores no activation scales");

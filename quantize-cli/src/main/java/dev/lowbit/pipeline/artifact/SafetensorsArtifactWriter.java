@@ -223,8 +223,45 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             return dev.lowbit.pipeline.quantize.FloatTensorSpecs.of(module, dev.lowbit.io.ct.CtFloatPacking.pack(q),
                     q.scheme().element() == QuantScheme.ElementType.E5M2);
         }
+        if (intActivations() != null) return int8(module, q);
         return PackedTensorSpecs.compressedTensors(module, CtPacking.pack(q, DType.BF16, CtPackLayout.WORD_ALIGNED,
                 plan.quantizer().actOrder()));
+    }
+
+    /**
+     * The int8 input activations the recipe declares (compressed-tensors {@code int-quantized}, W8A8), or null: the
+     * checkpoint is then written as {@code int-quantized} rather than {@code pack-quantized}.
+     */
+    private dev.lowbit.io.quant.ActivationScheme intActivations() {
+        if (!Output.COMPRESSED_TENSORS.equals(format) || plan.recipe().output().inputActivations() == null) return null;
+        var a = dev.lowbit.io.quant.ActivationScheme.named(plan.recipe().output().inputActivations());
+        return a != null && a.type() == dev.lowbit.io.quant.ActivationScheme.Type.INT ? a : null;
+    }
+
+    /**
+     * compressed-tensors {@code int-quantized}: {@code weight} I8 {@code [N, K]} = q − zero (the signed code; a
+     * symmetric 8-bit grid's zero is 128) and {@code weight_scale} F32 {@code [N, 1]}, so ŵ = weight · weight_scale is
+     * exactly the in-memory dequantization. vLLM keeps {@code weight_scale} in float32.
+     */
+    private static List<TensorSpec> int8(String module, QuantizedTensor q) {
+        QuantScheme s = q.scheme();
+        if (s.bits() != 8 || !s.symmetric() || q.groups() != 1 || q.planes().size() != 1) {
+            throw new IllegalArgumentException(module + ": int-quantized holds 8-bit symmetric per-channel codes, not " + s);
+        }
+        byte[] codes = q.codes();
+        int[] zeros = q.zeros();
+        byte[] signed = new byte[codes.length];
+        for (int r = 0; r < q.rows(); r++) {
+            int z = zeros == null ? 0 : zeros[r];
+            for (int c = 0; c < q.cols(); c++) {
+                int v = (codes[r * q.cols() + c] & 0xFF) - z;
+                if (v < -128 || v > 127) throw new IllegalArgumentException(module + ": code " + v + " is outside int8");
+                signed[r * q.cols() + c] = (byte) v;
+            }
+        }
+        return List.of(new TensorSpec(module + ".weight", DType.I8, new Shape(new long[] {q.rows(), q.cols()}),
+                        SafetensorsWriter.TensorData.of(MemorySegment.ofArray(signed))),
+                floats(module + ".weight_scale", new long[] {q.rows(), 1}, q.scales().clone()));
     }
 
     private static TensorSpec floats(String name, long[] shape, float[] v) {
@@ -333,7 +370,9 @@ public final class SafetensorsArtifactWriter implements ArtifactWriter {
             } else {
                 List<String> ignore = new ArrayList<>(List.of("lm_head"));
                 ignore.addAll(leftOut);
-                cfg.set("quantization_config", dev.lowbit.io.quant.FloatSchemes.isFloat(scheme)
+                cfg.set("quantization_config", intActivations() != null
+                        ? CtConfig.intQuantizationConfig(scheme, intActivations(), ignore)
+                        : dev.lowbit.io.quant.FloatSchemes.isFloat(scheme)
                         ? CtConfig.floatQuantizationConfig(scheme, "fp8-token".equals(plan.recipe().output().inputActivations()), ignore)
                         : overridden.isEmpty()
                         ? CtConfig.quantizationConfig(scheme, q.actOrder() ? "weight" : null, ignore)

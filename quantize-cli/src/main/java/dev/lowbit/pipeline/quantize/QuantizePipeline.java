@@ -217,7 +217,7 @@ public final class QuantizePipeline {
             OverlayModelSource overlay = new OverlayModelSource(source);
             LayerTransforms transforms = new LayerTransforms(transformSteps, arch, overlay, plan, recipe.seed());
             boolean calibrated = (quantizer != null && quantizer.needsCalibration()) || !transforms.statistics().isEmpty()
-                    || transforms.usesLoss();
+                    || transforms.usesLoss() || recipe.staticInputActivations();
             // Calibration text is tokenized before the output is created, so a short file fails early and cleanly.
             int[][] windows = null;
             if (calibrated) {
@@ -241,6 +241,7 @@ public final class QuantizePipeline {
             SafeOutput out = writer instanceof GgufArtifactWriter g ? g.output() : ((SafetensorsArtifactWriter) writer).output();
             try {
                 Run run = new Run(plan, raw, writer, quantizer, gguf ? GgufRecipes.gptq(recipe) : null, transforms, time, listener);
+                run.inputScales = recipe.staticInputActivations();
                 if (o.resume()) {
                     int layers = source.config().numHiddenLayers();
                     run.journal = new LayerJournal(out.path(), recipe.toJson() + source.path().toRealPath() + "\n");
@@ -329,6 +330,12 @@ public final class QuantizePipeline {
         }
 
         private final String name;
+        /**
+         * Static per-tensor input activations (W8A8 static): each quantized Linear's {@code input_scale} = max |x| over
+         * the calibration windows / 127.5 (compressed-tensors' symmetric {@code calculate_qparams}: max / (255 / 2)),
+         * x being the input the Linear reads in this run (after the transforms, previous layers quantized).
+         */
+        boolean inputScales;
         /** {@code --resume}: the journal of finished layers, and the first layer this run does (0 without). */
         LayerJournal journal;
         int first;
@@ -412,15 +419,20 @@ public final class QuantizePipeline {
 
                     ModuleObservers<MeanSquareObserver> meanSquare;
 
+                    final InputMax inputMax = new InputMax();
+
                     @Override
                     public List<LinearObserver> observers(int layer, Set<LinearInput> inputs) {
+                        List<LinearObserver> obs = new ArrayList<>(2);
+                        if (inputScales) obs.add(inputMax);
                         if (remeasure) {
                             meanSquare = new ModuleObservers<>(MeanSquareObserver::new);
-                            return List.of(meanSquare);
+                            obs.add(meanSquare);
+                        } else if (hessian) {
+                            hessians = new TimedHessianObserver(time);
+                            obs.add(hessians);
                         }
-                        if (!hessian) return List.of();
-                        hessians = new TimedHessianObserver(time);
-                        return List.of(hessians);
+                        return obs;
                     }
 
                     @Override
@@ -453,6 +465,11 @@ public final class QuantizePipeline {
                                     QuantizedTensor q = quantizer.quantize(e.module(), e.scheme(), w, rows, cols, h, writer.zeroFloor());
                                     r.setLinearWeight(layer, l, q.dequantize());
                                     done.put(e.name(), new ArtifactWriter.Payload.Quantized(e.name(), q));
+                                    if (inputScales) {
+                                        float max = inputMax.max(ObservingHook.key(arch, layer, l));
+                                        String n = e.module() + ".input_scale";
+                                        done.put(n, new ArtifactWriter.Payload.Floats(n, new long[] {1}, new float[] {(float) (max / 127.5)}));
+                                    }
                                 } else {
                                     GgufArtifactWriter g = (GgufArtifactWriter) writer;
                                     List<String> fell = new ArrayList<>();
@@ -542,6 +559,35 @@ public final class QuantizePipeline {
             long n = 0;
             for (Path p : s.filter(Files::isRegularFile).toList()) n += Files.size(p);
             return n;
+        }
+    }
+
+    /** max |x| over every token and channel of each observed Linear input, on the engine. */
+    static final class InputMax implements LinearObserver, dev.lowbit.calib.observe.NDArrayObserver {
+        private final Map<String, Float> max = new HashMap<>();
+
+        @Override
+        public void observe(String module, float[] x, int rows, int cols) {
+            float m = 0;
+            for (float v : x) m = Math.max(m, Math.abs(v));
+            merge(module, m);
+        }
+
+        @Override
+        public void observe(String module, NDArray x) {
+            merge(module, x.abs().max().getFloat());
+        }
+
+        private synchronized void merge(String module, float m) {
+            if (!Float.isFinite(m)) throw new IllegalStateException(module + ": non-finite activation (" + m + ") in calibration");
+            max.merge(module, m, Math::max);
+        }
+
+        synchronized float max(String module) {
+            Float m = max.get(module);
+            if (m == null) throw new IllegalStateException("no calibration input observed for " + module);
+            if (m == 0) throw new IllegalStateException(module + ": every calibration input is zero; no static scale exists");
+            return m;
         }
     }
 

@@ -226,7 +226,11 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
         checkOverrides(source);
         checkInputActivations(source, quantizer);
-        checkCalibration(source, quantizer, transformsNeedData);
+        if (staticInputActivations() && calibration == null) {
+            throw new BadInputException(source, "input_activations " + output.inputActivations() + ": static activation scales "
+                    + "are measured on calibration data (--calib FILE)");
+        }
+        checkCalibration(source, quantizer, transformsNeedData || staticInputActivations());
         return new Recipe(resolved, overrides, calibration, output, seed);
     }
 
@@ -258,10 +262,24 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
         boolean fp8Weights = quantizer != null && quantizer.scheme() != null && dev.lowbit.io.quant.FloatSchemes.isFloat(quantizer.scheme())
                 && quantizer.scheme().bits() == 8;
+        dev.lowbit.io.quant.QuantScheme w = quantizer == null ? null : quantizer.scheme();
+        boolean int8Channel = new dev.lowbit.io.quant.QuantScheme(8, -1, true).equals(w);
+        if (int8Channel && dev.lowbit.io.ct.CtConfig.canStore(a) && overrides.isEmpty()) return; // int-quantized W8A8
         if (!name.equals("fp8-token") || !fp8Weights || !overrides.isEmpty()) {
             throw new BadInputException(source, "input_activations " + name + ": lowbit writes FP8 per-token activations (fp8-token) "
-                    + "with FP8 weights (scheme fp8, no overrides) only, not yet " + name + " with this scheme");
+                    + "with FP8 weights (scheme fp8), and int8-token / int8-tensor with int 8-bit symmetric per-channel weights "
+                    + "(compressed-tensors int-quantized, W8A8), no overrides; not " + name + " with " + (w == null ? "no quantizer" : w));
         }
+    }
+
+    /**
+     * Whether the output declares static per-tensor input activations: their scales are measured on the calibration
+     * windows while the layers are quantized (so the run needs calibration data even with a data-free quantizer).
+     */
+    public boolean staticInputActivations() {
+        if (output.inputActivations() == null) return false;
+        dev.lowbit.io.quant.ActivationScheme a = dev.lowbit.io.quant.ActivationScheme.named(output.inputActivations());
+        return a != null && !a.dynamic();
     }
 
     private void checkOverrides(String source) {
