@@ -21,14 +21,15 @@ windows=${WINDOWS:-16}; samples=${CALIB_SAMPLES:-128}; lt=${LOSS_TOKENS:-4096}
 th=(); [ -n "${THREADS:-}" ] && th=(--threads "$THREADS")
 settings=("$@"); [ ${#settings[@]} -gt 0 ] || settings=(rtn-w4 rtn-w3 awq-w4 awq-w3 w8a8-static w8a8-token smooth-w8a8-static smooth-w8a8-token)
 mkdir -p "$out"
-recipe() { # recipe FILE BITS GROUP TRANSFORM-YAML QUANTIZER
+recipe() { # recipe FILE BITS GROUP TRANSFORM-YAML QUANTIZER   (6-bit weights: GPTQ's format cannot store them)
+  local fmt=gptq; [ "$2" = 6 ] && fmt=compressed-tensors
   cat > "$1" <<YAML
 version: 2
 steps:
 $4
   - {type: $5, bits: $2, group_size: $3, symmetric: ${SYM:-false}}
 calibration: {data: $calib, samples: $samples, seqlen: 512}
-output: {format: gptq}
+output: {format: $fmt}
 YAML
 }
 quantize() { # quantize NAME RECIPE
@@ -53,7 +54,8 @@ for s in "${settings[@]}"; do
     w8a8-*|w4a8|w6a6|inputs-static)
       wb=8; [ "$s" = w4a8 ] && wb=4; [ "$s" = w6a6 ] && wb=6
       if [ "$s" = w4a8 ]; then dir=$out/rtn-w4; [ -d "$dir" ] || "$root/lowbit" quantize "$model" -o "$dir" --force -q --method rtn --bits 4 --group-size 128 >/dev/null
-      else dir=$out/rtn-w${wb}pc; [ -d "$dir" ] || "$root/lowbit" quantize "$model" -o "$dir" --force -q --method rtn --bits "$wb" --group-size -1 --sym >/dev/null; fi ;;
+      else dir=$out/rtn-w${wb}pc; fmt=gptq; [ "$wb" = 6 ] && fmt=compressed-tensors
+        [ -d "$dir" ] || "$root/lowbit" quantize "$model" -o "$dir" --force -q --method rtn --bits "$wb" --group-size -1 --sym --format "$fmt" >/dev/null; fi ;;
     smooth-*|smoothdown-*)
       base=${s#smooth-}; base=${base#smoothdown-}; wb=8; [ "$base" = w4a8 ] && wb=4; [ "$base" = w6a6 ] && wb=6
       down=false; [[ $s == smoothdown-* ]] && down=true
