@@ -20,8 +20,14 @@ public final class SmoothQuant {
      * recipe 0.8–0.99 in steps of 0.01; AWQ's 20 points step by 0.05 as here.
      */
     public static double[] defaultGrid() {
-        double[] g = new double[19];
-        for (int i = 0; i < g.length; i++) g[i] = (i + 1) / 20.0;
+        return grid(19);
+    }
+
+    /** {@code n} evenly spaced points strictly inside (0, 1): α_i = i / (n + 1), i = 1 … n (19: the default grid). */
+    public static double[] grid(int n) {
+        if (n < 1) throw new IllegalArgumentException("SmoothQuant alpha grid needs at least one point, got " + n);
+        double[] g = new double[n];
+        for (int i = 0; i < n; i++) g[i] = (i + 1) / (double) (n + 1);
         return g;
     }
 

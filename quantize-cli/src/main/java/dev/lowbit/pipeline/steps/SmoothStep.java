@@ -17,7 +17,7 @@ import java.util.function.Supplier;
 /**
  * {@code smooth}: SmoothQuant's migration s = max|x|^α / max|W|^(1−α), folded into input_layernorm (q,k,v) and
  * post_attention_layernorm (gate,up), and with {@code down_proj: true} also into up_proj's rows (down_proj's input).
- * {@code alpha: search} picks α per mapping and layer on 0.05 … 0.95 by the block-output error with the mapping's
+ * {@code alpha: search} picks α per mapping and layer on 0.05 … 0.95 ({@code grid} points) by the block-output error with the mapping's
  * weights and input quantized ({@link SmoothQuantTransform.Search}); the input's scheme is the one the output declares
  * ({@code input_activations}, W8A8) or {@code activations} (a weight-only output evaluated with activations quantized
  * at run time, e.g. W4A8: {@code int8-token}).
@@ -28,7 +28,8 @@ final class SmoothStep extends BalanceStep {
             Param.ofNumberOrString("alpha", 0.5, "migration strength, in (0, 1), or 'search' (per mapping and layer, block-output MSE)"),
             Param.ofBool("down_proj", false, "also smooth down_proj's input into up_proj's rows"),
             Param.ofString("activations", "", "alpha search: the activation scheme its loss quantizes inputs with (int8-token, int8-tensor …; default: the output's input_activations)"),
-            Param.ofInt("loss_tokens", 4096, "alpha search: calibration tokens (whole windows, evenly spaced) it scores on; 0 = all"));
+            Param.ofInt("loss_tokens", 4096, "alpha search: calibration tokens (whole windows, evenly spaced) it scores on; 0 = all"),
+            Param.ofInt("grid", 19, "alpha search: alpha = i/(grid+1), i = 1..grid (19: 0.05, 0.10 .. 0.95)"));
 
     SmoothStep() {
         super("smooth", "SmoothQuant migration into the norms, needs calibration, before a W8A8 quantizer", PARAMS);
@@ -46,7 +47,7 @@ final class SmoothStep extends BalanceStep {
             SmoothQuantTransform.Search search = search(source, where, p, output);
             return () -> new SmoothQuantTransform(search, producers, BalanceStep::notice);
         }
-        for (String n : List.of("activations", "loss_tokens")) {
+        for (String n : List.of("activations", "loss_tokens", "grid")) {
             if (given.has(n)) throw new BadInputException(source, where + ": '" + n + "' applies to alpha: search only (alpha is " + a + ")");
             p.remove(n); // not recorded for a fixed α, so that the written recipe replays
         }
@@ -75,7 +76,9 @@ final class SmoothStep extends BalanceStep {
         }
         int lossTokens = p.get("loss_tokens").intValue();
         if (lossTokens < 0) throw new BadInputException(source, where + ": loss_tokens must be >= 0, got " + lossTokens);
+        int grid = p.get("grid").intValue();
+        if (grid < 1 || grid > 1000) throw new BadInputException(source, where + ": grid must be 1..1000, got " + grid);
         p.put("activations", name);
-        return new SmoothQuantTransform.Search(SmoothQuant.defaultGrid(), scheme, lossTokens);
+        return new SmoothQuantTransform.Search(SmoothQuant.grid(grid), scheme, lossTokens);
     }
 }

@@ -88,9 +88,9 @@ class TransformEquivalenceTest {
                         TensorRole.V), notices::add);
             }
         };
-        // SmoothQuant with α searched per mapping, scored with 3-bit weights and int4 static per-tensor inputs (coarse
+        // SmoothQuant with α searched per mapping, scored with 3-bit weights and int4 static per-tensor inputs, 5 α points (coarse
         // grids, so that the losses differ between α points): the search must still only move scale
-        SmoothQuantTransform searching = new SmoothQuantTransform(new SmoothQuantTransform.Search(SmoothQuant.defaultGrid(),
+        SmoothQuantTransform searching = new SmoothQuantTransform(new SmoothQuantTransform.Search(SmoothQuant.grid(5),
                 ActivationScheme.named("int4-tensor"), 0), EnumSet.of(TensorRole.INPUT_NORM, TensorRole.POST_ATTENTION_NORM,
                 TensorRole.UP, TensorRole.V), x -> {});
         StepType.TransformStep searchStep = new StepType.TransformStep() {

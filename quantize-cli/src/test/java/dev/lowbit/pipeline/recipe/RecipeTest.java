@@ -159,6 +159,8 @@ class RecipeTest {
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"search\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "the output declares none, so give activations"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"search\", \"activations\": \"int9-token\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "unknown activations 'int9-token'"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0.5, \"activations\": \"int8-token\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "'activations' applies to alpha: search only"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0.8, \"grid\": 5}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "'grid' applies to alpha: search only"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"search\", \"activations\": \"int8-token\", \"grid\": 0}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "grid must be 1..1000, got 0"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0.8, \"loss_tokens\": 512}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "'loss_tokens' applies to alpha: search only"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"search\", \"activations\": \"int8-tensor\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"compressed-tensors\", \"input_activations\": \"int8-token\"}}", "differ from the output's input_activations int8-token"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bitz\": 3}], \"output\": {\"format\": \"gptq\"}}", "unknown parameter 'bitz'"},
