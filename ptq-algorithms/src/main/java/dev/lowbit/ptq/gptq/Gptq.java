@@ -50,8 +50,9 @@ public final class Gptq {
     }
 
     /**
-     * {@link #quantize} that works in {@code hessian} itself instead of a copy (it is overwritten by H⁻¹'s factor):
-     * for callers whose Hessian is their own fresh copy. At n = 11008 this saves 0.97 GB.
+     * {@link #quantize} that works in {@code hessian} and {@code weight} themselves instead of copies (H is overwritten
+     * by H⁻¹'s factor, W by the error-compensated weights): for callers that own both and drop them afterwards. At a
+     * 7B down_proj this saves 0.97 GB (H) and 0.18 GB (W) of heap. Same result as {@link #quantize}.
      */
     public static GptqResult quantizeConsuming(String name, float[] weight, int rows, int cols, double[] hessian, GptqConfig config) {
         return quantize(name, weight, rows, cols, hessian, config, Linalg.kernels(), true);
@@ -61,7 +62,7 @@ public final class Gptq {
                                        GptqConfig config, LinalgKernels kernels, boolean consume) {
         GroupQuantizer.checkWeights(name, weight, rows, cols, config.scheme());
         IntegerGrid grid = new IntegerGrid(config.scheme(), config.clip(), config.zeroFloor(), config.staticGroups(), rows, cols);
-        Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), grid, kernels, consume);
+        Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), grid, kernels, consume, consume);
         return new GptqResult(grid.result(name), s.loss(), s.timing());
     }
 
@@ -81,12 +82,17 @@ public final class Gptq {
     /** {@link #sweep} that overwrites {@code hessian} instead of copying it when {@code consume} (see {@link #quantizeConsuming}). */
     public static Sweep sweep(String name, float[] weight, int rows, int cols, double[] hessian, GptqConfig.Options options,
                               Grid grid, LinalgKernels kernels, boolean consume) {
+        return sweep(name, weight, rows, cols, hessian, options, grid, kernels, consume, false);
+    }
+
+    private static Sweep sweep(String name, float[] weight, int rows, int cols, double[] hessian, GptqConfig.Options options,
+                               Grid grid, LinalgKernels kernels, boolean consume, boolean consumeWeights) {
         long t0 = System.nanoTime();
         checkHessian(name, hessian, cols);
         if (weight.length != (long) rows * cols) {
             throw new IllegalArgumentException("lowbit: tensor '" + name + "': " + weight.length + " weights do not form a " + rows + " × " + cols + " matrix");
         }
-        float[] w = weight.clone();
+        float[] w = consumeWeights ? weight : weight.clone();
         double[] h = consume ? hessian : hessian.clone();
 
         // per channel: the reference finds the row parameters once, from W before dead columns are zeroed
