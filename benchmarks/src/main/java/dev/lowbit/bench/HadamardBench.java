@@ -20,8 +20,9 @@ import org.openjdk.jmh.annotations.State;
  * The orthonormal Hadamard transform on a batch of 64 rows of size n, the shape of an online rotation on a batch of
  * tokens or of fusing a rotation into a weight matrix. {@code impl} selects the Vector API Walsh–Hadamard kernel or the
  * scalar reference, measured in the same run; the score is batches per second, so input GB/s = score × 4 × 64 × n / 1e9
- * (scripts/bench-kernels.sh prints it). n = 512 and 4096 are pure Walsh–Hadamard (tiny-llama-code's hidden size, a
- * 7B's); n = 1536 = 12·128 adds the Paley-12 mixing step (tiny-llama-code's MLP width, R4).
+ * (scripts/bench-kernels.sh prints it). n = 64, 512, 2048 and 4096 are pure Walsh–Hadamard (tiny-llama-code's head
+ * dimension, R2/R3; its hidden size, R1; a 1B's MLP width; a 7B's hidden size); n = 768 = 12·64 and 1536 = 12·128 add
+ * the Paley-12 mixing step (a BERT-base-sized hidden; tiny-llama-code's MLP width, R4).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -31,7 +32,7 @@ public class HadamardBench {
     /** Rows per batch. */
     public static final int ROWS = 64;
 
-    @Param({"512", "1536", "4096"})
+    @Param({"64", "512", "768", "1536", "2048", "4096"})
     public int n;
 
     @Param({"vector", "scalar"})
