@@ -3,7 +3,8 @@
 # WINDOWS=16 (default) evaluates the first 16 windows (exploration); WINDOWS=0 the whole file (reference protocol).
 # CALIB_SAMPLES (default 128, the reference protocol) windows of 512 tokens calibrate AWQ / SmoothQuant / GPTQ;
 # LOSS_TOKENS (default 4096) of them, as whole windows, score AWQ's scale search on each mapping's sub-block;
-# GRID (default 20) α points for AWQ.
+# GRID (default 20) α points for AWQ. ALPHA (default 0.5) SmoothQuant's α for the smooth-* rows, or "search" (per
+# mapping and layer on 0.05..0.95, scored with the row's activation scheme).
 # THREADS (default: lowbit's own) is passed to every quantize and evaluate (--threads; 1 for two jobs side by side).
 # Results: one line per setting in $OUT/results.tsv (setting, perplexity, quantize seconds); EVAL=0 skips evaluating.
 # Weights: W8 / W6 per channel symmetric RTN, W4 (W4A8) g128 asymmetric RTN.
@@ -59,9 +60,15 @@ for s in "${settings[@]}"; do
     smooth-*|smoothdown-*)
       base=${s#smooth-}; base=${base#smoothdown-}; wb=8; [ "$base" = w4a8 ] && wb=4; [ "$base" = w6a6 ] && wb=6
       down=false; [[ $s == smoothdown-* ]] && down=true
-      name=${s%%-*}-w${wb}pc
-      if [ "$wb" = 4 ]; then recipe "$out/$name.yaml" 4 128 "  - {type: smooth, alpha: ${ALPHA:-0.5}, down_proj: $down}" rtn
-      else SYM=true recipe "$out/$name.yaml" "$wb" -1 "  - {type: smooth, alpha: ${ALPHA:-0.5}, down_proj: $down}" rtn; fi
+      name=${s%%-*}-a${ALPHA:-0.5}-w${wb}pc
+      # ALPHA=search: α per mapping and layer, scored with the activations the row is evaluated with
+      sq="alpha: ${ALPHA:-0.5}, down_proj: $down"
+      if [ "${ALPHA:-}" = search ]; then
+        case $base in w8a8-static) a=int8-tensor ;; w6a6) a=int6-token ;; *) a=int8-token ;; esac
+        sq="$sq, activations: $a"; name=$s-search
+      fi
+      if [ "$wb" = 4 ]; then recipe "$out/$name.yaml" 4 128 "  - {type: smooth, $sq}" rtn
+      else SYM=true recipe "$out/$name.yaml" "$wb" -1 "  - {type: smooth, $sq}" rtn; fi
       [ -d "$out/$name" ] || secs=$(quantize "$name" "$out/$name.yaml"); dir=$out/$name ;;
     *) echo "unknown setting $s" >&2; exit 2 ;;
   esac

@@ -10,6 +10,7 @@
 #   static token   --scheme w8a8 --act static | dynamic, no smoothing
 #   static-ign2    --act static with layer 2's down_proj left unquantized (--ignore; bf16 weights, fp input)
 #   sq-static sq-token sqdown-static sqdown8-static   --method smoothquant (α 0.5; +down_proj; α 0.8 + down_proj)
+#   sqsearch-static sqdownsearch-static sqdownsearch-token   --smooth-alpha search (α per mapping and layer), +down_proj
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-/tmp/lowbit-w8a8}; shift || true
@@ -51,6 +52,11 @@ for s in "${settings[@]}"; do
       row "$s" "$(evaluate "$out/$s")" ;;
     sqdown8-static) w8a8 "$s" --method smoothquant --smooth-alpha 0.8 --smooth-down-proj --act static --calib "$calib" \
           --calib-samples "$samples"; row "$s" "$(evaluate "$out/$s")" ;;
+    sqdownsearch-static|sqsearch-static) down=(); [ "$s" = sqdownsearch-static ] && down=(--smooth-down-proj)
+      w8a8 "$s" --method smoothquant --smooth-alpha search "${down[@]}" --act static --calib "$calib" --calib-samples "$samples"
+      row "$s" "$(evaluate "$out/$s")" ;;
+    sqdownsearch-token) w8a8 "$s" --method smoothquant --smooth-alpha search --smooth-down-proj --calib "$calib" --calib-samples "$samples"
+      row "$s" "$(evaluate "$out/$s")" ;;
     *) echo "unknown setting $s" >&2; exit 2 ;;
   esac
 done

@@ -94,8 +94,8 @@ final class QuantizeCommand implements Callable<Integer> {
             + "time (dynamic, default: llm-compressor's W8A8) or per tensor with the scale measured on --calib and stored (static)")
     String act;
 
-    @Option(names = "--smooth-alpha", paramLabel = "A", description = "--method smoothquant: migration strength, strictly between 0 and 1 (default: 0.5)")
-    Double smoothAlpha;
+    @Option(names = "--smooth-alpha", paramLabel = "A", description = "--method smoothquant: migration strength, strictly between 0 and 1, or 'search' (per mapping and layer on 0.05..0.95 by the block-output error with weights and activations quantized as --act says) (default: 0.5)")
+    String smoothAlpha;
 
     @Option(names = "--smooth-down-proj", description = "--method smoothquant: also smooth down_proj's input into up_proj's rows (beyond SmoothQuant's two norms)")
     boolean smoothDownProj;
@@ -419,7 +419,16 @@ final class QuantizeCommand implements Callable<Integer> {
                     : JsonNodeFactory.instance.objectNode().put("clip_bits", bits).put("clip_group_size", groupSize).put("clip_symmetric", sym)));
         }
         if (smoothquant) {
-            ObjectNode sp = JsonNodeFactory.instance.objectNode().put("alpha", smoothAlpha == null ? 0.5 : smoothAlpha);
+            ObjectNode sp = JsonNodeFactory.instance.objectNode();
+            if (smoothAlpha == null) sp.put("alpha", 0.5);
+            else if ("search".equals(smoothAlpha)) sp.put("alpha", "search");
+            else {
+                try {
+                    sp.put("alpha", Double.parseDouble(smoothAlpha));
+                } catch (NumberFormatException e) {
+                    throw new Main.UsageException("--smooth-alpha must be a number in (0, 1) or 'search', got '" + smoothAlpha + "'");
+                }
+            }
             if (smoothDownProj) sp.put("down_proj", true);
             steps.add(new Step("smooth", List.of(), List.of(), sp));
         }

@@ -17,7 +17,6 @@ import dev.lowbit.io.trit.TritPacking;
 import dev.lowbit.io.trit.TritPlaneConfig;
 import dev.lowbit.io.trit.TritPlaneTensors;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -27,7 +26,7 @@ import java.util.Map;
  * each quantized Linear appears as {@code <module>.weight}, dequantized to F32 on request (one tensor at a time);
  * every other tensor passes through unchanged. This is how {@code lowbit evaluate} runs a quantized checkpoint.
  */
-public final class DequantizingSource implements TensorSource {
+public final class DequantizingSource extends PackedModuleSource {
     public enum Format {
         GPTQ(".qweight", ".qzeros", ".scales", ".g_idx"),
         AWQ(".qweight", ".qzeros", ".scales"),
@@ -45,14 +44,10 @@ public final class DequantizingSource implements TensorSource {
         }
     }
 
-    private final TensorSource packed;
     private final Format format;
     private final QuantScheme scheme;
     private final List<Rule> rules;
     private final CtPackLayout layout;
-    private final Map<String, String> modules = new LinkedHashMap<>(); // synthesized weight name -> module
-    private final List<String> names = new ArrayList<>();
-    private final String source;
 
     /**
      * A per-module scheme from the quantization_config: GPTQModel's {@code dynamic} entries, or a compressed-tensors
@@ -62,22 +57,17 @@ public final class DequantizingSource implements TensorSource {
 
     private DequantizingSource(TensorSource packed, Format format, QuantScheme scheme, List<Rule> rules,
                                CtPackLayout layout, String source) {
-        this.packed = packed;
+        super(packed, source);
         this.format = format;
         this.scheme = scheme;
         this.rules = List.copyOf(rules);
         this.layout = layout;
-        this.source = source;
-        String marker = format.marker;
-        for (String n : packed.names()) {
-            if (n.endsWith(marker)) {
-                String module = n.substring(0, n.length() - marker.length());
-                modules.put(module + ".weight", module);
-                names.add(module + ".weight");
-            } else if (!isPackedPart(n)) {
-                names.add(n);
-            }
-        }
+        index();
+    }
+
+    @Override
+    protected String moduleOf(String n) {
+        return n.endsWith(format.marker) ? n.substring(0, n.length() - format.marker.length()) : null;
     }
 
     /**
@@ -211,7 +201,8 @@ public final class DequantizingSource implements TensorSource {
         }
     }
 
-    private boolean isPackedPart(String n) {
+    @Override
+    protected boolean isPart(String n) {
         for (String p : format.parts) {
             if (n.endsWith(p) && packed.contains(n.substring(0, n.length() - p.length()) + format.marker)) {
                 return true;
@@ -231,7 +222,7 @@ public final class DequantizingSource implements TensorSource {
 
     /** Whether {@code name} is a quantized Linear's synthesized {@code .weight}. */
     public boolean isQuantized(String name) {
-        return modules.containsKey(name);
+        return moduleOfWeight(name) != null;
     }
 
     /**
@@ -239,7 +230,7 @@ public final class DequantizingSource implements TensorSource {
      * them: GPTQ {@code qweight [in·bits/32, out]}; compressed-tensors {@code weight_shape}.
      */
     public long[] declaredShape(String name) {
-        String module = modules.get(name);
+        String module = moduleOfWeight(name);
         if (module == null) return packed.tensor(name).shape().dims();
         if (format == Format.GPTQ) {
             Tensor qweight = packed.tensor(module + ".qweight");
@@ -270,11 +261,6 @@ public final class DequantizingSource implements TensorSource {
         }
         if (scheme == null) throw new BadInputException(source, module + ": no compressed-tensors config group targets it");
         return scheme;
-    }
-
-    /** Names of the quantized modules (without {@code .weight}). */
-    public List<String> quantizedModules() {
-        return List.copyOf(modules.values());
     }
 
     /** The layout-free codes of a quantized module. */
@@ -441,35 +427,8 @@ public final class DequantizingSource implements TensorSource {
     }
 
     @Override
-    public List<String> names() {
-        return List.copyOf(names);
-    }
-
-    @Override
-    public boolean contains(String name) {
-        return modules.containsKey(name) || (packed.contains(name) && !isPackedPart(name));
-    }
-
-    @Override
-    public Tensor tensor(String name) {
-        String module = modules.get(name);
-        if (module == null) return packed.tensor(name);
+    protected Tensor decoded(String name, String module) {
         QuantizedTensor q = quantized(module);
         return Tensor.ofFloats(name, Shape.of(q.rows(), q.cols()), q.dequantize());
-    }
-
-    @Override
-    public Map<String, String> metadata() {
-        return packed.metadata();
-    }
-
-    @Override
-    public void releasePages() {
-        packed.releasePages();
-    }
-
-    @Override
-    public void close() {
-        packed.close();
     }
 }

@@ -11,10 +11,7 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -24,35 +21,26 @@ import java.util.Set;
  * config group targeting {@code Linear}; FP8 weights per channel ({@code weight_scale [N, 1]}) or per tensor
  * ({@code [1]}, read as the same scale on every row).
  */
-public final class FloatDequantizingSource implements TensorSource {
+public final class FloatDequantizingSource extends PackedModuleSource {
     /** The compressed-tensors formats this reads. */
     public static final Set<String> FORMATS = Set.of("nvfp4-pack-quantized", "mxfp4-pack-quantized", "float-quantized");
 
-    private final TensorSource packed;
     private final String format;
-    private final String source;
     private final boolean dynamicTokenActivations;
-    private final Map<String, String> modules = new LinkedHashMap<>(); // synthesized weight name -> module
-    private final List<String> names = new ArrayList<>();
 
     private FloatDequantizingSource(TensorSource packed, String format, boolean dynamicTokenActivations, String source) {
-        this.packed = packed;
+        super(packed, source);
         this.format = format;
-        this.source = source;
         this.dynamicTokenActivations = dynamicTokenActivations;
-        boolean fp8 = format.equals("float-quantized");
-        for (String n : packed.names()) {
-            if (!fp8 && n.endsWith(".weight_packed")) {
-                String module = n.substring(0, n.length() - ".weight_packed".length());
-                modules.put(module + ".weight", module);
-                names.add(module + ".weight");
-            } else if (fp8 && n.endsWith(".weight") && packed.contains(n + "_scale")) {
-                modules.put(n, n.substring(0, n.length() - ".weight".length()));
-                names.add(n);
-            } else if (!isPackedPart(n)) {
-                names.add(n);
-            }
+        index();
+    }
+
+    @Override
+    protected String moduleOf(String n) {
+        if (!format.equals("float-quantized")) {
+            return n.endsWith(".weight_packed") ? n.substring(0, n.length() - ".weight_packed".length()) : null;
         }
+        return n.endsWith(".weight") && packed.contains(n + "_scale") ? n.substring(0, n.length() - ".weight".length()) : null;
     }
 
     /** Wraps {@code packed} for the compressed-tensors {@code quantization_config} {@code qc} of format {@code format}. */
@@ -81,7 +69,8 @@ public final class FloatDequantizingSource implements TensorSource {
         return new FloatDequantizingSource(packed, format, dynamicTokens, source);
     }
 
-    private boolean isPackedPart(String n) {
+    @Override
+    protected boolean isPart(String n) {
         for (String p : List.of(".weight_scale", ".weight_global_scale")) {
             if (n.endsWith(p)) {
                 String base = n.substring(0, n.length() - p.length());
@@ -98,11 +87,6 @@ public final class FloatDequantizingSource implements TensorSource {
     /** Whether the config asks for FP8 dynamic per-token input activations (W8A8-FP8). */
     public boolean dynamicTokenActivations() {
         return dynamicTokenActivations;
-    }
-
-    /** Names of the quantized modules (without {@code .weight}). */
-    public List<String> quantizedModules() {
-        return List.copyOf(modules.values());
     }
 
     /** The layout-free codes of a quantized module. */
@@ -153,35 +137,8 @@ public final class FloatDequantizingSource implements TensorSource {
     }
 
     @Override
-    public List<String> names() {
-        return List.copyOf(names);
-    }
-
-    @Override
-    public boolean contains(String name) {
-        return modules.containsKey(name) || (packed.contains(name) && !isPackedPart(name));
-    }
-
-    @Override
-    public Tensor tensor(String name) {
-        String module = modules.get(name);
-        if (module == null) return packed.tensor(name);
+    protected Tensor decoded(String name, String module) {
         QuantizedTensor q = quantized(module);
         return Tensor.ofFloats(name, Shape.of(q.rows(), q.cols()), q.dequantize());
-    }
-
-    @Override
-    public Map<String, String> metadata() {
-        return packed.metadata();
-    }
-
-    @Override
-    public void releasePages() {
-        packed.releasePages();
-    }
-
-    @Override
-    public void close() {
-        packed.close();
     }
 }

@@ -8,10 +8,7 @@ import dev.lowbit.io.tensor.DType;
 import dev.lowbit.io.tensor.Shape;
 import dev.lowbit.io.tensor.Tensor;
 import dev.lowbit.io.tensor.TensorSource;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A compressed-tensors {@code int-quantized} checkpoint (llm-compressor's W8A8, vLLM's {@code CompressedTensorsW8A8Int8})
@@ -22,25 +19,18 @@ import java.util.Map;
  * {@code input_activations} (int 8-bit symmetric, per token dynamic or per tensor static or dynamic) is what the
  * runtime applies to every quantized Linear's input.
  */
-public final class IntDequantizingSource implements TensorSource {
-    private final TensorSource packed;
-    private final String source;
+public final class IntDequantizingSource extends PackedModuleSource {
     private final ActivationScheme activations;
-    private final Map<String, String> modules = new LinkedHashMap<>(); // weight name -> module
-    private final List<String> names = new ArrayList<>();
 
     private IntDequantizingSource(TensorSource packed, ActivationScheme activations, String source) {
-        this.packed = packed;
-        this.source = source;
+        super(packed, source);
         this.activations = activations;
-        for (String n : packed.names()) {
-            if (n.endsWith(".weight") && packed.contains(n + "_scale")) {
-                modules.put(n, n.substring(0, n.length() - ".weight".length()));
-                names.add(n);
-            } else if (!isPart(n)) {
-                names.add(n);
-            }
-        }
+        index();
+    }
+
+    @Override
+    protected String moduleOf(String n) {
+        return n.endsWith(".weight") && packed.contains(n + "_scale") ? n.substring(0, n.length() - ".weight".length()) : null;
     }
 
     /** Wraps {@code packed} for the {@code quantization_config} {@code qc} (format {@code int-quantized}). */
@@ -78,7 +68,8 @@ public final class IntDequantizingSource implements TensorSource {
         return new IntDequantizingSource(packed, act, source);
     }
 
-    private boolean isPart(String n) {
+    @Override
+    protected boolean isPart(String n) {
         for (String p : List.of(".weight_scale", ".input_scale")) {
             if (n.endsWith(p) && packed.contains(n.substring(0, n.length() - p.length()) + ".weight")) return true;
         }
@@ -92,7 +83,7 @@ public final class IntDequantizingSource implements TensorSource {
 
     /** Whether {@code module} (no {@code .weight}) is a quantized Linear of this checkpoint. */
     public boolean isQuantized(String module) {
-        return modules.containsKey(module + ".weight");
+        return moduleOfWeight(module + ".weight") != null;
     }
 
     /** The stored static input scale of {@code module}: the largest of its {@code input_scale} values, as vLLM takes it. */
@@ -111,19 +102,7 @@ public final class IntDequantizingSource implements TensorSource {
     }
 
     @Override
-    public List<String> names() {
-        return List.copyOf(names);
-    }
-
-    @Override
-    public boolean contains(String name) {
-        return modules.containsKey(name) || (packed.contains(name) && !isPart(name));
-    }
-
-    @Override
-    public Tensor tensor(String name) {
-        String module = modules.get(name);
-        if (module == null) return packed.tensor(name);
+    protected Tensor decoded(String name, String module) {
         Tensor q = packed.tensor(name);
         Tensor s = packed.tensor(module + ".weight_scale");
         if (q.dtype() != DType.I8 || q.shape().rank() != 2) {
@@ -139,20 +118,5 @@ public final class IntDequantizingSource implements TensorSource {
             for (int c = 0; c < k; c++) w[r * k + c] = codes[r * k + c] * scale;
         }
         return Tensor.ofFloats(name, Shape.of(n, k), w);
-    }
-
-    @Override
-    public Map<String, String> metadata() {
-        return packed.metadata();
-    }
-
-    @Override
-    public void releasePages() {
-        packed.releasePages();
-    }
-
-    @Override
-    public void close() {
-        packed.close();
     }
 }

@@ -100,6 +100,13 @@ public final class AwqTransform implements WeightTransform {
     }
 
     @Override
+    public Map<String, Double> chosen() {
+        Map<String, Double> m = new java.util.LinkedHashMap<>();
+        alphas.forEach((k, a) -> m.put(k, Double.isNaN(a) ? null : a));
+        return m;
+    }
+
+    @Override
     public void transformLayer(LayerContext ctx) {
         TensorSet t = ctx.tensors();
         // per input channel the scale folded into each Linear input so far (the clip search rescales H by it)

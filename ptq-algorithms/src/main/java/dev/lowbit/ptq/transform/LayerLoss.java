@@ -1,6 +1,7 @@
 package dev.lowbit.ptq.transform;
 
 import dev.lowbit.io.arch.TensorRole;
+import dev.lowbit.io.quant.ActivationScheme;
 import java.util.Map;
 
 /**
@@ -45,6 +46,42 @@ public interface LayerLoss {
      *                space (AWQ: Q(W·diag(s))·diag(s)⁻¹ of the current W); other Linears stay in fp
      */
     double blockLoss(Block block, Map<TensorRole, float[]> weights);
+
+    /**
+     * Activation quantization of one Linear input of a block, in the current tensors' input space x, for a candidate
+     * per-channel scale s that a transform would fold into the producer (x' = x ÷ s) and the readers' columns: the
+     * readers see {@code Q_a(x ÷ s)·s}, which is what they compute on after the fold with their input quantized.
+     * <pre>
+     *   Q_a(v) = clamp(round(v / σ), −qmax − 1, qmax)·σ      ({@link ActivationScheme}; FP8 rounds to E4M3 instead)
+     *   σ = max_j |v_tj| / qmax per token (dynamic TOKEN) · max |v| / qmax over the input (dynamic TENSOR)
+     *     · absMax / ((2^bits − 1) / 2) for a static int TENSOR scheme (the {@code input_scale} the W8A8 writer stores,
+     *       absMax = max |x ÷ s| over the calibration tokens), absMax / qmax for static FP8
+     * </pre>
+     *
+     * @param reader  a Linear reading the input (q_proj for q,k,v; gate_proj or up_proj for gate,up; down_proj)
+     * @param divisor s, one per input channel (all ones: the input as it is)
+     * @param absMax  max |x ÷ s| over the calibration tokens (static schemes; ignored by dynamic ones)
+     */
+    record InputQuantization(TensorRole reader, float[] divisor, ActivationScheme scheme, double absMax) {
+        public InputQuantization {
+            java.util.Objects.requireNonNull(scheme, "scheme");
+            if (!scheme.dynamic() && !(absMax > 0 && Double.isFinite(absMax))) {
+                throw new IllegalArgumentException("static activation scale needs a positive finite max |x|, got " + absMax);
+            }
+        }
+
+        /** The static per-tensor scale σ (see the class comment). */
+        public double staticScale() {
+            return scheme.type() == ActivationScheme.Type.INT ? absMax / (((1 << scheme.bits()) - 1) / 2.0) : absMax / scheme.qmax();
+        }
+    }
+
+    /**
+     * {@link #blockLoss(Block, Map)} with the input {@code input} describes quantized as it describes (the other
+     * Linear inputs of the block stay in fp): the score of a smoothing candidate under a W8A8 / W4A8 target. The reference
+     * is the same fp block as there (no quantization anywhere).
+     */
+    double blockLoss(Block block, Map<TensorRole, float[]> weights, InputQuantization input);
 
     /**
      * Quantize-dequantize of this layer's Linear {@code linear} weight {@code [rows, cols]} onto the grid the recipe's

@@ -84,6 +84,15 @@ public interface WeightTransform {
         return false;
     }
 
+    /**
+     * What this run chose per balance mapping, for the report and the manifest (SmoothQuant's searched α, AWQ's α;
+     * null where the identity won), keyed by {@code model.layers.N.producer -> Linears}; empty when nothing was searched.
+     * Read after the last layer.
+     */
+    default java.util.Map<String, Double> chosen() {
+        return java.util.Map.of();
+    }
+
     /** Whether this transform needs calibration data: it asks for statistics or scores candidates. */
     default boolean needsCalibration() {
         return !statistics().isEmpty() || usesLoss();

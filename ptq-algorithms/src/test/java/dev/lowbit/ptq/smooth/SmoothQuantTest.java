@@ -2,6 +2,7 @@ package dev.lowbit.ptq.smooth;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.SplittableRandom;
@@ -41,6 +42,73 @@ class SmoothQuantTest {
         ScaleFold.multiplyColumns(w, out, in, s);
         double[] after = chain(x, prev, bias, w, in, out, prevIn);
         for (int i = 0; i < out; i++) assertEquals(before[i], after[i], 1e-4 * (1 + Math.abs(before[i])));
+    }
+
+    /**
+     * The α search on one Linear under W8A8 static: the test's own loss (int8 per-channel weights and an int8 per-tensor
+     * input, both symmetric, written out here) recomputed for every grid point; the chosen α is the grid's argmin. The
+     * input has two outlier channels, so that migration matters: the choice beats the grid's weakest end.
+     */
+    @Test
+    void searchPicksTheGridPointOfLeastLoss() {
+        SplittableRandom rnd = new SplittableRandom(3);
+        int tokens = 64, in = 16, out = 8;
+        float[] x = new float[tokens * in], w = new float[out * in], act = new float[in];
+        for (int t = 0; t < tokens; t++) {
+            for (int j = 0; j < in; j++) {
+                x[t * in + j] = (float) (rnd.nextGaussian() * (j == 2 || j == 11 ? 40 : 1));
+                act[j] = Math.max(act[j], Math.abs(x[t * in + j]));
+            }
+        }
+        for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
+        double[] grid = SmoothQuant.defaultGrid();
+        assertEquals(19, grid.length);
+        assertEquals(0.05, grid[0], 1e-12);
+        assertEquals(0.95, grid[18], 1e-12);
+        SmoothQuant.Choice c = SmoothQuant.search(act, List.of(w), grid, sc -> w8a8Loss(x, w, sc, tokens, in, out));
+        int argmin = 0;
+        double[] own = new double[grid.length];
+        for (int i = 0; i < grid.length; i++) {
+            own[i] = w8a8Loss(x, w, SmoothQuant.scales(act, List.of(w), grid[i]), tokens, in, out);
+            if (own[i] < own[argmin]) argmin = i;
+        }
+        assertEquals(grid[argmin], c.alpha(), 0, java.util.Arrays.toString(own));
+        for (int i = 0; i < grid.length; i++) assertEquals(own[i], c.losses()[i], 1e-12 * own[i]);
+        assertTrue(own[argmin] < 0.5 * own[0], "migration should pay with outlier channels: " + java.util.Arrays.toString(own));
+        // a non-finite loss is never chosen; ties keep the earlier point; no finite loss at all is an error
+        assertThrows(IllegalStateException.class, () -> SmoothQuant.search(act, List.of(w), new double[] {0.2, 0.4, 0.6}, sc -> Double.NaN));
+        double[] fake = {Double.NaN, 2, 1, 1};
+        int[] call = {0};
+        SmoothQuant.Choice tie = SmoothQuant.search(act, List.of(w), new double[] {0.2, 0.4, 0.6, 0.8}, sc -> fake[call[0]++]);
+        assertEquals(0.6, tie.alpha(), 0);
+    }
+
+    /** mean over tokens and outputs of (Q_a(x ÷ s)·s · (Q_w(W·diag(s))·diag(s)⁻¹)ᵀ − x·Wᵀ)², int8 symmetric, in f64. */
+    private static double w8a8Loss(float[] x, float[] w, float[] s, int tokens, int in, int out) {
+        double amax = 0;
+        for (int t = 0; t < tokens; t++) for (int j = 0; j < in; j++) amax = Math.max(amax, Math.abs(x[t * in + j] / s[j]));
+        double as = amax / 127.5; // the writer's input_scale
+        double[] wq = new double[w.length];
+        for (int r = 0; r < out; r++) {
+            double m = 0;
+            for (int j = 0; j < in; j++) m = Math.max(m, Math.abs(w[r * in + j] * s[j]));
+            double ws = m / 127;
+            for (int j = 0; j < in; j++) wq[r * in + j] = Math.rint(w[r * in + j] * s[j] / ws) * ws / s[j];
+        }
+        double sum = 0;
+        for (int t = 0; t < tokens; t++) {
+            double[] xq = new double[in];
+            for (int j = 0; j < in; j++) xq[j] = Math.max(-128, Math.min(127, Math.rint(x[t * in + j] / s[j] / as))) * as * s[j];
+            for (int r = 0; r < out; r++) {
+                double a = 0, b = 0;
+                for (int j = 0; j < in; j++) {
+                    a += xq[j] * wq[r * in + j];
+                    b += (double) x[t * in + j] * w[r * in + j];
+                }
+                sum += (a - b) * (a - b);
+            }
+        }
+        return sum / ((double) tokens * out);
     }
 
     private static double[] chain(float[] x, float[] prev, float[] bias, float[] w, int in, int out, int prevIn) {

@@ -144,7 +144,7 @@ public final class QuantizePipeline {
                     q == null ? "fp" : q.scheme().toString(), recipe.output().format(),
                     ((Number) f.get("quantized_modules")).intValue(), ((Number) f.get("quantized_parameters")).longValue(),
                     ((Number) f.get("linear_bits_per_weight")).doubleValue(), r.committed().bytes(), directoryBytes(model),
-                    r.seconds(), ((Number) f.get("widened_groups")).longValue());
+                    r.seconds(), ((Number) f.get("widened_groups")).longValue(), f.get(QuantizeReport.CHOSEN));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -256,6 +256,8 @@ public final class QuantizePipeline {
                 Recipe saved = recipe.relativeTo(gguf ? out.target().getParent() : out.target());
                 Manifest manifest = new Manifest(saved.toJson(), recipe.seed()).input("model", modelFiles(source.path()));
                 if (recipe.output().imatrix() != null) manifest.input("imatrix", List.of(Path.of(recipe.output().imatrix())));
+                Map<String, Map<String, Double>> chosen = transforms.chosen();
+                if (!chosen.isEmpty()) manifest.figure(QuantizeReport.CHOSEN, chosen);
                 if (recipe.calibration() != null) {
                     manifest.input("calibration", List.of(Path.of(recipe.calibration().data())));
                     if (!gguf) manifest.figure("calibration_windows", windows == null ? 0 : windows.length);

@@ -16,7 +16,20 @@ import java.util.Map;
  */
 public record QuantizeReport(String output, String method, String scheme, String format, int quantizedModules,
                              long quantizedParameters, double linearBitsPerWeight, long outputBytes,
-                             long sourceBytes, Map<String, Double> seconds, long widenedGroups) {
+                             long sourceBytes, Map<String, Double> seconds, long widenedGroups, Object chosen) {
+    /**
+     * The manifest figure (and {@code --json} key) holding what the transform steps chose per balance mapping, by step:
+     * {@code {"smooth": {"model.layers.0.input_layernorm -> q_proj,k_proj,v_proj": 0.85, …}}}; absent when none searched.
+     */
+    public static final String CHOSEN = "transform_choices";
+
+    /** A report without transform choices. */
+    public QuantizeReport(String output, String method, String scheme, String format, int quantizedModules,
+                          long quantizedParameters, double linearBitsPerWeight, long outputBytes, long sourceBytes,
+                          Map<String, Double> seconds, long widenedGroups) {
+        this(output, method, scheme, format, quantizedModules, quantizedParameters, linearBitsPerWeight, outputBytes, sourceBytes,
+                seconds, widenedGroups, null);
+    }
 
     public String toJson() {
         ObjectMapper m = new ObjectMapper();
@@ -32,6 +45,7 @@ public record QuantizeReport(String output, String method, String scheme, String
         o.put("source_bytes", sourceBytes);
         o.put("widened_groups", widenedGroups);
         o.set("seconds", m.valueToTree(seconds));
+        if (chosen != null) o.set(CHOSEN, m.valueToTree(chosen));
         return o.toString();
     }
 
@@ -44,6 +58,20 @@ public record QuantizeReport(String output, String method, String scheme, String
         if (widenedGroups > 0) {
             out.printf(Locale.ROOT, "  %,d groups had their grid widened so that the zero point is at least 1 (GPTQ v1 cannot store 0)%n",
                     widenedGroups);
+        }
+        if (chosen instanceof Map<?, ?> steps) {
+            for (Map.Entry<?, ?> st : steps.entrySet()) {
+                if (!(st.getValue() instanceof Map<?, ?> byMapping)) continue;
+                double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
+                for (Object v : byMapping.values()) {
+                    if (v instanceof Number n) {
+                        lo = Math.min(lo, n.doubleValue());
+                        hi = Math.max(hi, n.doubleValue());
+                    }
+                }
+                out.printf(Locale.ROOT, "  %s: α chosen for %d mappings%s (manifest.json / --json: each)%n", st.getKey(), byMapping.size(),
+                        lo <= hi ? String.format(Locale.ROOT, ", %.2f to %.2f", lo, hi) : "");
+            }
         }
         StringBuilder sb = new StringBuilder();
         for (Map.Entry<String, Double> e : seconds.entrySet()) {

@@ -194,6 +194,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         if (steps.isEmpty()) throw new BadInputException(source, "recipe has no steps (it needs one quantizer: "
                 + String.join(", ", registry.names(StepType.Role.QUANTIZER)) + ")");
         List<Step> resolved = new ArrayList<>();
+        List<StepType.TransformStep> configured = new ArrayList<>();
         QuantizerStep quantizer = null;
         boolean transformsNeedData = false;
         for (int i = 0; i < steps.size(); i++) {
@@ -218,8 +219,12 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             StepType.Configured c = type.configure(source, s, output);
             resolved.add(c.step());
             if (c instanceof QuantizerStep q) quantizer = q;
-            else if (((StepType.TransformStep) c).transform().needsCalibration()) transformsNeedData = true;
+            else {
+                configured.add((StepType.TransformStep) c);
+                if (((StepType.TransformStep) c).transform().needsCalibration()) transformsNeedData = true;
+            }
         }
+        checkFullPrecisionInputs(source, resolved, configured, quantizer);
         if (output.isGguf() && (!steps.getLast().targets().isEmpty() || !steps.getLast().ignore().isEmpty())) {
             throw new BadInputException(source, "format gguf: the quantizer's targets/ignore are not supported "
                     + "(choose per-tensor types with overrides, e.g. {\"pattern\": \"ffn_down\", \"type\": \"F16\"})");
@@ -232,6 +237,41 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
         checkCalibration(source, quantizer, transformsNeedData || staticInputActivations());
         return new Recipe(resolved, overrides, calibration, output, seed);
+    }
+
+    /** The transform parameter that asks for the next layer to be calibrated on fp outputs (awq's). */
+    static final String FP_INPUTS = "fp_inputs";
+
+    /**
+     * {@code fp_inputs: true} takes effect only when the quantizer observes nothing (rtn: GPTQ's Hessians need the
+     * quantized layer's outputs) and every other transform of the recipe allows it
+     * ({@link dev.lowbit.ptq.transform.WeightTransform#fullPrecisionInputs()}). Set by the user where it cannot take
+     * effect, it is refused; left at its default there, it is recorded as {@code false} (what the run does), so that the
+     * written recipe states the behaviour and replays. Edits {@code resolved} in place.
+     */
+    private void checkFullPrecisionInputs(String source, List<Step> resolved, List<StepType.TransformStep> transforms,
+                                          QuantizerStep quantizer) {
+        if (quantizer == null) return;
+        for (int i = 0; i < transforms.size(); i++) {
+            Step r = resolved.get(i);
+            if (!r.params().path(FP_INPUTS).asBoolean(false)) continue;
+            String reason = null;
+            if (quantizer.needsCalibration()) {
+                reason = "'" + steps.getLast().type() + "' calibrates each layer on the quantized outputs of the one before";
+            } else {
+                for (int j = 0; j < transforms.size(); j++) {
+                    if (j != i && !transforms.get(j).transform().fullPrecisionInputs()) {
+                        reason = "step '" + resolved.get(j).type() + "' needs each layer calibrated on the quantized outputs of the one before";
+                        break;
+                    }
+                }
+            }
+            if (reason == null) continue;
+            if (steps.get(i).params().has(FP_INPUTS)) {
+                throw new BadInputException(source, "step '" + r.type() + "': fp_inputs: true does not apply here: " + reason);
+            }
+            resolved.set(i, r.withParams(r.params().deepCopy().put(FP_INPUTS, false)));
+        }
     }
 
     private void checkOutput(String source) {

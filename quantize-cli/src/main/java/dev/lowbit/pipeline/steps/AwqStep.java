@@ -3,6 +3,7 @@ package dev.lowbit.pipeline.steps;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.ptq.awq.AwqTransform;
 import dev.lowbit.ptq.transform.WeightTransform;
 import java.util.List;
@@ -30,7 +31,7 @@ final class AwqStep extends BalanceStep {
     }
 
     @Override
-    Supplier<WeightTransform> transform(String source, String where, ObjectNode p) {
+    Supplier<WeightTransform> transform(String source, String where, ObjectNode p, ObjectNode given, Output output) {
         int grid = p.get("grid").intValue();
         if (grid < 1 || grid > 1000) throw new BadInputException(source, where + ": grid must be 1..1000, got " + grid);
         int lossTokens = p.get("loss_tokens").intValue();

@@ -44,10 +44,14 @@ abstract class BalanceStep implements StepType {
     }
 
     /**
-     * The transform for the resolved parameters {@code p} (every parameter present); throws {@link BadInputException}
-     * naming {@code source} and {@code where} for a value out of range. Called once per configure.
+     * The transform for the resolved parameters {@code p} (every parameter present; the step may remove those that do
+     * not apply to the configuration chosen, so that the recipe written next to the output replays: see
+     * {@link SmoothStep}); {@code given} holds the parameters the user set. Throws {@link BadInputException} naming
+     * {@code source} and {@code where} for a value out of range or a parameter that does not apply. Called once per
+     * configure.
      */
-    abstract java.util.function.Supplier<WeightTransform> transform(String source, String where, ObjectNode p);
+    abstract java.util.function.Supplier<WeightTransform> transform(String source, String where, ObjectNode p, ObjectNode given,
+                                                                   Output output);
 
     @Override
     public final Configured configure(String source, Step step, Output output) {
@@ -56,7 +60,7 @@ abstract class BalanceStep implements StepType {
             throw new BadInputException(source, where + ": targets/ignore are not supported (" + name + " balances whole mappings)");
         }
         ObjectNode p = StepRegistry.resolve(source, where, step.params(), params, params, "");
-        java.util.function.Supplier<WeightTransform> build = transform(source, where, p);
+        java.util.function.Supplier<WeightTransform> build = transform(source, where, p, step.params(), output);
         Step resolved = step.withParams(p);
         return new TransformStep() {
             @Override

@@ -17,7 +17,7 @@ import dev.lowbit.io.BadInputException;
  */
 public record Param(String name, Kind kind, JsonNode defaultValue, String description) {
     /** Value kinds a recipe may hold. */
-    public enum Kind { INT, NUMBER, BOOL, STRING }
+    public enum Kind { INT, NUMBER, BOOL, STRING, NUMBER_OR_STRING }
 
     public static Param ofInt(String name, int dflt, String description) {
         return new Param(name, Kind.INT, IntNode.valueOf(dflt), description);
@@ -35,6 +35,11 @@ public record Param(String name, Kind kind, JsonNode defaultValue, String descri
         return new Param(name, Kind.STRING, com.fasterxml.jackson.databind.node.TextNode.valueOf(dflt), description);
     }
 
+    /** A number or a word (e.g. SmoothQuant's {@code alpha}: 0.5 or {@code search}); the step checks the word. */
+    public static Param ofNumberOrString(String name, double dflt, String description) {
+        return new Param(name, Kind.NUMBER_OR_STRING, DoubleNode.valueOf(dflt), description);
+    }
+
     /** Checks a recipe value's kind; {@code where} names the step in the message. */
     void check(String source, String where, JsonNode v) {
         boolean ok = switch (kind) {
@@ -42,6 +47,7 @@ public record Param(String name, Kind kind, JsonNode defaultValue, String descri
             case NUMBER -> v.isNumber();
             case BOOL -> v.isBoolean();
             case STRING -> v.isTextual();
+            case NUMBER_OR_STRING -> v.isNumber() || v.isTextual();
         };
         if (!ok) {
             throw new BadInputException(source, where + ": '" + name + "' must be " + switch (kind) {
@@ -49,6 +55,7 @@ public record Param(String name, Kind kind, JsonNode defaultValue, String descri
                 case NUMBER -> "a number";
                 case BOOL -> "true or false";
                 case STRING -> "a string";
+                case NUMBER_OR_STRING -> "a number or a word";
             } + ", got " + v);
         }
     }

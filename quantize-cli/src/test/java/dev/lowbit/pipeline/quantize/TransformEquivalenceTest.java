@@ -16,6 +16,8 @@ import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Step;
 import dev.lowbit.pipeline.steps.StepRegistry;
 import dev.lowbit.pipeline.steps.StepType;
+import dev.lowbit.io.quant.ActivationScheme;
+import dev.lowbit.ptq.smooth.SmoothQuant;
 import dev.lowbit.ptq.smooth.SmoothQuantTransform;
 import dev.lowbit.ptq.transform.TensorSet;
 import dev.lowbit.ptq.transform.WeightTransform;
@@ -86,7 +88,21 @@ class TransformEquivalenceTest {
                         TensorRole.V), notices::add);
             }
         };
-        for (StepType.TransformStep step : List.of(awqStep, smoothStep)) {
+        // SmoothQuant with α searched per mapping, scored with 3-bit weights and int4 static per-tensor inputs, 5 α points (coarse
+        // grids, so that the losses differ between α points): the search must still only move scale
+        SmoothQuantTransform searching = new SmoothQuantTransform(new SmoothQuantTransform.Search(SmoothQuant.grid(5),
+                ActivationScheme.named("int4-tensor"), 0), EnumSet.of(TensorRole.INPUT_NORM, TensorRole.POST_ATTENTION_NORM,
+                TensorRole.UP, TensorRole.V), x -> {});
+        StepType.TransformStep searchStep = new StepType.TransformStep() {
+            public Step step() {
+                return new Step("smooth-search", List.of(), List.of(), null);
+            }
+
+            public WeightTransform transform() {
+                return searching;
+            }
+        };
+        for (StepType.TransformStep step : List.of(awqStep, smoothStep, searchStep)) {
             float[] transformed = logits(model, windows, new Object[] {step, w3});
             double worst = 0;
             for (int i = 0; i < original.length; i++) {
@@ -96,6 +112,20 @@ class TransformEquivalenceTest {
             assertTrue(worst <= 1, step.step().type() + ": logits differ by " + worst + "× the tolerance");
             double nllA = nll(original, windows), nllB = nll(transformed, windows);
             assertEquals(Math.exp(nllA), Math.exp(nllB), REL * Math.exp(nllA), "perplexity");
+        }
+        // the search's definition: the chosen α's block loss is ≤ that of every grid point; and the loss depends on α
+        // (else the choice is vacuous): 2 layers × 3 mappings (v→o skipped under GQA) or 4
+        assertEquals(LAYERS * (gqa ? 3 : 4), searching.choices().size(), searching.choices().keySet().toString());
+        for (Map.Entry<String, SmoothQuant.Choice> e : searching.choices().entrySet()) {
+            SmoothQuant.Choice c = e.getValue();
+            int chosen = java.util.Arrays.binarySearch(c.grid(), c.alpha());
+            double min = Double.POSITIVE_INFINITY, max = 0;
+            for (double l : c.losses()) {
+                assertTrue(c.losses()[chosen] <= l, e.getKey() + ": α " + c.alpha() + " loses to a grid point " + java.util.Arrays.toString(c.losses()));
+                min = Math.min(min, l);
+                max = Math.max(max, l);
+            }
+            assertTrue(max > min * 1.001, e.getKey() + ": the loss does not depend on α " + java.util.Arrays.toString(c.losses()));
         }
         assertEquals(gqa ? 1 : 0, notices.size(), notices.toString());
         if (gqa) assertTrue(notices.getFirst().contains("v_proj") || notices.getFirst().contains("V has"), notices.getFirst());

@@ -193,6 +193,43 @@ class W8a8CliTest {
         assertFalse(Files.exists(noCalib));
     }
 
+    /**
+     * {@code alpha: search} into W8A8 static (a recipe, with a 3-point grid to keep the test short): the recipe written
+     * next to the checkpoint records {@code alpha: search} and the scheme the search scored with (the output's), and
+     * reads back as a valid recipe (the replay); the manifest lists the α chosen per mapping and layer, each a grid
+     * point. {@code --smooth-alpha} takes a number or {@code search}; another word is exit 2 with nothing written. (The
+     * search itself: {@code TransformEquivalenceTest}, {@code SmoothQuantTest}.)
+     */
+    @Test
+    void smoothQuantAlphaSearchRecordsItsSchemeAndChoices() throws Exception {
+        Path calib = SharedData.data("calib_code.txt");
+        Path out = tmp.resolve("sq-search");
+        Path recipe = tmp.resolve("search.yaml");
+        Files.writeString(recipe, """
+                version: 2
+                steps:
+                  - {type: smooth, alpha: search, grid: 3}
+                  - {type: rtn, bits: 8, group_size: -1, symmetric: true}
+                calibration: {data: %s, samples: 1, seqlen: 32}
+                output: {format: compressed-tensors, input_activations: int8-tensor}
+                """.formatted(calib));
+        assertEquals(0, Main.execute("quantize", MODEL.toString(), "-o", out.toString(), "--recipe", recipe.toString(), "-q"));
+        JsonNode step = JSON.readTree(Files.readString(out.resolve("recipe.json"))).path("steps").get(0);
+        assertEquals("search", step.path("alpha").asText());
+        assertEquals("int8-tensor", step.path("activations").asText());
+        assertEquals(3, step.path("grid").asInt());
+        dev.lowbit.pipeline.recipe.Recipe.read(out.resolve("recipe.json"));
+        // 6 layers × the two norms' mappings, each α one of 0.25, 0.5, 0.75
+        JsonNode chosen = JSON.readTree(Files.readString(out.resolve("lowbit-manifest.json"))).path("figures").path("transform_choices").path("smooth");
+        assertEquals(12, chosen.size(), chosen.toString());
+        for (JsonNode a : chosen) assertTrue(List.of(0.25, 0.5, 0.75).contains(a.asDouble()), chosen.toString());
+        assertTrue(chosen.has("model.layers.5.post_attention_layernorm -> gate_proj,up_proj"), chosen.toString());
+        List<String> base = List.of("quantize", MODEL.toString(), "--calib", calib.toString(), "--calib-samples", "1", "--calib-seqlen", "32", "-q");
+        Path bad = tmp.resolve("bad-search");
+        assertEquals(2, run(base, "-o", bad.toString(), "--method", "smoothquant", "--scheme", "w8a8", "--smooth-alpha", "often"));
+        assertFalse(Files.exists(bad));
+    }
+
     static dev.lowbit.calib.model.Architecture runnerArch() {
         try (LlamaRunner r = LlamaRunner.open(MODEL, 1)) {
             return r.config().architecture();

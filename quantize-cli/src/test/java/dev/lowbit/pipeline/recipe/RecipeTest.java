@@ -121,6 +121,32 @@ class RecipeTest {
         assertTrue(r.toJson().contains("\"damp_percent\" : 0.01"), r.toJson());
     }
 
+    /**
+     * awq's {@code fp_inputs} takes effect before rtn only (GPTQ calibrates on the quantized outputs): set by the user
+     * before gptq it is refused; left at its default it is recorded as what the run does (false before gptq, true
+     * before rtn), and the recipe so written replays.
+     */
+    @Test
+    void fpInputsIsRefusedWhereItCannotApplyAndRecordedAsTheRunDoesIt() throws IOException {
+        String calib = "\"calibration\": {\"data\": \"c.txt\", \"samples\": 4, \"seqlen\": 64}, \"output\": {\"format\": \"gptq\"}}";
+        BadInputException e = assertThrows(BadInputException.class, () -> Recipe.read(write("explicit.json",
+                "{\"version\": 2, \"steps\": [{\"type\": \"awq\", \"fp_inputs\": true}, {\"type\": \"gptq\"}], " + calib)));
+        assertTrue(e.getMessage().contains("step 'awq': fp_inputs: true does not apply here: 'gptq' calibrates each layer on the quantized outputs"),
+                e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+        // an explicit false before gptq states what happens: accepted
+        Recipe.read(write("false.json", "{\"version\": 2, \"steps\": [{\"type\": \"awq\", \"fp_inputs\": false}, {\"type\": \"gptq\"}], " + calib));
+        Recipe gptq = Recipe.read(write("gptq.json", "{\"version\": 2, \"steps\": [{\"type\": \"awq\"}, {\"type\": \"gptq\"}], " + calib));
+        assertFalse(gptq.steps().getFirst().params().path("fp_inputs").asBoolean(true), gptq.toJson());
+        Recipe replayed = Recipe.read(write("replay.json", gptq.toJson()));
+        assertEquals(gptq.toJson(), replayed.toJson());
+        Recipe rtn = Recipe.read(write("rtn.json", "{\"version\": 2, \"steps\": [{\"type\": \"awq\"}, {\"type\": \"rtn\"}], " + calib));
+        assertTrue(rtn.steps().getFirst().params().path("fp_inputs").asBoolean(false), rtn.toJson());
+        // a transform that needs quantized outputs (smooth) makes it inapplicable before rtn too
+        assertThrows(BadInputException.class, () -> Recipe.read(write("smooth.json", "{\"version\": 2, \"steps\": [{\"type\": \"smooth\"}, "
+                + "{\"type\": \"awq\", \"fp_inputs\": true}, {\"type\": \"rtn\"}], " + calib)));
+    }
+
     @Test
     void badRecipesAreOneLineNamingTheProblem() throws IOException {
         String[][] cases = {
@@ -129,6 +155,14 @@ class RecipeTest {
             {"{\"version\": 2, \"steps\": [{\"type\": \"awq\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "a transform step needs calibration data"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 1.5}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must lie strictly between 0 and 1, got 1.5"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must lie strictly between 0 and 1, got 0"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"auto\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "alpha must be a number in (0, 1) or 'search', got 'auto'"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"search\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "the output declares none, so give activations"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"search\", \"activations\": \"int9-token\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "unknown activations 'int9-token'"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0.5, \"activations\": \"int8-token\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "'activations' applies to alpha: search only"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0.8, \"grid\": 5}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "'grid' applies to alpha: search only"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"search\", \"activations\": \"int8-token\", \"grid\": 0}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "grid must be 1..1000, got 0"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": 0.8, \"loss_tokens\": 512}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}}", "'loss_tokens' applies to alpha: search only"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"smooth\", \"alpha\": \"search\", \"activations\": \"int8-tensor\"}, {\"type\": \"rtn\"}], \"output\": {\"format\": \"compressed-tensors\", \"input_activations\": \"int8-token\"}}", "differ from the output's input_activations int8-token"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bitz\": 3}], \"output\": {\"format\": \"gptq\"}}", "unknown parameter 'bitz'"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": \"3\"}], \"output\": {\"format\": \"gptq\"}}", "'bits' must be an integer"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": 9}], \"output\": {\"format\": \"gptq\"}}", "bits must be 2..8"},
