@@ -91,7 +91,7 @@ final class GptqStep implements StepType {
             if (scheme.groupSize() != -1) {
                 throw new BadInputException(source, where + ": loss_clip (--loss-clip) is per channel only (group_size -1), got group_size " + scheme.groupSize());
             }
-            if (p.get("mse_clip").booleanValue()) throw new BadInputException(source, where + ": loss_clip and mse_clip are two clip searches: choose one");
+            if (p.get("mse_clip").booleanValue()) throw new BadInputException(source, where + ": loss_clip (--loss-clip) and mse_clip (--mse-clip) are two clip searches: choose one");
         }
         ClipSearch clip = grid != null && !grid.isFloat() && p.get("mse_clip").booleanValue() ? ClipSearch.REFERENCE : null;
         return new Quantizer(step.withParams(p), scheme, clip, grid);
