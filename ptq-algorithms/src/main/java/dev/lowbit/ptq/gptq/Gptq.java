@@ -5,6 +5,7 @@ import dev.lowbit.kernels.linalg.LinalgKernels;
 import dev.lowbit.ptq.grid.Grid;
 import dev.lowbit.ptq.grid.IntegerGrid;
 import dev.lowbit.ptq.scheme.GroupQuantizer;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
 
@@ -61,13 +62,53 @@ public final class Gptq {
     private static GptqResult quantize(String name, float[] weight, int rows, int cols, double[] hessian,
                                        GptqConfig config, LinalgKernels kernels, boolean consume) {
         GroupQuantizer.checkWeights(name, weight, rows, cols, config.scheme());
+        if (config.lossClip() != null) return lossClip(name, weight, rows, cols, hessian, config, kernels, consume);
         IntegerGrid grid = new IntegerGrid(config.scheme(), config.clip(), config.zeroFloor(), config.staticGroups(), rows, cols);
         Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), grid, kernels, consume, consume);
         return new GptqResult(grid.result(name), s.loss(), s.timing());
     }
 
-    /** What a sweep reports besides what its grid holds. */
-    public record Sweep(double loss, GptqResult.Timing timing) {}
+    /**
+     * The {@link LossClip} search: one sweep per shrink factor with every row at that factor, each row keeping the
+     * factor of its least sweep loss, then the sweep at the chosen factors (whose rows repeat, bit for bit, the
+     * candidate sweeps' rows: rows do not interact once their parameters are fixed).
+     */
+    private static GptqResult lossClip(String name, float[] weight, int rows, int cols, double[] hessian,
+                                       GptqConfig config, LinalgKernels kernels, boolean consume) {
+        LossClip lc = config.lossClip();
+        double[] best = new double[rows];
+        Arrays.fill(best, Double.POSITIVE_INFINITY);
+        float[] chosen = new float[rows];
+        long prepare = 0, inverse = 0, sweep = 0;
+        for (int i = 0; i < lc.steps(); i++) {
+            float[] p = new float[rows];
+            Arrays.fill(p, lc.shrink(i));
+            IntegerGrid g = new IntegerGrid(config.scheme(), null, config.zeroFloor(), false, rows, cols).atRowShrink(p);
+            Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), g, kernels, false);
+            for (int r = 0; r < rows; r++) {
+                if (s.rowLoss()[r] < best[r]) {
+                    best[r] = s.rowLoss()[r];
+                    chosen[r] = p[r];
+                }
+            }
+            prepare += s.timing().prepareNanos();
+            inverse += s.timing().inverseNanos();
+            sweep += s.timing().sweepNanos();
+        }
+        IntegerGrid grid = new IntegerGrid(config.scheme(), null, config.zeroFloor(), false, rows, cols).atRowShrink(chosen);
+        Sweep s = sweep(name, weight, rows, cols, hessian, config.options(), grid, kernels, consume);
+        GptqResult.Timing t = s.timing();
+        return new GptqResult(grid.result(name), s.loss(), new GptqResult.Timing(prepare + t.prepareNanos(),
+                inverse + t.inverseNanos(), sweep + t.sweepNanos()));
+    }
+
+    /**
+     * What a sweep reports besides what its grid holds.
+     *
+     * @param loss    Σ over rows and columns of (w − q)² / [H⁻¹]_jj / 2, the reference's {@code Losses} summed
+     * @param rowLoss the same per row
+     */
+    public record Sweep(double loss, double[] rowLoss, GptqResult.Timing timing) {}
 
     /**
      * The GPTQ sweep onto any {@link Grid}: the grid fits its parameters as the sweep reaches them and records the
@@ -144,6 +185,7 @@ public final class Gptq {
         SweepState state = new SweepState(rows, cols, w, perm, importance);
         int block = options.blockSize();
         double loss = 0;
+        double[] rowLoss = new double[rows];
         float[] hinv = new float[Math.min(block, cols) * cols]; // rows [i1, i2) of the factor, in f32
         for (int i1 = 0; i1 < cols; i1 += block) {
             int i2 = Math.min(i1 + block, cols), count = i2 - i1;
@@ -162,7 +204,9 @@ public final class Gptq {
                     float x = w1[at + i];
                     float dq = grid.quantize(r, j, c, x);
                     float diff = x - dq;
-                    loss += (double) (diff * diff / (d * d)) / 2;
+                    double l = (double) (diff * diff / (d * d)) / 2;
+                    loss += l;
+                    rowLoss[r] += l;
                     float e = diff / d;
                     err1[at + i] = e;
                     for (int cc = i; cc < count; cc++) w1[at + cc] -= e * hinv[hrow + cc];
@@ -171,7 +215,7 @@ public final class Gptq {
             Linalg.gptqBlockUpdate(kernels, w, rows, cols, err1, i1, i2, hinv, 0);
         }
         long t3 = System.nanoTime();
-        return new Sweep(loss, new GptqResult.Timing(t1 - t0, t2 - t1, t3 - t2));
+        return new Sweep(loss, rowLoss, new GptqResult.Timing(t1 - t0, t2 - t1, t3 - t2));
     }
 
     /** What a grid sees of the sweep: W at the batch start, the batch's own up-to-date columns, the importance. */

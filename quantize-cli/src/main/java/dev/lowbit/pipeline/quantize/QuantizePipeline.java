@@ -103,8 +103,12 @@ public final class QuantizePipeline {
         }
     }
 
-    /** What a run wrote, with wall time by phase. */
-    public record Result(ArtifactWriter.Committed committed, QuantizerStep quantizer, Map<String, Double> seconds) {}
+    /**
+     * What a run wrote, with wall time by phase and what the transform steps chose per mapping
+     * ({@link QuantizeReport#CHOSEN}; empty when none searched).
+     */
+    public record Result(ArtifactWriter.Committed committed, QuantizerStep quantizer, Map<String, Double> seconds,
+                         Map<String, Map<String, Double>> chosen) {}
 
     /**
      * Quantizes {@code model} into the directory {@code output} (replaced only with {@code force}, and only when lowbit
@@ -144,7 +148,7 @@ public final class QuantizePipeline {
                     q == null ? "fp" : q.scheme().toString(), recipe.output().format(),
                     ((Number) f.get("quantized_modules")).intValue(), ((Number) f.get("quantized_parameters")).longValue(),
                     ((Number) f.get("linear_bits_per_weight")).doubleValue(), r.committed().bytes(), directoryBytes(model),
-                    r.seconds(), ((Number) f.get("widened_groups")).longValue(), f.get(QuantizeReport.CHOSEN));
+                    r.seconds(), ((Number) f.get("widened_groups")).longValue(), r.chosen().isEmpty() ? null : r.chosen());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -264,7 +268,7 @@ public final class QuantizePipeline {
                 }
                 ArtifactWriter.Committed done = writer.commit(saved, manifest);
                 time.add("total", System.nanoTime() - t0);
-                return new Result(done, quantizer, time.seconds());
+                return new Result(done, quantizer, time.seconds(), chosen);
             } catch (IOException | RuntimeException e) {
                 throw out.failure(e);
             }

@@ -196,8 +196,8 @@ class W8a8CliTest {
     /**
      * {@code alpha: search} into W8A8 static (a recipe, with a 3-point grid to keep the test short): the recipe written
      * next to the checkpoint records {@code alpha: search} and the scheme the search scored with (the output's), and
-     * reads back as a valid recipe (the replay); the manifest lists the α chosen per mapping and layer, each a grid
-     * point. {@code --smooth-alpha} takes a number or {@code search}; another word is exit 2 with nothing written. (The
+     * reads back as a valid recipe (the replay); the manifest and the report ({@code --json}) list the α chosen per mapping and layer,
+     * each a grid point. {@code --smooth-alpha} takes a number or {@code search}; another word is exit 2 with nothing written. (The
      * search itself: {@code TransformEquivalenceTest}, {@code SmoothQuantTest}.)
      */
     @Test
@@ -213,7 +213,8 @@ class W8a8CliTest {
                 calibration: {data: %s, samples: 1, seqlen: 32}
                 output: {format: compressed-tensors, input_activations: int8-tensor}
                 """.formatted(calib));
-        assertEquals(0, Main.execute("quantize", MODEL.toString(), "-o", out.toString(), "--recipe", recipe.toString(), "-q"));
+        QuantizeReport report = QuantizePipeline.run(MODEL, out, dev.lowbit.pipeline.recipe.Recipe.read(recipe), recipe, false, 2,
+                QuantizePipeline.Listener.NONE);
         JsonNode step = JSON.readTree(Files.readString(out.resolve("recipe.json"))).path("steps").get(0);
         assertEquals("search", step.path("alpha").asText());
         assertEquals("int8-tensor", step.path("activations").asText());
@@ -224,6 +225,7 @@ class W8a8CliTest {
         assertEquals(12, chosen.size(), chosen.toString());
         for (JsonNode a : chosen) assertTrue(List.of(0.25, 0.5, 0.75).contains(a.asDouble()), chosen.toString());
         assertTrue(chosen.has("model.layers.5.post_attention_layernorm -> gate_proj,up_proj"), chosen.toString());
+        assertEquals(chosen, JSON.readTree(report.toJson()).path("transform_choices").path("smooth"), "--json lists the same choices");
         List<String> base = List.of("quantize", MODEL.toString(), "--calib", calib.toString(), "--calib-samples", "1", "--calib-seqlen", "32", "-q");
         Path bad = tmp.resolve("bad-search");
         assertEquals(2, run(base, "-o", bad.toString(), "--method", "smoothquant", "--scheme", "w8a8", "--smooth-alpha", "often"));
