@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Peak resident memory and time per layer of every heavy command on a (synthetic) model, one row per command:
 #
-#   scripts/bench-scale.sh MODEL_DIR [COMMAND...]        COMMAND: inspect convert gguf rtn gptq evaluate (default: all)
+#   scripts/bench-scale.sh MODEL_DIR [COMMAND...]        COMMAND: inspect convert gguf rtn gptq awq evaluate (default: all)
 #
 # MODEL_DIR: e.g. one written by scripts/make-synthetic-checkpoint.sh (--preset 1b / 7b). Environment:
-#   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq; EVAL_WINDOWS (2) windows of EVAL_CTX
+#   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq and awq; THREADS (unset: all cores) for
+#   the commands that take --threads (gguf, rtn, gptq, awq, evaluate); EVAL_WINDOWS (2) windows of EVAL_CTX
 #   (512) tokens for evaluate; OUT (a temp dir, removed) for the outputs; LOWBIT (./lowbit) the launcher; LOWBIT_JAVA_OPTS as usual.
 #   Each command runs under the measurement lock (/work/notes/measure.lock when it exists, LOCK= to change).
 #
@@ -12,12 +13,17 @@
 # libtorch's native memory and the mapped checkpoint pages that are resident, all counted. "s/layer" is the time
 # between the first and the last "layer i/N" progress line over the layers in between (start-up and the final write
 # excluded); commands without per-layer lines (inspect, convert, evaluate) show wall time / layers.
+# PROFILE=1: samples the JVM's /proc/PID/status (RssAnon: heap + libtorch + other native; RssFile: mapped checkpoint
+# pages and jars) and jstat's heap (committed, used) every second into OUT/NAME.rss, and prints under the row what was
+# resident at the peak and which progress line was the latest then.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-[ $# -ge 1 ] || { sed -n 2,13p "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,18p "$0" >&2; exit 2; }
 model=$(cd "$1" && pwd); shift
-cmds=("$@"); [ ${#cmds[@]} -gt 0 ] || cmds=(inspect convert gguf rtn gptq evaluate)
+cmds=("$@"); [ ${#cmds[@]} -gt 0 ] || cmds=(inspect convert gguf rtn gptq awq evaluate)
+thr=(); [ -n "${THREADS:-}" ] && thr=(--threads "$THREADS")
 lowbit=${LOWBIT:-$root/lowbit}
+. "$root/scripts/java-home.sh"
 lock=${LOCK-/work/notes/measure.lock}
 shared=$root/../shared
 samples=${GPTQ_SAMPLES:-8}; seqlen=${GPTQ_SEQLEN:-512}; windows=${EVAL_WINDOWS:-2}; ctx=${EVAL_CTX:-512}
@@ -32,10 +38,14 @@ run() { # name, then the lowbit arguments
   local locker=(); [ -n "$lock" ] && [ -e "$lock" ] && locker=(flock "$lock")
   local t0; t0=$(date +%s.%N)
   set +e
-  ${locker[@]+"${locker[@]}"} /usr/bin/time -f '%M %e' -o "$tf" env LOWBIT_NO_BUILD=1 "$lowbit" "$@" 2>&1 \
+  local pidf=$out/$name.pid; rm -f "$pidf"
+  [ "${PROFILE:-0}" = 1 ] && { sample "$pidf" "$out/$name.rss" & }
+  ${locker[@]+"${locker[@]}"} /usr/bin/time -f '%M %e' -o "$tf" sh -c 'echo $$ > "$0"; exec env LOWBIT_NO_BUILD=1 "$@"' \
+      "$pidf" "$lowbit" "$@" 2>&1 \
     | while IFS= read -r line; do printf '%s %s\n' "$(date +%s.%N)" "$line"; done > "$log"
   local rc=${PIPESTATUS[0]}
   set -e
+  [ "${PROFILE:-0}" = 1 ] && wait
   local rss wall; read -r rss wall < <(tail -1 "$tf")
   local per
   per=$(awk -v n="$layers" -v wall="$wall" '
@@ -45,6 +55,37 @@ run() { # name, then the lowbit arguments
   local extra=""
   [ "$rc" = 0 ] || extra=" (exit $rc: $(tail -1 "$log" | cut -d' ' -f2- | cut -c1-80))"
   printf '| %-9s | %7.0f | %8.1f | %8s | %s%s |\n' "$name" "$(echo "$rss / 1024" | bc -l)" "$wall" "$per" "lowbit ${*/#$out\//OUT/}" "$extra"
+  [ "${PROFILE:-0}" = 1 ] && peak "$out/$name.rss" "$log"
+  return 0
+}
+# Samples the JVM (the launcher's java child) once a second until it exits: time, RSS, RssAnon, RssFile (MiB), heap
+# committed and used (MiB, jstat -gc: survivor + eden + old).
+sample() {
+  local pidf=$1 rssf=$2 launcher="" jpid="" i
+  for i in $(seq 600); do [ -s "$pidf" ] && break; sleep 0.1; done
+  launcher=$(cat "$pidf" 2>/dev/null) || return 0
+  for i in $(seq 600); do jpid=$(pgrep -P "$launcher" -x java | head -1) && [ -n "$jpid" ] && break; sleep 0.1; done
+  [ -n "$jpid" ] || return 0
+  echo "# t rss_mib anon_mib file_mib heap_committed_mib heap_used_mib" > "$rssf"
+  while [ -e "/proc/$jpid/status" ]; do
+    local st heap
+    st=$(awk '/^VmRSS|^RssAnon|^RssFile/ { printf "%d ", $2 / 1024 }' "/proc/$jpid/status" 2>/dev/null) || break
+    heap=$("$JAVA_HOME/bin/jstat" -gc "$jpid" 2>/dev/null | awk 'NR == 2 { printf "%d %d", ($1 + $2 + $5 + $7) / 1024, ($3 + $4 + $6 + $8) / 1024 }')
+    [ -n "$st" ] && echo "$(date +%s.%N) $st${heap:-- -}" >> "$rssf"
+    sleep 1
+  done
+}
+# The sample with the largest RSS and the progress line in effect then.
+peak() {
+  local rssf=$1 log=$2
+  [ -s "$rssf" ] || { echo "  (no samples)"; return 0; }
+  awk -v lf="$log" '!/^#/ && $2 > best { best = $2; line = $0 }
+      END { split(line, a, " ")
+            printf "  peak sample: RSS %d MiB = anon %d + file %d; heap committed %s, used %s MiB (native ≥ anon − heap committed = %s MiB)\n",
+                   a[2], a[3], a[4], a[5], a[6], (a[5] == "-" ? "?" : a[3] - a[5])
+            t = a[1]; last = ""
+            while ((getline l < lf) > 0) { split(l, b, " "); if (b[1] + 0 <= t) last = substr(l, index(l, " ") + 1) }
+            printf "  latest output line then: %s\n", substr(last, 1, 160) }' "$rssf"
 }
 echo "model: $model ($layers layers); $(date -u +%FT%TZ); LOWBIT_JAVA_OPTS=${LOWBIT_JAVA_OPTS:-}; lock: ${lock:-none}"
 echo "| command   | peak RSS MiB | wall s | s/layer | run |"
@@ -53,11 +94,14 @@ for c in "${cmds[@]}"; do
   case $c in
     inspect)  run inspect inspect "$model" ;;
     convert)  run convert convert "$model" -o "$out/convert.out.gguf" --type f16 ;;
-    gguf)     run gguf quantize "$model" -o "$out/gguf.out.gguf" --format gguf --type Q4_K_M ;;
-    rtn)      run rtn quantize "$model" -o "$out/rtn.out" --method rtn --bits 4 --group-size 128 ;;
+    gguf)     run gguf quantize "$model" -o "$out/gguf.out.gguf" --format gguf --type Q4_K_M ${thr[@]+"${thr[@]}"} ;;
+    rtn)      run rtn quantize "$model" -o "$out/rtn.out" --method rtn --bits 4 --group-size 128 ${thr[@]+"${thr[@]}"} ;;
     gptq)     run gptq quantize "$model" -o "$out/gptq.out" --method gptq --bits 4 --group-size 128 \
-                --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ;;
-    evaluate) run evaluate evaluate "$model" --data "$shared/data/eval_code.txt" --ctx "$ctx" --max-windows "$windows" ;;
+                --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ${thr[@]+"${thr[@]}"} ;;
+    awq)      run awq quantize "$model" -o "$out/awq.out" --method awq --bits 4 --group-size 128 \
+                --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ${thr[@]+"${thr[@]}"} ;;
+    evaluate) run evaluate evaluate "$model" --data "$shared/data/eval_code.txt" --ctx "$ctx" --max-windows "$windows" \
+                ${thr[@]+"${thr[@]}"} ;;
     *) echo "bench-scale: unknown command $c" >&2; exit 2 ;;
   esac
 done

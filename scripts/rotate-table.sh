@@ -12,6 +12,8 @@
 #                     token on every decoder Linear input; rotated = R1 + R2 + online R3/R4, quantized with
 #                     --format dequantized for our runtime; unrotated = the GPTQ checkpoint)
 #   ACT_METHOD=gptq   the act table's weight quantizer (rtn for a quick look)
+#   ACT_WEIGHT_ARGS=  extra quantize flags for the act table's weights, e.g. "--mse-clip" (QuaRot's w_clip),
+#                     "--mse-clip --act-order", "--sym --mse-clip"
 #   ACT_CLIP=0.9      --act-clip of the int4 activations (QuaRot's ratio; int8 is not clipped)
 #   FP=11.46609863    the fp perplexity the act table compares with (reference.json; give the 16-window one with WINDOWS=16)
 #   METHODS="rtn gptq" BITS="4 3" GROUP_SIZES="-1 128"
@@ -98,19 +100,21 @@ if [[ " $parts " == *" act "* ]]; then
   if [ ! -f "$online/lowbit-manifest.json" ]; then
     "$lowbit" quantize "$model" -o "$online" --rotate --rotate-online --method none --seed "$seed" --force -q --json >> "$out/rotate.jsonl"
   fi
+  wargs=(${ACT_WEIGHT_ARGS:-})
+  wtag=$(printf '%s' "${ACT_WEIGHT_ARGS:-}" | tr -d ' ' | sed 's/--/-/g')
   for src in plain rot; do
-    q="$out/act-${ACT_METHOD:-gptq}-w4-pc-$src"
+    q="$out/act-${ACT_METHOD:-gptq}$wtag-w4-pc-$src"
     if [ ! -f "$q/lowbit-manifest.json" ]; then
       if [ "$src" = plain ]; then s="$model"; fmt=gptq; else s="$online"; fmt=dequantized; fi
       extra=(); [ "${ACT_METHOD:-gptq}" = gptq ] && extra=(--calib "$calib")
-      "$lowbit" quantize "$s" -o "$q" --method "${ACT_METHOD:-gptq}" --bits 4 --group-size -1 "${extra[@]}" --format "$fmt" \
+      "$lowbit" quantize "$s" -o "$q" --method "${ACT_METHOD:-gptq}" --bits 4 --group-size -1 "${extra[@]}" "${wargs[@]}" --format "$fmt" \
         --threads "$threads" --force -q --json > "$q.quantize.json"
     fi
   done
   f=${FP:-11.46609863} # fp32 reference perplexity (reference.json) on the whole file; set FP= for --max-windows runs
   echo "| weights / activations | unrotated | rotated (R1+R2+R3+R4, seed $seed) | fp $f |"
   echo "| --- | --- | --- | --- |"
-  m=${ACT_METHOD:-gptq}
+  m=${ACT_METHOD:-gptq}$wtag
   for a in int4-token int8-token; do
     clip=(); [ "$a" = int4-token ] && clip=(--act-clip "${ACT_CLIP:-0.9}")
     pr=()

@@ -115,6 +115,10 @@ final class QuantizeCommand implements Callable<Integer> {
             description = "gptq: quantize columns in order of decreasing Hessian diagonal (desc_act; default: false, true with --format gguf)")
     Boolean actOrder;
 
+    @Option(names = "--loss-clip", description = "gptq per channel: pick each row's range shrink (1, 0.975, …, 0.525) by GPTQ's own "
+            + "loss, one sweep per shrink (not with --mse-clip)")
+    boolean lossClip;
+
     @Option(names = "--static-groups", description = "gptq with --act-order: fix group parameters before the sweep, so g_idx stays monotone")
     boolean staticGroups;
 
@@ -215,12 +219,12 @@ final class QuantizeCommand implements Callable<Integer> {
 
     /** Flags that describe the quantization itself: all of them are the recipe's business when --recipe is given. */
     private static final List<String> RECIPE_FLAGS = List.of("--method", "--scheme", "--four-over-six", "--mx-exponent", "--bits", "--group-size", "--sym", "--mse-clip",
-            "--act-order", "--static-groups", "--damp", "--block-size", "--calib", "--calib-samples", "--calib-seqlen",
+            "--act-order", "--static-groups", "--loss-clip", "--damp", "--block-size", "--calib", "--calib-samples", "--calib-seqlen",
             "--calib-random", "--format", "--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize",
             "--allow-rtn-fallback", "--search-importance",
             "--targets", "--ignore", "--seed", "--input-activations", "--act", "--smooth-alpha", "--smooth-down-proj");
     private static final List<String> GRID_FLAGS = List.of("--bits", "--group-size", "--sym", "--mse-clip");
-    private static final List<String> GPTQ_FLAGS = List.of("--act-order", "--static-groups", "--damp", "--block-size");
+    private static final List<String> GPTQ_FLAGS = List.of("--act-order", "--static-groups", "--damp", "--block-size", "--loss-clip");
     private static final List<String> GGUF_FLAGS = List.of("--type", "--imatrix", "--tensor-type", "--pure", "--allow-requantize");
     private static final List<String> GGUF_GPTQ_FLAGS = List.of("--allow-rtn-fallback", "--search-importance");
 
@@ -393,6 +397,7 @@ final class QuantizeCommand implements Callable<Integer> {
             if (actOrder != null || !gguf) p.put("desc_act", actOrder != null && actOrder);
             p.put("static_groups", staticGroups);
             p.put("true_sequential", true);
+            if (lossClip) p.put("loss_clip", true);
         }
         Recipe.Calibration cal = calib == null ? null
                 : new Recipe.Calibration(calib.toString(), calibSamples, calibSeqlen, calibRandom);

@@ -52,6 +52,11 @@ class QuantizeFlagsTest {
         "--method rtn --block-size 64                             | --block-size",
         "--method rtn --damp 0.1                                  | --damp",
         "--method rtn --static-groups                             | --static-groups",
+        "--method rtn --loss-clip                                 | --loss-clip",
+        // the GPTQ-loss clip search: per channel, integer grids, not beside the MSE one
+        "--method gptq --calib CALIB --group-size 128 --loss-clip | --loss-clip",
+        "--method gptq --calib CALIB --group-size -1 --mse-clip --loss-clip | --loss-clip",
+        "--format gguf --type Q4_0 --method gptq --calib CALIB --loss-clip | --loss-clip",
         // calibration details without calibration; a seed with nothing random
         "--method gptq --calib-samples 4                          | --calib-samples",
         "--method gptq --calib CALIB --seed 5                     | --seed",

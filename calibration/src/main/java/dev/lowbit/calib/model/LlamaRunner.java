@@ -55,7 +55,8 @@ public final class LlamaRunner implements AutoCloseable {
     private final boolean ownsWeights;
     private final NDManager manager;
     private final Map<Integer, LayerWeights> layers = new HashMap<>();
-    private final Map<Integer, Map<Linear, float[]>> overrides = new HashMap<>();
+    /** {@link #setLinearWeight} substitutions, each in native memory of its own that the layer's array runs on. */
+    private final Map<Integer, Map<Linear, Substitution>> overrides = new HashMap<>();
     private final Map<String, float[]> tensorOverrides = new HashMap<>();
     private final Map<Integer, NDArray[]> ropeTables = new HashMap<>();
     private final Map<Integer, NDArray> causalMasks = new HashMap<>();
@@ -222,7 +223,9 @@ public final class LlamaRunner implements AutoCloseable {
         long t = x.getShape().get(1);
         int d = config.hiddenSize();
         try (NDScope scope = new NDScope()) {
-            NDArray attnOut = attentionBlock(layer, w, x, hook, until);
+            // the attention block's intermediates (norm, q/k/v, RoPE, context: ~1 GB at a 7B layer over 4096 tokens)
+            // are freed before the MLP runs, not held until the whole layer is done
+            NDArray attnOut = scoped(() -> attentionBlock(layer, w, x, hook, until));
             if (attnOut == null) return null;
             NDArray x1 = attnOut.reshape(b, t, d);
             x1.addi(x);
@@ -337,8 +340,10 @@ public final class LlamaRunner implements AutoCloseable {
         NDArray gate = linear(m, w, Linear.GATE);
         NDArray act = Activation.sigmoid(gate);
         act.muli(gate);
-        act.muli(linear(m, w, Linear.UP));
         gate.close();
+        NDArray up = linear(m, w, Linear.UP);
+        act.muli(up);
+        up.close();
         if (online.r4()) act = act.matMul(onlineHadamard(4)); // R4: down_proj's weight carries H's inverse
         hook.onInput(layer, LinearInput.DOWN, act);
         if (until == LinearInput.DOWN) return null;
@@ -407,12 +412,14 @@ public final class LlamaRunner implements AutoCloseable {
         if (w.length != shape[0] * shape[1]) {
             throw new IllegalArgumentException(linear + " weight needs " + shape[0] + "×" + shape[1] + " values, got " + w.length);
         }
-        overrides.computeIfAbsent(layer, i -> new EnumMap<>(Linear.class)).put(linear, w.clone());
+        Substitution s = Substitution.of(w);
+        Substitution old = overrides.computeIfAbsent(layer, i -> new EnumMap<>(Linear.class)).put(linear, s);
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
             cached.trit.remove(linear);
-            cached.replaceWeight(linear, persistent(w, shape, cached.memory));
+            cached.replaceWeight(linear, wrap(s.values(), shape, null, null));
         }
+        if (old != null) old.arena().close(); // no array runs on it any more
     }
 
     /**
@@ -420,25 +427,31 @@ public final class LlamaRunner implements AutoCloseable {
      * weight is reloaded). AWQ's scale search swaps each candidate in and out this way.
      */
     public void clearLinearWeight(int layer, Linear linear) {
-        Map<Linear, float[]> o = overrides.get(layer);
-        if (o == null || o.remove(linear) == null) return;
+        Map<Linear, Substitution> o = overrides.get(layer);
+        Substitution gone = o == null ? null : o.remove(linear);
+        if (gone == null) return;
         if (o.isEmpty()) overrides.remove(layer);
         LayerWeights cached = layers.get(layer);
-        if (cached == null) return;
-        if ("lut".equals(System.getProperty("lowbit.trit.kernel"))) { // the trit path decides per tensor: reload all
-            releaseLayer(layer);
-            return;
+        if (cached != null) {
+            if ("lut".equals(System.getProperty("lowbit.trit.kernel"))) { // the trit path decides per tensor: reload all
+                releaseLayer(layer);
+            } else {
+                long[] shape = linearShape(linear);
+                cached.replaceWeight(linear, load(config.architecture().linearName(layer, linear) + ".weight", cached.memory, shape[0], shape[1]));
+            }
         }
-        long[] shape = linearShape(linear);
-        cached.replaceWeight(linear, load(config.architecture().linearName(layer, linear) + ".weight", cached.memory, shape[0], shape[1]));
+        gone.arena().close(); // after the array that ran on it was closed
     }
 
     /** The f32 weight {@code [out, in]} currently used for {@code linear} in {@code layer} (substituted or original). */
     public float[] linearWeight(int layer, Linear linear) {
-        float[] o = overrides.getOrDefault(layer, Map.of()).get(linear);
-        if (o != null) return o.clone();
+        Substitution o = overrides.getOrDefault(layer, Map.of()).get(linear);
+        if (o != null) return o.values().toArray(NATIVE_FLOAT);
         long[] shape = linearShape(linear);
-        return tensor(checked(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
+        float[] w = tensor(checked(config.architecture().linearName(layer, linear) + ".weight", shape[0], shape[1]));
+        // streaming: the pages just read leave the resident set again (a 7B layer's Linears are 0.4 GB of bf16 pages)
+        if (!residentLayers) weights.releasePages();
+        return w;
     }
 
     /**
@@ -487,7 +500,8 @@ public final class LlamaRunner implements AutoCloseable {
      */
     public void forgetLayer(int layer) {
         releaseLayer(layer);
-        overrides.remove(layer);
+        Map<Linear, Substitution> gone = overrides.remove(layer);
+        if (gone != null) gone.values().forEach(s -> s.arena().close());
     }
 
     /** {@code [out, in]} of a Linear. */
@@ -509,6 +523,8 @@ public final class LlamaRunner implements AutoCloseable {
     public void close() {
         layers.values().forEach(LayerWeights::close);
         layers.clear();
+        overrides.values().forEach(m -> m.values().forEach(s -> s.arena().close()));
+        overrides.clear();
         manager.close(); // closes the head and table arrays before their memory goes
         headMemory.values().forEach(Arena::close);
         tableMemory.values().forEach(Arena::close);
@@ -527,13 +543,13 @@ public final class LlamaRunner implements AutoCloseable {
         }
         Architecture arch = config.architecture();
         w = new LayerWeights();
-        Map<Linear, float[]> subst = overrides.getOrDefault(i, Map.of());
+        Map<Linear, Substitution> subst = overrides.getOrDefault(i, Map.of());
         for (Linear l : Linear.values()) {
             long[] shape = linearShape(l);
             String name = arch.linearName(i, l);
             dev.lowbit.kernels.trit.TritMatrix trit = subst.containsKey(l) ? null : tritMatrix(name + ".weight", shape);
             if (trit != null) w.trit.put(l, trit);
-            else w.weight.put(l, subst.containsKey(l) ? persistent(subst.get(l), shape, w.memory)
+            else w.weight.put(l, subst.containsKey(l) ? wrap(subst.get(l).values(), shape, null, null)
                     : load(name + ".weight", w.memory, shape[0], shape[1]));
             if (weights.contains(name + ".bias")) w.bias.put(l, load(name + ".bias", w.memory, shape[0]));
         }
@@ -597,17 +613,36 @@ public final class LlamaRunner implements AutoCloseable {
     }
 
     private NDArray rmsNorm(NDArray x, NDArray gamma) {
-        NDArray meanSquare = x.square().mean(new int[] {-1}, true);
-        return x.div(meanSquare.add(config.rmsNormEps()).sqrt()).mul(gamma);
+        return scoped(() -> {
+            NDArray meanSquare = x.square().mean(new int[] {-1}, true);
+            return x.div(meanSquare.add(config.rmsNormEps()).sqrt()).mul(gamma);
+        });
+    }
+
+    /**
+     * Runs {@code body} in a scope of its own: the arrays it creates are closed when it returns, except its result
+     * (null allowed), which joins the enclosing scope (if any) as if created there. Same operations, same bits; the
+     * intermediates just do not wait for the enclosing scope's end.
+     */
+    private static NDArray scoped(java.util.function.Supplier<NDArray> body) {
+        NDArray out;
+        try (NDScope inner = new NDScope()) {
+            out = body.get();
+            if (out != null) NDScope.unregister(out);
+        }
+        if (out != null) NDScope.register(out);
+        return out;
     }
 
     /** RoPE, rotate-half convention: {@code x·cos + (−x₂, x₁)·sin} with {@code x = (x₁, x₂)} split at hd/2. */
     private NDArray rotate(NDArray x, NDArray[] cosSin) {
         int half = config.headDim() / 2;
-        NDArray x1 = x.get(new NDIndex("..., :{}", half));
-        NDArray x2 = x.get(new NDIndex("..., {}:", half));
-        NDArray rotated = x2.neg().concat(x1, 3);
-        return x.mul(cosSin[0]).add(rotated.mul(cosSin[1]));
+        return scoped(() -> {
+            NDArray x1 = x.get(new NDIndex("..., :{}", half));
+            NDArray x2 = x.get(new NDIndex("..., {}:", half));
+            NDArray rotated = x2.neg().concat(x1, 3);
+            return x.mul(cosSin[0]).add(rotated.mul(cosSin[1]));
+        });
     }
 
     /** cos and sin tables {@code [T, hd]} of {@code pos·inv_freq[i mod hd/2]}, computed in f32 like transformers. */
@@ -693,8 +728,22 @@ public final class LlamaRunner implements AutoCloseable {
     private NDArray wrap(MemorySegment seg, long[] shape, Arena arena, Map<NDArray, Arena> owner) {
         NDArray a = manager.create(seg.asByteBuffer().order(ByteOrder.nativeOrder()), new Shape(shape), ai.djl.ndarray.types.DataType.FLOAT32);
         NDScope.unregister(a);
-        owner.put(a, arena);
+        if (owner != null) owner.put(a, arena); // null: the memory belongs to someone else (a Substitution)
         return a;
+    }
+
+    /**
+     * A substituted Linear weight in native memory of its own: the layer's array is created over it (no copy), and
+     * it outlives the layer's arrays, so a streamed layer that is loaded again runs on it. Kept off the heap: a 7B
+     * layer's quantized Linears were one more f32 heap copy each (0.81 GB) until the layer was finished.
+     */
+    private record Substitution(Arena arena, MemorySegment values) {
+        static Substitution of(float[] w) {
+            Arena arena = Arena.ofShared();
+            MemorySegment seg = arena.allocate((long) w.length * Float.BYTES, 64);
+            MemorySegment.copy(w, 0, seg, NATIVE_FLOAT, 0, w.length);
+            return new Substitution(arena, seg);
+        }
     }
 
     private static final java.lang.foreign.ValueLayout.OfFloat NATIVE_FLOAT =

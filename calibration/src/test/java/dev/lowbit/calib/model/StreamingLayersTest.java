@@ -47,6 +47,43 @@ class StreamingLayersTest {
         }
     }
 
+    /**
+     * Substitutions live in native memory of their own that the layer's array runs on: replacing one, reading it back,
+     * clearing it and forgetting the layer must each leave the runner on the right weights (a freed or stale
+     * substitution would give other logits, or crash), whether the layer stays loaded or is streamed in again.
+     */
+    @Test
+    void substitutionsCanBeReplacedReadBackClearedAndForgotten() {
+        String old = System.getProperty("lowbit.runner.resident-bytes");
+        for (String budget : new String[] {null, "0"}) {
+            if (budget == null) System.clearProperty("lowbit.runner.resident-bytes");
+            else System.setProperty("lowbit.runner.resident-bytes", budget);
+            try (LlamaRunner r = LlamaRunner.open(SharedData.tinyLlama(), 2)) {
+                float[] original = logits(r);
+                float[] w = r.linearWeight(1, Linear.UP);
+                float[] zeroed = w.clone();
+                for (int i = 0; i < zeroed.length; i += 3) zeroed[i] = 0;
+                r.setLinearWeight(1, Linear.UP, zeroed);
+                float[] once = logits(r);
+                assertFalse(java.util.Arrays.equals(original, once), "the substitution changes the logits");
+                r.setLinearWeight(1, Linear.UP, w.clone()); // replaced by the original values: the old memory goes
+                assertArrayEquals(original, logits(r), "budget " + budget + ": replaced by the original weight");
+                r.setLinearWeight(1, Linear.UP, zeroed);
+                assertArrayEquals(zeroed, r.linearWeight(1, Linear.UP), "read back");
+                assertArrayEquals(once, logits(r), "budget " + budget + ": substituted again");
+                r.clearLinearWeight(1, Linear.UP);
+                assertArrayEquals(original, logits(r), "budget " + budget + ": cleared");
+                r.setLinearWeight(1, Linear.UP, zeroed);
+                r.forgetLayer(1);
+                assertArrayEquals(w, r.linearWeight(1, Linear.UP), "forgotten: the model's own weight");
+                assertArrayEquals(original, logits(r), "budget " + budget + ": forgotten");
+            } finally {
+                if (old == null) System.clearProperty("lowbit.runner.resident-bytes");
+                else System.setProperty("lowbit.runner.resident-bytes", old);
+            }
+        }
+    }
+
     private static float[] logits(LlamaRunner r) {
         try (NDArray z = Evaluator.logits(r, WINDOWS)) {
             return z.toFloatArray();

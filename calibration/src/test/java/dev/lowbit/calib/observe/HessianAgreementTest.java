@@ -42,6 +42,40 @@ class HessianAgreementTest {
     }
 
     /**
+     * A wide input's Xᵀ·X formed in bands of rows (the bound forced down to 100 rows of 517: five bands and a short
+     * last one of 17) over two batches must agree with the Java SYRK as the whole product does (same 1e-4 bound of
+     * the Cauchy–Schwarz scale: only f32 summation order may differ), with every token counted once per batch.
+     * A band written at the wrong offset, a missed last band or tokens counted per band would not fit.
+     */
+    @Test
+    void bandedEngineProductAgreesWithJavaSyrk() {
+        int cols = 517;
+        SplittableRandom rnd = new SplittableRandom(13);
+        EngineHessians engine = new EngineHessians(100 * cols);
+        dev.lowbit.ptq.observe.HessianObserver java = new dev.lowbit.ptq.observe.HessianObserver(cols);
+        try (NDManager m = DjlEngine.newManager(2)) {
+            for (int rows : new int[] {700, 301}) {
+                float[] x = new float[rows * cols];
+                for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (1 + (i % cols) / 64.0) + (i % cols == 3 ? 5 : 0));
+                try (NDArray a = m.create(x, new Shape(rows, cols))) {
+                    engine.observe("m", a);
+                }
+                java.add(x, rows, cols);
+            }
+        }
+        assertTrue(engine.get("m").tokens() == 1001, "tokens " + engine.get("m").tokens());
+        double[] he = engine.get("m").sum(), hj = java.sum();
+        double worst = 0;
+        for (int i = 0; i < cols; i++) {
+            for (int j = 0; j < cols; j++) {
+                double scale = Math.sqrt(hj[i * cols + i] * hj[j * cols + j]);
+                worst = Math.max(worst, Math.abs(he[i * cols + j] - hj[i * cols + j]) / scale);
+            }
+        }
+        assertTrue(worst < 1e-4, "worst relative difference " + worst);
+    }
+
+    /**
      * AWQ's mean |x| from engine column sums (f32 per batch, f64 across batches) against the heap observer's f64 sums,
      * over two batches of awkward widths (207 columns) with a dead channel and a sign-flipped heavy one: the two may
      * differ by f32 summation of ≤ 1000 terms (relative ~1e-5); 1e-4 leaves room, a wrong axis or missing abs does not fit.

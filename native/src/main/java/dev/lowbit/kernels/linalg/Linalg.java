@@ -105,7 +105,17 @@ public final class Linalg {
      * scaled errors of the block just quantized, Hinv the {@code cols × cols} upper factor in f32.
      */
     public static void gptqBlockUpdate(LinalgKernels k, float[] w, int rows, int cols, float[] err, int i, int j, float[] hinv) {
+        gptqBlockUpdate(k, w, rows, cols, err, i, j, hinv, i * cols);
+    }
+
+    /**
+     * {@link #gptqBlockUpdate(LinalgKernels, float[], int, int, float[], int, int, float[])} with Hinv's rows [i, j)
+     * (each {@code cols} long) starting at {@code hinvRows} in {@code hinv}: a sweep that holds only the block's rows
+     * of the factor in f32 passes 0.
+     */
+    public static void gptqBlockUpdate(LinalgKernels k, float[] w, int rows, int cols, float[] err, int i, int j, float[] hinv,
+                                       int hinvRows) {
         if (j >= cols || rows == 0) return;
-        k.gemm(rows, cols - j, j - i, -1f, err, 0, j - i, hinv, i * cols + j, cols, w, j, cols);
+        k.gemm(rows, cols - j, j - i, -1f, err, 0, j - i, hinv, hinvRows + j, cols, w, j, cols);
     }
 }

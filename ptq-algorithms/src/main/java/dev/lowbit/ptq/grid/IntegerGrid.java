@@ -32,6 +32,7 @@ public final class IntegerGrid implements Grid {
     private final int[] gIdx;
     private float[] scale, zero;
     private float[][] staticScale, staticZero;
+    private float[] rowShrink;
 
     /**
      * @param clip         the MSE clipping search, or null for plain min/max
@@ -57,10 +58,23 @@ public final class IntegerGrid implements Grid {
         this.zero = new float[rows];
     }
 
+    /**
+     * Per channel: fix row r's parameters at the shrink {@code shrink[r]} of its min/max range instead of searching
+     * ({@link GroupQuantizer#paramsAtShrink}); the GPTQ-loss clip search sweeps once per candidate this way.
+     */
+    public IntegerGrid atRowShrink(float[] shrink) {
+        if (grouped) throw new IllegalArgumentException("a fixed per-row shrink needs a per-channel scheme, got group size " + groupSize);
+        if (clip != null) throw new IllegalArgumentException("a fixed per-row shrink replaces the MSE clip search");
+        if (shrink.length != rows) throw new IllegalArgumentException("shrink has " + shrink.length + " entries for " + rows + " rows");
+        this.rowShrink = shrink.clone();
+        return this;
+    }
+
     @Override
     public void beforeSweep(float[] w, int rows, int cols) {
         if (grouped) return;
-        GroupQuantizer.findParams(w, cols, rows, 0, cols, scheme, clip, zeroFloor, scale, zero);
+        if (rowShrink != null) GroupQuantizer.paramsAtShrink(w, cols, rows, 0, cols, scheme, rowShrink, zeroFloor, scale, zero);
+        else GroupQuantizer.findParams(w, cols, rows, 0, cols, scheme, clip, zeroFloor, scale, zero);
         for (int r = 0; r < rows; r++) {
             scales[r] = scale[r];
             zeros[r] = (int) zero[r];

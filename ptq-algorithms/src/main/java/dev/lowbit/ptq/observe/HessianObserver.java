@@ -2,6 +2,9 @@ package dev.lowbit.ptq.observe;
 
 import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.kernels.linalg.LinalgKernels;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
  * The proxy Hessian of a Linear's inputs that GPTQ needs: S = Σ x·xᵀ over every token x seen, with the token count N.
@@ -56,6 +59,32 @@ public final class HessianObserver implements ActivationObserver {
         for (int i = 0; i < sum.length; i++) sum[i] += xtx[i];
         tokens += rows;
     }
+
+    /**
+     * Adds rows [{@code from}, {@code from + count}) of a batch's f32 Xᵀ·X, read where they lie ({@code count ×
+     * columns} f32 values in native byte order, e.g. the engine's own buffer: no heap copy of an n² product), into the
+     * f64 sum as {@link #addGram} does; the batch's tokens are counted once, with {@link #addTokens}.
+     */
+    public synchronized void addGramRows(MemorySegment xtxRows, int from, int count) {
+        double[] sum = live();
+        if (from < 0 || count < 0 || from > columns - count) {
+            throw new IllegalArgumentException("HessianObserver: rows [" + from + ", " + (from + (long) count) + ") of a " + columns + "-feature Gram matrix");
+        }
+        long n = (long) count * columns;
+        if (xtxRows.byteSize() != n * Float.BYTES) {
+            throw new IllegalArgumentException("HessianObserver: " + xtxRows.byteSize() + " bytes for " + count + " Gram rows of " + columns + " features");
+        }
+        int at = from * columns;
+        for (long i = 0; i < n; i++) sum[at + (int) i] += xtxRows.getAtIndex(NATIVE_FLOAT, i);
+    }
+
+    /** Counts {@code rows} tokens whose Gram rows went in through {@link #addGramRows}. */
+    public synchronized void addTokens(long rows) {
+        if (rows < 0) throw new IllegalArgumentException("HessianObserver: negative token count " + rows);
+        tokens += rows;
+    }
+
+    private static final ValueLayout.OfFloat NATIVE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.nativeOrder());
 
     @Override
     public synchronized long tokens() {

@@ -91,6 +91,46 @@ public final class GroupQuantizer {
         }
     }
 
+    /**
+     * Row parameters at a given shrink of the min/max range: for row r, the candidate the MSE search calls p =
+     * {@code shrink[r]} ([p·lo, p·hi], scale and zero formed as there), then the zero floor as in
+     * {@link #findParams(float[], int, int, int, int, QuantScheme, ClipSearch, ZeroFloor, float[], float[])}.
+     * Used by the GPTQ-loss clip search, which scores each shrink by a whole sweep.
+     */
+    public static void paramsAtShrink(float[] w, int ld, int rows, int colFrom, int colTo, QuantScheme scheme,
+                                      float[] shrink, ZeroFloor floor, float[] scale, float[] zero) {
+        int maxq = scheme.maxq();
+        for (int r = 0; r < rows; r++) {
+            int base = r * ld;
+            float lo = 0f, hi = 0f;
+            for (int c = colFrom; c < colTo; c++) {
+                float v = w[base + c];
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+            if (scheme.symmetric()) {
+                hi = Math.max(Math.abs(lo), hi);
+                if (lo < 0) lo = -hi;
+            }
+            if (lo == 0 && hi == 0) {
+                lo = -1f;
+                hi = 1f;
+            }
+            float p = shrink[r];
+            float lo1 = p * lo, hi1 = p * hi;
+            float s = (hi1 - lo1) / maxq;
+            float z = scheme.symmetric() ? (maxq + 1) / 2f : (float) Math.rint(-lo1 / s);
+            if (floor != null && !scheme.symmetric() && z < floor.min()) {
+                int m = floor.min();
+                s = Math.max(-lo1 / m, hi1 / (maxq - m));
+                z = m;
+                floor.widened().increment();
+            }
+            scale[r] = s;
+            zero[r] = z;
+        }
+    }
+
     /** The code q = clamp(rint(w / scale) + zero, 0, maxq), an integer held in an f32 as in the reference. */
     public static float quantize(float w, float scale, float zero, int maxq) {
         float q = (float) Math.rint(w / scale) + zero;

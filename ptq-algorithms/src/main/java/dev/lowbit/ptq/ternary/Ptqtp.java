@@ -45,6 +45,12 @@ public final class Ptqtp {
      */
     public static Result quantize(String name, float[] weight, int rows, int cols, QuantScheme scheme, int maxIterations,
                                   double[] importance) {
+        return quantize(name, weight, rows, cols, scheme, maxIterations, TritPlaneFit.Start.PROGRESSIVE, importance);
+    }
+
+    /** As above, with the alternation's start ({@link TritPlaneFit.Start}). */
+    public static Result quantize(String name, float[] weight, int rows, int cols, QuantScheme scheme, int maxIterations,
+                                  TritPlaneFit.Start start, double[] importance) {
         check(name, weight, rows, cols, scheme);
         if (importance != null && importance.length != cols) {
             throw new IllegalArgumentException(name + ": " + importance.length + " importances for " + cols + " columns");
@@ -62,7 +68,7 @@ public final class Ptqtp {
         double loss = 0;
         for (int r = 0; r < rows; r++) {
             for (int k = 0; k < groups; k++) {
-                TritPlaneFit.Result f = TritPlaneFit.fit(weight, d, r * cols + k * g, g, maxIterations, t1, t2);
+                TritPlaneFit.Result f = TritPlaneFit.fit(weight, d, r * cols + k * g, g, maxIterations, start, t1, t2);
                 s1[r * groups + k] = f.alpha1();
                 s2[r * groups + k] = f.alpha2();
                 iterations += f.iterations();

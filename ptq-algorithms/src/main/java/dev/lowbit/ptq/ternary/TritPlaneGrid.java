@@ -15,12 +15,19 @@ public final class TritPlaneGrid implements Grid {
     private final String name;
     private final QuantScheme scheme;
     private final int rows, cols, group, groups, maxIterations;
+    private final TritPlaneFit.Start start;
     private final byte[] t1, t2;
     private final float[] s1, s2;
     private final float[] values; // rows × 9 candidate values of the current group
     private long iterations;
 
     public TritPlaneGrid(String name, QuantScheme scheme, int rows, int cols, int maxIterations) {
+        this(name, scheme, rows, cols, maxIterations, TritPlaneFit.Start.PROGRESSIVE);
+    }
+
+    /** With the start of each group's fit ({@link TritPlaneFit.Start}). */
+    public TritPlaneGrid(String name, QuantScheme scheme, int rows, int cols, int maxIterations, TritPlaneFit.Start start) {
+        this.start = start;
         this.name = name;
         this.scheme = scheme;
         this.rows = rows;
@@ -47,7 +54,7 @@ public final class TritPlaneGrid implements Grid {
         byte[] a = new byte[group], b = new byte[group];
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < group; i++) w[i] = sweep.current(r, c + i);
-            TritPlaneFit.Result f = TritPlaneFit.fit(w, d, 0, group, maxIterations, a, b);
+            TritPlaneFit.Result f = TritPlaneFit.fit(w, d, 0, group, maxIterations, start, a, b);
             iterations += f.iterations();
             s1[r * groups + k] = f.alpha1();
             s2[r * groups + k] = f.alpha2();

@@ -11,6 +11,7 @@ import dev.lowbit.pipeline.recipe.Output;
 import dev.lowbit.pipeline.recipe.Step;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
+import dev.lowbit.ptq.gptq.LossClip;
 import dev.lowbit.ptq.scheme.ClipSearch;
 import dev.lowbit.ptq.scheme.ZeroFloor;
 import java.util.ArrayList;
@@ -18,7 +19,8 @@ import java.util.List;
 
 /**
  * {@code gptq}: Frantar et al., calibrated and error-compensating; parameters named as in the reference
- * implementation. {@code mse_clip} runs the reference's MSE clipping search whenever GPTQ fixes a group's parameters.
+ * implementation. {@code mse_clip} runs the reference's MSE clipping search whenever GPTQ fixes a group's parameters;
+ * {@code loss_clip} (per channel) instead picks each row's range shrink by the sweep's own loss ({@link LossClip}).
  */
 final class GptqStep implements StepType {
     static final List<Param> OWN = List.of(
@@ -26,7 +28,8 @@ final class GptqStep implements StepType {
             Param.ofInt("block_size", 128, "lazy-batch block width"),
             Param.ofBool("desc_act", false, "act-order: columns in order of decreasing diag(H) (format gguf: default true)"),
             Param.ofBool("static_groups", false, "with desc_act: group parameters fixed before the sweep"),
-            Param.ofBool("true_sequential", true, "quantize {q,k,v} → {o} → {gate,up} → {down} with quantized inputs"));
+            Param.ofBool("true_sequential", true, "quantize {q,k,v} → {o} → {gate,up} → {down} with quantized inputs"),
+            Param.ofBool("loss_clip", false, "per channel: each row's range shrink (1, 0.975, …, 0.525) chosen by the GPTQ sweep's own loss"));
     /** Parameters of GPTQ onto a GGUF type's grid only. */
     static final List<Param> GGUF_ONLY = List.of(
             Param.ofBool("search_importance", true, "gguf: each block's scale search weighs its elements by diag(H), as llama.cpp's imatrix"),
@@ -80,6 +83,16 @@ final class GptqStep implements StepType {
                     + "(a block's scale is fitted when the sweep first reaches one of its columns)");
         }
         QuantScheme scheme = grid == null ? null : grid.scheme();
+        if (p.get("loss_clip").booleanValue()) {
+            if (grid == null || grid.isFloat()) {
+                throw new BadInputException(source, where + ": loss_clip (--loss-clip) applies to integer grids only (not "
+                        + (grid == null ? "format gguf" : "a float scheme") + ")");
+            }
+            if (scheme.groupSize() != -1) {
+                throw new BadInputException(source, where + ": loss_clip (--loss-clip) is per channel only (group_size -1), got group_size " + scheme.groupSize());
+            }
+            if (p.get("mse_clip").booleanValue()) throw new BadInputException(source, where + ": loss_clip (--loss-clip) and mse_clip (--mse-clip) are two clip searches: choose one");
+        }
         ClipSearch clip = grid != null && !grid.isFloat() && p.get("mse_clip").booleanValue() ? ClipSearch.REFERENCE : null;
         return new Quantizer(step.withParams(p), scheme, clip, grid);
     }
@@ -125,7 +138,8 @@ final class GptqStep implements StepType {
 
         /** The settings {@link Gptq} runs with on grid {@code s}. */
         public GptqConfig config(QuantScheme s) {
-            return new GptqConfig(s, dampPercent(), p().get("block_size").intValue(), actOrder(), staticGroups(), clip, null);
+            return new GptqConfig(s, dampPercent(), p().get("block_size").intValue(), actOrder(), staticGroups(), clip, null,
+                    p().get("loss_clip").booleanValue() ? LossClip.DEFAULT : null);
         }
 
         @Override

@@ -10,6 +10,7 @@ import dev.lowbit.kernels.linalg.Linalg;
 import dev.lowbit.pipeline.recipe.Step;
 import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.ternary.Ptqtp;
+import dev.lowbit.ptq.ternary.TritPlaneFit;
 import dev.lowbit.ptq.ternary.TritPlaneGrid;
 import java.util.List;
 
@@ -22,6 +23,7 @@ final class PtqtpStep extends TritStep {
     static final List<Param> PARAMS = List.of(
             groupSize(Ptqtp.DEFAULT_GROUP, "input channels per pair of scales (must divide every row)"),
             Param.ofInt("iterations", Ptqtp.DEFAULT_ITERATIONS, "at most this many alternations of trits and scales"),
+            Param.ofString("start", "progressive", "where the alternation starts: progressive (best plane, then best plane of the residual) or multi (also 20 scale pairs on a grid of max|w|, the best continued)"),
             Param.ofBool("hessian_weighted", false, "weight the fit by diag(H) of the calibration inputs (needs calibration)"),
             Param.ofBool("error_feedback", false, "GPTQ-style sweep pushing each column's error onto later ones (needs calibration)"),
             DAMP,
@@ -36,6 +38,10 @@ final class PtqtpStep extends TritStep {
     void check(String source, String where, ObjectNode p) {
         int it = p.get("iterations").intValue();
         if (it < 0 || it > 10_000) throw new BadInputException(source, where + ": iterations must be 0..10000, got " + it);
+        String start = p.get("start").asText();
+        if (!start.equals("progressive") && !start.equals("multi")) {
+            throw new BadInputException(source, where + ": start must be progressive or multi, got '" + start + "'");
+        }
         if (p.get("refit_scales").booleanValue() && !p.get("error_feedback").booleanValue()) {
             throw new BadInputException(source, where + ": refit_scales applies to error_feedback: true only");
         }
@@ -60,14 +66,16 @@ final class PtqtpStep extends TritStep {
         @Override
         public QuantizedTensor quantize(String module, QuantScheme s, float[] weight, int rows, int cols, double[] hessian) {
             int iterations = step.params().get("iterations").intValue();
+            TritPlaneFit.Start start = step.params().get("start").asText().equals("multi")
+                    ? TritPlaneFit.Start.MULTI : TritPlaneFit.Start.PROGRESSIVE;
             if (flag("error_feedback")) {
-                TritPlaneGrid grid = new TritPlaneGrid(module, s, rows, cols, iterations);
+                TritPlaneGrid grid = new TritPlaneGrid(module, s, rows, cols, iterations, start);
                 Gptq.sweep(module, weight, rows, cols, hessian, sweepOptions(), grid, Linalg.kernels());
                 if (flag("refit_scales")) grid.refitScales(weight, TritSteps.damped(hessian, cols, dampPercent()));
                 return grid.result();
             }
             double[] importance = flag("hessian_weighted") ? TritSteps.dampedDiagonal(hessian, cols, dampPercent()) : null;
-            return Ptqtp.quantize(module, weight, rows, cols, s, iterations, importance).tensor();
+            return Ptqtp.quantize(module, weight, rows, cols, s, iterations, start, importance).tensor();
         }
     }
 }

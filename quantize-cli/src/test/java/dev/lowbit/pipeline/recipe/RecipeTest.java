@@ -167,6 +167,7 @@ class RecipeTest {
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": \"3\"}], \"output\": {\"format\": \"gptq\"}}", "'bits' must be an integer"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"bits\": 9}], \"output\": {\"format\": \"gptq\"}}", "bits must be 2..8"},
             {"{\"version\": 2, \"steps\": [], \"output\": {\"format\": \"gptq\"}}", "no steps"},
+            {"{\"version\": 2, \"steps\": [{\"type\": \"ptqtp\", \"start\": \"random\"}], \"output\": {\"format\": \"trit-planes\"}}", "start must be progressive or multi, got 'random'"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}, {\"type\": \"gptq\"}], \"output\": {\"format\": \"gptq\"}}", "only the last step may quantize"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"gptq\"}], \"output\": {\"format\": \"gptq\"}}", "needs calibration data"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\", \"targets\": [\"(\"]}], \"output\": {\"format\": \"gptq\"}}", "invalid module pattern '('"},
