@@ -108,6 +108,25 @@ class QuantizeFlagsTest {
         assertEquals(0, r.code(), r.err());
     }
 
+    /** awq's fp_inputs set before gptq (which calibrates on quantized outputs) is exit 2, one line naming it, nothing written. */
+    @Test
+    void fpInputsBeforeGptqIsRefused() throws IOException {
+        Path recipe = tmp.resolve("awq-gptq.yaml");
+        Files.writeString(recipe, """
+                version: 2
+                steps:
+                  - {type: awq, fp_inputs: true}
+                  - {type: gptq}
+                calibration: {data: %s, samples: 1, seqlen: 32}
+                output: {format: gptq}
+                """.formatted(SharedData.data("calib_code.txt")));
+        Path out = tmp.resolve("o");
+        CliRun r = CliRun.run("quantize", MODEL, "-o", out.toString(), "--recipe", recipe.toString(), "-q");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("fp_inputs: true does not apply here") && r.err().strip().lines().count() == 1, r.err());
+        assertFalse(Files.exists(out));
+    }
+
     @Test
     void unknownStepNamesItAndListsTheKnownOnes() {
         CliRun r = CliRun.run("quantize", MODEL, "-o", tmp.resolve("o").toString(), "--method", "hqq", "-q");
