@@ -39,22 +39,11 @@ public final class GroupQuantizer {
     public static void findParams(float[] w, int ld, int rows, int colFrom, int colTo, QuantScheme scheme,
                                   ClipSearch clip, ZeroFloor floor, float[] scale, float[] zero) {
         int maxq = scheme.maxq();
+        float[] range = new float[2];
         for (int r = 0; r < rows; r++) {
             int base = r * ld;
-            float lo = 0f, hi = 0f; // torch.minimum(x.min(1), 0), torch.maximum(x.max(1), 0)
-            for (int c = colFrom; c < colTo; c++) {
-                float v = w[base + c];
-                lo = Math.min(lo, v);
-                hi = Math.max(hi, v);
-            }
-            if (scheme.symmetric()) {
-                hi = Math.max(Math.abs(lo), hi);
-                if (lo < 0) lo = -hi;
-            }
-            if (lo == 0 && hi == 0) {
-                lo = -1f;
-                hi = 1f;
-            }
+            rowRange(w, base, colFrom, colTo, scheme.symmetric(), range);
+            float lo = range[0], hi = range[1];
             float s = (hi - lo) / maxq;
             float z = scheme.symmetric() ? (maxq + 1) / 2f : (float) Math.rint(-lo / s);
             if (clip != null) {
@@ -92,6 +81,30 @@ public final class GroupQuantizer {
     }
 
     /**
+     * The range GPTQ's reference quantizer starts from for one row's columns [colFrom, colTo):
+     * [torch.minimum(x.min(1), 0), torch.maximum(x.max(1), 0)], widened to ±max|x| when symmetric, [−1, 1] for an
+     * all-zero row; written to {@code range} as {lo, hi}.
+     */
+    private static void rowRange(float[] w, int base, int colFrom, int colTo, boolean symmetric, float[] range) {
+        float lo = 0f, hi = 0f;
+        for (int c = colFrom; c < colTo; c++) {
+            float v = w[base + c];
+            lo = Math.min(lo, v);
+            hi = Math.max(hi, v);
+        }
+        if (symmetric) {
+            hi = Math.max(Math.abs(lo), hi);
+            if (lo < 0) lo = -hi;
+        }
+        if (lo == 0 && hi == 0) {
+            lo = -1f;
+            hi = 1f;
+        }
+        range[0] = lo;
+        range[1] = hi;
+    }
+
+    /**
      * Row parameters at a given shrink of the min/max range: for row r, the candidate the MSE search calls p =
      * {@code shrink[r]} ([p·lo, p·hi], scale and zero formed as there), then the zero floor as in
      * {@link #findParams(float[], int, int, int, int, QuantScheme, ClipSearch, ZeroFloor, float[], float[])}.
@@ -100,22 +113,11 @@ public final class GroupQuantizer {
     public static void paramsAtShrink(float[] w, int ld, int rows, int colFrom, int colTo, QuantScheme scheme,
                                       float[] shrink, ZeroFloor floor, float[] scale, float[] zero) {
         int maxq = scheme.maxq();
+        float[] range = new float[2];
         for (int r = 0; r < rows; r++) {
             int base = r * ld;
-            float lo = 0f, hi = 0f;
-            for (int c = colFrom; c < colTo; c++) {
-                float v = w[base + c];
-                lo = Math.min(lo, v);
-                hi = Math.max(hi, v);
-            }
-            if (scheme.symmetric()) {
-                hi = Math.max(Math.abs(lo), hi);
-                if (lo < 0) lo = -hi;
-            }
-            if (lo == 0 && hi == 0) {
-                lo = -1f;
-                hi = 1f;
-            }
+            rowRange(w, base, colFrom, colTo, scheme.symmetric(), range);
+            float lo = range[0], hi = range[1];
             float p = shrink[r];
             float lo1 = p * lo, hi1 = p * hi;
             float s = (hi1 - lo1) / maxq;
