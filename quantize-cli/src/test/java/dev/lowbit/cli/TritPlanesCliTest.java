@@ -265,6 +265,25 @@ class TritPlanesCliTest {
     }
 
     @Test
+    void aPtqtpFlagThatDoesNotApplyIsExit2NamingItAndWritesNothing() throws Exception {
+        String cal = "\"calibration\": {\"data\": \"" + SharedData.data("calib_code.txt") + "\", \"samples\": 4, \"seqlen\": 64}, ";
+        String[][] cases = {
+                {"\"refit_scales\": true,", "refit_scales"},
+                {"\"hessian_weighted\": true, \"error_feedback\": true,", "hessian_weighted"}};
+        for (String[] c : cases) {
+            Path out = tmp.resolve("bad-flag");
+            String body = """
+                    {"version": 2, "steps": [{"type": "ptqtp", %s "targets": ["layers\\\\.0\\\\.self_attn\\\\.q_proj"]}], %s
+                     "output": {"format": "trit-planes"}}""".formatted(c[0], cal);
+            CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe", recipe(body).toString());
+            assertEquals(2, run.code(), run.err());
+            assertTrue(run.err().contains(c[1]), run.err());
+            assertEquals(1, run.err().strip().lines().count(), run.err());
+            assertFalse(Files.exists(out));
+        }
+    }
+
+    @Test
     void aGroupThatDoesNotDivideTheRowIsExit2NamingTheTensorAndWritesNothing() throws Exception {
         String[] recipes = {ptqtp(96, "trit-planes"), binarize("\"group_size\": 96, \"salient_fraction\": 0, \"error_feedback\": false,", false)};
         for (String r : recipes) {

@@ -334,8 +334,36 @@ public final class LlamaRunner implements AutoCloseable {
         return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
     }
 
+    /**
+     * The most values one MLP intermediate (gate, up, their product: {@code [rows, intermediate]}) may have when nothing
+     * observes or quantizes the MLP's inputs: 2²⁴ (64 MiB of f32). Bigger inputs run a chunk of rows at a time and the
+     * outputs are joined. A 7B layer's MLP over 4096 tokens holds 2 × 180 MB of intermediates at once, in chunks of
+     * 1524 rows 2 × 64 MiB. tiny-llama-code's batches (4096 tokens × 1536) stay whole, so its bits do not move.
+     */
+    static final long MLP_CHUNK_FLOATS = 1L << 24;
+
     /** gate/up, SiLU, down on the normed input {@code m [rows, D]}; null when stopped at {@code until}. */
     private NDArray mlpBlock(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
+        long rows = m.getShape().get(0);
+        long inter = config.intermediateSize();
+        if (hook != LinearHook.NONE || until != null || activations != ActivationQuantizer.NONE || rows * inter <= MLP_CHUNK_FLOATS) {
+            return mlpRows(layer, w, m, hook, until);
+        }
+        long chunk = Math.max(1, MLP_CHUNK_FLOATS / inter);
+        ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+        try {
+            for (long from = 0; from < rows; from += chunk) {
+                long f = from, to = Math.min(rows, from + chunk);
+                parts.add(scoped(() -> mlpRows(layer, w, m.get(new ai.djl.ndarray.index.NDIndex("{}:{}", f, to)), hook, null)));
+            }
+            return parts.size() == 1 ? parts.getFirst() : ai.djl.ndarray.NDArrays.concat(parts, 0);
+        } finally {
+            if (parts.size() > 1) parts.close();
+        }
+    }
+
+    /** {@link #mlpBlock} on all of {@code m}'s rows at once. */
+    private NDArray mlpRows(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
         m = activations.apply(layer, LinearInput.GATE_UP, m);
         NDArray gate = linear(m, w, Linear.GATE);
         NDArray act = Activation.sigmoid(gate);

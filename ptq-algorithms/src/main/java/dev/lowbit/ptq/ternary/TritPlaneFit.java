@@ -107,6 +107,64 @@ public final class TritPlaneFit {
         return new Result(r1, r2, it, loss(w, d, off, n, r1, r2, t1, t2));
     }
 
+    /** Level ratios α₂/α₁ of {@link #denseSearch}: {@value #DENSE_RATIOS} values evenly spaced in [0.02, 1]. */
+    static final int DENSE_RATIOS = 50;
+    /** Starting α₁ of {@link #denseSearch}: {@value #DENSE_STARTS} values evenly spaced in [0.15, 1]·max|w|. */
+    static final int DENSE_STARTS = 18;
+    /** Lloyd rounds (trits, then least-squares scales) from each start of {@link #denseSearch}. */
+    static final int DENSE_ROUNDS = 4;
+
+    /**
+     * A dense global search of the two-plane codebook of one group (data-free, d ≡ 1), for measuring how low the error
+     * of this format can go, not for quantizing (it costs ~40× the {@link Start#MULTI} fit):
+     *
+     * <pre>
+     *   for every ratio ρ in {@value #DENSE_RATIOS} steps of [0.02, 1] and every c in {@value #DENSE_STARTS} steps of [0.15, 1]:
+     *     (α₁, α₂) = (c, ρc)·max|w|;  {@value #DENSE_ROUNDS} × { t ← exhaustive trits;  α ← least squares }
+     *     α rounded to f16, t ← exhaustive trits, loss
+     *   keep the least loss (first on ties)
+     * </pre>
+     *
+     * The codebook {0, ±α₁, ±α₂, ±(α₁ ± α₂)} is symmetric and scale-free, so ρ ≤ 1 and α₁ on a grid of max|w| cover it.
+     * The result is the best loss found, an empirical floor: a group can have a lower optimum that no start reaches.
+     * Writes the best trits to t1/t2 at [off .. off+n).
+     */
+    public static Result denseSearch(float[] w, int off, int n, byte[] t1, byte[] t2) {
+        double max = 0;
+        for (int j = 0; j < n; j++) max = Math.max(max, Math.abs(w[off + j]));
+        float[] wg = java.util.Arrays.copyOfRange(w, off, off + n);
+        byte[] u1 = new byte[n], u2 = new byte[n];
+        double bestLoss = Double.POSITIVE_INFINITY;
+        float b1 = 0, b2 = 0;
+        for (int ri = 0; ri < DENSE_RATIOS; ri++) {
+            double ratio = 0.02 + (1.0 - 0.02) * ri / (DENSE_RATIOS - 1);
+            for (int ci = 0; ci < DENSE_STARTS; ci++) {
+                double c = 0.15 + (1.0 - 0.15) * ci / (DENSE_STARTS - 1);
+                double a1 = c * max, a2 = ratio * c * max;
+                for (int round = 0; round < DENSE_ROUNDS; round++) {
+                    chooseTrits(wg, 0, n, a1, a2, u1, u2);
+                    double[] a = leastSquares(wg, null, 0, n, u1, u2, a1, a2);
+                    a1 = a[0];
+                    a2 = a[1];
+                }
+                float r1 = FloatFormats.f16ToF32(FloatFormats.f32ToF16((float) a1));
+                float r2 = FloatFormats.f16ToF32(FloatFormats.f32ToF16((float) a2));
+                if (!Float.isFinite(r1) || !Float.isFinite(r2)) continue;
+                chooseTrits(wg, 0, n, r1, r2, u1, u2);
+                double l = loss(wg, null, 0, n, r1, r2, u1, u2);
+                if (l < bestLoss) {
+                    bestLoss = l;
+                    b1 = r1;
+                    b2 = r2;
+                    System.arraycopy(u1, 0, t1, off, n);
+                    System.arraycopy(u2, 0, t2, off, n);
+                }
+            }
+        }
+        if (bestLoss == Double.POSITIVE_INFINITY) throw new ArithmeticException("trit-plane scales do not fit f16");
+        return new Result(b1, b2, DENSE_RATIOS * DENSE_STARTS * DENSE_ROUNDS, bestLoss);
+    }
+
     /** Alternates least-squares scales and exhaustive trits from (a1, a2, t1, t2): {α₁, α₂, loss, iterations}. */
     private static double[] alternate(float[] w, double[] d, int off, int n, int maxIterations, byte[] t1, byte[] t2,
                                       double a1, double a2) {

@@ -24,7 +24,7 @@ final class PtqtpStep extends TritStep {
             groupSize(Ptqtp.DEFAULT_GROUP, "input channels per pair of scales (must divide every row)"),
             Param.ofInt("iterations", Ptqtp.DEFAULT_ITERATIONS, "at most this many alternations of trits and scales"),
             Param.ofString("start", "progressive", "where the alternation starts: progressive (best plane, then best plane of the residual) or multi (also 20 scale pairs on a grid of max|w|, the best continued)"),
-            Param.ofBool("hessian_weighted", false, "weight the fit by diag(H) of the calibration inputs (needs calibration)"),
+            Param.ofBool("hessian_weighted", false, "weight the fit by diag(H) of the calibration inputs (needs calibration; error_feedback does so already)"),
             Param.ofBool("error_feedback", false, "GPTQ-style sweep pushing each column's error onto later ones (needs calibration)"),
             DAMP,
             BLOCK,
@@ -44,6 +44,10 @@ final class PtqtpStep extends TritStep {
         }
         if (p.get("refit_scales").booleanValue() && !p.get("error_feedback").booleanValue()) {
             throw new BadInputException(source, where + ": refit_scales applies to error_feedback: true only");
+        }
+        if (p.get("hessian_weighted").booleanValue() && p.get("error_feedback").booleanValue()) {
+            throw new BadInputException(source, where + ": hessian_weighted applies without error_feedback only"
+                    + " (error_feedback already weights each group's fit by diag(H))");
         }
     }
 
