@@ -106,7 +106,7 @@ public final class LayerwiseCapture {
                     throw new IllegalStateException("layer " + layer + ": " + given.size() + " outputs for " + hidden.size() + " batches");
                 }
                 for (int i = 0; i < hidden.size(); i++) {
-                    NDArray next = given != null ? given.get(i) : runner.runLayer(layer, hidden.get(i), (l, in, x) -> {});
+                    NDArray next = given != null ? given.get(i) : runner.runLayer(layer, hidden.get(i), dev.lowbit.calib.model.LinearHook.NONE);
                     hidden.get(i).close();
                     hidden.set(i, next);
                 }

@@ -316,8 +316,45 @@ public final class LlamaRunner implements AutoCloseable {
             q = q.matMul(onlineHadamard(3));
             k = k.matMul(onlineHadamard(3));
         }
-        // grouped-query attention: query head j uses key/value head j / rep; fold the rep query heads into rows.
-        // Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+        NDArray context;
+        long chunk = Math.max(1, ATTENTION_CHUNK_FLOATS / ((long) h * t * t));
+        if (chunk >= b) {
+            context = attend(q, k, v, b, t);
+        } else { // the [.., T, T] scores and probabilities a few windows at a time
+            ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+            NDArray qs = q, ks = k;
+            for (long from = 0; from < b; from += chunk) {
+                long f = from, to = Math.min(b, from + chunk);
+                NDIndex rows = new NDIndex("{}:{}", f, to);
+                parts.add(scoped(() -> attend(qs.get(rows), ks.get(rows), v.get(rows), to - f, t)));
+            }
+            context = ai.djl.ndarray.NDArrays.concat(parts, 0);
+            parts.close();
+        }
+        NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
+        context.close();
+        hook.onInput(layer, LinearInput.O, attn);
+        if (until == LinearInput.O) return null;
+        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+    }
+
+    /**
+     * The most values the attention scores (and then the probabilities) of one pass may have: 2²⁴ (64 MiB of f32).
+     * Inputs with more windows run the [.., T, T] part a few windows at a time (q, k, v and the context stay whole): a
+     * 7B layer (32 heads) over 8 windows of 512 holds 2 × 268 MB of scores and probabilities at once, two windows at a
+     * time 2 × 67 MB. tiny-llama-code (8 heads) over 8 windows of 512 is exactly 2²⁴ and stays one pass.
+     */
+    static final long ATTENTION_CHUNK_FLOATS = 1L << 24;
+
+    /**
+     * Causal softmax attention of {@code q [B, H, T, hd]} over {@code k, v [B, KV, T, hd]}: the context
+     * {@code [B, KV, rep·T, hd]}. Grouped-query attention: query head j uses key/value head j / rep; the rep query heads
+     * are folded into rows. Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+     */
+    private NDArray attend(NDArray q, NDArray k, NDArray v, long b, long t) {
+        int kv = config.numKvHeads();
+        int hd = config.headDim();
+        int rep = config.groupSize();
         NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
         scores.muli(1.0 / Math.sqrt(hd));
         NDArray masked = scores.reshape(b, kv, rep, t, t);
@@ -327,15 +364,39 @@ public final class LlamaRunner implements AutoCloseable {
         masked.close();
         NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
         probs.close();
-        NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
-        context.close();
-        hook.onInput(layer, LinearInput.O, attn);
-        if (until == LinearInput.O) return null;
-        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+        return context;
     }
+
+    /**
+     * The most values one MLP intermediate (gate, up, their product: {@code [rows, intermediate]}) may have when nothing
+     * observes or quantizes the MLP's inputs: 2²⁴ (64 MiB of f32). Bigger inputs run a chunk of rows at a time and the
+     * outputs are joined. A 7B layer's MLP over 4096 tokens holds 2 × 180 MB of intermediates at once, in chunks of
+     * 1524 rows 2 × 64 MiB. tiny-llama-code's batches (4096 tokens × 1536) stay whole, so its bits do not move.
+     */
+    static final long MLP_CHUNK_FLOATS = 1L << 24;
 
     /** gate/up, SiLU, down on the normed input {@code m [rows, D]}; null when stopped at {@code until}. */
     private NDArray mlpBlock(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
+        long rows = m.getShape().get(0);
+        long inter = config.intermediateSize();
+        if (hook != LinearHook.NONE || until != null || activations != ActivationQuantizer.NONE || rows * inter <= MLP_CHUNK_FLOATS) {
+            return mlpRows(layer, w, m, hook, until);
+        }
+        long chunk = Math.max(1, MLP_CHUNK_FLOATS / inter);
+        ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+        try {
+            for (long from = 0; from < rows; from += chunk) {
+                long f = from, to = Math.min(rows, from + chunk);
+                parts.add(scoped(() -> mlpRows(layer, w, m.get(new ai.djl.ndarray.index.NDIndex("{}:{}", f, to)), hook, null)));
+            }
+            return parts.size() == 1 ? parts.getFirst() : ai.djl.ndarray.NDArrays.concat(parts, 0);
+        } finally {
+            if (parts.size() > 1) parts.close();
+        }
+    }
+
+    /** {@link #mlpBlock} on all of {@code m}'s rows at once. */
+    private NDArray mlpRows(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
         m = activations.apply(layer, LinearInput.GATE_UP, m);
         NDArray gate = linear(m, w, Linear.GATE);
         NDArray act = Activation.sigmoid(gate);

@@ -63,6 +63,22 @@ public final class AwqClipSearch {
         }, config, rounding);
     }
 
+    /**
+     * The search with only the diagonal group blocks of H ({@code dev.lowbit.ptq.observe.GroupGramObserver}'s layout:
+     * block b, len_b × len_b row-major, at b·group²), which is all it reads of H: the same result as {@link
+     * #search(float[], int, int, int, double[], Config, GroupRounding)} given an H with those blocks.
+     */
+    public static Result searchBlocks(float[] w, int rows, int cols, int group, double[] blocks, Config config, GroupRounding rounding) {
+        int g = group <= 0 || group > cols ? cols : group;
+        long size = (long) (cols / g) * g * g + (long) (cols % g) * (cols % g);
+        if (w.length != (long) rows * cols || blocks.length != size) throw new IllegalArgumentException("clip search: shapes");
+        return search(w, rows, cols, g, (from, to) -> {
+            int len = to - from;
+            int at = Math.toIntExact((long) (from / g) * g * g);
+            return java.util.Arrays.copyOfRange(blocks, at, at + len * len);
+        }, config, rounding);
+    }
+
     private interface GroupGram {
         double[] of(int from, int to);
     }

@@ -3,6 +3,7 @@ package dev.lowbit.ptq.awq;
 import dev.lowbit.io.arch.ModelArchitecture;
 import dev.lowbit.io.arch.TensorRole;
 import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.ptq.observe.GroupGramObserver;
 import dev.lowbit.ptq.scheme.GroupQuantizer;
 import dev.lowbit.ptq.smooth.Balances;
 import dev.lowbit.ptq.smooth.ScaleFold;
@@ -27,7 +28,8 @@ import java.util.function.Consumer;
  * W' = Q(W·diag(s))·diag(s)⁻¹), and only the sub-block they sit in runs ({@link LayerLoss.Block}: q,k,v and v→o on the
  * attention block's output, gate,up on the MLP's output, down on its own output), on a sample of the calibration
  * windows ({@code lossTokens}); the best s is folded into the producer and the balanced Linears; then {@link AwqClipSearch} on every Linear but q and k, with the Gram matrix
- * Σ x·xᵀ of the input it now reads (the measured one, rescaled by the folds: H' = diag(1/s)·H·diag(1/s)).
+ * Σ x·xᵀ of the input it now reads (the measured one, rescaled by the folds: H' = diag(1/s)·H·diag(1/s)), of which
+ * the search reads only each group's diagonal block: only those are accumulated ({@link Statistic#GROUP_GRAM}).
  */
 public final class AwqTransform implements WeightTransform {
     /**
@@ -61,8 +63,14 @@ public final class AwqTransform implements WeightTransform {
     @Override
     public Set<Statistic> statistics() {
         Set<Statistic> s = EnumSet.of(Statistic.MEAN_ABS);
-        if (config.clip()) s.add(Statistic.HESSIAN);
+        if (config.clip()) s.add(Statistic.GROUP_GRAM);
         return s;
+    }
+
+    /** The clip search reads only each group's diagonal block of Σ x·xᵀ. */
+    @Override
+    public int gramGroup() {
+        return config.clipScheme().groupSize();
     }
 
     @Override
@@ -168,12 +176,18 @@ public final class AwqTransform implements WeightTransform {
             long[] shape = t.shape(name);
             int rows = (int) shape[0], cols = (int) shape[1];
             ChannelStatistics st = ctx.statistics(l);
-            double[] h = st.hessian().clone();
+            double[] h = st.groupGram().clone();
+            int g = scheme.groupSize() <= 0 || scheme.groupSize() > cols ? cols : scheme.groupSize();
             float[] s = folded.get(l);
             if (s != null) {
-                for (int i = 0; i < cols; i++) for (int j = 0; j < cols; j++) h[i * cols + j] /= (double) s[i] * s[j];
+                for (int from = 0, b = 0; from < cols; from += g, b++) {
+                    int len = Math.min(g, cols - from), at = GroupGramObserver.offset(g, b);
+                    for (int i = 0; i < len; i++) {
+                        for (int j = 0; j < len; j++) h[at + i * len + j] /= (double) s[from + i] * s[from + j];
+                    }
+                }
             }
-            AwqClipSearch.Result r = AwqClipSearch.search(t.read(name), rows, cols, scheme.groupSize(), h,
+            AwqClipSearch.Result r = AwqClipSearch.searchBlocks(t.read(name), rows, cols, g, h,
                     AwqClipSearch.Config.defaults(), rounding);
             if (r.clippedGroups() > 0) System.arraycopy(r.clipped(), 0, t.edit(name), 0, r.clipped().length);
         }

@@ -10,5 +10,7 @@ package dev.lowbit.ptq.transform;
  * @param maxAbs     per input channel max |x|, or null
  * @param meanSquare per input channel mean x², or null
  * @param hessian    Σ x·xᵀ (in × in, row-major), or null
+ * @param groupGram  the diagonal group blocks of Σ x·xᵀ ({@link Statistic#GROUP_GRAM}), or null
  */
-public record ChannelStatistics(long tokens, double[] meanAbs, double[] maxAbs, double[] meanSquare, double[] hessian) {}
+public record ChannelStatistics(long tokens, double[] meanAbs, double[] maxAbs, double[] meanSquare, double[] hessian,
+                                double[] groupGram) {}

@@ -13,5 +13,11 @@ public enum Statistic {
     /** mean over tokens of x[c]² (llama.cpp's importance matrix). */
     MEAN_SQUARE,
     /** Σ over tokens of x·xᵀ, in×in, accumulated in f64 (GPTQ's Hessian without its 2/n factor). */
-    HESSIAN
+    HESSIAN,
+    /**
+     * The diagonal blocks of Σ x·xᵀ for groups of {@link WeightTransform#gramGroup()} channels, in f64, as
+     * {@code dev.lowbit.ptq.observe.GroupGramObserver} lays them out (a per-group search's whole need, n·G values
+     * instead of n²).
+     */
+    GROUP_GRAM
 }

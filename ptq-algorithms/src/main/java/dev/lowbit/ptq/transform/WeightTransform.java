@@ -63,7 +63,15 @@ public interface WeightTransform {
     }
 
     /**
-     * How many calibration tokens the {@link Statistic#HESSIAN} statistic is accumulated over (whole capture batches,
+     * The group width of the {@link Statistic#GROUP_GRAM} statistic (≤ 0: one block, the whole Σ x·xᵀ); every
+     * transform of a recipe that asks for it must ask for the same width.
+     */
+    default int gramGroup() {
+        return 0;
+    }
+
+    /**
+     * How many calibration tokens the {@link Statistic#HESSIAN} (and {@link Statistic#GROUP_GRAM}) statistic is accumulated over (whole capture batches,
      * evenly spaced; 0 = every batch). The Gram matrices are the statistics pass's dearest part (an in×in product per
      * batch, 1536² at tiny-llama-code's down_proj); a transform that only needs them for a per-group search (AWQ's clip
      * search samples 512 tokens in the references) can take fewer. The pipeline uses the largest any transform asks for.

@@ -123,4 +123,45 @@ class AwqSearchTest {
         }
         assertTrue(clippedSeen > 0, "3-bit Gaussian groups: some clipping pays off");
     }
+
+    /**
+     * The search on the group-diagonal blocks ({@code GroupGramObserver}'s layout) must choose exactly what the search
+     * on the whole Hessian chooses, as it reads only those blocks (inputs of 100 channels in groups of 32: a short last
+     * group of 4; the off-block entries of H are set to garbage to show they are not read).
+     */
+    @Test
+    void clipSearchOnGroupBlocksEqualsTheSearchOnTheWholeHessian() {
+        int rows = 8, cols = 100, g = 32, tokens = 64;
+        SplittableRandom rnd = new SplittableRandom(11);
+        float[] x = new float[tokens * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (i % cols == 7 ? 8 : 1));
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextGaussian() * 0.05);
+        w[2 * cols + 98] = 0.9f;
+        double[] h = new double[cols * cols];
+        java.util.Arrays.fill(h, 1e9);
+        int blocks = 3 * g * g + 4 * 4;
+        var o = new dev.lowbit.ptq.observe.GroupGramObserver(cols, g);
+        o.add(x, tokens, cols);
+        double[] b = o.sum();
+        assertEquals(blocks, b.length);
+        for (int from = 0, k = 0; from < cols; from += g, k++) {
+            int len = Math.min(g, cols - from);
+            for (int i = 0; i < len; i++) {
+                for (int j = 0; j < len; j++) h[(from + i) * cols + from + j] = b[dev.lowbit.ptq.observe.GroupGramObserver.offset(g, k) + i * len + j];
+            }
+        }
+        AwqClipSearch.GroupRounding rounding = (v, from, to) -> {
+            float[] d = Rtn.rtn("g", java.util.Arrays.copyOfRange(v, from, to), 1, to - from, new QuantScheme(3, -1, false)).dequantize();
+            System.arraycopy(d, 0, v, from, to - from);
+        };
+        AwqClipSearch.Result whole = AwqClipSearch.search(w, rows, cols, g, h, AwqClipSearch.Config.defaults(), rounding);
+        AwqClipSearch.Result blocked = AwqClipSearch.searchBlocks(w, rows, cols, g, b, AwqClipSearch.Config.defaults(), rounding);
+        assertTrue(whole.clippedGroups() > 0, "the outlier's group is clipped");
+        assertEquals(whole.clippedGroups(), blocked.clippedGroups());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(whole.ratios(), blocked.ratios());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(whole.clipped(), blocked.clipped());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> AwqClipSearch.searchBlocks(w, rows, cols, g, java.util.Arrays.copyOf(b, blocks - 1), AwqClipSearch.Config.defaults(), rounding));
+    }
 }

@@ -5,6 +5,7 @@ import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
 import dev.lowbit.calib.model.LlamaRunner;
+import dev.lowbit.calib.observe.EngineGroupGrams;
 import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.EngineMeanAbs;
 import dev.lowbit.calib.observe.LinearObserver;
@@ -262,6 +263,7 @@ final class LayerTransforms {
     private Map<LinearInput, ChannelStatistics> observe(int layer, LlamaRunner runner, List<NDArray> inputs, List<NDArray> outputs) {
         Set<Statistic> want = statistics();
         EngineHessians hessian = want.contains(Statistic.HESSIAN) ? new EngineHessians() : null;
+        EngineGroupGrams groupGram = want.contains(Statistic.GROUP_GRAM) ? new EngineGroupGrams(gramGroup()) : null;
         ModuleObservers<MaxAbsObserver> maxAbs = want.contains(Statistic.MAX_ABS) ? new ModuleObservers<>(MaxAbsObserver::new) : null;
         ModuleObservers<MeanSquareObserver> meanSquare = want.contains(Statistic.MEAN_SQUARE) ? new ModuleObservers<>(MeanSquareObserver::new) : null;
         // on the engine: only the column sums come to the heap, not every input (65536 × 3072 floats a layer at 128 windows)
@@ -272,6 +274,7 @@ final class LayerTransforms {
         ObservingHook hook = new ObservingHook(a, EnumSet.allOf(LinearInput.class), observers);
         List<LinearObserver> withGram = new ArrayList<>(observers);
         if (hessian != null) withGram.add(hessian);
+        if (groupGram != null) withGram.add(groupGram);
         ObservingHook gramHook = new ObservingHook(a, EnumSet.allOf(LinearInput.class), withGram);
         boolean[] gram = hessianBatches(inputs, hessianTokens());
         for (int i = 0; i < inputs.size(); i++) {
@@ -292,16 +295,31 @@ final class LayerTransforms {
                     meanAbs == null ? null : meanAbs.get(key).meanAbs(),
                     maxAbs == null ? null : toDouble(maxAbs.get(key).maxAbs()),
                     want.contains(Statistic.MEAN_SQUARE) ? meanSquare.get(key).meanSquare() : null,
-                    hessian == null ? null : hessian.get(key).sum()));
+                    hessian == null ? null : hessian.get(key).takeSum(),
+                    groupGram == null ? null : groupGram.get(key).takeSum()));
         }
         return out;
     }
 
-    /** The largest Hessian sample a transform asks for (0 = all batches). */
+    /** The group width of {@link Statistic#GROUP_GRAM}: the one every transform asking for it gives. */
+    int gramGroup() {
+        Integer group = null;
+        for (Entry e : transforms) {
+            if (!e.transform.statistics().contains(Statistic.GROUP_GRAM)) continue;
+            int g = Math.max(0, e.transform.gramGroup());
+            if (group != null && group != g) {
+                throw new IllegalStateException("transforms ask for group Gram blocks of " + group + " and " + g + " channels");
+            }
+            group = g;
+        }
+        return group == null ? 0 : group;
+    }
+
+    /** The largest Hessian (or group Gram) sample a transform asks for (0 = all batches). */
     int hessianTokens() {
         int most = 0;
         for (Entry e : transforms) {
-            if (!e.transform.statistics().contains(Statistic.HESSIAN)) continue;
+            if (!e.transform.statistics().contains(Statistic.HESSIAN) && !e.transform.statistics().contains(Statistic.GROUP_GRAM)) continue;
             int t = e.transform.hessianTokens();
             if (t <= 0) return 0;
             most = Math.max(most, t);
