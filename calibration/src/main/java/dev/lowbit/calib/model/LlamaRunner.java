@@ -316,8 +316,45 @@ public final class LlamaRunner implements AutoCloseable {
             q = q.matMul(onlineHadamard(3));
             k = k.matMul(onlineHadamard(3));
         }
-        // grouped-query attention: query head j uses key/value head j / rep; fold the rep query heads into rows.
-        // Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+        NDArray context;
+        long chunk = Math.max(1, ATTENTION_CHUNK_FLOATS / ((long) h * t * t));
+        if (chunk >= b) {
+            context = attend(q, k, v, b, t);
+        } else { // the [.., T, T] scores and probabilities a few windows at a time
+            ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+            NDArray qs = q, ks = k;
+            for (long from = 0; from < b; from += chunk) {
+                long f = from, to = Math.min(b, from + chunk);
+                NDIndex rows = new NDIndex("{}:{}", f, to);
+                parts.add(scoped(() -> attend(qs.get(rows), ks.get(rows), v.get(rows), to - f, t)));
+            }
+            context = ai.djl.ndarray.NDArrays.concat(parts, 0);
+            parts.close();
+        }
+        NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
+        context.close();
+        hook.onInput(layer, LinearInput.O, attn);
+        if (until == LinearInput.O) return null;
+        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+    }
+
+    /**
+     * The most values the attention scores (and then the probabilities) of one pass may have: 2²⁴ (64 MiB of f32).
+     * Inputs with more windows run the [.., T, T] part a few windows at a time (q, k, v and the context stay whole): a
+     * 7B layer (32 heads) over 8 windows of 512 holds 2 × 268 MB of scores and probabilities at once, two windows at a
+     * time 2 × 67 MB. tiny-llama-code (8 heads) over 8 windows of 512 is exactly 2²⁴ and stays one pass.
+     */
+    static final long ATTENTION_CHUNK_FLOATS = 1L << 24;
+
+    /**
+     * Causal softmax attention of {@code q [B, H, T, hd]} over {@code k, v [B, KV, T, hd]}: the context
+     * {@code [B, KV, rep·T, hd]}. Grouped-query attention: query head j uses key/value head j / rep; the rep query heads
+     * are folded into rows. Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+     */
+    private NDArray attend(NDArray q, NDArray k, NDArray v, long b, long t) {
+        int kv = config.numKvHeads();
+        int hd = config.headDim();
+        int rep = config.groupSize();
         NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
         scores.muli(1.0 / Math.sqrt(hd));
         NDArray masked = scores.reshape(b, kv, rep, t, t);
@@ -327,11 +364,7 @@ public final class LlamaRunner implements AutoCloseable {
         masked.close();
         NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
         probs.close();
-        NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
-        context.close();
-        hook.onInput(layer, LinearInput.O, attn);
-        if (until == LinearInput.O) return null;
-        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+        return context;
     }
 
     /**

@@ -11,12 +11,16 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * An MLP input too big for one pass ({@link LlamaRunner#MLP_CHUNK_FLOATS}: tiny-llama-code's 1536-wide intermediates
+ * Forward passes too big for one go run in chunks; each must give what the unchunked pass gives.
+ *
+ * <p>An MLP input too big for one pass ({@link LlamaRunner#MLP_CHUNK_FLOATS}: tiny-llama-code's 1536-wide intermediates
  * over 11,000 rows, two chunks of 10,922 and 78) runs a chunk of rows at a time: each output row must be what the MLP
  * gives that row in a small, unchunked input. Rows at the start, on both sides of the chunk boundary and at the end
  * are checked; a chunk written at the wrong offset, a lost last chunk or a row range off by one would not match.
+ * Attention over 9 windows of 512 (8 heads: 9 · 8 · 512² > {@link LlamaRunner#ATTENTION_CHUNK_FLOATS}, chunks of 8 and
+ * 1 window) must give each window what attention over that window alone gives.
  */
-class MlpChunksTest {
+class ForwardChunksTest {
     @Test
     void chunkedRowsEqualTheUnchunkedMlp() {
         int rows = 11_000, d = 512;
@@ -41,6 +45,31 @@ class MlpChunksTest {
                         // largest output (f32 sums of 1536 products carry ~1e-6 relative rounding)
                         assertEquals(a[i], b[i], 1e-5 * scale, "row " + (from + i / d) + " column " + i % d);
                     }
+                }
+            }
+        }
+    }
+
+    @Test
+    void chunkedWindowsEqualUnchunkedAttention() {
+        int windows = 9, t = 512, d = 512;
+        assertTrue((long) windows * 8 * t * t > LlamaRunner.ATTENTION_CHUNK_FLOATS, "the scores must be chunked");
+        float[] x = new float[windows * t * d];
+        SplittableRandom rnd = new SplittableRandom(23);
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        try (LlamaRunner r = LlamaRunner.open(SharedData.tinyLlama(), 2);
+             NDArray in = r.manager().create(x, new Shape(windows, t, d));
+             NDArray out = r.attention(2, in)) {
+            assertEquals(new Shape((long) windows * t, d), out.getShape());
+            for (int w : new int[] {0, 7, 8}) {
+                try (NDArray one = in.get(new NDIndex("{}:{}", w, w + 1));
+                     NDArray want = r.attention(2, one);
+                     NDArray got = out.get(new NDIndex("{}:{}", (long) w * t, (long) (w + 1) * t))) {
+                    float[] a = want.toFloatArray(), b = got.toFloatArray();
+                    double scale = 0;
+                    for (float v : a) scale = Math.max(scale, Math.abs(v));
+                    // the same per-window operations; only batched GEMMs' blocking may differ: 1e-5 of the largest output
+                    for (int i = 0; i < a.length; i++) assertEquals(a[i], b[i], 1e-5 * scale, "window " + w + " element " + i);
                 }
             }
         }
