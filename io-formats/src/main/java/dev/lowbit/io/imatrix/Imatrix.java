@@ -101,20 +101,27 @@ public record Imatrix(Map<String, Entry> entries, List<String> datasets, int chu
     /** Reads either format, telling them apart by the GGUF magic. */
     public static Imatrix read(Path path) {
         dev.lowbit.io.InputFiles.requireRegular(path, "importance matrix");
-        Imatrix m;
         try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            if (seg.byteSize() >= 4 && seg.get(LE_INT, 0) == GgufFile.MAGIC) {
-                try (GgufFile f = GgufFile.open(path)) {
-                    m = fromGguf(f);
-                }
-            } else {
-                m = readDat(path, seg);
-            }
+            return parse(path, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
         } catch (IOException e) {
             throw new BadInputException(path, "cannot read: " + e.getMessage());
         }
-        m.requireUsable(path.toString());
+    }
+
+    /**
+     * Parses an importance matrix held in {@code seg} (mapped by {@link #read}, or in memory for fuzzing), either
+     * format; errors name {@code name}. Nothing of the result points into {@code seg}.
+     */
+    public static Imatrix parse(Path name, MemorySegment seg) {
+        Imatrix m;
+        if (seg.byteSize() >= 4 && seg.get(LE_INT, 0) == GgufFile.MAGIC) {
+            try (GgufFile f = GgufFile.parse(name, seg)) {
+                m = fromGguf(f);
+            }
+        } else {
+            m = readDat(name, seg);
+        }
+        m.requireUsable(name.toString());
         return m;
     }
 

@@ -11,6 +11,12 @@ import org.junit.jupiter.api.BeforeAll;
  * fails with {@link BadInputException} naming the file. Seeds: {@code HfConfigFuzzTestInputs/parse/}.
  */
 class HfConfigFuzzTest {
+    /** Every public no-argument accessor of {@link HfConfig}, looked up once (not per input: getMethods() copies). */
+    private static final java.util.List<java.lang.reflect.Method> ACCESSORS = java.util.Arrays.stream(HfConfig.class.getMethods())
+            .filter(m -> m.getParameterCount() == 0 && !java.lang.reflect.Modifier.isStatic(m.getModifiers())
+                    && m.getDeclaringClass() != Object.class)
+            .toList();
+
     @BeforeAll
     static void hooks() {
         FuzzMode.configure();
@@ -24,9 +30,7 @@ class HfConfigFuzzTest {
         } catch (BadInputException expected) {
             return;
         }
-        for (java.lang.reflect.Method m : HfConfig.class.getMethods()) { // every no-argument accessor must answer
-            if (m.getParameterCount() != 0 || java.lang.reflect.Modifier.isStatic(m.getModifiers())
-                    || m.getDeclaringClass() == Object.class) continue;
+        for (java.lang.reflect.Method m : ACCESSORS) { // every no-argument accessor must answer
             try {
                 m.invoke(c);
             } catch (java.lang.reflect.InvocationTargetException e) {

@@ -17,6 +17,9 @@ import dev.lowbit.pipeline.steps.QuantizerStep;
 import dev.lowbit.pipeline.steps.StepRegistry;
 import dev.lowbit.pipeline.steps.StepType;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -421,11 +424,28 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
     /** Reads and validates a recipe file: JSON, or YAML for {@code .yaml}/{@code .yml}; version 1 or 2. */
     public static Recipe read(Path file) {
         dev.lowbit.io.InputFiles.requireRegular(file, "recipe");
+        byte[] content;
+        try {
+            content = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new BadInputException(file, "cannot read recipe: " + firstLine(e));
+        }
+        return read(file, content);
+    }
+
+    /**
+     * {@link #read(Path)} of a recipe whose bytes are already in memory ({@code file} names it, picks JSON or YAML by
+     * its extension and is where relative paths resolve); the bytes must be UTF-8. Used by the fuzz target.
+     */
+    static Recipe read(Path file, byte[] content) {
         String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
         ObjectMapper mapper = name.endsWith(".yaml") || name.endsWith(".yml") ? YAML : JSON;
         JsonNode root;
         try {
-            root = mapper.readTree(Files.readString(file));
+            String text = StandardCharsets.UTF_8.newDecoder() // strict, as Files.readString: malformed input is refused
+                    .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(content)).toString();
+            root = mapper.readTree(text);
         } catch (IOException e) {
             throw new BadInputException(file, "cannot read recipe: " + firstLine(e));
         }
