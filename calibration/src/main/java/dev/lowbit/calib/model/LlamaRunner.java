@@ -293,8 +293,36 @@ public final class LlamaRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * The most values an attention block's input may have in one pass when nothing observes or quantizes its inputs:
+     * 2²² (16 MiB of f32). Bigger inputs run a few windows at a time (windows attend only to themselves) and the outputs
+     * are joined: a 7B layer over 8 windows of 512 holds q, k, v, their RoPE and head layouts, the scores and the
+     * context — about 0.8 GB — for 2 windows at a time instead of 8. tiny-llama-code's inputs (8 × 512 × 512 = 2²¹)
+     * stay one pass.
+     */
+    static final long ATTENTION_INPUT_CHUNK_FLOATS = 1L << 22;
+
     /** Input norm, q/k/v, RoPE, grouped-query attention, o_proj: {@code [B·T, D]}; null when stopped at {@code until}. */
     private NDArray attentionBlock(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int d = config.hiddenSize();
+        long windows = Math.max(1, ATTENTION_INPUT_CHUNK_FLOATS / (t * d));
+        if (hook == LinearHook.NONE && until == null && activations == ActivationQuantizer.NONE && b > windows) {
+            ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+            for (long from = 0; from < b; from += windows) {
+                long f = from, to = Math.min(b, from + windows);
+                parts.add(scoped(() -> attentionWindows(layer, w, x.get(new NDIndex("{}:{}", f, to)), hook, null)));
+            }
+            NDArray out = ai.djl.ndarray.NDArrays.concat(parts, 0);
+            parts.close();
+            return out;
+        }
+        return attentionWindows(layer, w, x, hook, until);
+    }
+
+    /** {@link #attentionBlock} on all of {@code x}'s windows at once. */
+    private NDArray attentionWindows(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int d = config.hiddenSize();

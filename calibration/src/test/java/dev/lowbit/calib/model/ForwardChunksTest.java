@@ -74,4 +74,34 @@ class ForwardChunksTest {
             }
         }
     }
+
+    /**
+     * The attention block over more windows than {@link LlamaRunner#ATTENTION_INPUT_CHUNK_FLOATS} allows in one pass
+     * (tiny-llama-code: 16 windows of 512 per pass, here 35 windows of 128 → passes of 64, so one pass; 70 windows of
+     * 128 → 64 + 6) must give each window what that window alone gives.
+     */
+    @Test
+    void windowChunksEqualUnchunkedAttentionBlocks() {
+        int windows = 70, t = 128, d = 512;
+        assertTrue((long) windows * t * d > LlamaRunner.ATTENTION_INPUT_CHUNK_FLOATS, "the input must be chunked");
+        float[] x = new float[windows * t * d];
+        SplittableRandom rnd = new SplittableRandom(29);
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        try (LlamaRunner r = LlamaRunner.open(SharedData.tinyLlama(), 2);
+             NDArray in = r.manager().create(x, new Shape(windows, t, d));
+             NDArray out = r.attention(3, in)) {
+            assertEquals(new Shape((long) windows * t, d), out.getShape());
+            for (int w : new int[] {0, 63, 64, 69}) {
+                try (NDArray one = in.get(new NDIndex("{}:{}", w, w + 1));
+                     NDArray want = r.attention(3, one);
+                     NDArray got = out.get(new NDIndex("{}:{}", (long) w * t, (long) (w + 1) * t))) {
+                    float[] a = want.toFloatArray(), b = got.toFloatArray();
+                    double scale = 0;
+                    for (float v : a) scale = Math.max(scale, Math.abs(v));
+                    // the same per-window operations; only the GEMMs' blocking over rows may differ: 1e-5 of the largest output
+                    for (int i = 0; i < a.length; i++) assertEquals(a[i], b[i], 1e-5 * scale, "window " + w + " element " + i);
+                }
+            }
+        }
+    }
 }
