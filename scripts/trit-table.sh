@@ -25,13 +25,13 @@ mkdir -p "$out/recipes"
 for r in "${rows[@]}"; do
   recipe="$out/recipes/$r.yaml"
   case $r in
-    ptqtp) step='{type: ptqtp, group_size: 128, iterations: 50}'; cal='' ;;
+    ptqtp) step='{type: ptqtp, group_size: 128, iterations: 50, start: progressive}'; cal='' ;;
     ptqtp-multi) step='{type: ptqtp, group_size: 128, iterations: 50, start: multi}'; cal='' ;;
-    ptqtp-hw) step='{type: ptqtp, group_size: 128, iterations: 50, hessian_weighted: true}'
+    ptqtp-hw) step='{type: ptqtp, group_size: 128, iterations: 50, start: progressive, hessian_weighted: true}'
               cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
-    ptqtp-gptq) step='{type: ptqtp, group_size: 128, iterations: 50, error_feedback: true}'
+    ptqtp-gptq) step='{type: ptqtp, group_size: 128, iterations: 50, start: progressive, error_feedback: true}'
                 cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
-    ptqtp-gptq-refit) step='{type: ptqtp, group_size: 128, iterations: 50, error_feedback: true, refit_scales: true}'
+    ptqtp-gptq-refit) step='{type: ptqtp, group_size: 128, iterations: 50, start: progressive, error_feedback: true, refit_scales: true}'
                       cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     ptqtp-multi-hw) step='{type: ptqtp, group_size: 128, iterations: 50, start: multi, hessian_weighted: true}'
                     cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;

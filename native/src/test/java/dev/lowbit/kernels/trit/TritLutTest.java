@@ -28,6 +28,27 @@ class TritLutTest {
     }
 
     @Test
+    void vectorTablesAreTheScalarTablesBitForBit() {
+        try {
+            TritLut.vector();
+        } catch (UnsupportedOperationException e) {
+            org.junit.jupiter.api.Assumptions.abort("no 512-bit Vector API here: " + e.getMessage());
+        }
+        Random rnd = new Random(11);
+        for (int cols : new int[] {1, 2, 3, 5, 128, 207, 702}) {
+            float[] x = new float[cols + 3];
+            for (int i = 0; i < x.length; i++) x[i] = i % 7 == 0 ? (i % 2 == 0 ? 0f : -0f) : (float) rnd.nextGaussian();
+            float[] lut = new float[TritLut.tableLength(cols)];
+            TritLut.buildTables(x, 3, cols, lut);
+            int[] bits = VectorTritLut.tables(x, 3, cols);
+            assertEquals(lut.length, bits.length);
+            for (int i = 0; i < lut.length; i++) {
+                assertEquals(Float.floatToRawIntBits(lut[i]), bits[i], "cols " + cols + " entry " + i);
+            }
+        }
+    }
+
+    @Test
     void gemvEqualsTheDequantizedProductWithinFloatRounding() {
         for (Case cs : CASES) {
             Random rnd = new Random(cs.rows * 1000L + cs.cols);
