@@ -293,8 +293,38 @@ public final class LlamaRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * The most values an attention block's input may have in one pass when nothing quantizes its inputs and the hook
+     * accumulates over rows ({@link #chunkable}): 2²² (16 MiB of f32). Bigger inputs run a few windows at a time (windows attend only to themselves) and the outputs
+     * are joined: a 7B layer over 8 windows of 512 holds q, k, v, their RoPE and head layouts, the scores and the
+     * context — about 0.8 GB — for 2 windows at a time instead of 8. tiny-llama-code's inputs (8 × 512 × 512 = 2²¹)
+     * stay one pass.
+     */
+    static final long ATTENTION_INPUT_CHUNK_FLOATS = 1L << 22;
+
     /** Input norm, q/k/v, RoPE, grouped-query attention, o_proj: {@code [B·T, D]}; null when stopped at {@code until}. */
     private NDArray attentionBlock(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int d = config.hiddenSize();
+        long windows = Math.max(1, ATTENTION_INPUT_CHUNK_FLOATS / (t * d));
+        if (chunkable(hook) && b > windows) {
+            ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+            for (long from = 0; from < b; from += windows) {
+                long f = from, to = Math.min(b, from + windows);
+                NDArray part = scoped(() -> attentionWindows(layer, w, x.get(new NDIndex("{}:{}", f, to)), hook, until));
+                if (part != null) parts.add(part);
+            }
+            if (parts.isEmpty()) return null; // stopped at q/k/v's or o_proj's input, which the hook saw chunk by chunk
+            NDArray out = ai.djl.ndarray.NDArrays.concat(parts, 0);
+            parts.close();
+            return out;
+        }
+        return attentionWindows(layer, w, x, hook, until);
+    }
+
+    /** {@link #attentionBlock} on all of {@code x}'s windows at once. */
+    private NDArray attentionWindows(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int d = config.hiddenSize();
@@ -369,7 +399,7 @@ public final class LlamaRunner implements AutoCloseable {
 
     /**
      * The most values one MLP intermediate (gate, up, their product: {@code [rows, intermediate]}) may have when nothing
-     * observes or quantizes the MLP's inputs: 2²⁴ (64 MiB of f32). Bigger inputs run a chunk of rows at a time and the
+     * quantizes the MLP's inputs and the hook accumulates over rows ({@link #chunkable}): 2²⁴ (64 MiB of f32). Bigger inputs run a chunk of rows at a time and the
      * outputs are joined. A 7B layer's MLP over 4096 tokens holds 2 × 180 MB of intermediates at once, in chunks of
      * 1524 rows 2 × 64 MiB. tiny-llama-code's batches (4096 tokens × 1536) stay whole, so its bits do not move.
      */
@@ -379,20 +409,29 @@ public final class LlamaRunner implements AutoCloseable {
     private NDArray mlpBlock(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
         long rows = m.getShape().get(0);
         long inter = config.intermediateSize();
-        if (hook != LinearHook.NONE || until != null || activations != ActivationQuantizer.NONE || rows * inter <= MLP_CHUNK_FLOATS) {
-            return mlpRows(layer, w, m, hook, until);
-        }
+        if (!chunkable(hook) || rows * inter <= MLP_CHUNK_FLOATS) return mlpRows(layer, w, m, hook, until);
         long chunk = Math.max(1, MLP_CHUNK_FLOATS / inter);
         ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
         try {
             for (long from = 0; from < rows; from += chunk) {
                 long f = from, to = Math.min(rows, from + chunk);
-                parts.add(scoped(() -> mlpRows(layer, w, m.get(new ai.djl.ndarray.index.NDIndex("{}:{}", f, to)), hook, null)));
+                NDArray part = scoped(() -> mlpRows(layer, w, m.get(new ai.djl.ndarray.index.NDIndex("{}:{}", f, to)), hook, until));
+                if (part != null) parts.add(part);
             }
+            if (parts.isEmpty()) return null; // stopped at down_proj's input, which the hook saw chunk by chunk
             return parts.size() == 1 ? parts.getFirst() : ai.djl.ndarray.NDArrays.concat(parts, 0);
         } finally {
             if (parts.size() > 1) parts.close();
         }
+    }
+
+    /**
+     * Whether a pass may run in chunks of rows (or windows): nothing quantizes the Linear inputs (a per-tensor
+     * activation scale would see only a chunk) and the hook, if any, accumulates over rows
+     * ({@link LinearHook#acceptsRowChunks}).
+     */
+    private boolean chunkable(LinearHook hook) {
+        return activations == ActivationQuantizer.NONE && (hook == LinearHook.NONE || hook.acceptsRowChunks());
     }
 
     /** {@link #mlpBlock} on all of {@code m}'s rows at once. */

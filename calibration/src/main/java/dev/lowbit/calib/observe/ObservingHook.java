@@ -30,6 +30,12 @@ public final class ObservingHook implements LinearHook {
         return arch.linearName(layer, linear.input().readers().getFirst());
     }
 
+    /** Every observer accumulates over rows (sums, maxima, Gram matrices): chunks of rows add up to the batch. */
+    @Override
+    public boolean acceptsRowChunks() {
+        return true;
+    }
+
     @Override
     public void onInput(int layer, LinearInput input, NDArray x) {
         if (!inputs.contains(input)) return;

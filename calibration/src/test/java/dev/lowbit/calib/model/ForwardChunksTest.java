@@ -74,4 +74,76 @@ class ForwardChunksTest {
             }
         }
     }
+
+    /**
+     * The attention block over more windows than {@link LlamaRunner#ATTENTION_INPUT_CHUNK_FLOATS} allows in one pass
+     * (tiny-llama-code: 16 windows of 512 per pass, here 35 windows of 128 → passes of 64, so one pass; 70 windows of
+     * 128 → 64 + 6) must give each window what that window alone gives.
+     */
+    @Test
+    void windowChunksEqualUnchunkedAttentionBlocks() {
+        int windows = 70, t = 128, d = 512;
+        assertTrue((long) windows * t * d > LlamaRunner.ATTENTION_INPUT_CHUNK_FLOATS, "the input must be chunked");
+        float[] x = new float[windows * t * d];
+        SplittableRandom rnd = new SplittableRandom(29);
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        try (LlamaRunner r = LlamaRunner.open(SharedData.tinyLlama(), 2);
+             NDArray in = r.manager().create(x, new Shape(windows, t, d));
+             NDArray out = r.attention(3, in)) {
+            assertEquals(new Shape((long) windows * t, d), out.getShape());
+            for (int w : new int[] {0, 63, 64, 69}) {
+                try (NDArray one = in.get(new NDIndex("{}:{}", w, w + 1));
+                     NDArray want = r.attention(3, one);
+                     NDArray got = out.get(new NDIndex("{}:{}", (long) w * t, (long) (w + 1) * t))) {
+                    float[] a = want.toFloatArray(), b = got.toFloatArray();
+                    double scale = 0;
+                    for (float v : a) scale = Math.max(scale, Math.abs(v));
+                    // the same per-window operations; only the GEMMs' blocking over rows may differ: 1e-5 of the largest output
+                    for (int i = 0; i < a.length; i++) assertEquals(a[i], b[i], 1e-5 * scale, "window " + w + " element " + i);
+                }
+            }
+        }
+    }
+
+    /**
+     * An observing hook (which accumulates over rows) lets the runner chunk a big batch: 90 windows of 128 (attention
+     * in passes of 64 windows, the MLP's 11,520 rows in chunks of 10,922) through layer 2 must give every Linear input
+     * the max |x| per channel and the token count that the same windows give 30 at a time (unchunked), with the layer
+     * run to its end and stopped at down_proj's input. A chunk the hook missed or saw twice changes the token count; a
+     * wrong chunk offset changes the maxima.
+     */
+    @Test
+    void observingHooksSeeEveryChunk() {
+        int windows = 90, t = 128, d = 512;
+        float[] x = new float[windows * t * d];
+        SplittableRandom rnd = new SplittableRandom(31);
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        try (LlamaRunner r = LlamaRunner.open(SharedData.tinyLlama(), 2);
+             NDArray in = r.manager().create(x, new Shape(windows, t, d))) {
+            Architecture arch = r.config().architecture();
+            for (LinearInput until : new LinearInput[] {null, LinearInput.DOWN}) {
+                var chunked = new dev.lowbit.calib.observe.ModuleObservers<>(dev.lowbit.ptq.observe.MaxAbsObserver::new);
+                var single = new dev.lowbit.calib.observe.ModuleObservers<>(dev.lowbit.ptq.observe.MaxAbsObserver::new);
+                var all = java.util.EnumSet.allOf(LinearInput.class);
+                var hook = new dev.lowbit.calib.observe.ObservingHook(arch, all, java.util.List.of(chunked));
+                assertTrue(hook.acceptsRowChunks());
+                try (NDArray out = r.runLayer(2, in, hook, until)) {
+                    assertEquals(until == null, out != null);
+                }
+                var oneHook = new dev.lowbit.calib.observe.ObservingHook(arch, all, java.util.List.of(single));
+                for (int w = 0; w < windows; w += 30) { // 30 windows: 2²⁰·1.875 input values, 3840 MLP rows: one pass each
+                    try (NDArray part = in.get(new NDIndex("{}:{}", w, w + 30)); NDArray out = r.runLayer(2, part, oneHook, until)) {
+                        assertEquals(until == null, out != null);
+                    }
+                }
+                for (Linear l : Linear.values()) {
+                    String key = dev.lowbit.calib.observe.ObservingHook.key(arch, 2, l);
+                    assertEquals((long) windows * t, chunked.get(key).tokens(), key);
+                    float[] a = single.get(key).maxAbs(), b = chunked.get(key).maxAbs();
+                    // maxima of the same per-row values; only the GEMMs' blocking over rows may differ (1e-5 relative)
+                    for (int c = 0; c < a.length; c++) assertEquals(a[c], b[c], 1e-5 * Math.abs(a[c]) + 1e-6, key + " channel " + c);
+                }
+            }
+        }
+    }
 }

@@ -28,17 +28,23 @@ public record Shape(long... dims) {
         return dims.clone();
     }
 
-    /** Number of elements; throws {@link ArithmeticException} on overflow. */
+    /**
+     * Number of elements; throws {@link ArithmeticException} on overflow. A shape with a zero dimension has none,
+     * however large the others (a file may declare {@code [838, 6144880354009284608, 0, 193273528320]}: fuzzing).
+     */
     public long elementCount() {
-        long n = 1;
-        for (long d : dims) n = Math.multiplyExact(n, d);
-        return n;
+        return product(dims.length);
     }
 
-    /** Rows of a matrix view: product of all but the last dimension (1 for scalars). */
+    /** Rows of a matrix view: product of all but the last dimension (1 for scalars; 0 when one of them is 0). */
     public long rows() {
+        return product(Math.max(0, dims.length - 1));
+    }
+
+    private long product(int count) {
+        for (int i = 0; i < count; i++) if (dims[i] == 0) return 0;
         long n = 1;
-        for (int i = 0; i < dims.length - 1; i++) n = Math.multiplyExact(n, dims[i]);
+        for (int i = 0; i < count; i++) n = Math.multiplyExact(n, dims[i]);
         return n;
     }
 

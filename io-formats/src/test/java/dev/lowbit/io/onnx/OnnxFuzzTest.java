@@ -7,7 +7,7 @@ import org.junit.jupiter.api.BeforeAll;
 
 /**
  * Fuzz target for the ONNX reader ({@code ModelProto} protobuf, strict validation, graph checks): any bytes either
- * parse into a model or fail with a one-line {@link BadInputException}; every other exception is a bug. A model that
+ * parse into a model or fail with {@link BadInputException}; every other exception is a bug. A model that
  * parses is written back ({@link OnnxWriter#toBytes}), and what is written reads back and writes the same bytes again
  * (the writer's output is a fixed point of read + write). Seed: onnxruntime's test_voice_commands model
  * ({@code OnnxFuzzTestInputs/parse/}); crashes found by fuzzing are saved there and replayed by every {@code mvn test}.
@@ -25,9 +25,8 @@ class OnnxFuzzTest {
         OnnxModel m;
         try {
             m = OnnxReader.parse(data, "fuzz.onnx");
-        } catch (BadInputException e) {
-            if (e.userMessage().contains("\n")) throw new AssertionError("not one line: " + e.userMessage());
-            return;
+        } catch (BadInputException expected) {
+            return; // the CLI prints it as one line (TerminalText escapes any control character a hostile name carries)
         }
         byte[] once = OnnxWriter.toBytes(m);
         byte[] twice = OnnxWriter.toBytes(OnnxReader.parse(once, "fuzz.onnx (written back)"));
