@@ -477,7 +477,11 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             List<SchemeOverride> overrides = new ArrayList<>();
             JsonNode ov = root.path("overrides");
             if (!ov.isMissingNode() && !ov.isArray()) throw new BadInputException(source, "'overrides' must be a list");
-            for (JsonNode o : ov) overrides.add(JSON.treeToValue(o, SchemeOverride.class));
+            for (JsonNode o : ov) {
+                // a bare "-" in YAML is a null entry, which Jackson would map to a null override
+                if (!o.isObject()) throw new BadInputException(source, "every override is an object with a \"pattern\"");
+                overrides.add(JSON.treeToValue(o, SchemeOverride.class));
+            }
             Calibration cal = root.hasNonNull("calibration") ? JSON.treeToValue(root.get("calibration"), Calibration.class) : null;
             Output out = root.hasNonNull("output") ? JSON.treeToValue(root.get("output"), Output.class) : null;
             JsonNode seed = root.path("seed");

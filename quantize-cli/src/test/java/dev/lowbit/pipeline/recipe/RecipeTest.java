@@ -180,6 +180,8 @@ class RecipeTest {
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"overrides\": [{\"pattern\": \"down\", \"bits\": 8}], \"output\": {\"format\": \"gguf\", \"type\": \"Q4_0\"}}", "takes a ggml type"},
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"output\": {\"format\": \"gptq\"}, \"extra\": 1}", "unknown recipe key 'extra'"},
             {"{\"version\": 3}", "recipe version 3 is not supported"},
+            // YAML's bare "-" (found by fuzzing: it reached the recipe as a null override, a NullPointerException)
+            {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"overrides\": [null], \"output\": {\"format\": \"gptq\"}}", "every override is an object"},
         };
         for (String[] c : cases) {
             BadInputException e = assertThrows(BadInputException.class, () -> Recipe.read(write("bad.json", c[0])), c[0]);
