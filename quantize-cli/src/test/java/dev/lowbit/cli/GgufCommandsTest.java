@@ -73,18 +73,27 @@ class GgufCommandsTest {
     }
 
     @Test
-    void quantizeGgufPrintsAJsonReport() {
+    void quantizeGgufPrintsAJsonReport() throws Exception {
         CliRun r = CliRun.run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
                 "--type", "q4_0", "--tensor-type", "ffn_down=F16", "--json");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("\"ftype\":\"Q4_0\""), r.out());
         assertTrue(r.out().contains("\"tensor_types\":{\"F16\":5,\"F32\":11,\"Q4_0\":31,\"Q8_0\":1}"), r.out());
         assertTrue(r.out().contains("\"bits_per_weight\""), r.out());
+        // the sidecar manifest: the input's digest (hashed on a background thread while quantizing) and the output's,
+        // against SHA-256 computed here
+        String manifest = Files.readString(tmp.resolve("q.gguf.lowbit-manifest.json"));
+        assertTrue(manifest.contains("\"model/stories260K-f32.gguf\" : \"" + sha256(STORIES.resolve("stories260K-f32.gguf")) + "\""), manifest);
+        assertTrue(manifest.contains("\"output_sha256\" : \"" + sha256(tmp.resolve("q.gguf")) + "\""), manifest);
         CliRun again = CliRun.run("quantize", "--format", "gguf", STORIES.resolve("stories260K-f32.gguf").toString(), "-o", tmp.resolve("q.gguf").toString(),
                 "--type", "q4_0", "--tensor-type", "ffn_down=F16");
         assertEquals(2, again.code());
         assertTrue(again.err().contains("already exists (pass --force to replace an output lowbit wrote)"), again.err());
         assertEquals(2, CliRun.run("quantize", "--format", "gguf", "x", "-o", "y", "--type", "Q9_K").code());
         assertEquals(2, CliRun.run("quantize", "x", "-o", "y", "--format", "onnx").code());
+    }
+
+    private static String sha256(Path f) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f)));
     }
 }

@@ -53,30 +53,53 @@ public final class FiniteScan {
     public static long firstNonFinite(Tensor t) {
         MemorySegment s = t.data();
         long n = t.elementCount();
-        switch (t.dtype()) {
-            case F32 -> {
-                for (long i = 0; i < n; i++) if ((s.getAtIndex(INT, i) & 0x7f80_0000) == 0x7f80_0000) return i;
-            }
-            case BF16 -> {
-                for (long i = 0; i < n; i++) if ((s.getAtIndex(SHORT, i) & 0x7f80) == 0x7f80) return i;
-            }
-            case F16 -> {
-                for (long i = 0; i < n; i++) if ((s.getAtIndex(SHORT, i) & 0x7c00) == 0x7c00) return i;
-            }
-            case F64 -> {
-                for (long i = 0; i < n; i++) if ((s.getAtIndex(LONG, i) & 0x7ff0_0000_0000_0000L) == 0x7ff0_0000_0000_0000L) return i;
-            }
-            case F8_E4M3 -> {
-                for (long i = 0; i < n; i++) if ((s.get(ValueLayout.JAVA_BYTE, i) & 0x7f) == 0x7f) return i;
-            }
-            case F8_E5M2 -> {
-                for (long i = 0; i < n; i++) if ((s.get(ValueLayout.JAVA_BYTE, i) & 0x7c) == 0x7c) return i;
-            }
-            default -> {
-                return -1;
+        return switch (t.dtype()) {
+            case F32 -> firstAllOnes(s, n, 4, 0x7f80_0000L);
+            case BF16 -> firstAllOnes(s, n, 2, 0x7f80L);
+            case F16 -> firstAllOnes(s, n, 2, 0x7c00L);
+            case F64 -> firstAllOnes(s, n, 8, 0x7ff0_0000_0000_0000L);
+            case F8_E4M3 -> firstAllOnes(s, n, 1, 0x7fL);
+            case F8_E5M2 -> firstAllOnes(s, n, 1, 0x7cL);
+            default -> -1;
+        };
+    }
+
+    /**
+     * Index of the first of {@code n} little-endian elements of {@code width} bytes whose bits under {@code field} are
+     * all ones (an exponent field: NaN or ±Inf; for E4M3 the S.1111.111 NaN code), or −1. Eight bytes at a time: in
+     * each lane t = (x & field) ^ field is zero exactly for such an element, and is otherwise at least field's lowest
+     * bit (≥ 2, so below the lane's top bit even after a borrow), which makes {@code (t − ones) & ~t & tops} non-zero
+     * iff some lane is zero — no false positives (the scalar check then names the element).
+     */
+    static long firstAllOnes(MemorySegment s, long n, int width, long field) {
+        int bits = 8 * width;
+        long lane = bits == 64 ? -1L : (1L << bits) - 1;
+        long fields = 0, ones = 0, tops = 0;
+        for (int k = 0; k < 64; k += bits) {
+            fields |= field << k;
+            ones |= 1L << k;
+            tops |= 1L << (k + bits - 1);
+        }
+        long perWord = 8 / width;
+        long words = n / perWord;
+        for (long w = 0; w < words; w++) {
+            long t = (s.get(LONG, 8 * w) & fields) ^ fields;
+            if (((t - ones) & ~t & tops) != 0 || (width == 8 && t == 0)) {
+                for (long i = w * perWord; i < (w + 1) * perWord; i++) if (allOnes(s, i, width, field, lane)) return i;
             }
         }
+        for (long i = words * perWord; i < n; i++) if (allOnes(s, i, width, field, lane)) return i;
         return -1;
+    }
+
+    private static boolean allOnes(MemorySegment s, long i, int width, long field, long lane) {
+        long v = switch (width) {
+            case 1 -> s.get(ValueLayout.JAVA_BYTE, i);
+            case 2 -> s.getAtIndex(SHORT, i);
+            case 4 -> s.getAtIndex(INT, i);
+            default -> s.getAtIndex(LONG, i);
+        };
+        return (v & lane & field) == field;
     }
 
     /** Every tensor of a GGUF file: float types on their bits, block types decoded row by row. */

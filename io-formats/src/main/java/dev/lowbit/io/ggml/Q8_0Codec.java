@@ -23,18 +23,19 @@ final class Q8_0Codec implements BlockCodec {
     @Override
     public void quantizeRow(float[] x, int off, int n, MemorySegment dst, long dstOff) {
         int nb = Blocks.blocks(GgmlType.Q8_0, n);
+        byte[] row = new byte[34 * nb];  // assembled on the heap and copied once (see Q4_0Codec)
         for (int i = 0; i < nb; i++) {
-            int base = off + i * QK;
-            long at = dstOff + 34L * i;
+            int base = off + i * QK, at = 34 * i;
             float amax = 0f;
             for (int j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[base + j]));
             float d = amax / 127;
             float id = d != 0f ? 1.0f / d : 0f;
-            Blocks.putF16(dst, at, d);
-            for (int j = 0; j < QK; j++) {
-                dst.set(ValueLayout.JAVA_BYTE, at + 2 + j, (byte) Blocks.roundf(x[base + j] * id));
-            }
+            short h = Float.floatToFloat16(d);
+            row[at] = (byte) h;
+            row[at + 1] = (byte) (h >> 8);
+            for (int j = 0; j < QK; j++) row[at + 2 + j] = (byte) Blocks.roundf(x[base + j] * id);
         }
+        MemorySegment.copy(row, 0, dst, ValueLayout.JAVA_BYTE, dstOff, row.length);
     }
 
     @Override

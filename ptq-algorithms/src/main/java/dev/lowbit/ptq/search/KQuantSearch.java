@@ -1,5 +1,7 @@
 package dev.lowbit.ptq.search;
 
+import dev.lowbit.kernels.kquant.QxQuants;
+
 /**
  * llama.cpp's scale searches for the k-quants and IQ4: given a group of values (and optional weights), pick a scale
  * (and for the asymmetric types a min) and integer levels. Pure arithmetic on float arrays, no I/O.
@@ -35,79 +37,7 @@ final class KQuantSearch {
      * {@code rmseType} 0 returns the plain 1/iscale without refinement.
      */
     static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, int rmseType, float[] qw, int qwo) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; i++) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
-            for (int i = 0; i < n; i++) L[lo + i] = 0;
-            return 0f;
-        }
-        float iscale = -nmax / max;
-        if (rmseType == 0) {
-            for (int i = 0; i < n; i++) {
-                int l = nearestInt(iscale * x[xo + i]);
-                L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, l));
-            }
-            return 1 / iscale;
-        }
-        boolean returnEarly = false;
-        if (rmseType < 0) {
-            rmseType = -rmseType;
-            returnEarly = true;
-        }
-        float sumlx = 0;
-        float suml2 = 0;
-        for (int i = 0; i < n; i++) {
-            float xi = x[xo + i];
-            int l = nearestInt(iscale * xi);
-            l = Math.max(-nmax, Math.min(nmax - 1, l));
-            L[lo + i] = l + nmax;
-            float w = weight(qw, qwo + i, xi, rmseType);
-            sumlx += w * xi * l;
-            suml2 += w * l * l;
-        }
-        float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
-        if (returnEarly) return suml2 > 0 ? 0.5f * (scale + 1 / iscale) : 1 / iscale;
-        float best = scale * sumlx;
-        for (int is = -9; is <= 9; is++) {
-            if (is == 0) continue;
-            iscale = -(nmax + 0.1f * is) / max;
-            sumlx = 0;
-            suml2 = 0;
-            for (int i = 0; i < n; i++) {
-                float xi = x[xo + i];
-                int l = nearestInt(iscale * xi);
-                l = Math.max(-nmax, Math.min(nmax - 1, l));
-                float w = weight(qw, qwo + i, xi, rmseType);
-                sumlx += w * xi * l;
-                suml2 += w * l * l;
-            }
-            if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-                for (int i = 0; i < n; i++) {
-                    int l = nearestInt(iscale * x[xo + i]);
-                    L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, l));
-                }
-                scale = sumlx / suml2;
-                best = scale * sumlx;
-            }
-        }
-        return scale;
-    }
-
-    private static float weight(float[] qw, int i, float x, int rmseType) {
-        if (qw != null) return qw[i];
-        return switch (rmseType) {
-            case 1 -> x * x;
-            case 2 -> 1;
-            case 3 -> Math.abs(x);
-            default -> (float) Math.sqrt(Math.abs(x));
-        };
+        return QxQuants.reference(n, nmax, x, xo, L, lo, rmseType, qw, qwo);
     }
 
     /**
@@ -177,86 +107,7 @@ final class KQuantSearch {
     }
 
     /**
-     * {@code make_qkx2_quants}: asymmetric x ≈ scale·l + min with l ∈ [0, nmax], min ≤ 0. Starts from the range
-     * [min(x,0), max(x)], then for is = 0..nstep tries iscale = (rmin + rdelta·is + nmax)/(max − min), solves the
-     * weighted 2×2 least squares for (scale, min) and keeps the candidate with the lowest weighted error (absolute if
-     * {@code useMad}, squared otherwise). Returns the scale; {@code theMin[0]} receives −min (≥ 0).
-     */
-    static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] weights, int[] L, int lo, float[] theMin,
-                                int[] Laux, float rmin, float rdelta, int nstep, boolean useMad) {
-        float min = x[xo];
-        float max = x[xo];
-        float sumW = weights[0];
-        float sumX = sumW * x[xo];
-        for (int i = 1; i < n; i++) {
-            float xi = x[xo + i];
-            if (xi < min) min = xi;
-            if (xi > max) max = xi;
-            float w = weights[i];
-            sumW += w;
-            sumX += w * xi;
-        }
-        if (min > 0) min = 0;
-        if (max == min) {
-            for (int i = 0; i < n; i++) L[lo + i] = 0;
-            theMin[0] = -min;
-            return 0f;
-        }
-        float iscale = nmax / (max - min);
-        float scale = 1 / iscale;
-        float bestError = 0;
-        for (int i = 0; i < n; i++) {
-            int l = nearestInt(iscale * (x[xo + i] - min));
-            L[lo + i] = Math.max(0, Math.min(nmax, l));
-            float diff = scale * L[lo + i] + min - x[xo + i];
-            diff = useMad ? Math.abs(diff) : diff * diff;
-            bestError += weights[i] * diff;
-        }
-        if (nstep < 1) {
-            theMin[0] = -min;
-            return scale;
-        }
-        for (int is = 0; is <= nstep; is++) {
-            iscale = (rmin + rdelta * is + nmax) / (max - min);
-            float sumL = 0, sumL2 = 0, sumXL = 0;
-            for (int i = 0; i < n; i++) {
-                float xi = x[xo + i];
-                int l = nearestInt(iscale * (xi - min));
-                l = Math.max(0, Math.min(nmax, l));
-                Laux[i] = l;
-                float w = weights[i];
-                sumL += w * l;
-                sumL2 += w * l * l;
-                sumXL += w * l * xi;
-            }
-            float D = sumW * sumL2 - sumL * sumL;
-            if (D > 0) {
-                float thisScale = (sumW * sumXL - sumX * sumL) / D;
-                float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
-                if (thisMin > 0) {
-                    thisMin = 0;
-                    thisScale = sumXL / sumL2;
-                }
-                float curError = 0;
-                for (int i = 0; i < n; i++) {
-                    float diff = thisScale * Laux[i] + thisMin - x[xo + i];
-                    diff = useMad ? Math.abs(diff) : diff * diff;
-                    curError += weights[i] * diff;
-                }
-                if (curError < bestError) {
-                    System.arraycopy(Laux, 0, L, lo, n);
-                    bestError = curError;
-                    scale = thisScale;
-                    min = thisMin;
-                }
-            }
-        }
-        theMin[0] = -min;
-        return scale;
-    }
-
-    /**
-     * {@code make_qkx3_quants}: {@link #makeQkx2Quants} as used with importance weights (weights default to x²), with
+     * {@code make_qkx3_quants}: {@code make_qkx2_quants} ({@link dev.lowbit.kernels.kquant.Qkx2Quants}) as used with importance weights (weights default to x²), with
      * candidate levels computed as rint(min(v, nmax)) for v &gt; 0, else 0.
      */
     static float makeQkx3Quants(int n, int nmax, float[] x, int xo, float[] weights, int[] L, int lo, float[] theMin,

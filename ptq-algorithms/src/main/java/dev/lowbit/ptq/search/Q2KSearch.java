@@ -3,6 +3,8 @@ package dev.lowbit.ptq.search;
 import static dev.lowbit.ptq.search.KQuantSearch.nearestInt;
 
 import dev.lowbit.io.ggml.GgmlBlock;
+import dev.lowbit.kernels.kquant.KQuantKernels;
+import dev.lowbit.kernels.kquant.Qkx2Quants;
 
 /**
  * The search of Q2_K super-blocks (sixteen sub-blocks of 16, each a 4-bit scale and a 4-bit min under fp16 d and
@@ -13,7 +15,8 @@ import dev.lowbit.io.ggml.GgmlBlock;
  */
 final class Q2KSearch implements BlockSearch {
     private final int[] laux = new int[16];
-    private final float[] weights = new float[16];
+    private final float[] weights = new float[256];
+    private final Qkx2Quants qkx2 = KQuantKernels.newChosen();
     private final float[] mins = new float[16];
     private final float[] scales = new float[16];
     private final float[] theMin = new float[1];
@@ -29,11 +32,9 @@ final class Q2KSearch implements BlockSearch {
         float d, dmin;
         if (importance == null) {
             float maxScale = 0, maxMin = 0;
+            for (int l = 0; l < 256; l++) weights[l] = Math.abs(x[xo + l]);
+            qkx2.quantize(16, 16, 3, x, xo, weights, L, 0, scales, mins, 0, -0.5f, 0.1f, 15, true);
             for (int j = 0; j < 16; j++) {
-                for (int l = 0; l < 16; l++) weights[l] = Math.abs(x[xo + 16 * j + l]);
-                scales[j] = KQuantSearch.makeQkx2Quants(16, 3, x, xo + 16 * j, weights, L, 16 * j, theMin, laux,
-                        -0.5f, 0.1f, 15, true);
-                mins[j] = theMin[0];
                 if (scales[j] > maxScale) maxScale = scales[j];
                 if (mins[j] > maxMin) maxMin = mins[j];
             }

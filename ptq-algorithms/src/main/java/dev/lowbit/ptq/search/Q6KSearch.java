@@ -3,6 +3,8 @@ package dev.lowbit.ptq.search;
 import static dev.lowbit.ptq.search.KQuantSearch.nearestInt;
 
 import dev.lowbit.io.ggml.GgmlBlock;
+import dev.lowbit.kernels.kquant.KQuantKernels;
+import dev.lowbit.kernels.kquant.QxQuants;
 import java.util.Arrays;
 
 /**
@@ -13,14 +15,15 @@ import java.util.Arrays;
  */
 final class Q6KSearch implements BlockSearch {
     private final float[] scales = new float[16];
+    private final QxQuants qx = KQuantKernels.newChosenQx();
 
     @Override
     public void search(float[] x, int xo, float[] importance, int io, GgmlBlock out) {
         int[] L = out.codes;
         float maxScale = 0, maxAbsScale = 0;
+        qx.quantize(16, 16, 32, x, xo, L, 0, scales, 0, 1, importance, io);
         for (int ib = 0; ib < 16; ib++) {
-            float scale = KQuantSearch.makeQxQuants(16, 32, x, xo + 16 * ib, L, 16 * ib, 1, importance, io + 16 * ib);
-            scales[ib] = scale;
+            float scale = scales[ib];
             float absScale = Math.abs(scale);
             if (absScale > maxAbsScale) {
                 maxAbsScale = absScale;

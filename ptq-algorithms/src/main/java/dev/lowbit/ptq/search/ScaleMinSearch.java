@@ -3,6 +3,8 @@ package dev.lowbit.ptq.search;
 import static dev.lowbit.ptq.search.KQuantSearch.nearestInt;
 
 import dev.lowbit.io.ggml.GgmlBlock;
+import dev.lowbit.kernels.kquant.KQuantKernels;
+import dev.lowbit.kernels.kquant.Qkx2Quants;
 
 /**
  * The search of Q4_K and Q5_K super-blocks (256 elements as eight sub-blocks of 32, each with a 6-bit scale and a
@@ -18,7 +20,8 @@ final class ScaleMinSearch implements BlockSearch {
     private final float rmin, rdelta;
     private final int nstep;
     private final int[] laux = new int[32];
-    private final float[] weights = new float[32];
+    private final float[] weights = new float[256];
+    private final Qkx2Quants qkx2 = KQuantKernels.newChosen();
     private final float[] mins = new float[8];
     private final float[] scales = new float[8];
     private final float[] theMin = new float[1];
@@ -51,10 +54,10 @@ final class ScaleMinSearch implements BlockSearch {
                 float sumX2 = 0;
                 for (int l = 0; l < 32; l++) sumX2 += x[xo + 32 * j + l] * x[xo + 32 * j + l];
                 float avX = (float) Math.sqrt(sumX2 / 32);
-                for (int l = 0; l < 32; l++) weights[l] = avX + Math.abs(x[xo + 32 * j + l]);
-                scales[j] = KQuantSearch.makeQkx2Quants(32, nmax, x, xo + 32 * j, weights, L, 32 * j, theMin, laux,
-                        rmin, rdelta, nstep, false);
-                mins[j] = theMin[0];
+                for (int l = 0; l < 32; l++) weights[32 * j + l] = avX + Math.abs(x[xo + 32 * j + l]);
+            }
+            qkx2.quantize(8, 32, nmax, x, xo, weights, L, 0, scales, mins, 0, rmin, rdelta, nstep, false);
+            for (int j = 0; j < 8; j++) {
                 if (scales[j] > maxScale) maxScale = scales[j];
                 if (mins[j] > maxMin) maxMin = mins[j];
             }

@@ -55,6 +55,49 @@ public final class Manifest {
         return this;
     }
 
+    /** Records digests started by {@link #digestInBackground}, waiting for them if they are not finished. */
+    public Manifest input(String label, Digests digests) {
+        List<String> hex = digests.join();
+        for (int i = 0; i < hex.size(); i++) inputs.put(label + "/" + digests.files.get(i).getFileName(), hex.get(i));
+        return this;
+    }
+
+    /** sha256 of some files, computed on a daemon thread; {@link #join} waits and rethrows a read failure. */
+    public static final class Digests {
+        private final List<Path> files;
+        private final java.util.concurrent.CompletableFuture<List<String>> result = new java.util.concurrent.CompletableFuture<>();
+
+        private Digests(List<Path> files) {
+            this.files = List.copyOf(files);
+        }
+
+        List<String> join() {
+            try {
+                return result.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Starts hashing {@code files} on a daemon thread, so that reading a multi-gigabyte checkpoint a second time overlaps
+     * the quantization on a spare core instead of following it (a 7B checkpoint is 13.5 GB: tens of seconds of
+     * SHA-256 at the end of every run otherwise).
+     */
+    public static Digests digestInBackground(List<Path> files) {
+        Digests d = new Digests(files);
+        Thread.ofPlatform().daemon().name("lowbit-sha256").start(() -> {
+            try {
+                d.result.complete(d.files.stream().map(Manifest::sha256).toList());
+            } catch (Throwable e) {
+                d.result.completeExceptionally(e);
+            }
+        });
+        return d;
+    }
+
     /** For a single-file output: the file this manifest describes (by name, never a path), its size and sha256. */
     public Manifest output(String fileName, long bytes, String sha256) {
         root.put("output", fileName);

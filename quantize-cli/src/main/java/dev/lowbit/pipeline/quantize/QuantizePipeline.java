@@ -243,6 +243,7 @@ public final class QuantizePipeline {
                 writer.open(o.output(), o.force(), o.inputs());
             }
             SafeOutput out = writer instanceof GgufArtifactWriter g ? g.output() : ((SafetensorsArtifactWriter) writer).output();
+            Manifest.Digests modelDigests = Manifest.digestInBackground(modelFiles(source.path()));
             try {
                 Run run = new Run(plan, raw, writer, quantizer, gguf ? GgufRecipes.gptq(recipe) : null, transforms, time, listener);
                 run.inputScales = recipe.staticInputActivations();
@@ -258,7 +259,7 @@ public final class QuantizePipeline {
                 run.globals();
                 // saved with the calibration file relative to the output and its sha256: replays from anywhere, no absolute path
                 Recipe saved = recipe.relativeTo(gguf ? out.target().getParent() : out.target());
-                Manifest manifest = new Manifest(saved.toJson(), recipe.seed()).input("model", modelFiles(source.path()));
+                Manifest manifest = new Manifest(saved.toJson(), recipe.seed()).input("model", modelDigests);
                 if (recipe.output().imatrix() != null) manifest.input("imatrix", List.of(Path.of(recipe.output().imatrix())));
                 Map<String, Map<String, Double>> chosen = transforms.chosen();
                 if (!chosen.isEmpty()) manifest.figure(QuantizeReport.CHOSEN, chosen);
