@@ -31,7 +31,7 @@ case ${1:-} in
     echo "| target | executions | runs | exec/s | cov | ft | corpus | crashes (fixed) |"
     echo "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
     cat "$@" | awk -F'|' '
-      $3 ~ /^ *[0-9]+ *$/ {
+      NF == 10 && $3 ~ /^ *[0-9]+ *$/ {
         t = $2; gsub(/ /, "", t); if (!(t in ex)) order[n++] = t
         ex[t] += $3; runs[t]++; rate[t] = rate[t] (rate[t] == "" ? "" : " / ") ($4 + 0)
         cov[t] = $5 + 0; ft[t] = $6 + 0; corp[t] = $7 + 0; cr[t] += $8 + 0
