@@ -279,7 +279,8 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
 
     private void checkOutput(String source) {
         if (output.isGguf()) {
-            if (output.type() == null) throw new BadInputException(source, "format gguf needs a type (a llama.cpp mix, e.g. Q4_K_M)");
+            // "" is no type either: it would be dropped when the recipe is written, and the replay refused (fuzzing)
+            if (output.type() == null || output.type().isEmpty()) throw new BadInputException(source, "format gguf needs a type (a llama.cpp mix, e.g. Q4_K_M)");
             return;
         }
         if (output.type() != null || output.pure() || output.imatrix() != null || output.allowRequantize()) {
