@@ -6,6 +6,9 @@
 #   scripts/fuzz.sh --runs N [DURATION] [TARGET...]    each target for N executions (libFuzzer's -runs), or until
 #                                                      DURATION has passed if that comes first (default: no limit)
 #   scripts/fuzz.sh --merge [TARGET...]                minimise each target's corpus into its regression inputs
+#   scripts/fuzz.sh --total LOG...                     one row per target over runs that went on from each other's
+#                                                      corpus: executions and crashes summed, cov / ft / corpus of
+#                                                      the last run, the runs' rates (the tables these logs hold)
 #   TARGET: safetensors gguf imatrix config tokenizer recipe onnx (default: all)
 #
 # JAZZER_FUZZ=1 makes each @FuzzTest fuzz instead of replaying its seeds, with the instrumentation hooks on (FuzzMode):
@@ -24,6 +27,17 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=""; merge=0
 case ${1:-} in
+  --total) shift
+    echo "| target | executions | runs | exec/s | cov | ft | corpus | crashes (fixed) |"
+    echo "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+    cat "$@" | awk -F'|' '
+      NF == 10 && $3 ~ /^ *[0-9]+ *$/ {
+        t = $2; gsub(/ /, "", t); if (!(t in ex)) order[n++] = t
+        ex[t] += $3; runs[t]++; rate[t] = rate[t] (rate[t] == "" ? "" : " / ") ($4 + 0)
+        cov[t] = $5 + 0; ft[t] = $6 + 0; corp[t] = $7 + 0; cr[t] += $8 + 0
+      }
+      END { for (i = 0; i < n; i++) { t = order[i]; printf "| %s | %d | %d | %s | %d | %d | %d | %d |\n", t, ex[t], runs[t], rate[t], cov[t], ft[t], corp[t], cr[t] } }'
+    exit 0 ;;
   --runs) runs=${2:?--runs needs a number}; shift 2
           [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: --runs $runs: expected a positive number of executions" >&2; exit 2; } ;;
   --merge) merge=1; shift ;;

@@ -295,12 +295,12 @@ public final class LlamaRunner implements AutoCloseable {
 
     /**
      * The most values an attention block's input may have in one pass when nothing quantizes its inputs and the hook
-     * accumulates over rows ({@link #chunkable}): 2²² (16 MiB of f32). Bigger inputs run a few windows at a time (windows attend only to themselves) and the outputs
-     * are joined: a 7B layer over 8 windows of 512 holds q, k, v, their RoPE and head layouts, the scores and the
-     * context — about 0.8 GB — for 2 windows at a time instead of 8. tiny-llama-code's inputs (8 × 512 × 512 = 2²¹)
-     * stay one pass.
+     * accumulates over rows ({@link #chunkable}): 2²¹ (8 MiB of f32). Bigger inputs run a few windows at a time
+     * (windows attend only to themselves) and the outputs are joined: a 7B layer over 8 windows of 512 holds q, k, v,
+     * their RoPE and head layouts, the scores and the context (about 0.55 GB per 2 windows, mostly in malloc's arenas)
+     * for one window at a time instead of 8. tiny-llama-code's inputs (8 × 512 × 512 = 2²¹) stay one pass.
      */
-    static final long ATTENTION_INPUT_CHUNK_FLOATS = 1L << 22;
+    static final long ATTENTION_INPUT_CHUNK_FLOATS = 1L << 21;
 
     /** Input norm, q/k/v, RoPE, grouped-query attention, o_proj: {@code [B·T, D]}; null when stopped at {@code until}. */
     private NDArray attentionBlock(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
@@ -399,11 +399,12 @@ public final class LlamaRunner implements AutoCloseable {
 
     /**
      * The most values one MLP intermediate (gate, up, their product: {@code [rows, intermediate]}) may have when nothing
-     * quantizes the MLP's inputs and the hook accumulates over rows ({@link #chunkable}): 2²⁴ (64 MiB of f32). Bigger inputs run a chunk of rows at a time and the
-     * outputs are joined. A 7B layer's MLP over 4096 tokens holds 2 × 180 MB of intermediates at once, in chunks of
-     * 1524 rows 2 × 64 MiB. tiny-llama-code's batches (4096 tokens × 1536) stay whole, so its bits do not move.
+     * quantizes the MLP's inputs and the hook accumulates over rows ({@link #chunkable}): 2²³ (32 MiB of f32). Bigger
+     * inputs run a chunk of rows at a time and the outputs are joined. A 7B layer's MLP over 4096 tokens holds
+     * 2 × 180 MB of intermediates at once, in chunks of 762 rows 2 × 32 MiB. tiny-llama-code's batches (4096 tokens ×
+     * 1536 = 6.3 M) stay whole, so its bits do not move.
      */
-    static final long MLP_CHUNK_FLOATS = 1L << 24;
+    static final long MLP_CHUNK_FLOATS = 1L << 23;
 
     /** gate/up, SiLU, down on the normed input {@code m [rows, D]}; null when stopped at {@code until}. */
     private NDArray mlpBlock(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {

@@ -461,6 +461,10 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             if (v.intValue() == 1) {
                 RecipeV1 old = JSON.treeToValue(root, RecipeV1.class);
                 if (old.scheme() == null) throw new BadInputException(source, "recipe has no scheme");
+                // YAML's empty node (a bare anchor "&a", or "~") is a null entry; a step's lists hold regexes only
+                if ((old.targets() != null && old.targets().contains(null)) || (old.ignore() != null && old.ignore().contains(null))) {
+                    throw new BadInputException(source, "'targets' and 'ignore' must be lists of regexes");
+                }
                 return old.upgrade();
             }
             if (v.intValue() != VERSION) {

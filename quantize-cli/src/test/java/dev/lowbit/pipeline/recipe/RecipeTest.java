@@ -182,6 +182,8 @@ class RecipeTest {
             {"{\"version\": 3}", "recipe version 3 is not supported"},
             // YAML's bare "-" (found by fuzzing: it reached the recipe as a null override, a NullPointerException)
             {"{\"version\": 2, \"steps\": [{\"type\": \"rtn\"}], \"overrides\": [null], \"output\": {\"format\": \"gptq\"}}", "every override is an object"},
+            // a version-1 recipe whose targets hold a null (YAML "[ &a, x ]" found by fuzzing: a NullPointerException)
+            {"{\"version\": 1, \"method\": \"rtn\", \"scheme\": {\"bits\": 4, \"group_size\": 64}, \"targets\": [null, \"mlp\"], \"format\": \"gptq\"}", "'targets' and 'ignore' must be lists of regexes"},
         };
         for (String[] c : cases) {
             BadInputException e = assertThrows(BadInputException.class, () -> Recipe.read(write("bad.json", c[0])), c[0]);
