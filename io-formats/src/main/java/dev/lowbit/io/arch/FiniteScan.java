@@ -84,7 +84,7 @@ public final class FiniteScan {
         long words = n / perWord;
         for (long w = 0; w < words; w++) {
             long t = (s.get(LONG, 8 * w) & fields) ^ fields;
-            if (((t - ones) & ~t & tops) != 0 || (width == 8 && t == 0)) {
+            if (((t - ones) & ~t & tops) != 0) {
                 for (long i = w * perWord; i < (w + 1) * perWord; i++) if (allOnes(s, i, width, field, lane)) return i;
             }
         }

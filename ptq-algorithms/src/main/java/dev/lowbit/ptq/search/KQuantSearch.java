@@ -19,7 +19,7 @@ final class KQuantSearch {
     private KQuantSearch() {}
 
     /** ggml's {@code GROUP_MAX_EPS}: a group whose largest magnitude is below this is all zero. */
-    static final float GROUP_MAX_EPS = 1e-15f;
+    static final float GROUP_MAX_EPS = QxQuants.GROUP_MAX_EPS;
 
     /**
      * ggml's {@code nearest_int}: adds 1.5·2²³ in f32 and reads the low mantissa bits. The f32 addition rounds half to
