@@ -170,10 +170,12 @@ public final class Evaluator {
         for (int w = 0; w < b; w++) for (int j = 0; j < s; j++) targets[w * s + j] = batch[w][first + j + 1];
         try (NDScope scope = new NDScope()) {
             NDArray z = logits(model, batch, first, t - 1);
+            long t0 = dev.lowbit.calib.model.ForwardProfile.start();
             NDArray logp = z.logSoftmax(2);
             if (baseline == null) z.close();   // [B, S, V] is the largest array of a batch: free it early
             NDArray target = model.manager().create(targets, new Shape(b, s, 1));
             float[] picked = logp.gather(target, 2).toFloatArray();
+            dev.lowbit.calib.model.ForwardProfile.stop(dev.lowbit.calib.model.ForwardProfile.Op.SCORE, t0);
             for (float lp : picked) sums.nll -= lp;
             sums.count += picked.length;
             if (baseline != null) {

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import dev.lowbit.calib.model.ForwardProfile.Op;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.arch.OnlineRotation;
 import dev.lowbit.io.model.ModelSource;
@@ -182,6 +183,7 @@ public final class LlamaRunner implements AutoCloseable {
 
     /** Token embeddings of equally long windows: f32 {@code [B, T, D]}. Rows are decoded straight from the mapped table. */
     public NDArray embed(int[][] windows) {
+        long t0 = ForwardProfile.start();
         int b = windows.length;
         int t = windows[0].length;
         int d = config.hiddenSize();
@@ -197,7 +199,9 @@ public final class LlamaRunner implements AutoCloseable {
                 out.put(row);
             }
         }
-        return manager.create(out.flip(), new Shape(b, t, d));
+        NDArray h = manager.create(out.flip(), new Shape(b, t, d));
+        ForwardProfile.stop(Op.EMBED, t0);
+        return h;
     }
 
     /** Wraps captured hidden states {@code [B, T, D]} (e.g. read back from disk) as an array of this runner. */
@@ -227,15 +231,19 @@ public final class LlamaRunner implements AutoCloseable {
             // are freed before the MLP runs, not held until the whole layer is done
             NDArray attnOut = scoped(() -> attentionBlock(layer, w, x, hook, until));
             if (attnOut == null) return null;
+            long t0 = ForwardProfile.start();
             NDArray x1 = attnOut.reshape(b, t, d);
             x1.addi(x);
+            ForwardProfile.stop(Op.RESIDUAL, t0);
             NDArray m = rmsNorm(x1, w.postAttentionNorm).reshape(b * t, d);
             hook.onInput(layer, LinearInput.GATE_UP, m);
             if (until == LinearInput.GATE_UP) return null;
             NDArray mlpOut = mlpBlock(layer, w, m, hook, until);
             if (mlpOut == null) return null;
+            t0 = ForwardProfile.start();
             NDArray out = mlpOut.reshape(b, t, d);
             out.addi(x1);
+            ForwardProfile.stop(Op.RESIDUAL, t0);
             NDScope.unregister(out);
             return out;
         }
@@ -336,12 +344,19 @@ public final class LlamaRunner implements AutoCloseable {
         hook.onInput(layer, LinearInput.QKV, a);
         if (until == LinearInput.QKV) return null;
         a = activations.apply(layer, LinearInput.QKV, a);
-        NDArray q = heads(linear(a, w, Linear.Q), b, t, h, hd, w.qNorm);
-        NDArray k = heads(linear(a, w, Linear.K), b, t, kv, hd, w.kNorm);
-        NDArray v = linear(a, w, Linear.V).reshape(b, t, kv, hd).transpose(0, 2, 1, 3);
+        long t0 = ForwardProfile.start();
+        NDArray qLin = linear(a, w, Linear.Q);
+        NDArray kLin = linear(a, w, Linear.K);
+        NDArray vLin = linear(a, w, Linear.V);
+        t0 = ForwardProfile.stop(Op.QKV, t0);
+        NDArray q = heads(qLin, b, t, h, hd, w.qNorm);
+        NDArray k = heads(kLin, b, t, kv, hd, w.kNorm);
+        NDArray v = vLin.reshape(b, t, kv, hd).transpose(0, 2, 1, 3);
+        t0 = ForwardProfile.stop(Op.LAYOUT, t0);
         NDArray[] rope = rope((int) t);
         q = rotate(q, rope);
         k = rotate(k, rope);
+        ForwardProfile.stop(Op.ROPE, t0);
         if (online.r3()) { // R3: q·H, k·H with H orthogonal leaves q·kᵀ unchanged
             q = q.matMul(onlineHadamard(3));
             k = k.matMul(onlineHadamard(3));
@@ -361,11 +376,17 @@ public final class LlamaRunner implements AutoCloseable {
             context = ai.djl.ndarray.NDArrays.concat(parts, 0);
             parts.close();
         }
+        t0 = ForwardProfile.start();
         NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
         context.close();
+        ForwardProfile.stop(Op.LAYOUT, t0);
         hook.onInput(layer, LinearInput.O, attn);
         if (until == LinearInput.O) return null;
-        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+        attn = activations.apply(layer, LinearInput.O, attn);
+        t0 = ForwardProfile.start();
+        NDArray o = linear(attn, w, Linear.O);
+        ForwardProfile.stop(Op.O_PROJ, t0);
+        return o;
     }
 
     /**
@@ -385,15 +406,19 @@ public final class LlamaRunner implements AutoCloseable {
         int kv = config.numKvHeads();
         int hd = config.headDim();
         int rep = config.groupSize();
+        long t0 = ForwardProfile.start();
         NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
+        t0 = ForwardProfile.stop(Op.SCORES, t0);
         scores.muli(1.0 / Math.sqrt(hd));
         NDArray masked = scores.reshape(b, kv, rep, t, t);
         masked.addi(causalMask((int) t));
         NDArray probs = masked.softmax(4);
         scores.close();
         masked.close();
+        t0 = ForwardProfile.stop(Op.SOFTMAX, t0);
         NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
         probs.close();
+        ForwardProfile.stop(Op.CONTEXT, t0);
         return context;
     }
 
@@ -438,17 +463,26 @@ public final class LlamaRunner implements AutoCloseable {
     /** {@link #mlpBlock} on all of {@code m}'s rows at once. */
     private NDArray mlpRows(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
         m = activations.apply(layer, LinearInput.GATE_UP, m);
+        long t0 = ForwardProfile.start();
         NDArray gate = linear(m, w, Linear.GATE);
+        t0 = ForwardProfile.stop(Op.GATE_UP, t0);
         NDArray act = Activation.sigmoid(gate);
         act.muli(gate);
         gate.close();
+        t0 = ForwardProfile.stop(Op.SILU_MUL, t0);
         NDArray up = linear(m, w, Linear.UP);
+        t0 = ForwardProfile.stop(Op.GATE_UP, t0);
         act.muli(up);
         up.close();
+        ForwardProfile.stop(Op.SILU_MUL, t0);
         if (online.r4()) act = act.matMul(onlineHadamard(4)); // R4: down_proj's weight carries H's inverse
         hook.onInput(layer, LinearInput.DOWN, act);
         if (until == LinearInput.DOWN) return null;
-        return linear(activations.apply(layer, LinearInput.DOWN, act), w, Linear.DOWN);
+        act = activations.apply(layer, LinearInput.DOWN, act);
+        t0 = ForwardProfile.start();
+        NDArray down = linear(act, w, Linear.DOWN);
+        ForwardProfile.stop(Op.DOWN, t0);
+        return down;
     }
 
     /**
@@ -474,14 +508,19 @@ public final class LlamaRunner implements AutoCloseable {
     /** Final RMSNorm and {@code lm_head} (tied to the embedding when the config says so): f32 {@code [B·T, V]}. */
     public NDArray finalLogits(NDArray x) {
         if (finalNorm == null) {
+            long t0 = ForwardProfile.start();
             finalNorm = load(config.architecture().finalNorm(), headMemory, config.hiddenSize());
             String head = config.tieWordEmbeddings() ? config.architecture().embed() : config.architecture().lmHead();
             lmHead = load(head, headMemory, config.vocabSize(), config.hiddenSize());
             weights.releasePages();
+            ForwardProfile.stop(Op.WEIGHTS, t0);
         }
         try (NDScope scope = new NDScope()) {
             long rows = x.getShape().get(0) * x.getShape().get(1);
-            NDArray out = rmsNorm(x, finalNorm).reshape(rows, config.hiddenSize()).matMul(lmHead.transpose());
+            NDArray normed = rmsNorm(x, finalNorm).reshape(rows, config.hiddenSize());
+            long t0 = ForwardProfile.start();
+            NDArray out = normed.matMul(lmHead.transpose());
+            ForwardProfile.stop(Op.LM_HEAD, t0);
             NDScope.unregister(out);
             return out;
         }
@@ -642,6 +681,7 @@ public final class LlamaRunner implements AutoCloseable {
             layers.values().forEach(LayerWeights::close);
             layers.clear();
         }
+        long t0 = ForwardProfile.start();
         Architecture arch = config.architecture();
         w = new LayerWeights();
         Map<Linear, Substitution> subst = overrides.getOrDefault(i, Map.of());
@@ -662,6 +702,7 @@ public final class LlamaRunner implements AutoCloseable {
         }
         layers.put(i, w);
         if (!residentLayers) weights.releasePages();
+        ForwardProfile.stop(Op.WEIGHTS, t0);
         return w;
     }
 
@@ -714,10 +755,13 @@ public final class LlamaRunner implements AutoCloseable {
     }
 
     private NDArray rmsNorm(NDArray x, NDArray gamma) {
-        return scoped(() -> {
+        long t0 = ForwardProfile.start();
+        NDArray out = scoped(() -> {
             NDArray meanSquare = x.square().mean(new int[] {-1}, true);
             return x.div(meanSquare.add(config.rmsNormEps()).sqrt()).mul(gamma);
         });
+        ForwardProfile.stop(Op.NORM, t0);
+        return out;
     }
 
     /**
