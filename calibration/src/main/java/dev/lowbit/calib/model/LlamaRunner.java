@@ -59,7 +59,7 @@ public final class LlamaRunner implements AutoCloseable {
     /** {@link #setLinearWeight} substitutions, each in native memory of its own that the layer's array runs on. */
     private final Map<Integer, Map<Linear, Substitution>> overrides = new HashMap<>();
     private final Map<String, float[]> tensorOverrides = new HashMap<>();
-    private final Map<Integer, NDArray[]> ropeTables = new HashMap<>();
+    private final Map<Integer, Rope> ropeTables = new HashMap<>();
     private final Map<Integer, NDArray> causalMasks = new HashMap<>();
     private final String embedTable;
     /** Online Hadamards the checkpoint asks for (R3 on q/k after RoPE, R4 on down_proj's input), and their matrices. */
@@ -348,14 +348,19 @@ public final class LlamaRunner implements AutoCloseable {
         NDArray qLin = linear(a, w, Linear.Q);
         NDArray kLin = linear(a, w, Linear.K);
         NDArray vLin = linear(a, w, Linear.V);
-        t0 = ForwardProfile.stop(Op.QKV, t0);
-        NDArray q = heads(qLin, b, t, h, hd, w.qNorm);
-        NDArray k = heads(kLin, b, t, kv, hd, w.kNorm);
-        NDArray v = vLin.reshape(b, t, kv, hd).transpose(0, 2, 1, 3);
-        t0 = ForwardProfile.stop(Op.LAYOUT, t0);
-        NDArray[] rope = rope((int) t);
-        q = rotate(q, rope);
-        k = rotate(k, rope);
+        ForwardProfile.stop(Op.QKV, t0);
+        // token-major layouts [B, T, n, hd]: views of the matmul outputs, on which RoPE runs contiguously
+        NDArray q = qLin.reshape(b, t, h, hd);
+        NDArray k = kLin.reshape(b, t, kv, hd);
+        NDArray v = vLin.reshape(b, t, kv, hd);
+        if (w.qNorm != null) { // Qwen3: RMSNorm per head before RoPE
+            q = rmsNorm(q, w.qNorm);
+            k = rmsNorm(k, w.kNorm);
+        }
+        t0 = ForwardProfile.start();
+        Rope rope = rope((int) t);
+        q = rotate(q, rope.cosQ(), rope.sinQ()); // carries the scores' 1/√hd
+        k = rotate(k, rope.cos(), rope.sin());
         ForwardProfile.stop(Op.ROPE, t0);
         if (online.r3()) { // R3: q·H, k·H with H orthogonal leaves q·kᵀ unchanged
             q = q.matMul(onlineHadamard(3));
@@ -376,10 +381,8 @@ public final class LlamaRunner implements AutoCloseable {
             context = ai.djl.ndarray.NDArrays.concat(parts, 0);
             parts.close();
         }
-        t0 = ForwardProfile.start();
-        NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
-        context.close();
-        ForwardProfile.stop(Op.LAYOUT, t0);
+        NDArray attn = context.reshape(b * t, (long) h * hd);
+        if (attn != context) context.close();
         hook.onInput(layer, LinearInput.O, attn);
         if (until == LinearInput.O) return null;
         attn = activations.apply(layer, LinearInput.O, attn);
@@ -398,28 +401,54 @@ public final class LlamaRunner implements AutoCloseable {
     static final long ATTENTION_CHUNK_FLOATS = 1L << 24;
 
     /**
-     * Causal softmax attention of {@code q [B, H, T, hd]} over {@code k, v [B, KV, T, hd]}: the context
-     * {@code [B, KV, rep·T, hd]}. Grouped-query attention: query head j uses key/value head j / rep; the rep query heads
-     * are folded into rows. Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+     * Query positions per block of {@link #attend}: 128. Block j's queries attend to keys 0 .. end of block j only, so
+     * the scores above the diagonal blocks (all masked) are never computed: over 512 positions 10 of 16 blocks of the
+     * [T, T] scores, 62.5 % of the matmuls and softmax. One block's scores ([B, H, 128, ≤ T]: 8 MiB for
+     * tiny-llama-code's batch of 4) also stay below glibc's mmap threshold, where a whole [B, H, T, T] array (32 MiB)
+     * is mapped and page-faulted afresh on every call.
+     */
+    static final int QUERY_BLOCK = 128;
+
+    /**
+     * Causal softmax attention of {@code q [B, T, H, hd]} (already scaled by 1/√hd) over {@code k, v [B, T, KV, hd]}:
+     * the context {@code [B, T, H·hd]}. Grouped-query attention: query head j uses key/value head j / rep; the rep
+     * query heads of a key/value head are folded into rows. The queries run {@link #QUERY_BLOCK} positions at a time,
+     * each block against the keys up to its last position: the dropped keys are exactly those the causal mask sets to
+     * −∞, whose probabilities are exactly 0, so the result is the full softmax's up to the order of f32 sums.
      */
     private NDArray attend(NDArray q, NDArray k, NDArray v, long b, long t) {
+        int h = config.numHeads();
         int kv = config.numKvHeads();
         int hd = config.headDim();
         int rep = config.groupSize();
+        NDArray mask = causalMask((int) t);
+        ai.djl.ndarray.NDList blocks = new ai.djl.ndarray.NDList();
+        for (long from = 0; from < t; from += QUERY_BLOCK) {
+            long f = from, e = Math.min(t, from + QUERY_BLOCK), n = e - from;
+            blocks.add(scoped(() -> {
+                long t0 = ForwardProfile.start();
+                NDArray qb = q.get(new NDIndex(":, {}:{}", f, e)).reshape(b, n, kv, rep, hd)
+                        .transpose(0, 2, 3, 1, 4).reshape(b, kv, rep * n, hd);
+                NDArray scores = qb.matMul(k.get(new NDIndex(":, :{}", e)).transpose(0, 2, 3, 1)); // [B, KV, rep·n, e]
+                t0 = ForwardProfile.stop(Op.SCORES, t0);
+                NDArray masked = scores.reshape(b, kv, rep, n, e);
+                masked.addi(mask.get(new NDIndex("{}:{}, :{}", f, e, e)));
+                NDArray probs = masked.softmax(4).reshape(b, kv, rep * n, e);
+                scores.close();
+                masked.close();
+                t0 = ForwardProfile.stop(Op.SOFTMAX, t0);
+                NDArray context = probs.matMul(v.get(new NDIndex(":, :{}", e)).transpose(0, 2, 1, 3)); // [B, KV, rep·n, hd]
+                probs.close();
+                ForwardProfile.stop(Op.CONTEXT, t0);
+                return context.reshape(b, kv, rep, n, hd).transpose(0, 3, 1, 2, 4); // [B, n, KV, rep, hd]
+            }));
+        }
         long t0 = ForwardProfile.start();
-        NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
-        t0 = ForwardProfile.stop(Op.SCORES, t0);
-        scores.muli(1.0 / Math.sqrt(hd));
-        NDArray masked = scores.reshape(b, kv, rep, t, t);
-        masked.addi(causalMask((int) t));
-        NDArray probs = masked.softmax(4);
-        scores.close();
-        masked.close();
-        t0 = ForwardProfile.stop(Op.SOFTMAX, t0);
-        NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
-        probs.close();
-        ForwardProfile.stop(Op.CONTEXT, t0);
-        return context;
+        NDArray out = blocks.size() == 1 ? blocks.getFirst().reshape(b, t, (long) h * hd)
+                : ai.djl.ndarray.NDArrays.concat(blocks, 1).reshape(b, t, (long) h * hd);
+        blocks.close();
+        ForwardProfile.stop(Op.LAYOUT, t0);
+        return out;
     }
 
     /**
@@ -747,13 +776,6 @@ public final class LlamaRunner implements AutoCloseable {
         return bias == null ? y : y.add(bias);
     }
 
-    /** {@code [B·T, n·hd]} → {@code [B, n, T, hd]}, with the optional per-head RMSNorm (Qwen3) applied first. */
-    private NDArray heads(NDArray y, long b, long t, int n, int hd, NDArray norm) {
-        NDArray r = y.reshape(b, t, n, hd);
-        if (norm != null) r = rmsNorm(r, norm);
-        return r.transpose(0, 2, 1, 3);
-    }
-
     private NDArray rmsNorm(NDArray x, NDArray gamma) {
         long t0 = ForwardProfile.start();
         NDArray out = scoped(() -> {
@@ -779,35 +801,51 @@ public final class LlamaRunner implements AutoCloseable {
         return out;
     }
 
-    /** RoPE, rotate-half convention: {@code x·cos + (−x₂, x₁)·sin} with {@code x = (x₁, x₂)} split at hd/2. */
-    private NDArray rotate(NDArray x, NDArray[] cosSin) {
+    /**
+     * RoPE, rotate-half convention, on {@code x [B, T, n, hd]}: {@code x·cos + (−x₂, x₁)·sin} with {@code x = (x₁, x₂)}
+     * split at hd/2, computed as {@code x·cos + (x₂, x₁)·sin±} with {@code sin± = (−sin₁, sin₂)} (the same products:
+     * negating a factor is exact). Tables {@code [T, 1, hd]}.
+     */
+    private NDArray rotate(NDArray x, NDArray cos, NDArray sinSigned) {
         int half = config.headDim() / 2;
         return scoped(() -> {
-            NDArray x1 = x.get(new NDIndex("..., :{}", half));
-            NDArray x2 = x.get(new NDIndex("..., {}:", half));
-            NDArray rotated = x2.neg().concat(x1, 3);
-            return x.mul(cosSin[0]).add(rotated.mul(cosSin[1]));
+            NDArray swapped = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(
+                    x.get(new NDIndex("..., {}:", half)), x.get(new NDIndex("..., :{}", half))), 3);
+            swapped.muli(sinSigned);
+            NDArray out = x.mul(cos);
+            out.addi(swapped);
+            return out;
         });
     }
 
-    /** cos and sin tables {@code [T, hd]} of {@code pos·inv_freq[i mod hd/2]}, computed in f32 like transformers. */
-    private NDArray[] rope(int t) {
+    /**
+     * RoPE tables {@code [T, 1, hd]} of {@code pos·inv_freq[i mod hd/2]} (computed in f32 like transformers): cos, and
+     * sin with its first half negated ({@link #rotate}); for the queries both also times 1/√hd, the attention scores'
+     * scale (exact when hd is a power of 4, as 64 or 256; otherwise one rounding of the product moved).
+     */
+    private record Rope(NDArray cos, NDArray sin, NDArray cosQ, NDArray sinQ) {}
+
+    private Rope rope(int t) {
         return ropeTables.computeIfAbsent(t, n -> {
             int hd = config.headDim();
+            float scale = (float) (1.0 / Math.sqrt(hd));
             float[] inv = config.ropeScaling().inverseFrequencies(config.ropeTheta(), hd);
-            float[] cos = new float[n * hd];
-            float[] sin = new float[n * hd];
+            float[][] tables = new float[4][n * hd];
             for (int p = 0; p < n; p++) {
                 for (int i = 0; i < hd; i++) {
                     float angle = p * inv[i % (hd / 2)];
-                    cos[p * hd + i] = (float) Math.cos(angle);
-                    sin[p * hd + i] = (float) Math.sin(angle);
+                    float c = (float) Math.cos(angle);
+                    float s = (float) Math.sin(angle);
+                    if (i < hd / 2) s = -s;
+                    tables[0][p * hd + i] = c;
+                    tables[1][p * hd + i] = s;
+                    tables[2][p * hd + i] = c * scale;
+                    tables[3][p * hd + i] = s * scale;
                 }
             }
-            NDArray c = manager.create(cos, new Shape(n, hd));
-            NDArray s = manager.create(sin, new Shape(n, hd));
-            NDScope.unregister(c, s);
-            return new NDArray[] {c, s};
+            NDArray[] a = new NDArray[4];
+            for (int i = 0; i < 4; i++) a[i] = persistent(tables[i], new long[] {n, 1, hd}, tableMemory);
+            return new Rope(a[0], a[1], a[2], a[3]);
         });
     }
 
