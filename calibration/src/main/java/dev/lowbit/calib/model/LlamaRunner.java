@@ -68,6 +68,8 @@ public final class LlamaRunner implements AutoCloseable {
     private NDArray onlineR4;
     private NDArray finalNorm;
     private NDArray lmHead;
+    /** The decoded embedding table of a runner with resident layers ({@link #embed}), created on first use. */
+    private NDArray embedRows;
     /** Native memory of the head (final norm, lm_head) and of the online Hadamard tables, freed on close. */
     private final Map<NDArray, Arena> headMemory = new java.util.IdentityHashMap<>();
     private final Map<NDArray, Arena> tableMemory = new java.util.IdentityHashMap<>();
@@ -181,27 +183,81 @@ public final class LlamaRunner implements AutoCloseable {
 
     // ---------------------------------------------------------------- embed
 
-    /** Token embeddings of equally long windows: f32 {@code [B, T, D]}. Rows are decoded straight from the mapped table. */
+    /**
+     * Token embeddings of equally long windows: f32 {@code [B, T, D]}. A runner that keeps its layers resident decodes
+     * the whole table once (tiny-llama-code: 16 MiB of f32) and gathers rows from it in PyTorch; a streaming one decodes
+     * each row straight from the mapped table (a 7B-shaped table is 0.5 GB of f32 at vocabulary 32000). Both give the
+     * decoded model rows bit for bit.
+     */
     public NDArray embed(int[][] windows) {
         long t0 = ForwardProfile.start();
         int b = windows.length;
         int t = windows[0].length;
         int d = config.hiddenSize();
-        FloatBuffer out = directFloats((long) b * t * d);
-        float[] row = new float[d];
+        long[] ids = new long[b * t];
+        int n = 0;
         for (int[] window : windows) {
             if (window.length != t) throw new IllegalArgumentException("windows must have equal length");
             for (int id : window) {
                 if (id < 0 || id >= config.vocabSize()) {
                     throw new BadInputException("tokens", "token id " + id + " outside vocabulary of " + config.vocabSize());
                 }
+                ids[n++] = id;
+            }
+        }
+        NDArray h;
+        if (residentLayers) {
+            if (embedRows == null) embedRows = decodedEmbedTable();
+            try (NDArray index = manager.create(ids)) {
+                NDArray rows = embedRows.get(index);
+                h = rows.reshape(b, t, d);
+                if (h != rows) rows.close();
+            }
+        } else {
+            FloatBuffer out = directFloats((long) b * t * d);
+            float[] row = new float[d];
+            for (long id : ids) {
                 weights.readRows(embedTable, id, 1, row, 0);
                 out.put(row);
             }
+            h = manager.create(out.flip(), new Shape(b, t, d));
         }
-        NDArray h = manager.create(out.flip(), new Shape(b, t, d));
         ForwardProfile.stop(Op.EMBED, t0);
         return h;
+    }
+
+    /** The model's embedding table decoded to f32 {@code [V, D]}, on memory freed when the runner closes. */
+    private NDArray decodedEmbedTable() {
+        int d = config.hiddenSize();
+        long rows = config.vocabSize();
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = arena.allocate(rows * d * Float.BYTES, 64);
+        int chunkRows = (int) Math.max(1, Math.min(rows, (1 << 16) / d));
+        float[] chunk = new float[chunkRows * d];
+        for (long from = 0; from < rows; from += chunkRows) {
+            int count = (int) Math.min(chunkRows, rows - from);
+            weights.readRows(embedTable, from, count, chunk, 0);
+            MemorySegment.copy(chunk, 0, seg, NATIVE_FLOAT, from * d * Float.BYTES, count * d);
+        }
+        return wrap(seg, new long[] {rows, d}, arena, tableMemory);
+    }
+
+    /**
+     * Creates everything a forward over windows of {@code t} tokens reads lazily (every layer's weights, the head, the
+     * embedding table, the RoPE tables and causal mask for {@code t}, the online Hadamards), so that several threads
+     * may then run {@link #embed}, {@link #runLayer} and {@link #finalLogits} on windows of {@code t} tokens at once:
+     * after this those calls only read the runner's state. Only for a runner with {@link #residentLayers}; nothing may
+     * change weights (substitutions, {@link #setTensor}, releases) while such runs are in flight.
+     */
+    public void prepareConcurrentRuns(int t) {
+        if (!residentLayers) throw new IllegalStateException("a streaming runner loads one layer at a time");
+        for (int i = 0; i < config.numLayers(); i++) layer(i);
+        if (embedRows == null) embedRows = decodedEmbedTable();
+        rope(t);
+        causalMask(t);
+        if (online.r3()) onlineHadamard(3);
+        if (online.r4()) onlineHadamard(4);
+        loadHead();
     }
 
     /** Wraps captured hidden states {@code [B, T, D]} (e.g. read back from disk) as an array of this runner. */
@@ -536,14 +592,7 @@ public final class LlamaRunner implements AutoCloseable {
 
     /** Final RMSNorm and {@code lm_head} (tied to the embedding when the config says so): f32 {@code [B·T, V]}. */
     public NDArray finalLogits(NDArray x) {
-        if (finalNorm == null) {
-            long t0 = ForwardProfile.start();
-            finalNorm = load(config.architecture().finalNorm(), headMemory, config.hiddenSize());
-            String head = config.tieWordEmbeddings() ? config.architecture().embed() : config.architecture().lmHead();
-            lmHead = load(head, headMemory, config.vocabSize(), config.hiddenSize());
-            weights.releasePages();
-            ForwardProfile.stop(Op.WEIGHTS, t0);
-        }
+        loadHead();
         try (NDScope scope = new NDScope()) {
             long rows = x.getShape().get(0) * x.getShape().get(1);
             NDArray normed = rmsNorm(x, finalNorm).reshape(rows, config.hiddenSize());
@@ -553,6 +602,17 @@ public final class LlamaRunner implements AutoCloseable {
             NDScope.unregister(out);
             return out;
         }
+    }
+
+    /** Decodes the final norm and lm_head (tied to the embedding when the config says so) once. */
+    private void loadHead() {
+        if (finalNorm != null) return;
+        long t0 = ForwardProfile.start();
+        finalNorm = load(config.architecture().finalNorm(), headMemory, config.hiddenSize());
+        String head = config.tieWordEmbeddings() ? config.architecture().embed() : config.architecture().lmHead();
+        lmHead = load(head, headMemory, config.vocabSize(), config.hiddenSize());
+        weights.releasePages();
+        ForwardProfile.stop(Op.WEIGHTS, t0);
     }
 
     // ---------------------------------------------------------------- activation quantization
