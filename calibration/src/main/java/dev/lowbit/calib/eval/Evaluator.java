@@ -153,12 +153,7 @@ public final class Evaluator {
      * (the scored rows): logits {@code [B, to−from, V]}.
      */
     public static NDArray logits(LlamaRunner runner, int[][] windows, int from, int to) {
-        NDArray h = runner.embed(windows);
-        for (int l = 0; l < runner.config().numLayers(); l++) {
-            NDArray next = runner.runLayer(l, h, LinearHook.NONE);
-            h.close();
-            h = next;
-        }
+        NDArray h = lastHidden(runner, windows);
         NDArray rows = from == 0 && to == windows[0].length ? h : h.get(new NDIndex(":, {}:{}, :", from, to));
         NDArray logits = runner.finalLogits(rows);
         if (rows != h) rows.close();
@@ -222,6 +217,35 @@ public final class Evaluator {
         for (BatchSums r : results) r.addTo(sums);
     }
 
+    /**
+     * The scored log-probabilities of a batch without a baseline: the head, log-softmax and pick one window at a time
+     * on the batch's last hidden states. The same rows through the same ops as a whole-batch head; a window's logits
+     * and log-probabilities ([T−1, V]: 16 MiB for tiny-llama-code) stay below glibc's mmap threshold (32 MiB), where
+     * the batch's (67 MiB each at 4 × 512) were mapped and page-faulted afresh for every batch.
+     */
+    private static BatchSums scoreWindowByWindow(LlamaRunner model, int[][] batch, int first, long[] targets) {
+        int b = batch.length;
+        int t = batch[0].length;
+        int s = t - 1 - first;
+        float[] picked = new float[b * s];
+        try (NDScope scope = new NDScope()) {
+            NDArray h = lastHidden(model, batch);
+            for (int w = 0; w < b; w++) {
+                int window = w;
+                try (NDScope perWindow = new NDScope()) {
+                    NDArray z = model.finalLogits(h.get(new NDIndex("{}:{}, {}:{}, :", window, window + 1, first, t - 1)));
+                    long t0 = dev.lowbit.calib.model.ForwardProfile.start();
+                    NDArray logp = z.logSoftmax(1);
+                    z.close();
+                    NDArray target = model.manager().create(java.util.Arrays.copyOfRange(targets, window * s, (window + 1) * s), new Shape(s, 1));
+                    System.arraycopy(logp.gather(target, 1).toFloatArray(), 0, picked, window * s, s);
+                    dev.lowbit.calib.model.ForwardProfile.stop(dev.lowbit.calib.model.ForwardProfile.Op.SCORE, t0);
+                }
+            }
+        }
+        return new BatchSums(picked, null, null, null, 0);
+    }
+
     /** One batch's scored log-probabilities (and, against a baseline, its KL terms and agreements). */
     private record BatchSums(float[] picked, float[] pickedBaseline, float[] kl, float[] same, double maxAbsDelta) {
         /** Adds this batch to {@code sums} in the order the sequential loop always did. */
@@ -236,21 +260,31 @@ public final class Evaluator {
         }
     }
 
+    /** The last decoder layer's output {@code [B, T, D]} on {@code windows}. */
+    private static NDArray lastHidden(LlamaRunner runner, int[][] windows) {
+        NDArray h = runner.embed(windows);
+        for (int l = 0; l < runner.config().numLayers(); l++) {
+            NDArray next = runner.runLayer(l, h, LinearHook.NONE);
+            h.close();
+            h = next;
+        }
+        return h;
+    }
+
     private static BatchSums score(LlamaRunner model, LlamaRunner baseline, int[][] batch, int first) {
         int b = batch.length;
         int t = batch[0].length;
         int s = t - 1 - first;
         long[] targets = new long[b * s];
         for (int w = 0; w < b; w++) for (int j = 0; j < s; j++) targets[w * s + j] = batch[w][first + j + 1];
+        if (baseline == null) return scoreWindowByWindow(model, batch, first, targets);
         try (NDScope scope = new NDScope()) {
             NDArray z = logits(model, batch, first, t - 1);
             long t0 = dev.lowbit.calib.model.ForwardProfile.start();
             NDArray logp = z.logSoftmax(2);
-            if (baseline == null) z.close();   // [B, S, V] is the largest array of a batch: free it early
             NDArray target = model.manager().create(targets, new Shape(b, s, 1));
             float[] picked = logp.gather(target, 2).toFloatArray();
             dev.lowbit.calib.model.ForwardProfile.stop(dev.lowbit.calib.model.ForwardProfile.Op.SCORE, t0);
-            if (baseline == null) return new BatchSums(picked, null, null, null, 0);
             NDArray zb = logits(baseline, batch, first, t - 1);
             NDArray logpb = zb.logSoftmax(2);
             float[] pickedBaseline = logpb.gather(target, 2).toFloatArray();
