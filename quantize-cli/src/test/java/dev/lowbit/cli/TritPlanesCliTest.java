@@ -271,7 +271,10 @@ class TritPlanesCliTest {
         String cal = "\"calibration\": {\"data\": \"" + SharedData.data("calib_code.txt") + "\", \"samples\": 4, \"seqlen\": 64}, ";
         String[][] cases = {
                 {"\"refit_scales\": true,", "refit_scales"},
-                {"\"hessian_weighted\": true, \"error_feedback\": true,", "hessian_weighted"}};
+                {"\"hessian_weighted\": true, \"error_feedback\": true,", "hessian_weighted"},
+                {"\"error_feedback\": true, \"refit_rounds\": 3,", "refit_rounds"},
+                {"\"error_feedback\": true, \"refit_scales\": true, \"refit_rounds\": 0,", "refit_rounds"},
+                {"\"act_order\": true,", "act_order"}};
         for (String[] c : cases) {
             Path out = tmp.resolve("bad-flag");
             String body = """
