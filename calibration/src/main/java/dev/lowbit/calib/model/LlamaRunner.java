@@ -207,7 +207,10 @@ public final class LlamaRunner implements AutoCloseable {
         }
         NDArray h;
         if (residentLayers) {
-            if (embedRows == null) embedRows = decodedEmbedTable();
+            if (embedRows == null) {
+                embedRows = decodedEmbedTable();
+                t0 = ForwardProfile.start(); // the decode counts as weights
+            }
             try (NDArray index = manager.create(ids)) {
                 NDArray rows = embedRows.get(index);
                 h = rows.reshape(b, t, d);
@@ -228,6 +231,7 @@ public final class LlamaRunner implements AutoCloseable {
 
     /** The model's embedding table decoded to f32 {@code [V, D]}, on memory freed when the runner closes. */
     private NDArray decodedEmbedTable() {
+        long t0 = ForwardProfile.start();
         int d = config.hiddenSize();
         long rows = config.vocabSize();
         Arena arena = Arena.ofShared();
@@ -239,7 +243,9 @@ public final class LlamaRunner implements AutoCloseable {
             weights.readRows(embedTable, from, count, chunk, 0);
             MemorySegment.copy(chunk, 0, seg, NATIVE_FLOAT, from * d * Float.BYTES, count * d);
         }
-        return wrap(seg, new long[] {rows, d}, arena, tableMemory);
+        NDArray table = wrap(seg, new long[] {rows, d}, arena, tableMemory);
+        ForwardProfile.stop(Op.WEIGHTS, t0);
+        return table;
     }
 
     /**
