@@ -5,6 +5,8 @@
 # Usage: scripts/trit-table.sh [OUT_DIR] [ROW...]
 #   rows: ptqtp ptqtp-multi ptqtp-hw ptqtp-gptq ptqtp-gptq-refit ptqtp-multi-hw ptqtp-multi-gptq ptqtp-multi-gptq-refit ternary-rtn binarize pb-llm binary-rtn gptq-w2g64 gptq-w4g128 (default: the first three, in that order)
 #   CALIB_SAMPLES (default 128) calibration windows of 512 for the calibrated rows; LUT=1 evaluates with the LUT kernel.
+#   A row named rot-ROW is ROW after the rotate step (R1 + R2 randomised Hadamard, seed 0) in the same recipe.
+#   EXTRA='key: value, ...' adds parameters to the quantizer step of every row (e.g. EXTRA='damp_percent: 0.05').
 #   THREADS=1 passes --threads to quantize and evaluate (two 1-thread jobs side by side on the shared queue).
 #   STAGE=quantize only writes $OUT/ROW; STAGE=evaluate only evaluates an $OUT/ROW written before (a long calibrated row
 #   split over two queue jobs); the default does both. The quantize JSON of a split row is kept for the evaluate stage.
@@ -24,7 +26,9 @@ rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(ptqtp ptqtp-gptq ternary-rtn)
 mkdir -p "$out/recipes"
 for r in "${rows[@]}"; do
   recipe="$out/recipes/$r.yaml"
-  case $r in
+  base=$r; pre=''
+  case $r in rot-*) base=${r#rot-}; pre='  - {type: rotate}\n' ;; esac
+  case $base in
     ptqtp) step='{type: ptqtp, group_size: 128, iterations: 50, start: progressive}'; cal='' ;;
     ptqtp-multi) step='{type: ptqtp, group_size: 128, iterations: 50, start: multi}'; cal='' ;;
     ptqtp-hw) step='{type: ptqtp, group_size: 128, iterations: 50, start: progressive, hessian_weighted: true}'
@@ -51,8 +55,9 @@ for r in "${rows[@]}"; do
                  cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     *) echo "unknown row $r" >&2; exit 2 ;;
   esac
-  fmt=trit-planes; case $r in gptq-*) fmt=gptq ;; esac
-  printf 'version: 2\nsteps:\n  - %s\n%s\noutput: {format: %s}\n' "$step" "$cal" "$fmt" > "$recipe"
+  fmt=trit-planes; case $base in gptq-*) fmt=gptq ;; esac
+  [ -n "${EXTRA:-}" ] && step="${step%\}}, $EXTRA}"
+  printf "version: 2\nsteps:\n$pre  - %s\n%s\noutput: {format: %s}\n" "$step" "$cal" "$fmt" > "$recipe"
   if [ "$stage" != evaluate ]; then
     t0=$(date +%s.%N)
     "$root/lowbit" quantize "$model" -o "$out/$r" --recipe "$recipe" "${threads[@]}" --force --json -q > "$out/$r.quantize.json"
@@ -63,6 +68,6 @@ for r in "${rows[@]}"; do
   [ "$stage" = quantize ] && continue
   LOWBIT_JAVA_OPTS="${LOWBIT_JAVA_OPTS:-} -Dlowbit.trit.kernel=$kernel" "$root/lowbit" evaluate "$out/$r" --data "$data" --max-windows "$windows" "${threads[@]}" --json > "$out/$r.eval.json"
   secs=$(cat "$out/$r.quantize.secs")
-  echo "{\"row\":\"$r\",\"windows\":$windows,\"calib_samples\":$samples,\"threads\":\"${THREADS:-all}\",\"kernel\":\"$kernel\",\"quantize_wall_s\":$secs,\"quantize\":$(cat "$out/$r.quantize.json"),\"evaluate\":$(cat "$out/$r.eval.json")}" >> "$out/results.jsonl"
+  echo "{\"row\":\"$r\",\"extra\":\"${EXTRA:-}\",\"windows\":$windows,\"calib_samples\":$samples,\"threads\":\"${THREADS:-all}\",\"kernel\":\"$kernel\",\"quantize_wall_s\":$secs,\"quantize\":$(cat "$out/$r.quantize.json"),\"evaluate\":$(cat "$out/$r.eval.json")}" >> "$out/results.jsonl"
   echo "$r: $(grep -o '"perplexity":[0-9.]*' "$out/$r.eval.json"), quantize ${secs}s, $(grep -o 'bits_per_weight":[0-9.]*' "$out/$r.quantize.json" | head -1)"
 done

@@ -271,7 +271,10 @@ class TritPlanesCliTest {
         String cal = "\"calibration\": {\"data\": \"" + SharedData.data("calib_code.txt") + "\", \"samples\": 4, \"seqlen\": 64}, ";
         String[][] cases = {
                 {"\"refit_scales\": true,", "refit_scales"},
-                {"\"hessian_weighted\": true, \"error_feedback\": true,", "hessian_weighted"}};
+                {"\"hessian_weighted\": true, \"error_feedback\": true,", "hessian_weighted"},
+                {"\"error_feedback\": true, \"refit_rounds\": 3,", "refit_rounds"},
+                {"\"error_feedback\": true, \"refit_scales\": true, \"refit_rounds\": 0,", "refit_rounds"},
+                {"\"act_order\": true,", "act_order"}};
         for (String[] c : cases) {
             Path out = tmp.resolve("bad-flag");
             String body = """
@@ -282,6 +285,42 @@ class TritPlanesCliTest {
             assertTrue(run.err().contains(c[1]), run.err());
             assertEquals(1, run.err().strip().lines().count(), run.err());
             assertFalse(Files.exists(out));
+        }
+    }
+
+    /**
+     * awq before ptqtp: the scale search fake-quantizes the mapping's Linears with the PTQTP fit (this chain was an
+     * internal error, exit 1: the search rounded onto a one-plane RTN grid). Small: grid 2, 2 × 64 tokens scored, layer 0's
+     * q, k, v only (the other Linears are not quantized, so the search leaves them unrounded).
+     */
+    @Test
+    void awqBeforePtqtpSearchesOnTheTritFit() throws Exception {
+        String cal = "\"calibration\": {\"data\": \"" + SharedData.data("calib_code.txt") + "\", \"samples\": 2, \"seqlen\": 64}, ";
+        Path out = tmp.resolve("awq-tp");
+        String body = """
+                {"version": 2, "steps": [{"type": "awq", "clip": false, "grid": 2, "loss_tokens": 64},
+                  {"type": "ptqtp", "start": "progressive", "iterations": 5, "targets": ["layers\\\\.0\\\\.self_attn\\\\.[qkv]_proj"]}], %s
+                 "output": {"format": "trit-planes"}}""".formatted(cal);
+        CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe", recipe(body).toString(), "-q");
+        assertEquals(0, run.code(), run.err());
+        JsonNode qc = new ObjectMapper().readTree(Files.readString(out.resolve("config.json"))).path("quantization_config");
+        assertEquals("lowbit-trit-planes", qc.path("quant_method").asText());
+        JsonNode choices = new ObjectMapper().readTree(Files.readString(out.resolve("lowbit-manifest.json")))
+                .path("figures").path("transform_choices").path("awq");
+        assertTrue(choices.has("model.layers.0.input_layernorm -> q_proj,k_proj,v_proj"), choices.toString());
+        // the other trit steps have no fake-quantizer for the search, and awq's clip rounds onto an integer grid
+        String[][] refused = {
+                {"{\"type\": \"awq\"}, {\"type\": \"ptqtp\"}", "clip"},
+                {"{\"type\": \"awq\", \"clip\": false}, {\"type\": \"binarize\"}", "ptqtp only"}};
+        for (String[] c : refused) {
+            Path bad = tmp.resolve("awq-bad");
+            String b = """
+                    {"version": 2, "steps": [%s], %s "output": {"format": "trit-planes"}}""".formatted(c[0], cal);
+            CliRun r = CliRun.run("quantize", MODEL.toString(), "-o", bad.toString(), "--recipe", recipe(b).toString());
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains(c[1]), r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertFalse(Files.exists(bad));
         }
     }
 

@@ -73,6 +73,15 @@ public final class LlamaRunner implements AutoCloseable {
     private ActivationQuantizer activations = ActivationQuantizer.NONE;
     /** Whether every layer's weights stay cached across runs (small models), see the class comment. */
     private final boolean residentLayers;
+    /**
+     * Edit stamps, what tells a {@link StagedLayer} whether the state it kept is still valid: a counter bumped by every
+     * change of weights or activation handling; per layer the stamp of the last change of anything
+     * ({@link #releaseLayer}) and of each Linear input's readers ({@link #setLinearWeight}, {@link #clearLinearWeight});
+     * {@link #setTensor} and {@link #setActivations} change every layer.
+     */
+    private long edits;
+    private long editedEverywhere;
+    private final Map<Integer, long[]> editedAt = new HashMap<>();
 
     /**
      * f32 bytes of layer weights past which the runner keeps one layer at a time: 1 GiB, or
@@ -229,7 +238,7 @@ public final class LlamaRunner implements AutoCloseable {
             if (attnOut == null) return null;
             NDArray x1 = attnOut.reshape(b, t, d);
             x1.addi(x);
-            NDArray m = rmsNorm(x1, w.postAttentionNorm).reshape(b * t, d);
+            NDArray m = postAttentionNorm(w, x1);
             hook.onInput(layer, LinearInput.GATE_UP, m);
             if (until == LinearInput.GATE_UP) return null;
             NDArray mlpOut = mlpBlock(layer, w, m, hook, until);
@@ -307,8 +316,8 @@ public final class LlamaRunner implements AutoCloseable {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int d = config.hiddenSize();
-        long windows = Math.max(1, ATTENTION_INPUT_CHUNK_FLOATS / (t * d));
-        if (chunkable(hook) && b > windows) {
+        long windows = attentionWindowsPerPass(b, t, hook);
+        if (windows < b) {
             ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
             for (long from = 0; from < b; from += windows) {
                 long f = from, to = Math.min(b, from + windows);
@@ -323,8 +332,33 @@ public final class LlamaRunner implements AutoCloseable {
         return attentionWindows(layer, w, x, hook, until);
     }
 
+    /**
+     * How many windows of {@code b × t} one attention pass takes under {@code hook}: {@code b} (one pass), or fewer when
+     * the input exceeds {@link #ATTENTION_INPUT_CHUNK_FLOATS} and the pass may be chunked. {@link StagedLayer} splits
+     * its kept state the same way.
+     */
+    long attentionWindowsPerPass(long b, long t, LinearHook hook) {
+        long windows = Math.max(1, ATTENTION_INPUT_CHUNK_FLOATS / (t * config.hiddenSize()));
+        return chunkable(hook) && b > windows ? windows : b;
+    }
+
     /** {@link #attentionBlock} on all of {@code x}'s windows at once. */
     private NDArray attentionWindows(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
+        NDArray attn = attentionContext(layer, w, x, hook, until);
+        if (attn == null || until == LinearInput.O) return null;
+        return outputProjection(layer, w, attn);
+    }
+
+    /** o_proj on the attention context {@code attn [rows, H·hd]} (activation quantization first, when declared). */
+    NDArray outputProjection(int layer, LayerWeights w, NDArray attn) {
+        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+    }
+
+    /**
+     * Input norm, q/k/v, RoPE, grouped-query attention on {@code x}'s windows: o_proj's input {@code [B·T, H·hd]}
+     * (which {@code hook} has seen); null when stopped at {@code until == QKV}.
+     */
+    NDArray attentionContext(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int d = config.hiddenSize();
@@ -364,8 +398,7 @@ public final class LlamaRunner implements AutoCloseable {
         NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
         context.close();
         hook.onInput(layer, LinearInput.O, attn);
-        if (until == LinearInput.O) return null;
-        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+        return attn;
     }
 
     /**
@@ -409,9 +442,8 @@ public final class LlamaRunner implements AutoCloseable {
     /** gate/up, SiLU, down on the normed input {@code m [rows, D]}; null when stopped at {@code until}. */
     private NDArray mlpBlock(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
         long rows = m.getShape().get(0);
-        long inter = config.intermediateSize();
-        if (!chunkable(hook) || rows * inter <= MLP_CHUNK_FLOATS) return mlpRows(layer, w, m, hook, until);
-        long chunk = Math.max(1, MLP_CHUNK_FLOATS / inter);
+        long chunk = mlpRowsPerPass(rows, hook);
+        if (chunk >= rows) return mlpRows(layer, w, m, hook, until);
         ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
         try {
             for (long from = 0; from < rows; from += chunk) {
@@ -431,12 +463,39 @@ public final class LlamaRunner implements AutoCloseable {
      * activation scale would see only a chunk) and the hook, if any, accumulates over rows
      * ({@link LinearHook#acceptsRowChunks}).
      */
-    private boolean chunkable(LinearHook hook) {
+    boolean chunkable(LinearHook hook) {
         return activations == ActivationQuantizer.NONE && (hook == LinearHook.NONE || hook.acceptsRowChunks());
+    }
+
+    /**
+     * How many rows one MLP pass takes under {@code hook}: {@code rows} (one pass), or fewer when the intermediates would
+     * exceed {@link #MLP_CHUNK_FLOATS} and the pass may be chunked. {@link StagedLayer} splits its kept state the same way.
+     */
+    long mlpRowsPerPass(long rows, LinearHook hook) {
+        long inter = config.intermediateSize();
+        return !chunkable(hook) || rows * inter <= MLP_CHUNK_FLOATS ? rows : Math.max(1, MLP_CHUNK_FLOATS / inter);
+    }
+
+    /** The MLP's normed input {@code [B·T, D]} from the residual stream after attention {@code x1 [B, T, D]}. */
+    NDArray postAttentionNorm(LayerWeights w, NDArray x1) {
+        long rows = x1.getShape().get(0) * x1.getShape().get(1);
+        return rmsNorm(x1, w.postAttentionNorm).reshape(rows, config.hiddenSize());
     }
 
     /** {@link #mlpBlock} on all of {@code m}'s rows at once. */
     private NDArray mlpRows(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
+        NDArray act = mlpHidden(layer, w, m, hook);
+        if (until == LinearInput.DOWN) return null;
+        return downProjection(layer, w, act);
+    }
+
+    /** down_proj on its input {@code act [rows, I]} (activation quantization first, when declared). */
+    NDArray downProjection(int layer, LayerWeights w, NDArray act) {
+        return linear(activations.apply(layer, LinearInput.DOWN, act), w, Linear.DOWN);
+    }
+
+    /** gate/up and SiLU on the normed input {@code m [rows, D]}: down_proj's input {@code [rows, I]}, which {@code hook} has seen. */
+    NDArray mlpHidden(int layer, LayerWeights w, NDArray m, LinearHook hook) {
         m = activations.apply(layer, LinearInput.GATE_UP, m);
         NDArray gate = linear(m, w, Linear.GATE);
         NDArray act = Activation.sigmoid(gate);
@@ -447,8 +506,7 @@ public final class LlamaRunner implements AutoCloseable {
         up.close();
         if (online.r4()) act = act.matMul(onlineHadamard(4)); // R4: down_proj's weight carries H's inverse
         hook.onInput(layer, LinearInput.DOWN, act);
-        if (until == LinearInput.DOWN) return null;
-        return linear(activations.apply(layer, LinearInput.DOWN, act), w, Linear.DOWN);
+        return act;
     }
 
     /**
@@ -467,6 +525,29 @@ public final class LlamaRunner implements AutoCloseable {
         if (which == 3) onlineR3 = h;
         else onlineR4 = h;
         return h;
+    }
+
+    // ---------------------------------------------------------------- edit stamps (StagedLayer)
+
+    /** The edit counter now: a state computed now stays valid while {@link #lastEdit} is at most this. */
+    long editCount() {
+        return edits;
+    }
+
+    /**
+     * The stamp of the last change to anything layer {@code layer} computes up to and including the Linears that read
+     * {@code through} (norms, biases, tables, those Linears and the ones before them).
+     */
+    long lastEdit(int layer, LinearInput through) {
+        long last = editedEverywhere;
+        long[] at = editedAt.get(layer);
+        if (at != null) for (int i = 0; i <= through.ordinal() + 1; i++) last = Math.max(last, at[i]);
+        return last;
+    }
+
+    /** Records a change of layer {@code layer}: of the readers of {@code input}, or of anything (null). */
+    private void edited(int layer, LinearInput input) {
+        editedAt.computeIfAbsent(layer, i -> new long[LinearInput.values().length + 1])[input == null ? 0 : input.ordinal() + 1] = ++edits;
     }
 
     // ---------------------------------------------------------------- head
@@ -496,6 +577,7 @@ public final class LlamaRunner implements AutoCloseable {
      */
     public void setActivations(ActivationQuantizer quantizer) {
         this.activations = java.util.Objects.requireNonNull(quantizer, "quantizer");
+        editedEverywhere = ++edits;
     }
 
     public ActivationQuantizer activations() {
@@ -514,6 +596,7 @@ public final class LlamaRunner implements AutoCloseable {
             throw new IllegalArgumentException(linear + " weight needs " + shape[0] + "×" + shape[1] + " values, got " + w.length);
         }
         Substitution s = Substitution.of(w);
+        edited(layer, linear.input());
         Substitution old = overrides.computeIfAbsent(layer, i -> new EnumMap<>(Linear.class)).put(linear, s);
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
@@ -531,6 +614,7 @@ public final class LlamaRunner implements AutoCloseable {
         Map<Linear, Substitution> o = overrides.get(layer);
         Substitution gone = o == null ? null : o.remove(linear);
         if (gone == null) return;
+        edited(layer, linear.input());
         if (o.isEmpty()) overrides.remove(layer);
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
@@ -565,6 +649,7 @@ public final class LlamaRunner implements AutoCloseable {
         for (long dim : weights.shape(name)) n *= dim;
         if (values.length != n) throw new IllegalArgumentException(name + " needs " + n + " values, got " + values.length);
         tensorOverrides.put(name, values.clone());
+        editedEverywhere = ++edits;
         layers.values().forEach(LayerWeights::close);
         layers.clear();
         if (finalNorm != null) {
@@ -590,6 +675,7 @@ public final class LlamaRunner implements AutoCloseable {
 
     /** Frees layer {@code layer}'s NDArrays (they are recreated, with substitutions, on the next run). */
     public void releaseLayer(int layer) {
+        edited(layer, null); // a caller that changed what the layer reads (e.g. an overlay) releases it
         LayerWeights w = layers.remove(layer);
         if (w != null) w.close();
     }
@@ -634,7 +720,8 @@ public final class LlamaRunner implements AutoCloseable {
 
     // ---------------------------------------------------------------- internals
 
-    private LayerWeights layer(int i) {
+    /** Layer {@code i}'s weights (with substitutions), created on first use. */
+    LayerWeights layer(int i) {
         if (i < 0 || i >= config.numLayers()) throw new IllegalArgumentException("layer " + i + " of " + config.numLayers());
         LayerWeights w = layers.get(i);
         if (w != null) return w;
@@ -725,7 +812,7 @@ public final class LlamaRunner implements AutoCloseable {
      * (null allowed), which joins the enclosing scope (if any) as if created there. Same operations, same bits; the
      * intermediates just do not wait for the enclosing scope's end.
      */
-    private static NDArray scoped(java.util.function.Supplier<NDArray> body) {
+    static NDArray scoped(java.util.function.Supplier<NDArray> body) {
         NDArray out;
         try (NDScope inner = new NDScope()) {
             out = body.get();

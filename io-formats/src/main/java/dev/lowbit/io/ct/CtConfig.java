@@ -30,19 +30,12 @@ public final class CtConfig {
         if (actorder != null && !List.of("group", "weight", "static").contains(actorder)) {
             throw new IllegalArgumentException("actorder must be null, group, weight or static, got " + actorder);
         }
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        ObjectNode c = f.objectNode();
-        c.put("quant_method", "compressed-tensors");
-        c.put("format", "pack-quantized");
-        c.put("quantization_status", "compressed");
+        ObjectNode c = header("pack-quantized");
         ObjectNode groupsNode = c.putObject("config_groups");
         for (Map.Entry<QuantScheme, List<String>> g : groups.entrySet()) {
             putGroup(groupsNode.putObject("group_" + groupsNode.size()), g.getKey(), g.getValue(), actorder);
         }
-        ArrayNode ig = c.putArray("ignore");
-        ignore.forEach(ig::add);
-        c.putNull("kv_cache_scheme");
-        return c;
+        return footer(c, ignore);
     }
 
     private static void putGroup(ObjectNode group, QuantScheme scheme, List<String> targets, String actorder) {
@@ -82,11 +75,7 @@ public final class CtConfig {
             throw new IllegalArgumentException("int-quantized W8A8 weights are 8-bit symmetric per channel, not " + weights);
         }
         if (!canStore(activations)) throw new IllegalArgumentException("int-quantized W8A8 stores int8 per-token dynamic or per-tensor static activations, not " + activations);
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        ObjectNode c = f.objectNode();
-        c.put("quant_method", "compressed-tensors");
-        c.put("format", INT_QUANTIZED);
-        c.put("quantization_status", "compressed");
+        ObjectNode c = header(INT_QUANTIZED);
         ObjectNode group = c.putObject("config_groups").putObject("group_0");
         group.putArray("targets").add("Linear");
         ObjectNode w = group.putObject("weights");
@@ -98,21 +87,10 @@ public final class CtConfig {
         w.put("dynamic", false);
         w.putNull("actorder");
         w.put("observer", "minmax");
-        ObjectNode a = group.putObject("input_activations");
-        a.put("num_bits", 8);
-        a.put("type", "int");
-        a.put("symmetric", true);
-        a.putNull("group_size");
         boolean token = activations.strategy() == ActivationScheme.Strategy.TOKEN;
-        a.put("strategy", token ? "token" : "tensor");
-        a.put("dynamic", token);
-        if (token) a.putNull("observer");
-        else a.put("observer", "minmax");
+        putActivations(group, "int", token);
         group.putNull("output_activations");
-        ArrayNode ig = c.putArray("ignore");
-        ignore.forEach(ig::add);
-        c.putNull("kv_cache_scheme");
-        return c;
+        return footer(c, ignore);
     }
 
     /** The compressed-tensors format of int8 weights stored one per byte, with int8 input activations (W8A8). */
@@ -134,11 +112,7 @@ public final class CtConfig {
     public static ObjectNode floatQuantizationConfig(QuantScheme scheme, boolean fp8DynamicTokens, List<String> ignore) {
         String format = CtFloatPacking.format(scheme);
         if (format == null) throw new IllegalArgumentException("compressed-tensors has no format lowbit writes for " + scheme);
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        ObjectNode c = f.objectNode();
-        c.put("quant_method", "compressed-tensors");
-        c.put("format", format);
-        c.put("quantization_status", "compressed");
+        ObjectNode c = header(format);
         ObjectNode group = c.putObject("config_groups").putObject("group_0");
         group.putArray("targets").add("Linear");
         ObjectNode w = group.putObject("weights");
@@ -166,21 +140,44 @@ public final class CtConfig {
         w.put("observer", "minmax");
         if (fp8DynamicTokens) {
             if (!format.equals("float-quantized")) throw new IllegalArgumentException("FP8 dynamic activations go with FP8 weights");
-            ObjectNode a = group.putObject("input_activations");
-            a.put("num_bits", 8);
-            a.put("type", "float");
-            a.put("symmetric", true);
-            a.putNull("group_size");
-            a.put("strategy", "token");
-            a.put("dynamic", true);
-            a.putNull("observer");
+            putActivations(group, "float", true);
         } else {
             group.putNull("input_activations");
         }
         group.putNull("output_activations");
+        return footer(c, ignore);
+    }
+
+    /** The keys every compressed-tensors {@code quantization_config} starts with. */
+    private static ObjectNode header(String format) {
+        ObjectNode c = JsonNodeFactory.instance.objectNode();
+        c.put("quant_method", "compressed-tensors");
+        c.put("format", format);
+        c.put("quantization_status", "compressed");
+        return c;
+    }
+
+    /** The keys it ends with: the modules left unquantized, and no KV-cache scheme. */
+    private static ObjectNode footer(ObjectNode c, List<String> ignore) {
         ArrayNode ig = c.putArray("ignore");
         ignore.forEach(ig::add);
         c.putNull("kv_cache_scheme");
         return c;
+    }
+
+    /**
+     * 8-bit symmetric input activations of {@code type} ({@code int} or {@code float}): per token and dynamic (no
+     * observer), or per tensor and static (observer {@code minmax}).
+     */
+    private static void putActivations(ObjectNode group, String type, boolean dynamicPerToken) {
+        ObjectNode a = group.putObject("input_activations");
+        a.put("num_bits", 8);
+        a.put("type", type);
+        a.put("symmetric", true);
+        a.putNull("group_size");
+        a.put("strategy", dynamicPerToken ? "token" : "tensor");
+        a.put("dynamic", dynamicPerToken);
+        if (dynamicPerToken) a.putNull("observer");
+        else a.put("observer", "minmax");
     }
 }

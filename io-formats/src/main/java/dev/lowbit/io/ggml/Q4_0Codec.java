@@ -1,5 +1,7 @@
 package dev.lowbit.io.ggml;
 
+import dev.lowbit.kernels.legacy.LegacyKernels;
+import dev.lowbit.kernels.legacy.LegacyQuants;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -12,6 +14,7 @@ import java.lang.foreign.ValueLayout;
  */
 final class Q4_0Codec implements BlockCodec {
     static final Q4_0Codec INSTANCE = new Q4_0Codec();
+    private static final LegacyQuants QUANTS = LegacyKernels.chosen();
     private static final int QK = 32;
 
     private Q4_0Codec() {}
@@ -21,24 +24,11 @@ final class Q4_0Codec implements BlockCodec {
         return GgmlType.Q4_0;
     }
 
+    /** ggml's reference quantizer through the chosen kernel ({@link LegacyKernels}: Vector API or scalar, the same bytes). */
     @Override
     public void quantizeRow(float[] x, int off, int n, MemorySegment dst, long dstOff) {
-        int nb = Blocks.blocks(GgmlType.Q4_0, n);
-        byte[] row = new byte[18 * nb];  // the row is assembled on the heap and copied once: a per-byte segment store costs more than the arithmetic
-        for (int i = 0; i < nb; i++) {
-            int base = off + i * QK, at = 18 * i;
-            float d = Blocks.signedAbsMax(x, base, QK) / -8;
-            float id = d != 0f ? 1.0f / d : 0f;
-            short h = Float.floatToFloat16(d);
-            row[at] = (byte) h;
-            row[at + 1] = (byte) (h >> 8);
-            for (int j = 0; j < QK / 2; j++) {
-                int q0 = Math.min(15, (int) (x[base + j] * id + 8.5f));
-                int q1 = Math.min(15, (int) (x[base + QK / 2 + j] * id + 8.5f));
-                row[at + 2 + j] = (byte) (q0 | q1 << 4);
-            }
-        }
-        MemorySegment.copy(row, 0, dst, ValueLayout.JAVA_BYTE, dstOff, row.length);
+        Blocks.blocks(GgmlType.Q4_0, n);
+        QUANTS.quantizeQ4_0(x, off, n, dst, dstOff);
     }
 
     /** {@code d} (fp16); {@code codes[j]} ∈ [0, 15], x = (codes − 8)·d. */

@@ -1,5 +1,7 @@
 package dev.lowbit.io.ggml;
 
+import dev.lowbit.kernels.legacy.LegacyKernels;
+import dev.lowbit.kernels.legacy.LegacyQuants;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -11,6 +13,7 @@ import java.lang.foreign.ValueLayout;
  */
 final class Q8_0Codec implements BlockCodec {
     static final Q8_0Codec INSTANCE = new Q8_0Codec();
+    private static final LegacyQuants QUANTS = LegacyKernels.chosen();
     private static final int QK = 32;
 
     private Q8_0Codec() {}
@@ -20,22 +23,11 @@ final class Q8_0Codec implements BlockCodec {
         return GgmlType.Q8_0;
     }
 
+    /** ggml's reference quantizer through the chosen kernel ({@link LegacyKernels}: Vector API or scalar, the same bytes). */
     @Override
     public void quantizeRow(float[] x, int off, int n, MemorySegment dst, long dstOff) {
-        int nb = Blocks.blocks(GgmlType.Q8_0, n);
-        byte[] row = new byte[34 * nb];  // assembled on the heap and copied once (see Q4_0Codec)
-        for (int i = 0; i < nb; i++) {
-            int base = off + i * QK, at = 34 * i;
-            float amax = 0f;
-            for (int j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[base + j]));
-            float d = amax / 127;
-            float id = d != 0f ? 1.0f / d : 0f;
-            short h = Float.floatToFloat16(d);
-            row[at] = (byte) h;
-            row[at + 1] = (byte) (h >> 8);
-            for (int j = 0; j < QK; j++) row[at + 2 + j] = (byte) Blocks.roundf(x[base + j] * id);
-        }
-        MemorySegment.copy(row, 0, dst, ValueLayout.JAVA_BYTE, dstOff, row.length);
+        Blocks.blocks(GgmlType.Q8_0, n);
+        QUANTS.quantizeQ8_0(x, off, n, dst, dstOff);
     }
 
     @Override

@@ -8,8 +8,12 @@ import dev.lowbit.ptq.grid.Grid;
  * PTQTP under GPTQ's error feedback ({@code Gptq.sweep}): when the sweep reaches the first column of a group, each
  * row's two trit-plane scales are fitted by {@link TritPlaneFit} on the group's weights as the sweep has compensated
  * them so far (weighted by the damped diag(H) of each column); then every weight is rounded to the nearest of the nine
- * values α₁t₁ + α₂t₂ and its error is pushed onto the columns not yet quantized. Columns are swept in order (no
- * act-order: a group must be contiguous for the trit-plane layout).
+ * values α₁t₁ + α₂t₂ and its error is pushed onto the columns not yet quantized. Columns are swept in order (the
+ * sweep's act-order would scatter a group; {@link #groupActOrder} is the variant that keeps groups whole).
+ *
+ * <p>After {@link #refitScales}, {@link #holdScales} makes the next sweep keep those scales and choose only the trits
+ * (with error feedback) — the "sweep → refit → re-sweep" rounds of {@code refit_rounds}; {@link #outputLoss} scores a
+ * round and {@link #snapshot} / {@link #restore} keep the best.
  */
 public final class TritPlaneGrid implements Grid {
     private final String name;
@@ -20,6 +24,7 @@ public final class TritPlaneGrid implements Grid {
     private final float[] s1, s2;
     private final float[] values; // rows × 9 candidate values of the current group
     private long iterations;
+    private boolean holdScales;
 
     public TritPlaneGrid(String name, QuantScheme scheme, int rows, int cols, int maxIterations) {
         this(name, scheme, rows, cols, maxIterations, TritPlaneFit.Start.PROGRESSIVE);
@@ -48,6 +53,14 @@ public final class TritPlaneGrid implements Grid {
         if (j != c) throw new IllegalStateException(name + ": trit-plane groups need columns in order (no act-order)");
         if (c % group != 0) return;
         int k = c / group;
+        if (holdScales) {
+            for (int r = 0; r < rows; r++) {
+                for (int t = 0; t < TritPlaneFit.TUPLES.length; t++) {
+                    values[r * TritPlaneFit.TUPLES.length + t] = s1[r * groups + k] * TritPlaneFit.TUPLES[t][0] + s2[r * groups + k] * TritPlaneFit.TUPLES[t][1];
+                }
+            }
+            return;
+        }
         float[] w = new float[group];
         double[] d = new double[group];
         for (int i = 0; i < group; i++) d[i] = sweep.importance(c + i);
@@ -165,9 +178,112 @@ public final class TritPlaneGrid implements Grid {
         return x;
     }
 
+    /** From now on the sweep keeps the scales this grid holds (the last refit's) and chooses only the trits. */
+    public void holdScales() {
+        holdScales = true;
+    }
+
+    /**
+     * The output error of the current trits and scales, Σᵣ eᵣ H eᵣᵀ with eᵣ = wᵣ − ŵᵣ (in f64): what
+     * {@link #refitScales} minimises over the scales.
+     */
+    public double outputLoss(float[] weight, double[] h) {
+        double total = 0;
+        double[] e = new double[cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                int g = c / group, i = r * cols + c;
+                e[c] = weight[i] - ((double) s1[r * groups + g] * t1[i] + (double) s2[r * groups + g] * t2[i]);
+            }
+            for (int a = 0; a < cols; a++) {
+                if (e[a] == 0) continue;
+                double dot = 0;
+                int base = a * cols;
+                for (int b = 0; b < cols; b++) dot += h[base + b] * e[b];
+                total += e[a] * dot;
+            }
+        }
+        return total;
+    }
+
+    /** The trits and scales as they stand. */
+    public record State(byte[] t1, byte[] t2, float[] s1, float[] s2) {}
+
+    public State snapshot() {
+        return new State(t1.clone(), t2.clone(), s1.clone(), s2.clone());
+    }
+
+    public void restore(State s) {
+        System.arraycopy(s.t1(), 0, t1, 0, t1.length);
+        System.arraycopy(s.t2(), 0, t2, 0, t2.length);
+        System.arraycopy(s.s1(), 0, s1, 0, s1.length);
+        System.arraycopy(s.s2(), 0, s2, 0, s2.length);
+    }
+
+    /**
+     * Act-order that keeps every group whole (GPTQ's desc_act would scatter a group's columns over the sweep): groups
+     * in order of decreasing Σ diag(H) over their columns, and within each group its columns by decreasing diag(H);
+     * ties keep the lower index first. perm[j] is the physical column swept at position j; groups of the permuted
+     * matrix are the physical groups, reordered.
+     */
+    public static int[] groupActOrder(double[] h, int cols, int group) {
+        if (cols % group != 0) throw new IllegalArgumentException("group size " + group + " does not divide the row of " + cols);
+        int groups = cols / group;
+        double[] sum = new double[groups];
+        for (int c = 0; c < cols; c++) sum[c / group] += h[c * cols + c];
+        Integer[] order = new Integer[groups];
+        for (int k = 0; k < groups; k++) order[k] = k;
+        java.util.Arrays.sort(order, (x, y) -> Double.compare(sum[y], sum[x]) != 0 ? Double.compare(sum[y], sum[x]) : x - y);
+        int[] perm = new int[cols];
+        for (int k = 0; k < groups; k++) {
+            Integer[] in = new Integer[group];
+            for (int i = 0; i < group; i++) in[i] = order[k] * group + i;
+            java.util.Arrays.sort(in, (x, y) -> Double.compare(h[y * cols + y], h[x * cols + x]) != 0
+                    ? Double.compare(h[y * cols + y], h[x * cols + x]) : x - y);
+            for (int i = 0; i < group; i++) perm[k * group + i] = in[i];
+        }
+        return perm;
+    }
+
+    /** W[:, perm] (rows × cols, row-major). */
+    public static float[] permuteColumns(float[] w, int rows, int cols, int[] perm) {
+        float[] out = new float[w.length];
+        for (int r = 0; r < rows; r++) for (int j = 0; j < cols; j++) out[r * cols + j] = w[r * cols + perm[j]];
+        return out;
+    }
+
+    /** H[perm][:, perm] (cols × cols). */
+    public static double[] permuteSymmetric(double[] h, int cols, int[] perm) {
+        double[] out = new double[h.length];
+        for (int i = 0; i < cols; i++) for (int j = 0; j < cols; j++) out[i * cols + j] = h[perm[i] * cols + perm[j]];
+        return out;
+    }
+
     /** The swept matrix as two trit-planes. */
     public QuantizedTensor result() {
         return Ptqtp.tensor(name, rows, cols, scheme, t1, t2, s1, s2);
+    }
+
+    /**
+     * The swept matrix as two trit-planes in physical column order, the sweep having run on W[:, perm] with perm from
+     * {@link #groupActOrder} (a permutation that maps whole groups onto whole groups).
+     */
+    public QuantizedTensor result(int[] perm) {
+        if (perm == null) return result();
+        byte[] p1 = new byte[t1.length], p2 = new byte[t2.length];
+        float[] q1 = new float[s1.length], q2 = new float[s2.length];
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                p1[r * cols + perm[j]] = t1[r * cols + j];
+                p2[r * cols + perm[j]] = t2[r * cols + j];
+            }
+            for (int k = 0; k < groups; k++) {
+                int pk = perm[k * group] / group;
+                q1[r * groups + pk] = s1[r * groups + k];
+                q2[r * groups + pk] = s2[r * groups + k];
+            }
+        }
+        return Ptqtp.tensor(name, rows, cols, scheme, p1, p2, q1, q2);
     }
 
     public long iterations() {

@@ -236,6 +236,87 @@ class PtqtpTest {
 
 
     @Test
+    void theGridsOutputLossIsTheLinearsOutputError() {
+        float[] w = TernaryFixture.qProj();
+        float[] x = TernaryFixture.inputs();
+        double[] h = TernaryFixture.hessian(x);
+        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
+        Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
+        grid.refitScales(w, h);
+        // Σᵣ eᵣ H eᵣᵀ against ‖(W − Ŵ)Xᵀ‖² summed token by token; the only difference is Ŵ decoded in f32 here
+        // (α·t sums rounded to ~6e-8 of |w|, with |e| ≈ 0.1|w|: ~1e-6 of the loss), so 1e-5 relative
+        double expected = TernaryFixture.outputError(w, grid.result().dequantize(), x);
+        assertEquals(expected, grid.outputLoss(w, h), 1e-5 * expected);
+    }
+
+    @Test
+    void reSweepingWithTheRefittedScalesHeldLowersTheOutputError() {
+        float[] w = TernaryFixture.qProj();
+        float[] x = TernaryFixture.inputs();
+        double[] h = TernaryFixture.hessian(x);
+        GptqConfig.Options o = new GptqConfig.Options(0.01, 128, false);
+        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
+        Gptq.sweep("q", w, ROWS, COLS, h, o, grid, Linalg.kernels());
+        grid.refitScales(w, h);
+        QuantizedTensor once = grid.result();
+        double first = TernaryFixture.outputError(w, once.dequantize(), x);
+        grid.holdScales();
+        Gptq.sweep("q", w, ROWS, COLS, h, o, grid, Linalg.kernels());
+        QuantizedTensor resw = grid.result();
+        // held: the re-sweep changes trits only
+        for (int p = 0; p < 2; p++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(once.planes().get(p).scales(), resw.planes().get(p).scales());
+        }
+        boolean changed = false;
+        for (int p = 0; p < 2; p++) changed |= !java.util.Arrays.equals(once.planes().get(p).codes(), resw.planes().get(p).codes());
+        assertTrue(changed, "the re-sweep with the refitted scales chose the same trits");
+        grid.refitScales(w, h);
+        double second = TernaryFixture.outputError(w, grid.result().dequantize(), x);
+        // not guaranteed by construction (the sweep is greedy), but the sweep's trits for scales fitted to the output
+        // error should fit better than trits chosen for the scales fitted to the compensated weights
+        assertTrue(second < first, "round 2 " + second + " vs round 1 " + first);
+        TritPlaneGrid.State s = grid.snapshot();
+        Gptq.sweep("q", w, ROWS, COLS, h, o, grid, Linalg.kernels());
+        grid.restore(s);
+        assertEquals(second, TernaryFixture.outputError(w, grid.result().dequantize(), x), 0.0);
+    }
+
+    @Test
+    void groupActOrderKeepsGroupsWholeAndPutsTheCodesBack() {
+        float[] w = TernaryFixture.qProj();
+        float[] x = TernaryFixture.inputs();
+        double[] h = TernaryFixture.hessian(x);
+        int g = 128;
+        int[] perm = TritPlaneGrid.groupActOrder(h, COLS, g);
+        boolean[] seen = new boolean[COLS];
+        double previousSum = Double.POSITIVE_INFINITY;
+        boolean reordered = false;
+        for (int k = 0; k < COLS / g; k++) {
+            double sum = 0;
+            for (int i = 0; i < g; i++) {
+                int c = perm[k * g + i];
+                assertTrue(!seen[c], "column " + c + " twice");
+                seen[c] = true;
+                assertEquals(perm[k * g] / g, c / g, "position " + (k * g + i) + " leaves its group");
+                if (i > 0) assertTrue(h[c * COLS + c] <= h[perm[k * g + i - 1] * (COLS + 1)], "diag(H) rises inside group " + k);
+                reordered |= c != k * g + i;
+                sum += h[c * COLS + c];
+            }
+            assertTrue(sum <= previousSum, "group sums rise at " + k);
+            previousSum = sum;
+        }
+        assertTrue(reordered);
+        // the sweep on W[:, perm] under H[perm][:, perm]: its loss there is the physical output error of result(perm)
+        double[] hp = TritPlaneGrid.permuteSymmetric(h, COLS, perm);
+        float[] wp = TritPlaneGrid.permuteColumns(w, ROWS, COLS, perm);
+        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
+        Gptq.sweep("q", wp, ROWS, COLS, hp, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
+        grid.refitScales(wp, hp);
+        double expected = TernaryFixture.outputError(w, grid.result(perm).dequantize(), x);
+        assertEquals(expected, grid.outputLoss(wp, hp), 1e-5 * expected); // as in theGridsOutputLossIsTheLinearsOutputError
+    }
+
+    @Test
     void aGroupThatDoesNotDivideTheRowIsRefused() {
         float[] w = new float[4 * 200];
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

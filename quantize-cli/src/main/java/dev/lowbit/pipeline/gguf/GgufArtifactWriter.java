@@ -25,12 +25,15 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
+import java.nio.channels.WritableByteChannel;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,6 +82,14 @@ public final class GgufArtifactWriter implements ArtifactWriter {
     private long parameters, tensorBytes;
     private int weighted, gptq;
     private final List<String> fallbacks = new ArrayList<>();
+    /** Whether the pipeline passes every global tensor as it is in the source (no transform step changes one). */
+    private boolean globalsKept;
+    /** Globals written by {@link #open} ahead of the layers, in file order; their later {@link #put} is a no-op. */
+    private final Set<String> prewritten = new HashSet<>();
+    /** SHA-256 of the bytes written so far, while they arrive in file order (from 0 to {@link #hashedTo}). */
+    private final MessageDigest sha = sha256();
+    private long hashedTo;
+    private boolean inOrder = true;
 
     /**
      * @param imatrix     importance matrix (read, or computed from calibration text), or null
@@ -118,6 +129,7 @@ public final class GgufArtifactWriter implements ArtifactWriter {
     public ArtifactPlan plan(ModelSource source, Recipe recipe, QuantizerStep quantizer) {
         this.source = source;
         this.layout = GgufLayout.of(source, allocation());
+        this.globalsKept = recipe.transforms(dev.lowbit.pipeline.steps.StepRegistry.DEFAULT).isEmpty();
         this.ggufByHf = layout.ggufByHf();
         ModelArchitecture arch = ModelArchitecture.forHfClass(source.architecture(), source.path().toString());
         List<ArtifactPlan.Entry> globals = new ArrayList<>(), layers = new ArrayList<>();
@@ -216,7 +228,7 @@ public final class GgufArtifactWriter implements ArtifactWriter {
             if (imatrix != null) putImatrixKeys(header);
             for (PlannedTensor t : layout.plan().tensors()) header.declareTensor(t.name(), t.dims(), t.type());
             channel = FileChannel.open(out.path(), StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-            dataStart = header.writeHeader(channel);
+            dataStart = header.writeHeader(hashing);
             // tensors without a Hugging Face name: rope_freqs (computed, or as the source GGUF has it)
             for (PlannedTensor t : layout.plan().tensors()) {
                 if (layout.origins().get(t.name()).hfName() != null) continue;
@@ -226,6 +238,18 @@ public final class GgufArtifactWriter implements ArtifactWriter {
                     float[] f = layout.ropeFreqs();
                     if (f == null) throw new IllegalStateException("no data for GGUF tensor " + t.name());
                     encode(t, (first, count, x) -> System.arraycopy(f, 0, x, 0, f.length));
+                }
+            }
+            // The pipeline puts the layers first and the globals last, but llama.cpp's files begin with output,
+            // output_norm and token_embd: when no transform step can change a global, write those now, so that the
+            // file is written front to back and hashed as it is written (else the manifest's sha256 reads it again).
+            if (globalsKept) {
+                for (PlannedTensor t : layout.plan().tensors()) {
+                    GgufLayout.Origin o = layout.origins().get(t.name());
+                    if (o.hfName() == null) continue;
+                    if (layerOf(o.hfName()) >= 0) break;
+                    kept(t, o);
+                    prewritten.add(t.name());
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -251,16 +275,27 @@ public final class GgufArtifactWriter implements ArtifactWriter {
                 gptq++;
             }
             case Payload.Kept k -> {
-                if (layout.sourceFile() != null && sourceType(gguf) == t.type()) write(t, layout.sourceFile().data(gguf));
-                else encode(t, rows(o, t.dims(), (first, count, x, off) -> source.readRows(o.hfName(), first, count, x, off)));
+                if (!prewritten.contains(gguf)) kept(t, o);
             }
             case Payload.Floats f -> {
+                if (prewritten.contains(gguf)) throw new IllegalStateException(gguf + " was written from the source, then changed");
                 float[] v = f.values();
                 int len = Math.toIntExact(t.dims()[0]);
                 encode(t, rows(o, t.dims(), (first, count, x, off) -> System.arraycopy(v, Math.toIntExact(first * len), x, off, count * len)));
             }
             case Payload.Quantized q -> throw new IllegalArgumentException("format gguf packs ggml blocks, not " + q.tensor().scheme());
         }
+    }
+
+    /** The source tensor in the planned type: copied when the source has that type, else decoded and encoded. */
+    private void kept(PlannedTensor t, GgufLayout.Origin o) throws IOException {
+        if (layout.sourceFile() != null && sourceType(t.name()) == t.type()) write(t, layout.sourceFile().data(t.name()));
+        else encode(t, rows(o, t.dims(), (first, count, x, off) -> source.readRows(o.hfName(), first, count, x, off)));
+    }
+
+    private int layerOf(String hfName) {
+        ModelArchitecture arch = ModelArchitecture.forHfClass(source.architecture(), source.path().toString());
+        return arch.parseHf(hfName).map(ModelArchitecture.Slot::layer).orElse(-1);
     }
 
     /** Records a Linear that fell back to the importance-weighted search ({@code --allow-rtn-fallback}). */
@@ -296,7 +331,7 @@ public final class GgufArtifactWriter implements ArtifactWriter {
     private void encode(PlannedTensor t, RowEncoder.RowReader rows) throws IOException {
         float[] w = importance.get(t.name());
         channel.position(dataStart + header.dataOffset(t.name()));
-        encoder.encode(rows, t.dims(), t.type(), w).writeTo(channel);
+        encoder.encode(rows, t.dims(), t.type(), w).writeTo(hashing);
         finish(t);
     }
 
@@ -305,8 +340,7 @@ public final class GgufArtifactWriter implements ArtifactWriter {
         channel.position(dataStart + header.dataOffset(t.name()));
         for (long at = 0; at < bytes.byteSize(); at += 1 << 24) {
             int n = (int) Math.min(1 << 24, bytes.byteSize() - at);
-            ByteBuffer b = ByteBuffer.wrap(bytes.asSlice(at, n).toArray(ValueLayout.JAVA_BYTE));
-            while (b.hasRemaining()) channel.write(b);
+            hashing.write(ByteBuffer.wrap(bytes.asSlice(at, n).toArray(ValueLayout.JAVA_BYTE)));
         }
         finish(t);
     }
@@ -318,8 +352,7 @@ public final class GgufArtifactWriter implements ArtifactWriter {
         }
         long pad = header.padding(t.name());
         if (pad > 0) {
-            ByteBuffer z = ByteBuffer.allocate((int) pad);
-            while (z.hasRemaining()) channel.write(z);
+            hashing.write(ByteBuffer.allocate((int) pad));
         }
         if (!written.add(t.name())) throw new IllegalStateException("tensor '" + t.name() + "' written twice");
         counts.merge(t.type().name(), 1, Integer::sum);
@@ -348,15 +381,16 @@ public final class GgufArtifactWriter implements ArtifactWriter {
             if (!written.contains(t.name())) throw new IllegalStateException("tensor '" + t.name() + "' was never written");
         }
         channel.force(true);
+        long bytes = channel.size();
         channel.close();
-        long bytes = Files.size(out.path());
+        String digest = inOrder && hashedTo == bytes ? HexFormat.of().formatHex(sha.digest()) : null;
         Map<String, Object> figures = new LinkedHashMap<>();
         figures.put("gguf_tensors_by_type", new TreeMap<>(counts));
         figures.put("gptq_tensors", gptq);
         figures.put("rtn_fallbacks", List.copyOf(fallbacks));
         figures.put("imatrix_weighted_tensors", weighted);
         figures.forEach(manifest::figure);
-        out.commit(manifest);
+        out.commit(manifest, digest);
         return new Committed(out.target(), bytes, figures);
     }
 
@@ -375,6 +409,41 @@ public final class GgufArtifactWriter implements ArtifactWriter {
             // the temp file goes with the output below
         }
         if (out != null) out.close();
+    }
+
+    /**
+     * Writes whole buffers at the channel's position, feeding them to {@link #sha} while the writes continue the hashed
+     * prefix; one write elsewhere (a tensor finished out of file order) leaves the hash to {@link SafeOutput#commit}.
+     */
+    private final WritableByteChannel hashing = new WritableByteChannel() {
+        @Override
+        public int write(ByteBuffer b) throws IOException {
+            int n = b.remaining();
+            if (inOrder && channel.position() == hashedTo) {
+                sha.update(b.duplicate());
+                hashedTo += n;
+            } else {
+                inOrder = false;
+            }
+            while (b.hasRemaining()) channel.write(b);
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return channel.isOpen();
+        }
+
+        @Override
+        public void close() {}
+    };
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The keys llama-quantize adds when it uses an importance matrix. */

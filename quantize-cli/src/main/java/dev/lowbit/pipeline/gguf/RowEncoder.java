@@ -5,7 +5,9 @@ import dev.lowbit.io.gguf.GgufWriter;
 import dev.lowbit.ptq.search.GgmlSearch;
 import dev.lowbit.ptq.search.GgmlSearches;
 import java.lang.foreign.MemorySegment;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -17,17 +19,24 @@ import java.util.concurrent.Future;
  * Encodes one tensor at a time into a ggml block type, streaming: rows are decoded from the source and quantized a
  * chunk at a time, the chunk split into {@code threads} contiguous row ranges that workers encode into disjoint parts
  * of one output buffer. Rows are independent in every ggml quantizer, so the bytes do not depend on the thread count.
- * Memory: one chunk of f32 rows per worker plus one chunk of output, whatever the tensor size.
+ * With workers, the calling thread writes (and the writer hashes) one chunk while the workers encode the next.
+ * Memory: one chunk of f32 rows per worker plus two chunks of output, whatever the tensor size.
  */
 final class RowEncoder implements AutoCloseable {
     /** f32 elements a worker decodes per chunk (4 MiB). */
     private static final int ELEMENTS_PER_WORKER = 1 << 20;
 
-    private final int threads;
+    private final int threads, elementsPerWorker;
     private final ExecutorService pool;
 
     RowEncoder(int threads) {
+        this(threads, ELEMENTS_PER_WORKER);
+    }
+
+    /** With chunks of {@code elementsPerWorker} f32 values per worker (tests: many chunks on a small tensor). */
+    RowEncoder(int threads, int elementsPerWorker) {
         this.threads = Math.max(1, threads);
+        this.elementsPerWorker = elementsPerWorker;
         this.pool = this.threads == 1 ? null : Executors.newFixedThreadPool(this.threads, r -> {
             Thread t = new Thread(r, "lowbit-gguf-encode");
             t.setDaemon(true);
@@ -56,15 +65,18 @@ final class RowEncoder implements AutoCloseable {
         long rows = n / row;
         long rowBytes = type.byteSizeOf(row);
         float[] weights = search.usesImportance() ? importance : null;
-        int perWorker = (int) Math.max(1, Math.min(rows, ELEMENTS_PER_WORKER / row));
+        int perWorker = (int) Math.max(1, Math.min(rows, elementsPerWorker / row));
         return out -> {
             int chunkRows = (int) Math.min(rows, (long) perWorker * threads);
-            byte[] buf = new byte[Math.toIntExact(chunkRows * rowBytes)];
-            MemorySegment seg = MemorySegment.ofArray(buf);
+            // two output buffers when workers encode: the caller's thread writes one chunk while they encode the next
+            byte[][] bufs = new byte[pool == null ? 1 : 2][Math.toIntExact(chunkRows * rowBytes)];
             float[][] scratch = new float[threads][];
-            for (long first = 0; first < rows; first += chunkRows) {
+            int pendingBuf = -1, pendingBytes = 0;
+            for (long first = 0, chunk = 0; first < rows; first += chunkRows, chunk++) {
                 int k = (int) Math.min(chunkRows, rows - first);
                 int per = Math.ceilDiv(k, threads);
+                int b = (int) (chunk % bufs.length);
+                MemorySegment seg = MemorySegment.ofArray(bufs[b]);
                 List<Runnable> parts = new ArrayList<>();
                 for (int w = 0; w < threads; w++) {
                     int lo = w * per, hi = Math.min(k, lo + per);
@@ -80,32 +92,53 @@ final class RowEncoder implements AutoCloseable {
                         }
                     });
                 }
-                runAll(parts);
-                ByteBuffer b = ByteBuffer.wrap(buf, 0, (int) (k * rowBytes));
-                while (b.hasRemaining()) out.write(b);
+                if (pool == null) {
+                    parts.forEach(Runnable::run);
+                    write(out, bufs[b], (int) (k * rowBytes));
+                    continue;
+                }
+                List<Future<?>> encoding = submitAll(parts);
+                try {
+                    if (pendingBuf >= 0) write(out, bufs[pendingBuf], pendingBytes);
+                } catch (IOException | RuntimeException e) {
+                    encoding.forEach(f -> f.cancel(true));  // they only fill bufs[b]: nothing to wait for
+                    throw e;
+                }
+                joinAll(encoding);
+                pendingBuf = b;
+                pendingBytes = (int) (k * rowBytes);
             }
+            if (pendingBuf >= 0) write(out, bufs[pendingBuf], pendingBytes);
         };
     }
 
-    private void runAll(List<Runnable> parts) {
-        if (pool == null || parts.size() == 1) {
-            parts.forEach(Runnable::run);
-            return;
-        }
+    private static void write(WritableByteChannel out, byte[] buf, int bytes) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(buf, 0, bytes);
+        while (b.hasRemaining()) out.write(b);
+    }
+
+    private List<Future<?>> submitAll(List<Runnable> parts) {
         List<Future<?>> fs = new ArrayList<>(parts.size());
         for (Runnable p : parts) fs.add(pool.submit(p));
+        return fs;
+    }
+
+    /** Waits for every part, then rethrows the first failure (no part is still running when this returns). */
+    private static void joinAll(List<Future<?>> fs) {
+        Throwable failure = null;
         for (Future<?> f : fs) {
             try {
                 f.get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while encoding", e);
+                if (failure == null) failure = new IllegalStateException("interrupted while encoding", e);
             } catch (ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException re) throw re;
-                if (e.getCause() instanceof Error err) throw err;
-                throw new IllegalStateException(e.getCause());
+                if (failure == null) failure = e.getCause();
             }
         }
+        if (failure instanceof RuntimeException re) throw re;
+        if (failure instanceof Error err) throw err;
+        if (failure != null) throw new IllegalStateException(failure);
     }
 
     @Override

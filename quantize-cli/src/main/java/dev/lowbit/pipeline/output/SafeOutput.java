@@ -202,13 +202,21 @@ public final class SafeOutput implements AutoCloseable {
      * The sidecar goes first: its swap doubles as the check that the file system can exchange, before the file moves.
      */
     public void commit(Manifest manifest) {
+        commit(manifest, null);
+    }
+
+    /**
+     * {@link #commit(Manifest)} with the file's sha256 computed by the writer as it wrote the bytes in file order (so
+     * the file is not read a second time), or {@code null} to hash the written file here.
+     */
+    public void commit(Manifest manifest, String sha256) {
         if (target.kind() != OutputTarget.Kind.FILE) throw new IllegalStateException("a directory output holds its own manifest");
         Path sidecar = Manifest.sidecarOf(target.real());
         try {
             try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
                 ch.force(true);
             }
-            manifest.output(target.real().getFileName().toString(), Files.size(temp), Manifest.sha256(temp));
+            manifest.output(target.real().getFileName().toString(), Files.size(temp), sha256 != null ? sha256 : Manifest.sha256(temp));
             manifest.write(sidecarTemp);
         } catch (IOException e) {
             throw failure(e);

@@ -228,6 +228,7 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
             }
         }
         checkFullPrecisionInputs(source, resolved, configured, quantizer);
+        checkTritTransforms(source, resolved, quantizer);
         if (output.isGguf() && (!steps.getLast().targets().isEmpty() || !steps.getLast().ignore().isEmpty())) {
             throw new BadInputException(source, "format gguf: the quantizer's targets/ignore are not supported "
                     + "(choose per-tensor types with overrides, e.g. {\"pattern\": \"ffn_down\", \"type\": \"F16\"})");
@@ -240,6 +241,31 @@ public record Recipe(List<Step> steps, List<SchemeOverride> overrides, Calibrati
         }
         checkCalibration(source, quantizer, transformsNeedData || staticInputActivations());
         return new Recipe(resolved, overrides, calibration, output, seed);
+    }
+
+    /**
+     * Before a trit-plane quantizer, a transform that scores its candidates with the Linears fake-quantized onto their
+     * planned grid (awq, smooth) needs that grid: it exists for {@code ptqtp} (the data-free PTQTP fit), not for the
+     * other trit steps (binarize, pb-llm, ternary-rtn; smooth with a fixed alpha searches nothing and is allowed). awq's clip search rounds onto an integer grid
+     * ({@code clip_bits}), which is not what ptqtp writes: {@code clip: false} there.
+     */
+    private static void checkTritTransforms(String source, List<Step> resolved, QuantizerStep quantizer) {
+        if (quantizer == null) return;
+        String q = quantizer.name();
+        if (!List.of("ptqtp", "binarize", "pb-llm", "ternary-rtn").contains(q)) return;
+        for (Step r : resolved) {
+            boolean awq = r.type().equals("awq");
+            boolean searches = awq || (r.type().equals("smooth") && "search".equals(r.params().path("alpha").asText()));
+            if (!searches) continue;
+            if (!q.equals("ptqtp")) {
+                throw new BadInputException(source, "step '" + r.type() + "' before '" + q + "': its search fake-quantizes onto"
+                        + " the quantizer's grid, which exists for ptqtp only among the trit-plane steps");
+            }
+            if (awq && r.params().path("clip").asBoolean(true)) {
+                throw new BadInputException(source, "step 'awq' before 'ptqtp': clip searches an integer grid (clip_bits), not two"
+                        + " trit-planes; set clip: false");
+            }
+        }
     }
 
     /** The transform parameter that asks for the next layer to be calibrated on fp outputs (awq's). */

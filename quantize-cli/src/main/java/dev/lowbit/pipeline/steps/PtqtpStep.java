@@ -28,7 +28,9 @@ final class PtqtpStep extends TritStep {
             Param.ofBool("error_feedback", false, "GPTQ-style sweep pushing each column's error onto later ones (needs calibration)"),
             DAMP,
             BLOCK,
-            Param.ofBool("refit_scales", false, "error_feedback: after the sweep, refit each row's scales to the output error tr(ΔW H ΔWᵀ)"));
+            Param.ofBool("refit_scales", false, "error_feedback: after the sweep, refit each row's scales to the output error tr(ΔW H ΔWᵀ)"),
+            Param.ofInt("refit_rounds", 1, "refit_scales: rounds of sweep → refit; each further round re-sweeps the trits with the refitted scales held, the round of least output error kept"),
+            Param.ofBool("act_order", false, "error_feedback: sweep groups by decreasing Σ diag(H), columns within a group by decreasing diag(H) (groups stay whole)"));
 
     PtqtpStep() {
         super("ptqtp", "PTQTP: two ternary trit-planes + f16 scales per group (format trit-planes)", PARAMS);
@@ -44,6 +46,14 @@ final class PtqtpStep extends TritStep {
         }
         if (p.get("refit_scales").booleanValue() && !p.get("error_feedback").booleanValue()) {
             throw new BadInputException(source, where + ": refit_scales applies to error_feedback: true only");
+        }
+        int rounds = p.get("refit_rounds").intValue();
+        if (rounds < 1 || rounds > 100) throw new BadInputException(source, where + ": refit_rounds must be 1..100, got " + rounds);
+        if (rounds > 1 && !p.get("refit_scales").booleanValue()) {
+            throw new BadInputException(source, where + ": refit_rounds applies to refit_scales: true only");
+        }
+        if (p.get("act_order").booleanValue() && !p.get("error_feedback").booleanValue()) {
+            throw new BadInputException(source, where + ": act_order applies to error_feedback: true only");
         }
         if (p.get("hessian_weighted").booleanValue() && p.get("error_feedback").booleanValue()) {
             throw new BadInputException(source, where + ": hessian_weighted applies without error_feedback only"
@@ -73,10 +83,33 @@ final class PtqtpStep extends TritStep {
             TritPlaneFit.Start start = step.params().get("start").asText().equals("multi")
                     ? TritPlaneFit.Start.MULTI : TritPlaneFit.Start.PROGRESSIVE;
             if (flag("error_feedback")) {
+                // act_order: the sweep runs on W[:, perm], H[perm][:, perm] (perm keeps groups whole), codes put back after
+                int[] perm = flag("act_order") ? TritPlaneGrid.groupActOrder(hessian, cols, s.effectiveGroupSize(cols)) : null;
+                float[] w = perm == null ? weight : TritPlaneGrid.permuteColumns(weight, rows, cols, perm);
+                double[] h = perm == null ? hessian : TritPlaneGrid.permuteSymmetric(hessian, cols, perm);
                 TritPlaneGrid grid = new TritPlaneGrid(module, s, rows, cols, iterations, start);
-                Gptq.sweep(module, weight, rows, cols, hessian, sweepOptions(), grid, Linalg.kernels());
-                if (flag("refit_scales")) grid.refitScales(weight, TritSteps.damped(hessian, cols, dampPercent()));
-                return grid.result();
+                Gptq.sweep(module, w, rows, cols, h, sweepOptions(), grid, Linalg.kernels());
+                if (flag("refit_scales")) {
+                    double[] damped = TritSteps.damped(h, cols, dampPercent());
+                    grid.refitScales(w, damped);
+                    int rounds = step.params().get("refit_rounds").intValue();
+                    if (rounds > 1) {
+                        double best = grid.outputLoss(w, damped);
+                        TritPlaneGrid.State kept = grid.snapshot();
+                        grid.holdScales();
+                        for (int round = 1; round < rounds; round++) {
+                            Gptq.sweep(module, w, rows, cols, h, sweepOptions(), grid, Linalg.kernels());
+                            grid.refitScales(w, damped);
+                            double loss = grid.outputLoss(w, damped);
+                            if (loss < best) {
+                                best = loss;
+                                kept = grid.snapshot();
+                            }
+                        }
+                        grid.restore(kept);
+                    }
+                }
+                return grid.result(perm);
             }
             double[] importance = flag("hessian_weighted") ? TritSteps.dampedDiagonal(hessian, cols, dampPercent()) : null;
             return Ptqtp.quantize(module, weight, rows, cols, s, iterations, start, importance).tensor();

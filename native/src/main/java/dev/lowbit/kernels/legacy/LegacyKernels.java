@@ -1,0 +1,59 @@
+package dev.lowbit.kernels.legacy;
+
+import java.lang.System.Logger.Level;
+
+/**
+ * Picks the {@link LegacyQuants} implementation once per JVM: the Vector API one when {@code jdk.incubator.vector} is
+ * present and loads, else the scalar reference ({@code -Dlowbit.vectorization=scalar} forces the reference). The choice
+ * is logged once at DEBUG on {@code dev.lowbit.kernels}.
+ */
+public final class LegacyKernels {
+    private static final System.Logger LOG = System.getLogger("dev.lowbit.kernels");
+    private static final boolean VECTOR_PRESENT = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    private static final LegacyQuants CHOSEN = choose();
+
+    private LegacyKernels() {}
+
+    /** The implementation chosen for this JVM (stateless: share it between threads). */
+    public static LegacyQuants chosen() {
+        return CHOSEN;
+    }
+
+    /** The scalar reference, always available. */
+    public static LegacyQuants scalar() {
+        return ScalarLegacyQuants.INSTANCE;
+    }
+
+    /**
+     * The Vector API implementation regardless of the start-up choice (tests and benchmarks compare both).
+     *
+     * @throws UnsupportedOperationException when {@code jdk.incubator.vector} is not in the boot layer or fails to load
+     */
+    public static LegacyQuants vector() {
+        if (!VECTOR_PRESENT) {
+            throw new UnsupportedOperationException("jdk.incubator.vector is not available; run java with --add-modules jdk.incubator.vector");
+        }
+        try {
+            return (LegacyQuants) Class.forName("dev.lowbit.kernels.legacy.PanamaLegacyQuants").getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | LinkageError e) {
+            throw new UnsupportedOperationException("the Vector API legacy block quantizers failed to load: " + e, e);
+        }
+    }
+
+    private static LegacyQuants choose() {
+        LegacyQuants k = scalar();
+        String why;
+        if ("scalar".equals(System.getProperty("lowbit.vectorization"))) {
+            why = "forced by -Dlowbit.vectorization=scalar";
+        } else {
+            try {
+                k = vector();
+                why = "jdk.incubator.vector present";
+            } catch (UnsupportedOperationException e) {
+                why = e.getMessage();
+            }
+        }
+        LOG.log(Level.DEBUG, "lowbit kernels: using {0} Q8_0/Q4_0 quantizers ({1})", k == scalar() ? "scalar" : "vector", why);
+        return k;
+    }
+}
