@@ -33,7 +33,9 @@ import java.util.Set;
  * the output cost one layer forward instead of about 2.7 (and a single stage whose step changes no weights, or only
  * down_proj, costs one instead of two). Same operations on the same inputs as running the layer again each time, so
  * the same bits. The kept state is {@link StagedLayer#keptBytes} over all calibration tokens (tiny-llama-code, 128 ×
- * 512 tokens: 512 MiB; a 7B shape over 8 × 512: 236 MiB); past {@link #keptBytesBudget()} each stage runs the layer
+ * 512 tokens: 512 MiB; a 7B shape over 8 × 512: 236 MiB). Past {@link #keptBytesBudget()} the passes keep only the
+ * D-wide states, not down_proj's input (tiny-llama-code: 128 MiB; 7B over 8 × 512: 64 MiB, over 128 × 512: 1 GiB),
+ * and the output runs gate/up again (about 1.45 layer forwards in all); past the budget for those too each stage runs the layer
  * again from its input, as before.
  */
 public final class LayerwiseCapture {
@@ -75,11 +77,13 @@ public final class LayerwiseCapture {
     private LayerwiseCapture() {}
 
     /**
-     * The most bytes of state the capture keeps between the stages of a layer (all batches together): 1 GiB, or
-     * {@code -Dlowbit.capture.kept-bytes} (0: always run the layer again from its input).
+     * The most bytes of state the capture keeps between the stages of a layer (all batches together, native memory):
+     * 512 MiB — tiny-llama-code's 128 × 512 calibration keeps all of it, a 7B shape over 8 × 512 too (236 MiB), over
+     * 128 × 512 nothing (its residual alone is 1 GiB) —, or {@code -Dlowbit.capture.kept-bytes} (0: always run the layer
+     * again from its input; 64 MiB: a 7B shape over 8 × 512 keeps only the residual).
      */
     public static long keptBytesBudget() {
-        return Long.getLong("lowbit.capture.kept-bytes", 1L << 30);
+        return Long.getLong("lowbit.capture.kept-bytes", 512L << 20);
     }
 
     public static void run(LlamaRunner runner, int[][] windows, int batch, boolean sequential, Step step) {
@@ -106,12 +110,13 @@ public final class LayerwiseCapture {
                 : List.of(EnumSet.allOf(LinearInput.class));
         long tokens = 0;
         for (int[] w : windows) tokens += w.length;
-        boolean keep = StagedLayer.keptBytes(runner.config(), tokens) <= keptBytesBudget();
+        boolean keepHidden = StagedLayer.keptBytes(runner.config(), tokens, true) <= keptBytesBudget();
+        boolean keep = keepHidden || StagedLayer.keptBytes(runner.config(), tokens, false) <= keptBytesBudget();
         List<StagedLayer> passes = new ArrayList<>();
         try {
             for (int layer = first; layer < runner.config().numLayers(); layer++) {
                 step.beforeLayer(layer, java.util.Collections.unmodifiableList(hidden), runner);
-                if (keep) for (NDArray h : hidden) passes.add(new StagedLayer(runner, layer, h));
+                if (keep) for (NDArray h : hidden) passes.add(new StagedLayer(runner, layer, h, keepHidden));
                 for (Set<LinearInput> stage : stages) {
                     List<LinearObserver> observers = step.observers(layer, stage);
                     // a stage nobody observes (RTN after a transform step) need not run the layer

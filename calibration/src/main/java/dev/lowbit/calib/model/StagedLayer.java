@@ -26,7 +26,10 @@ import java.util.List;
  * after gate/up the {down} stage only gate/up, and the output only down_proj.
  *
  * <p>Memory: at most {@link #keptBytes} per batch (the residual and down_proj's input; the context goes once the
- * residual exists), in the runner's native memory; {@link #close} frees it. The caller keeps {@code x} open meanwhile.
+ * residual exists), in the runner's native memory; {@link #close} frees it. A pass made with {@code keepHidden} false
+ * keeps down_proj's input only until the stage that computed it returns ({@link #keptBytes(LlamaConfig, long, boolean)}:
+ * the D-wide states alone), and the output computes it again from the residual: gate/up run twice, the rest once.
+ * The caller keeps {@code x} open meanwhile.
  */
 public final class StagedLayer implements AutoCloseable {
     private final LlamaRunner runner;
@@ -37,6 +40,7 @@ public final class StagedLayer implements AutoCloseable {
     private State context;
     private State residual;
     private State hidden;
+    private final boolean keepHidden;
 
     /** Arrays kept after a stage, the edit count when they were computed and whether that pass could be chunked. */
     private record State(List<NDArray> parts, long computedAt, boolean chunkable) {
@@ -47,6 +51,12 @@ public final class StagedLayer implements AutoCloseable {
 
     /** A staged pass of {@code layer} over {@code x [B, T, D]} (the caller's, left open until this pass is closed). */
     public StagedLayer(LlamaRunner runner, int layer, NDArray x) {
+        this(runner, layer, x, true);
+    }
+
+    /** As {@link #StagedLayer(LlamaRunner, int, NDArray)}; {@code keepHidden} false: down_proj's input is not kept. */
+    public StagedLayer(LlamaRunner runner, int layer, NDArray x, boolean keepHidden) {
+        this.keepHidden = keepHidden;
         this.runner = runner;
         this.layer = layer;
         this.x = x;
@@ -60,8 +70,14 @@ public final class StagedLayer implements AutoCloseable {
      * {@code [tokens, H·hd]} when that is bigger.
      */
     public static long keptBytes(LlamaConfig config, long tokens) {
+        return keptBytes(config, tokens, true);
+    }
+
+    /** {@link #keptBytes(LlamaConfig, long)} of passes that keep down_proj's input or not: the context or the residual. */
+    public static long keptBytes(LlamaConfig config, long tokens, boolean keepHidden) {
         long context = (long) config.numHeads() * config.headDim();
-        return tokens * Math.max(context, config.hiddenSize() + (long) config.intermediateSize()) * Float.BYTES;
+        long hidden = keepHidden ? config.intermediateSize() : 0;
+        return tokens * Math.max(context, config.hiddenSize() + hidden) * Float.BYTES;
     }
 
     /**
@@ -95,7 +111,9 @@ public final class StagedLayer implements AutoCloseable {
                     } else {
                         NDArray m = mlpInput(hook, chunkable);
                         hook.onInput(layer, LinearInput.GATE_UP, m);
-                        hidden = hidden(m, hook, chunkable);
+                        State computed = hidden(m, hook, chunkable);
+                        if (keepHidden) hidden = computed;
+                        else computed.close();
                     }
                 }
             }

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
  * replaced by a rounded copy (as a quantizer does) once the stage's input was seen, run both ways on separate runners:
  * every Linear input the hooks see and the layer's output must have the same bits. Two batch shapes: 4 windows of 64
  * (every pass whole, as the pipeline's batches of 8 × 512) and 48 windows of 128 (attention in passes of 32 + 16
- * windows, the MLP's 6,144 rows in chunks of 5,461 + 683: the kept state is split the same way). A kept state used
+ * windows, the MLP's 6,144 rows in chunks of 5,461 + 683: the kept state is split the same way); and a pass that does
+ * not keep down_proj's input (the output computes it again). A kept state used
  * after the weights it came from changed, a chunk kept at the wrong offset, or a stage that skipped part of its
  * computation would change bits.
  */
@@ -29,8 +30,8 @@ class StagedLayerTest {
     private static final int LAYER = 2;
 
     @ParameterizedTest
-    @CsvSource({"4, 64", "48, 128"})
-    void sequentialStagesEqualRunningTheLayerAgain(int windows, int tokens) {
+    @CsvSource({"4, 64, true", "48, 128, true", "4, 64, false"})
+    void sequentialStagesEqualRunningTheLayerAgain(int windows, int tokens, boolean keepHidden) {
         float[] x = input(windows, tokens, 41);
         try (LlamaRunner again = LlamaRunner.open(SharedData.tinyLlama(), 2);
              LlamaRunner staged = LlamaRunner.open(SharedData.tinyLlama(), 2);
@@ -38,7 +39,7 @@ class StagedLayerTest {
              NDArray in2 = staged.manager().create(x, new Shape(windows, tokens, 512))) {
             List<float[]> seenAgain = new ArrayList<>(), seenStaged = new ArrayList<>();
             float[] outAgain, outStaged;
-            try (StagedLayer pass = new StagedLayer(staged, LAYER, in2)) {
+            try (StagedLayer pass = new StagedLayer(staged, LAYER, in2, keepHidden)) {
                 for (LinearInput stage : LinearInput.values()) {
                     assertEquals(null, again.runLayer(LAYER, in1, recorder(stage, seenAgain), stage));
                     pass.advance(stage, recorder(stage, seenStaged));
