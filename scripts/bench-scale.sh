@@ -7,6 +7,9 @@
 #   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq and awq; THREADS (unset: all cores) for
 #   the commands that take --threads (gguf, rtn, gptq, awq, evaluate); EVAL_WINDOWS (2) windows of EVAL_CTX
 #   (512) tokens for evaluate; OUT (a temp dir, removed) for the outputs; LOWBIT (./lowbit) the launcher; LOWBIT_JAVA_OPTS as usual.
+#   AWQ_GRID (unset: --method awq, its 20 α points): awq runs the recipe [awq with grid AWQ_GRID, rtn w4 g128] instead, the
+#   same steps with fewer candidates per mapping: its time per layer shrinks, its peak does not (one candidate is
+#   scored at a time, whatever the grid).
 #   Each command runs under the measurement lock (/work/notes/measure.lock when it exists, LOCK= to change).
 #
 # peak RSS is /usr/bin/time's maximum resident set size of the process tree's largest process (the JVM): heap,
@@ -18,7 +21,7 @@
 # resident at the peak and which progress line was the latest then.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-[ $# -ge 1 ] || { sed -n 2,18p "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,21p "$0" >&2; exit 2; }
 model=$(cd "$1" && pwd); shift
 cmds=("$@"); [ ${#cmds[@]} -gt 0 ] || cmds=(inspect convert gguf rtn gptq awq evaluate)
 thr=(); [ -n "${THREADS:-}" ] && thr=(--threads "$THREADS")
@@ -98,8 +101,15 @@ for c in "${cmds[@]}"; do
     rtn)      run rtn quantize "$model" -o "$out/rtn.out" --method rtn --bits 4 --group-size 128 ${thr[@]+"${thr[@]}"} ;;
     gptq)     run gptq quantize "$model" -o "$out/gptq.out" --method gptq --bits 4 --group-size 128 \
                 --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ${thr[@]+"${thr[@]}"} ;;
-    awq)      run awq quantize "$model" -o "$out/awq.out" --method awq --bits 4 --group-size 128 \
-                --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ${thr[@]+"${thr[@]}"} ;;
+    awq)      if [ -n "${AWQ_GRID:-}" ]; then
+                printf '%s\n' "version: 2" "steps:" "  - {type: awq, grid: $AWQ_GRID}" "  - {type: rtn, bits: 4, group_size: 128}" \
+                  "calibration: {data: '$shared/data/calib_code.txt', samples: $samples, seqlen: $seqlen}" "output: {format: gptq}" \
+                  > "$out/awq-grid.yaml"
+                run awq quantize "$model" -o "$out/awq.out" --recipe "$out/awq-grid.yaml" ${thr[@]+"${thr[@]}"}
+              else
+                run awq quantize "$model" -o "$out/awq.out" --method awq --bits 4 --group-size 128 \
+                  --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ${thr[@]+"${thr[@]}"}
+              fi ;;
     evaluate) run evaluate evaluate "$model" --data "$shared/data/eval_code.txt" --ctx "$ctx" --max-windows "$windows" \
                 ${thr[@]+"${thr[@]}"} ;;
     *) echo "bench-scale: unknown command $c" >&2; exit 2 ;;

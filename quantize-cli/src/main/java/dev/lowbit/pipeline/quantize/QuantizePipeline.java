@@ -541,7 +541,7 @@ public final class QuantizePipeline {
 
         /** Embeddings, final norm, lm_head: the transforms' versions where they changed them. */
         void globals() throws IOException {
-            TensorSet g = transforms.isEmpty() ? null : transforms.globals();
+            TensorSet g = transforms.loadedGlobals(); // null: no transform read them, so none changed
             for (ArtifactPlan.Entry e : layer(-1)) writer.put(keptOrChanged(e.name(), g));
             if (g != null) {
                 // a tensor a transform added (an untied lm_head)
