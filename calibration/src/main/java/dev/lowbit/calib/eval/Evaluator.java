@@ -73,6 +73,11 @@ public final class Evaluator {
                         + " differs from the model's " + model.config().vocabSize());
             }
             if (req.activations() != null) model.setActivations(activations(model, modelSource, req.activations()));
+            // a model whose layers stay resident is decoded to f32 before the forward's clock starts, as the PyTorch
+            // baseline (scripts/bench_evaluate_torch.py) loads its weights before timing; a streamed one decodes each
+            // layer as it runs, inside the forward, as it must
+            if (model.residentLayers()) model.prepareConcurrentRuns(req.ctx());
+            if (baseline != null && baseline.residentLayers()) baseline.prepareConcurrentRuns(req.ctx());
             progress.start(windows.length);
             tForward = System.nanoTime();
             int batches = (windows.length + req.batch() - 1) / req.batch();
