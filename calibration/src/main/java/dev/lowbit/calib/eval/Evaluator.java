@@ -73,12 +73,18 @@ public final class Evaluator {
                         + " differs from the model's " + model.config().vocabSize());
             }
             if (req.activations() != null) model.setActivations(activations(model, modelSource, req.activations()));
+            // a model whose layers stay resident is decoded to f32 before the forward's clock starts, as the PyTorch
+            // baseline (scripts/bench_evaluate_torch.py) loads its weights before timing; a streamed one decodes each
+            // layer as it runs, inside the forward, as it must
+            if (model.residentLayers()) model.prepareConcurrentRuns(req.ctx());
+            if (baseline != null && baseline.residentLayers()) baseline.prepareConcurrentRuns(req.ctx());
             progress.start(windows.length);
             tForward = System.nanoTime();
             int batches = (windows.length + req.batch() - 1) / req.batch();
-            int workers = Math.min(batches, req.threads() > 0 ? req.threads() : Runtime.getRuntime().availableProcessors());
+            int threads = req.threads() > 0 ? req.threads() : Runtime.getRuntime().availableProcessors();
+            int workers = Math.min(batches, threads);
             if (workers > 1 && model.residentLayers() && (baseline == null || baseline.residentLayers())) {
-                scoreSideBySide(model, baseline, windows, req.batch(), first, workers, sums, progress);
+                scoreSideBySide(model, baseline, windows, req.batch(), first, workers, Math.max(1, threads / workers), sums, progress);
             } else {
                 for (int from = 0; from < windows.length; from += req.batch()) {
                     int[][] batch = java.util.Arrays.copyOfRange(windows, from, Math.min(windows.length, from + req.batch()));
@@ -164,14 +170,15 @@ public final class Evaluator {
     }
 
     /**
-     * Scores the batches on {@code workers} threads of their own, each running whole batches with one PyTorch intra-op
-     * thread: on a small model (resident layers) two batches side by side keep both cores busier than one batch whose
-     * every op is split over two threads and joined again (a forward is ~100 ops per layer, many of them small). Each
-     * batch's figures are kept and added up in batch order afterwards, so the sums are those of the sequential loop
-     * (given the same logits; one intra-op thread may round GEMM sums differently from two, within float noise).
+     * Scores the batches on {@code workers} threads of their own, each running whole batches with {@code intraOp}
+     * PyTorch threads (one, unless there are more threads than batches): on a small model (resident layers) two
+     * batches side by side keep both cores busier than one batch whose every op is split over two threads and joined
+     * again (a forward is ~100 ops per layer, many of them small). Each batch's figures are kept and added up in batch
+     * order afterwards, so the sums are those of the sequential loop (given the same logits; one intra-op thread may
+     * round GEMM sums differently from two, within float noise). Activations: one batch per worker in flight.
      */
     private static void scoreSideBySide(LlamaRunner model, LlamaRunner baseline, int[][] windows, int batchSize, int first,
-                                        int workers, Sums sums, Progress progress) {
+                                        int workers, int intraOp, Sums sums, Progress progress) {
         int t = windows[0].length;
         model.prepareConcurrentRuns(t);
         if (baseline != null) {
@@ -181,8 +188,8 @@ public final class Evaluator {
         BatchSums[] results = new BatchSums[batches];
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
-        int intraOp = dev.lowbit.calib.model.DjlEngine.intraOpThreads();
-        dev.lowbit.calib.model.DjlEngine.setIntraOpThreads(1); // read by each worker at its first op
+        int before = dev.lowbit.calib.model.DjlEngine.intraOpThreads();
+        dev.lowbit.calib.model.DjlEngine.setIntraOpThreads(intraOp); // read by each worker at its first op
         try {
             Thread[] threads = new Thread[workers];
             for (int i = 0; i < workers; i++) {
@@ -208,7 +215,7 @@ public final class Evaluator {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while scoring", e);
         } finally {
-            dev.lowbit.calib.model.DjlEngine.setIntraOpThreads(intraOp);
+            dev.lowbit.calib.model.DjlEngine.setIntraOpThreads(before);
         }
         Throwable e = failure.get();
         if (e instanceof RuntimeException r) throw r;
