@@ -18,7 +18,7 @@
 # excluded); commands without per-layer lines (inspect, convert, evaluate) show wall time / layers.
 # PROFILE=1: samples the JVM's /proc/PID/status (RssAnon: heap + libtorch + other native; RssFile: mapped checkpoint
 # pages and jars) and jstat's heap (committed, used) every second into OUT/NAME.rss, and prints under the row what was
-# resident at the peak and which progress line was the latest then.
+# resident at the peak and which progress line was the latest then, and (2 layers or more) the peak sample per layer.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ $# -ge 1 ] || { sed -n 2,21p "$0" >&2; exit 2; }
@@ -89,6 +89,11 @@ peak() {
             t = a[1]; last = ""
             while ((getline l < lf) > 0) { split(l, b, " "); if (b[1] + 0 <= t) last = substr(l, index(l, " ") + 1) }
             printf "  latest output line then: %s\n", substr(last, 1, 160) }' "$rssf"
+  # flatness: the largest sample while each layer ran (layer k = from the (k-1)-th "layer i/N" progress line to the k-th)
+  awk 'NR == FNR { if ($0 ~ / layer [0-9]+\/[0-9]+/) ends[++n] = $1 + 0; next }
+       !/^#/ { k = 1; while (k <= n && $1 + 0 > ends[k]) k++; if ($2 > m[k]) m[k] = $2; if (k > top) top = k }
+       END { if (n < 2) exit; s = ""; for (k = 1; k <= top && k <= n; k++) s = s (k > 1 ? " / " : "") (m[k] == "" ? "-" : m[k])
+             printf "  peak sample per layer (MiB): %s\n", s }' "$log" "$rssf"
 }
 echo "model: $model ($layers layers); $(date -u +%FT%TZ); LOWBIT_JAVA_OPTS=${LOWBIT_JAVA_OPTS:-}; lock: ${lock:-none}"
 echo "| command   | peak RSS MiB | wall s | s/layer | run |"

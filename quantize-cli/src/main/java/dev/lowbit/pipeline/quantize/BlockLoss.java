@@ -228,7 +228,13 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
                     NDArray act = runner.downInput(layer, m);
                     // the Gram matrix only where it is the cheaper product (fewer inputs K than sampled tokens N)
                     long tokens = act.getShape().get(0), inputs = act.getShape().get(1);
-                    yield new Ref(fp, act, null, inputs < tokens ? act.transpose().matMul(act) : null);
+                    NDArray gram = null;
+                    if (inputs < tokens) {
+                        try (NDArray at = act.transpose()) { // the view closed: it would hold A's memory to the end of the run
+                            gram = at.matMul(act);
+                        }
+                    }
+                    yield new Ref(fp, act, null, gram);
                 }
             }
         };
@@ -255,8 +261,10 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
     private NDArray residual() {
         if (residual != null) return residual;
         NDArray s = sample();
-        try (NDArray a = runner.attention(layer, s)) {
-            residual = a.add(s.reshape(a.getShape()));
+        // the reshaped view is closed too: left open, it held the sampled inputs' memory (64 MiB at the 7B shape) in the
+        // runner's manager until the run ended, one more copy per layer
+        try (NDArray a = runner.attention(layer, s); NDArray flat = s.reshape(a.getShape())) {
+            residual = a.add(flat);
         }
         return residual;
     }
