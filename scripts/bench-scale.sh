@@ -7,6 +7,9 @@
 #   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq and awq; THREADS (unset: all cores) for
 #   the commands that take --threads (gguf, rtn, gptq, awq, evaluate); EVAL_WINDOWS (2) windows of EVAL_CTX
 #   (512) tokens for evaluate; OUT (a temp dir, removed) for the outputs; LOWBIT (./lowbit) the launcher; LOWBIT_JAVA_OPTS as usual.
+#   AWQ_GRID (unset: --method awq, its 20 α points): awq runs the recipe [awq with grid AWQ_GRID, rtn w4 g128] instead, the
+#   same steps with fewer candidates per mapping: its time per layer shrinks, its peak does not (one candidate is
+#   scored at a time, whatever the grid).
 #   Each command runs under the measurement lock (/work/notes/measure.lock when it exists, LOCK= to change).
 #
 # peak RSS is /usr/bin/time's maximum resident set size of the process tree's largest process (the JVM): heap,
@@ -15,10 +18,10 @@
 # excluded); commands without per-layer lines (inspect, convert, evaluate) show wall time / layers.
 # PROFILE=1: samples the JVM's /proc/PID/status (RssAnon: heap + libtorch + other native; RssFile: mapped checkpoint
 # pages and jars) and jstat's heap (committed, used) every second into OUT/NAME.rss, and prints under the row what was
-# resident at the peak and which progress line was the latest then.
+# resident at the peak and which progress line was the latest then, and (2 layers or more) the peak sample per layer.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-[ $# -ge 1 ] || { sed -n 2,18p "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,21p "$0" >&2; exit 2; }
 model=$(cd "$1" && pwd); shift
 cmds=("$@"); [ ${#cmds[@]} -gt 0 ] || cmds=(inspect convert gguf rtn gptq awq evaluate)
 thr=(); [ -n "${THREADS:-}" ] && thr=(--threads "$THREADS")
@@ -86,6 +89,11 @@ peak() {
             t = a[1]; last = ""
             while ((getline l < lf) > 0) { split(l, b, " "); if (b[1] + 0 <= t) last = substr(l, index(l, " ") + 1) }
             printf "  latest output line then: %s\n", substr(last, 1, 160) }' "$rssf"
+  # flatness: the largest sample while each layer ran (layer k = from the (k-1)-th "layer i/N" progress line to the k-th)
+  awk 'NR == FNR { if ($0 ~ / layer [0-9]+\/[0-9]+/) ends[++n] = $1 + 0; next }
+       !/^#/ { k = 1; while (k <= n && $1 + 0 > ends[k]) k++; if ($2 > m[k]) m[k] = $2; if (k > top) top = k }
+       END { if (n < 2) exit; s = ""; for (k = 1; k <= top && k <= n; k++) s = s (k > 1 ? " / " : "") (m[k] == "" ? "-" : m[k])
+             printf "  peak sample per layer (MiB): %s\n", s }' "$log" "$rssf"
 }
 echo "model: $model ($layers layers); $(date -u +%FT%TZ); LOWBIT_JAVA_OPTS=${LOWBIT_JAVA_OPTS:-}; lock: ${lock:-none}"
 echo "| command   | peak RSS MiB | wall s | s/layer | run |"
@@ -98,8 +106,15 @@ for c in "${cmds[@]}"; do
     rtn)      run rtn quantize "$model" -o "$out/rtn.out" --method rtn --bits 4 --group-size 128 ${thr[@]+"${thr[@]}"} ;;
     gptq)     run gptq quantize "$model" -o "$out/gptq.out" --method gptq --bits 4 --group-size 128 \
                 --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ${thr[@]+"${thr[@]}"} ;;
-    awq)      run awq quantize "$model" -o "$out/awq.out" --method awq --bits 4 --group-size 128 \
-                --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ${thr[@]+"${thr[@]}"} ;;
+    awq)      if [ -n "${AWQ_GRID:-}" ]; then
+                printf '%s\n' "version: 2" "steps:" "  - {type: awq, grid: $AWQ_GRID}" "  - {type: rtn, bits: 4, group_size: 128}" \
+                  "calibration: {data: '$shared/data/calib_code.txt', samples: $samples, seqlen: $seqlen}" "output: {format: gptq}" \
+                  > "$out/awq-grid.yaml"
+                run awq quantize "$model" -o "$out/awq.out" --recipe "$out/awq-grid.yaml" ${thr[@]+"${thr[@]}"}
+              else
+                run awq quantize "$model" -o "$out/awq.out" --method awq --bits 4 --group-size 128 \
+                  --calib "$shared/data/calib_code.txt" --calib-samples "$samples" --calib-seqlen "$seqlen" ${thr[@]+"${thr[@]}"}
+              fi ;;
     evaluate) run evaluate evaluate "$model" --data "$shared/data/eval_code.txt" --ctx "$ctx" --max-windows "$windows" \
                 ${thr[@]+"${thr[@]}"} ;;
     *) echo "bench-scale: unknown command $c" >&2; exit 2 ;;

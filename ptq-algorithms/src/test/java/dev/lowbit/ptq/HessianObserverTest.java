@@ -54,6 +54,49 @@ class HessianObserverTest {
         assertEquals(18, obs.sum()[0]);
     }
 
+    /**
+     * Bands of rows given from their diagonal on ({@link HessianObserver#addGramUpper}) fill the whole symmetric sum:
+     * the Gram matrix of 3 rows over 5 features (integers: every value exact) in bands of 2, 2 and 1 rows, then a whole
+     * Gram matrix added on top and another band after it, must read back as the sums written out here, with the
+     * entries below the diagonal equal to those above. A band put at the wrong offset, a lower triangle not filled in
+     * (or filled in after the whole matrix was added, losing its lower half) would not match.
+     */
+    @Test
+    void upperBandsFillTheSymmetricSum() {
+        int n = 5;
+        float[][] rows = {{1, 2, 0, -1, 3}, {0, 1, 4, 2, -2}, {2, -3, 1, 0, 1}};
+        double[] want = new double[n * n];
+        float[] gram = new float[n * n];
+        for (float[] x : rows) for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) gram[i * n + j] += x[i] * x[j];
+        HessianObserver obs = new HessianObserver(n);
+        addUpper(obs, gram, n, new int[] {0, 2, 4, 5});
+        obs.addTokens(3);
+        obs.addGram(gram, 3);
+        addUpper(obs, gram, n, new int[] {0, 3, 5});
+        obs.addTokens(3);
+        for (int i = 0; i < n * n; i++) want[i] = 3.0 * gram[i];
+        assertArrayEquals(want, obs.sum(), 0);
+        assertArrayEquals(want, obs.takeSum(), 0);
+        assertEquals(9, obs.tokens());
+        assertThrows(IllegalArgumentException.class, () -> new HessianObserver(n).addGramUpper(java.lang.foreign.MemorySegment.ofArray(new float[5]), 0, 2));
+        assertThrows(IllegalArgumentException.class, () -> new HessianObserver(n).addGramUpper(java.lang.foreign.MemorySegment.ofArray(new float[2]), 4, 2));
+    }
+
+    /** Adds {@code gram}'s rows in bands [cuts[k], cuts[k+1]), each from its diagonal column on, in native byte order. */
+    private static void addUpper(HessianObserver obs, float[] gram, int n, int[] cuts) {
+        for (int k = 0; k + 1 < cuts.length; k++) {
+            int from = cuts[k], count = cuts[k + 1] - from, width = n - from;
+            java.lang.foreign.MemorySegment band = java.lang.foreign.Arena.ofAuto().allocate((long) count * width * Float.BYTES);
+            for (int r = 0; r < count; r++) {
+                for (int c = 0; c < width; c++) {
+                    band.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.nativeOrder()),
+                            (long) r * width + c, gram[(from + r) * n + from + c]);
+                }
+            }
+            obs.addGramUpper(band, from, count);
+        }
+    }
+
     @Test
     void rejectsBadInput() {
         HessianObserver obs = new HessianObserver(3);

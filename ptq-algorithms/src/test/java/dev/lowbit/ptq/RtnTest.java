@@ -90,6 +90,39 @@ class RtnTest {
         for (QuantScheme s : SCHEMES) assertSame(reference(w, 512, 512, s), Rtn.rtn(TestWeights.Q_PROJ, w, 512, 512, s));
     }
 
+    /**
+     * The in-place fake quantization AWQ's scale search runs is the reference's codes dequantized, scale·(q − zero) in
+     * f32 written out here, bit for bit (and so RTN's own dequantization), on random weights with zeros, real q_proj
+     * weights and an all-zero row, for every integer scheme; the input array becomes the result.
+     */
+    @Test
+    void inPlaceFakeQuantizationIsTheReferenceDequantized() {
+        int rows = 37, cols = 256;
+        float[] random = TestWeights.gaussian(11, rows * cols, 0.02f);
+        random[5] = 0; random[300] = -0f;
+        java.util.Arrays.fill(random, 2 * cols, 3 * cols, 0f);
+        float[] real = TestWeights.real(TestWeights.Q_PROJ);
+        for (float[] w : List.of(random, real)) {
+            int r = w == real ? 512 : rows, c = w == real ? 512 : cols;
+            for (QuantScheme s : SCHEMES) {
+                assertTrue(Rtn.fakeQuantizesInPlace(s));
+                QuantizedTensor ref = reference(w, r, c, s);
+                int gs = s.groupSize() == -1 ? c : s.groupSize(), groups = c / gs;
+                float[] want = new float[w.length];
+                for (int i = 0; i < w.length; i++) {
+                    int g = (i / c) * groups + (i % c) / gs;
+                    want[i] = ref.scales()[g] * (float) ((ref.codes()[i] & 0xFF) - ref.zeros()[g]);
+                }
+                float[] got = w.clone();
+                Rtn.fakeQuantizeInPlace("w", got, r, c, s);
+                assertArrayEquals(want, got, s + ": bit patterns (Float.equals)");
+                assertArrayEquals(Rtn.rtn("w", w, r, c, s).dequantize(), got, s + ": RTN's own dequantization");
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> Rtn.fakeQuantizeInPlace("w", new float[] {Float.NaN, 1}, 1, 2,
+                new QuantScheme(4, -1, false)));
+    }
+
     @Test
     void halfwayCasesRoundToEven() {
         // one row, per channel, 2 bits: lo = −1.5, hi = 1.5 → scale = 1, zero = rint(1.5) = 2 (even)

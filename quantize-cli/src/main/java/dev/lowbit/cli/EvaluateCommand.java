@@ -38,7 +38,7 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object")
     boolean json;
 
-    @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "PyTorch threads (default: all processors)")
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "threads (default: all processors): a model whose layers stay resident scores that many batches side by side, one PyTorch thread each; a streamed one runs one batch on that many PyTorch threads")
     int threads;
 
     @Option(names = "--batch", defaultValue = "4", paramLabel = "N", description = "windows per forward pass (default: ${DEFAULT-VALUE})")

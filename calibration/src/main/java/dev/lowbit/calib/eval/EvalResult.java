@@ -13,7 +13,7 @@ import java.util.Map;
  * @param tokens       tokens in the tokenized file
  * @param scored       predicted (scored) positions
  * @param seconds      wall time of the whole evaluation (tokenize, load, forward)
- * @param forwardSeconds wall time of the forward + scoring loop alone
+ * @param forwardSeconds wall time of the forward + scoring loop alone (a model whose layers stay resident is decoded before it)
  * @param kl           NaN without a baseline (as are the other comparisons)
  * @param baselinePerplexity the baseline's perplexity on the same scored positions
  */

@@ -29,6 +29,20 @@ public final class DjlEngine {
         return engine;
     }
 
+    /** PyTorch's intra-op threads now (what a thread that has not run an op yet starts with). */
+    public static int intraOpThreads() {
+        return ai.djl.pytorch.jni.JniUtils.getNumThreads();
+    }
+
+    /**
+     * Sets PyTorch's intra-op thread count for threads that run their first op after this call (each thread reads it
+     * once, at its first op; the calling thread at once): how callers that run several forwards side by side on
+     * threads of their own keep each to one core.
+     */
+    public static void setIntraOpThreads(int n) {
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(n);
+    }
+
     /** A new root manager on the PyTorch engine (CPU). */
     public static NDManager newManager(int threads) {
         return pytorch(threads).newBaseManager();

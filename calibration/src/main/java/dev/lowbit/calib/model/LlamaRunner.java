@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import dev.lowbit.calib.model.ForwardProfile.Op;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.io.arch.OnlineRotation;
 import dev.lowbit.io.model.ModelSource;
@@ -58,7 +59,7 @@ public final class LlamaRunner implements AutoCloseable {
     /** {@link #setLinearWeight} substitutions, each in native memory of its own that the layer's array runs on. */
     private final Map<Integer, Map<Linear, Substitution>> overrides = new HashMap<>();
     private final Map<String, float[]> tensorOverrides = new HashMap<>();
-    private final Map<Integer, NDArray[]> ropeTables = new HashMap<>();
+    private final Map<Integer, Rope> ropeTables = new HashMap<>();
     private final Map<Integer, NDArray> causalMasks = new HashMap<>();
     private final String embedTable;
     /** Online Hadamards the checkpoint asks for (R3 on q/k after RoPE, R4 on down_proj's input), and their matrices. */
@@ -67,12 +68,23 @@ public final class LlamaRunner implements AutoCloseable {
     private NDArray onlineR4;
     private NDArray finalNorm;
     private NDArray lmHead;
+    /** The decoded embedding table of a runner with resident layers ({@link #embed}), created on first use. */
+    private NDArray embedRows;
     /** Native memory of the head (final norm, lm_head) and of the online Hadamard tables, freed on close. */
     private final Map<NDArray, Arena> headMemory = new java.util.IdentityHashMap<>();
     private final Map<NDArray, Arena> tableMemory = new java.util.IdentityHashMap<>();
     private ActivationQuantizer activations = ActivationQuantizer.NONE;
     /** Whether every layer's weights stay cached across runs (small models), see the class comment. */
     private final boolean residentLayers;
+    /**
+     * Edit stamps, what tells a {@link StagedLayer} whether the state it kept is still valid: a counter bumped by every
+     * change of weights or activation handling; per layer the stamp of the last change of anything
+     * ({@link #releaseLayer}) and of each Linear input's readers ({@link #setLinearWeight}, {@link #clearLinearWeight});
+     * {@link #setTensor} and {@link #setActivations} change every layer.
+     */
+    private long edits;
+    private long editedEverywhere;
+    private final Map<Integer, long[]> editedAt = new HashMap<>();
 
     /**
      * f32 bytes of layer weights past which the runner keeps one layer at a time: 1 GiB, or
@@ -180,24 +192,87 @@ public final class LlamaRunner implements AutoCloseable {
 
     // ---------------------------------------------------------------- embed
 
-    /** Token embeddings of equally long windows: f32 {@code [B, T, D]}. Rows are decoded straight from the mapped table. */
+    /**
+     * Token embeddings of equally long windows: f32 {@code [B, T, D]}. A runner that keeps its layers resident decodes
+     * the whole table once (tiny-llama-code: 16 MiB of f32) and gathers rows from it in PyTorch; a streaming one decodes
+     * each row straight from the mapped table (a 7B-shaped table is 0.5 GB of f32 at vocabulary 32000). Both give the
+     * decoded model rows bit for bit.
+     */
     public NDArray embed(int[][] windows) {
+        long t0 = ForwardProfile.start();
         int b = windows.length;
         int t = windows[0].length;
         int d = config.hiddenSize();
-        FloatBuffer out = directFloats((long) b * t * d);
-        float[] row = new float[d];
+        long[] ids = new long[b * t];
+        int n = 0;
         for (int[] window : windows) {
             if (window.length != t) throw new IllegalArgumentException("windows must have equal length");
             for (int id : window) {
                 if (id < 0 || id >= config.vocabSize()) {
                     throw new BadInputException("tokens", "token id " + id + " outside vocabulary of " + config.vocabSize());
                 }
+                ids[n++] = id;
+            }
+        }
+        NDArray h;
+        if (residentLayers) {
+            if (embedRows == null) {
+                embedRows = decodedEmbedTable();
+                t0 = ForwardProfile.start(); // the decode counts as weights
+            }
+            try (NDArray index = manager.create(ids)) {
+                NDArray rows = embedRows.get(index);
+                h = rows.reshape(b, t, d);
+                if (h != rows) rows.close();
+            }
+        } else {
+            FloatBuffer out = directFloats((long) b * t * d);
+            float[] row = new float[d];
+            for (long id : ids) {
                 weights.readRows(embedTable, id, 1, row, 0);
                 out.put(row);
             }
+            h = manager.create(out.flip(), new Shape(b, t, d));
         }
-        return manager.create(out.flip(), new Shape(b, t, d));
+        ForwardProfile.stop(Op.EMBED, t0);
+        return h;
+    }
+
+    /** The model's embedding table decoded to f32 {@code [V, D]}, on memory freed when the runner closes. */
+    private NDArray decodedEmbedTable() {
+        long t0 = ForwardProfile.start();
+        int d = config.hiddenSize();
+        long rows = config.vocabSize();
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = arena.allocate(rows * d * Float.BYTES, 64);
+        int chunkRows = (int) Math.max(1, Math.min(rows, (1 << 16) / d));
+        float[] chunk = new float[chunkRows * d];
+        for (long from = 0; from < rows; from += chunkRows) {
+            int count = (int) Math.min(chunkRows, rows - from);
+            weights.readRows(embedTable, from, count, chunk, 0);
+            MemorySegment.copy(chunk, 0, seg, NATIVE_FLOAT, from * d * Float.BYTES, count * d);
+        }
+        NDArray table = wrap(seg, new long[] {rows, d}, arena, tableMemory);
+        ForwardProfile.stop(Op.WEIGHTS, t0);
+        return table;
+    }
+
+    /**
+     * Creates everything a forward over windows of {@code t} tokens reads lazily (every layer's weights, the head, the
+     * embedding table, the RoPE tables and causal mask for {@code t}, the online Hadamards), so that several threads
+     * may then run {@link #embed}, {@link #runLayer} and {@link #finalLogits} on windows of {@code t} tokens at once:
+     * after this those calls only read the runner's state. Only for a runner with {@link #residentLayers}; nothing may
+     * change weights (substitutions, {@link #setTensor}, releases) while such runs are in flight.
+     */
+    public void prepareConcurrentRuns(int t) {
+        if (!residentLayers) throw new IllegalStateException("a streaming runner loads one layer at a time");
+        for (int i = 0; i < config.numLayers(); i++) layer(i);
+        if (embedRows == null) embedRows = decodedEmbedTable();
+        rope(t);
+        causalMask(t);
+        if (online.r3()) onlineHadamard(3);
+        if (online.r4()) onlineHadamard(4);
+        loadHead();
     }
 
     /** Wraps captured hidden states {@code [B, T, D]} (e.g. read back from disk) as an array of this runner. */
@@ -227,15 +302,19 @@ public final class LlamaRunner implements AutoCloseable {
             // are freed before the MLP runs, not held until the whole layer is done
             NDArray attnOut = scoped(() -> attentionBlock(layer, w, x, hook, until));
             if (attnOut == null) return null;
+            long t0 = ForwardProfile.start();
             NDArray x1 = attnOut.reshape(b, t, d);
             x1.addi(x);
-            NDArray m = rmsNorm(x1, w.postAttentionNorm).reshape(b * t, d);
+            ForwardProfile.stop(Op.RESIDUAL, t0);
+            NDArray m = postAttentionNorm(w, x1);
             hook.onInput(layer, LinearInput.GATE_UP, m);
             if (until == LinearInput.GATE_UP) return null;
             NDArray mlpOut = mlpBlock(layer, w, m, hook, until);
             if (mlpOut == null) return null;
+            t0 = ForwardProfile.start();
             NDArray out = mlpOut.reshape(b, t, d);
             out.addi(x1);
+            ForwardProfile.stop(Op.RESIDUAL, t0);
             NDScope.unregister(out);
             return out;
         }
@@ -307,8 +386,8 @@ public final class LlamaRunner implements AutoCloseable {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int d = config.hiddenSize();
-        long windows = Math.max(1, ATTENTION_INPUT_CHUNK_FLOATS / (t * d));
-        if (chunkable(hook) && b > windows) {
+        long windows = attentionWindowsPerPass(b, t, hook);
+        if (windows < b) {
             ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
             for (long from = 0; from < b; from += windows) {
                 long f = from, to = Math.min(b, from + windows);
@@ -323,8 +402,37 @@ public final class LlamaRunner implements AutoCloseable {
         return attentionWindows(layer, w, x, hook, until);
     }
 
+    /**
+     * How many windows of {@code b × t} one attention pass takes under {@code hook}: {@code b} (one pass), or fewer when
+     * the input exceeds {@link #ATTENTION_INPUT_CHUNK_FLOATS} and the pass may be chunked. {@link StagedLayer} splits
+     * its kept state the same way.
+     */
+    long attentionWindowsPerPass(long b, long t, LinearHook hook) {
+        long windows = Math.max(1, ATTENTION_INPUT_CHUNK_FLOATS / (t * config.hiddenSize()));
+        return chunkable(hook) && b > windows ? windows : b;
+    }
+
     /** {@link #attentionBlock} on all of {@code x}'s windows at once. */
     private NDArray attentionWindows(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
+        NDArray attn = attentionContext(layer, w, x, hook, until);
+        if (attn == null || until == LinearInput.O) return null;
+        return outputProjection(layer, w, attn);
+    }
+
+    /** o_proj on the attention context {@code attn [rows, H·hd]} (activation quantization first, when declared). */
+    NDArray outputProjection(int layer, LayerWeights w, NDArray attn) {
+        attn = activations.apply(layer, LinearInput.O, attn);
+        long t0 = ForwardProfile.start();
+        NDArray o = linear(attn, w, Linear.O);
+        ForwardProfile.stop(Op.O_PROJ, t0);
+        return o;
+    }
+
+    /**
+     * Input norm, q/k/v, RoPE, grouped-query attention on {@code x}'s windows: o_proj's input {@code [B·T, H·hd]}
+     * (which {@code hook} has seen); null when stopped at {@code until == QKV}.
+     */
+    NDArray attentionContext(int layer, LayerWeights w, NDArray x, LinearHook hook, LinearInput until) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int d = config.hiddenSize();
@@ -336,12 +444,24 @@ public final class LlamaRunner implements AutoCloseable {
         hook.onInput(layer, LinearInput.QKV, a);
         if (until == LinearInput.QKV) return null;
         a = activations.apply(layer, LinearInput.QKV, a);
-        NDArray q = heads(linear(a, w, Linear.Q), b, t, h, hd, w.qNorm);
-        NDArray k = heads(linear(a, w, Linear.K), b, t, kv, hd, w.kNorm);
-        NDArray v = linear(a, w, Linear.V).reshape(b, t, kv, hd).transpose(0, 2, 1, 3);
-        NDArray[] rope = rope((int) t);
-        q = rotate(q, rope);
-        k = rotate(k, rope);
+        long t0 = ForwardProfile.start();
+        NDArray qLin = linear(a, w, Linear.Q);
+        NDArray kLin = linear(a, w, Linear.K);
+        NDArray vLin = linear(a, w, Linear.V);
+        ForwardProfile.stop(Op.QKV, t0);
+        // token-major layouts [B, T, n, hd]: views of the matmul outputs, on which RoPE runs contiguously
+        NDArray q = qLin.reshape(b, t, h, hd);
+        NDArray k = kLin.reshape(b, t, kv, hd);
+        NDArray v = vLin.reshape(b, t, kv, hd);
+        if (w.qNorm != null) { // Qwen3: RMSNorm per head before RoPE
+            q = rmsNorm(q, w.qNorm);
+            k = rmsNorm(k, w.kNorm);
+        }
+        t0 = ForwardProfile.start();
+        Rope rope = rope((int) t);
+        q = rotate(q, rope.cosQ(), rope.sinQ()); // carries the scores' 1/√hd
+        k = rotate(k, rope.cos(), rope.sin());
+        ForwardProfile.stop(Op.ROPE, t0);
         if (online.r3()) { // R3: q·H, k·H with H orthogonal leaves q·kᵀ unchanged
             q = q.matMul(onlineHadamard(3));
             k = k.matMul(onlineHadamard(3));
@@ -361,11 +481,10 @@ public final class LlamaRunner implements AutoCloseable {
             context = ai.djl.ndarray.NDArrays.concat(parts, 0);
             parts.close();
         }
-        NDArray attn = context.reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b * t, (long) h * hd);
-        context.close();
+        NDArray attn = context.reshape(b * t, (long) h * hd);
+        if (attn != context) context.close();
         hook.onInput(layer, LinearInput.O, attn);
-        if (until == LinearInput.O) return null;
-        return linear(activations.apply(layer, LinearInput.O, attn), w, Linear.O);
+        return attn;
     }
 
     /**
@@ -377,24 +496,54 @@ public final class LlamaRunner implements AutoCloseable {
     static final long ATTENTION_CHUNK_FLOATS = 1L << 24;
 
     /**
-     * Causal softmax attention of {@code q [B, H, T, hd]} over {@code k, v [B, KV, T, hd]}: the context
-     * {@code [B, KV, rep·T, hd]}. Grouped-query attention: query head j uses key/value head j / rep; the rep query heads
-     * are folded into rows. Big [.., T, T] intermediates are updated in place and closed as soon as they are consumed.
+     * Query positions per block of {@link #attend}: 128. Block j's queries attend to keys 0 .. end of block j only, so
+     * the scores above the diagonal blocks (all masked) are never computed: over 512 positions 10 of 16 blocks of the
+     * [T, T] scores, 62.5 % of the matmuls and softmax. One block's scores ([B, H, 128, ≤ T]: 8 MiB for
+     * tiny-llama-code's batch of 4) also stay below glibc's mmap threshold, where a whole [B, H, T, T] array (32 MiB)
+     * is mapped and page-faulted afresh on every call.
+     */
+    static final int QUERY_BLOCK = 128;
+
+    /**
+     * Causal softmax attention of {@code q [B, T, H, hd]} (already scaled by 1/√hd) over {@code k, v [B, T, KV, hd]}:
+     * the context {@code [B, T, H·hd]}. Grouped-query attention: query head j uses key/value head j / rep; the rep
+     * query heads of a key/value head are folded into rows. The queries run {@link #QUERY_BLOCK} positions at a time,
+     * each block against the keys up to its last position: the dropped keys are exactly those the causal mask sets to
+     * −∞, whose probabilities are exactly 0, so the result is the full softmax's up to the order of f32 sums.
      */
     private NDArray attend(NDArray q, NDArray k, NDArray v, long b, long t) {
+        int h = config.numHeads();
         int kv = config.numKvHeads();
         int hd = config.headDim();
         int rep = config.groupSize();
-        NDArray scores = q.reshape(b, kv, rep * t, hd).matMul(k.transpose(0, 1, 3, 2));
-        scores.muli(1.0 / Math.sqrt(hd));
-        NDArray masked = scores.reshape(b, kv, rep, t, t);
-        masked.addi(causalMask((int) t));
-        NDArray probs = masked.softmax(4);
-        scores.close();
-        masked.close();
-        NDArray context = probs.reshape(b, kv, rep * t, t).matMul(v);
-        probs.close();
-        return context;
+        NDArray mask = causalMask((int) t);
+        ai.djl.ndarray.NDList blocks = new ai.djl.ndarray.NDList();
+        for (long from = 0; from < t; from += QUERY_BLOCK) {
+            long f = from, e = Math.min(t, from + QUERY_BLOCK), n = e - from;
+            blocks.add(scoped(() -> {
+                long t0 = ForwardProfile.start();
+                NDArray qb = q.get(new NDIndex(":, {}:{}", f, e)).reshape(b, n, kv, rep, hd)
+                        .transpose(0, 2, 3, 1, 4).reshape(b, kv, rep * n, hd);
+                NDArray scores = qb.matMul(k.get(new NDIndex(":, :{}", e)).transpose(0, 2, 3, 1)); // [B, KV, rep·n, e]
+                t0 = ForwardProfile.stop(Op.SCORES, t0);
+                NDArray masked = scores.reshape(b, kv, rep, n, e);
+                masked.addi(mask.get(new NDIndex("{}:{}, :{}", f, e, e)));
+                NDArray probs = masked.softmax(4).reshape(b, kv, rep * n, e);
+                scores.close();
+                masked.close();
+                t0 = ForwardProfile.stop(Op.SOFTMAX, t0);
+                NDArray context = probs.matMul(v.get(new NDIndex(":, :{}", e)).transpose(0, 2, 1, 3)); // [B, KV, rep·n, hd]
+                probs.close();
+                ForwardProfile.stop(Op.CONTEXT, t0);
+                return context.reshape(b, kv, rep, n, hd).transpose(0, 3, 1, 2, 4); // [B, n, KV, rep, hd]
+            }));
+        }
+        long t0 = ForwardProfile.start();
+        NDArray out = blocks.size() == 1 ? blocks.getFirst().reshape(b, t, (long) h * hd)
+                : ai.djl.ndarray.NDArrays.concat(blocks, 1).reshape(b, t, (long) h * hd);
+        blocks.close();
+        ForwardProfile.stop(Op.LAYOUT, t0);
+        return out;
     }
 
     /**
@@ -409,9 +558,8 @@ public final class LlamaRunner implements AutoCloseable {
     /** gate/up, SiLU, down on the normed input {@code m [rows, D]}; null when stopped at {@code until}. */
     private NDArray mlpBlock(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
         long rows = m.getShape().get(0);
-        long inter = config.intermediateSize();
-        if (!chunkable(hook) || rows * inter <= MLP_CHUNK_FLOATS) return mlpRows(layer, w, m, hook, until);
-        long chunk = Math.max(1, MLP_CHUNK_FLOATS / inter);
+        long chunk = mlpRowsPerPass(rows, hook);
+        if (chunk >= rows) return mlpRows(layer, w, m, hook, until);
         ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
         try {
             for (long from = 0; from < rows; from += chunk) {
@@ -431,24 +579,59 @@ public final class LlamaRunner implements AutoCloseable {
      * activation scale would see only a chunk) and the hook, if any, accumulates over rows
      * ({@link LinearHook#acceptsRowChunks}).
      */
-    private boolean chunkable(LinearHook hook) {
+    boolean chunkable(LinearHook hook) {
         return activations == ActivationQuantizer.NONE && (hook == LinearHook.NONE || hook.acceptsRowChunks());
+    }
+
+    /**
+     * How many rows one MLP pass takes under {@code hook}: {@code rows} (one pass), or fewer when the intermediates would
+     * exceed {@link #MLP_CHUNK_FLOATS} and the pass may be chunked. {@link StagedLayer} splits its kept state the same way.
+     */
+    long mlpRowsPerPass(long rows, LinearHook hook) {
+        long inter = config.intermediateSize();
+        return !chunkable(hook) || rows * inter <= MLP_CHUNK_FLOATS ? rows : Math.max(1, MLP_CHUNK_FLOATS / inter);
+    }
+
+    /** The MLP's normed input {@code [B·T, D]} from the residual stream after attention {@code x1 [B, T, D]}. */
+    NDArray postAttentionNorm(LayerWeights w, NDArray x1) {
+        long rows = x1.getShape().get(0) * x1.getShape().get(1);
+        return rmsNorm(x1, w.postAttentionNorm).reshape(rows, config.hiddenSize());
     }
 
     /** {@link #mlpBlock} on all of {@code m}'s rows at once. */
     private NDArray mlpRows(int layer, LayerWeights w, NDArray m, LinearHook hook, LinearInput until) {
+        NDArray act = mlpHidden(layer, w, m, hook);
+        if (until == LinearInput.DOWN) return null;
+        return downProjection(layer, w, act);
+    }
+
+    /** down_proj on its input {@code act [rows, I]} (activation quantization first, when declared). */
+    NDArray downProjection(int layer, LayerWeights w, NDArray act) {
+        act = activations.apply(layer, LinearInput.DOWN, act);
+        long t0 = ForwardProfile.start();
+        NDArray down = linear(act, w, Linear.DOWN);
+        ForwardProfile.stop(Op.DOWN, t0);
+        return down;
+    }
+
+    /** gate/up and SiLU on the normed input {@code m [rows, D]}: down_proj's input {@code [rows, I]}, which {@code hook} has seen. */
+    NDArray mlpHidden(int layer, LayerWeights w, NDArray m, LinearHook hook) {
         m = activations.apply(layer, LinearInput.GATE_UP, m);
+        long t0 = ForwardProfile.start();
         NDArray gate = linear(m, w, Linear.GATE);
+        t0 = ForwardProfile.stop(Op.GATE_UP, t0);
         NDArray act = Activation.sigmoid(gate);
         act.muli(gate);
         gate.close();
+        t0 = ForwardProfile.stop(Op.SILU_MUL, t0);
         NDArray up = linear(m, w, Linear.UP);
+        t0 = ForwardProfile.stop(Op.GATE_UP, t0);
         act.muli(up);
         up.close();
+        ForwardProfile.stop(Op.SILU_MUL, t0);
         if (online.r4()) act = act.matMul(onlineHadamard(4)); // R4: down_proj's weight carries H's inverse
         hook.onInput(layer, LinearInput.DOWN, act);
-        if (until == LinearInput.DOWN) return null;
-        return linear(activations.apply(layer, LinearInput.DOWN, act), w, Linear.DOWN);
+        return act;
     }
 
     /**
@@ -469,22 +652,54 @@ public final class LlamaRunner implements AutoCloseable {
         return h;
     }
 
+    // ---------------------------------------------------------------- edit stamps (StagedLayer)
+
+    /** The edit counter now: a state computed now stays valid while {@link #lastEdit} is at most this. */
+    long editCount() {
+        return edits;
+    }
+
+    /**
+     * The stamp of the last change to anything layer {@code layer} computes up to and including the Linears that read
+     * {@code through} (norms, biases, tables, those Linears and the ones before them).
+     */
+    long lastEdit(int layer, LinearInput through) {
+        long last = editedEverywhere;
+        long[] at = editedAt.get(layer);
+        if (at != null) for (int i = 0; i <= through.ordinal() + 1; i++) last = Math.max(last, at[i]);
+        return last;
+    }
+
+    /** Records a change of layer {@code layer}: of the readers of {@code input}, or of anything (null). */
+    private void edited(int layer, LinearInput input) {
+        editedAt.computeIfAbsent(layer, i -> new long[LinearInput.values().length + 1])[input == null ? 0 : input.ordinal() + 1] = ++edits;
+    }
+
     // ---------------------------------------------------------------- head
 
     /** Final RMSNorm and {@code lm_head} (tied to the embedding when the config says so): f32 {@code [B·T, V]}. */
     public NDArray finalLogits(NDArray x) {
-        if (finalNorm == null) {
-            finalNorm = load(config.architecture().finalNorm(), headMemory, config.hiddenSize());
-            String head = config.tieWordEmbeddings() ? config.architecture().embed() : config.architecture().lmHead();
-            lmHead = load(head, headMemory, config.vocabSize(), config.hiddenSize());
-            weights.releasePages();
-        }
+        loadHead();
         try (NDScope scope = new NDScope()) {
             long rows = x.getShape().get(0) * x.getShape().get(1);
-            NDArray out = rmsNorm(x, finalNorm).reshape(rows, config.hiddenSize()).matMul(lmHead.transpose());
+            NDArray normed = rmsNorm(x, finalNorm).reshape(rows, config.hiddenSize());
+            long t0 = ForwardProfile.start();
+            NDArray out = normed.matMul(lmHead.transpose());
+            ForwardProfile.stop(Op.LM_HEAD, t0);
             NDScope.unregister(out);
             return out;
         }
+    }
+
+    /** Decodes the final norm and lm_head (tied to the embedding when the config says so) once. */
+    private void loadHead() {
+        if (finalNorm != null) return;
+        long t0 = ForwardProfile.start();
+        finalNorm = load(config.architecture().finalNorm(), headMemory, config.hiddenSize());
+        String head = config.tieWordEmbeddings() ? config.architecture().embed() : config.architecture().lmHead();
+        lmHead = load(head, headMemory, config.vocabSize(), config.hiddenSize());
+        weights.releasePages();
+        ForwardProfile.stop(Op.WEIGHTS, t0);
     }
 
     // ---------------------------------------------------------------- activation quantization
@@ -496,6 +711,7 @@ public final class LlamaRunner implements AutoCloseable {
      */
     public void setActivations(ActivationQuantizer quantizer) {
         this.activations = java.util.Objects.requireNonNull(quantizer, "quantizer");
+        editedEverywhere = ++edits;
     }
 
     public ActivationQuantizer activations() {
@@ -514,6 +730,7 @@ public final class LlamaRunner implements AutoCloseable {
             throw new IllegalArgumentException(linear + " weight needs " + shape[0] + "×" + shape[1] + " values, got " + w.length);
         }
         Substitution s = Substitution.of(w);
+        edited(layer, linear.input());
         Substitution old = overrides.computeIfAbsent(layer, i -> new EnumMap<>(Linear.class)).put(linear, s);
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
@@ -531,6 +748,7 @@ public final class LlamaRunner implements AutoCloseable {
         Map<Linear, Substitution> o = overrides.get(layer);
         Substitution gone = o == null ? null : o.remove(linear);
         if (gone == null) return;
+        edited(layer, linear.input());
         if (o.isEmpty()) overrides.remove(layer);
         LayerWeights cached = layers.get(layer);
         if (cached != null) {
@@ -565,6 +783,7 @@ public final class LlamaRunner implements AutoCloseable {
         for (long dim : weights.shape(name)) n *= dim;
         if (values.length != n) throw new IllegalArgumentException(name + " needs " + n + " values, got " + values.length);
         tensorOverrides.put(name, values.clone());
+        editedEverywhere = ++edits;
         layers.values().forEach(LayerWeights::close);
         layers.clear();
         if (finalNorm != null) {
@@ -590,6 +809,7 @@ public final class LlamaRunner implements AutoCloseable {
 
     /** Frees layer {@code layer}'s NDArrays (they are recreated, with substitutions, on the next run). */
     public void releaseLayer(int layer) {
+        edited(layer, null); // a caller that changed what the layer reads (e.g. an overlay) releases it
         LayerWeights w = layers.remove(layer);
         if (w != null) w.close();
     }
@@ -634,7 +854,8 @@ public final class LlamaRunner implements AutoCloseable {
 
     // ---------------------------------------------------------------- internals
 
-    private LayerWeights layer(int i) {
+    /** Layer {@code i}'s weights (with substitutions), created on first use. */
+    LayerWeights layer(int i) {
         if (i < 0 || i >= config.numLayers()) throw new IllegalArgumentException("layer " + i + " of " + config.numLayers());
         LayerWeights w = layers.get(i);
         if (w != null) return w;
@@ -642,6 +863,7 @@ public final class LlamaRunner implements AutoCloseable {
             layers.values().forEach(LayerWeights::close);
             layers.clear();
         }
+        long t0 = ForwardProfile.start();
         Architecture arch = config.architecture();
         w = new LayerWeights();
         Map<Linear, Substitution> subst = overrides.getOrDefault(i, Map.of());
@@ -662,6 +884,7 @@ public final class LlamaRunner implements AutoCloseable {
         }
         layers.put(i, w);
         if (!residentLayers) weights.releasePages();
+        ForwardProfile.stop(Op.WEIGHTS, t0);
         return w;
     }
 
@@ -706,18 +929,14 @@ public final class LlamaRunner implements AutoCloseable {
         return bias == null ? y : y.add(bias);
     }
 
-    /** {@code [B·T, n·hd]} → {@code [B, n, T, hd]}, with the optional per-head RMSNorm (Qwen3) applied first. */
-    private NDArray heads(NDArray y, long b, long t, int n, int hd, NDArray norm) {
-        NDArray r = y.reshape(b, t, n, hd);
-        if (norm != null) r = rmsNorm(r, norm);
-        return r.transpose(0, 2, 1, 3);
-    }
-
     private NDArray rmsNorm(NDArray x, NDArray gamma) {
-        return scoped(() -> {
+        long t0 = ForwardProfile.start();
+        NDArray out = scoped(() -> {
             NDArray meanSquare = x.square().mean(new int[] {-1}, true);
             return x.div(meanSquare.add(config.rmsNormEps()).sqrt()).mul(gamma);
         });
+        ForwardProfile.stop(Op.NORM, t0);
+        return out;
     }
 
     /**
@@ -725,7 +944,7 @@ public final class LlamaRunner implements AutoCloseable {
      * (null allowed), which joins the enclosing scope (if any) as if created there. Same operations, same bits; the
      * intermediates just do not wait for the enclosing scope's end.
      */
-    private static NDArray scoped(java.util.function.Supplier<NDArray> body) {
+    static NDArray scoped(java.util.function.Supplier<NDArray> body) {
         NDArray out;
         try (NDScope inner = new NDScope()) {
             out = body.get();
@@ -735,35 +954,51 @@ public final class LlamaRunner implements AutoCloseable {
         return out;
     }
 
-    /** RoPE, rotate-half convention: {@code x·cos + (−x₂, x₁)·sin} with {@code x = (x₁, x₂)} split at hd/2. */
-    private NDArray rotate(NDArray x, NDArray[] cosSin) {
+    /**
+     * RoPE, rotate-half convention, on {@code x [B, T, n, hd]}: {@code x·cos + (−x₂, x₁)·sin} with {@code x = (x₁, x₂)}
+     * split at hd/2, computed as {@code x·cos + (x₂, x₁)·sin±} with {@code sin± = (−sin₁, sin₂)} (the same products:
+     * negating a factor is exact). Tables {@code [T, 1, hd]}.
+     */
+    private NDArray rotate(NDArray x, NDArray cos, NDArray sinSigned) {
         int half = config.headDim() / 2;
         return scoped(() -> {
-            NDArray x1 = x.get(new NDIndex("..., :{}", half));
-            NDArray x2 = x.get(new NDIndex("..., {}:", half));
-            NDArray rotated = x2.neg().concat(x1, 3);
-            return x.mul(cosSin[0]).add(rotated.mul(cosSin[1]));
+            NDArray swapped = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(
+                    x.get(new NDIndex("..., {}:", half)), x.get(new NDIndex("..., :{}", half))), 3);
+            swapped.muli(sinSigned);
+            NDArray out = x.mul(cos);
+            out.addi(swapped);
+            return out;
         });
     }
 
-    /** cos and sin tables {@code [T, hd]} of {@code pos·inv_freq[i mod hd/2]}, computed in f32 like transformers. */
-    private NDArray[] rope(int t) {
+    /**
+     * RoPE tables {@code [T, 1, hd]} of {@code pos·inv_freq[i mod hd/2]} (computed in f32 like transformers): cos, and
+     * sin with its first half negated ({@link #rotate}); for the queries both also times 1/√hd, the attention scores'
+     * scale (exact when hd is a power of 4, as 64 or 256; otherwise one rounding of the product moved).
+     */
+    private record Rope(NDArray cos, NDArray sin, NDArray cosQ, NDArray sinQ) {}
+
+    private Rope rope(int t) {
         return ropeTables.computeIfAbsent(t, n -> {
             int hd = config.headDim();
+            float scale = (float) (1.0 / Math.sqrt(hd));
             float[] inv = config.ropeScaling().inverseFrequencies(config.ropeTheta(), hd);
-            float[] cos = new float[n * hd];
-            float[] sin = new float[n * hd];
+            float[][] tables = new float[4][n * hd];
             for (int p = 0; p < n; p++) {
                 for (int i = 0; i < hd; i++) {
                     float angle = p * inv[i % (hd / 2)];
-                    cos[p * hd + i] = (float) Math.cos(angle);
-                    sin[p * hd + i] = (float) Math.sin(angle);
+                    float c = (float) Math.cos(angle);
+                    float s = (float) Math.sin(angle);
+                    if (i < hd / 2) s = -s;
+                    tables[0][p * hd + i] = c;
+                    tables[1][p * hd + i] = s;
+                    tables[2][p * hd + i] = c * scale;
+                    tables[3][p * hd + i] = s * scale;
                 }
             }
-            NDArray c = manager.create(cos, new Shape(n, hd));
-            NDArray s = manager.create(sin, new Shape(n, hd));
-            NDScope.unregister(c, s);
-            return new NDArray[] {c, s};
+            NDArray[] a = new NDArray[4];
+            for (int i = 0; i < 4; i++) a[i] = persistent(tables[i], new long[] {n, 1, hd}, tableMemory);
+            return new Rope(a[0], a[1], a[2], a[3]);
         });
     }
 

@@ -8,15 +8,21 @@ import java.nio.ByteOrder;
 
 /**
  * GPTQ's Hessian per module ({@link HessianObserver}), with each batch's Xᵀ·X formed on the engine (f32 GEMMs in
- * PyTorch) and added into the observer's f64 sum straight from the engine's buffer ({@link HessianObserver#addGramRows}:
- * no heap copy). A wide input's product is formed a band of rows at a time, {@link #MAX_PRODUCT_FLOATS} values at
- * most: at a 7B model's down_proj (11008 features) the whole product would be 0.48 GB of native memory per batch, a
- * band of 1524 rows is 64 MiB. Inputs up to 4096 features take one product, as before. Heap inputs
+ * PyTorch) and added into the observer's f64 sum straight from the engine's buffer (no heap copy). Inputs up to
+ * {@link #BAND_ROWS} features take one product ({@link HessianObserver#addGramRows}); a wider one is formed a band of
+ * rows at a time, each band only from its diagonal on (the rows' inputs times the inputs from the band's first column
+ * on, {@link HessianObserver#addGramUpper}): about half the products of the whole (tiny-llama-code's down_proj, 1536
+ * features: 3 bands, 2/3 of the products; a 7B model's 4096: 8 bands, 56 %), and at most {@link #MAX_PRODUCT_FLOATS}
+ * values of native memory per band (a 7B down_proj's whole product would be 0.48 GB per batch). Each entry is the same
+ * f32 dot product of two columns as in the whole product, so the sum does not change. Heap inputs
  * ({@link #observe(String, float[], int, int)}) go through the observer's own SYRK.
  */
 public class EngineHessians extends ModuleObservers<HessianObserver> implements NDArrayObserver {
     /** The most f32 values one Xᵀ·X product (or band of it) may have: 2²⁴ (64 MiB). */
     public static final int MAX_PRODUCT_FLOATS = 1 << 24;
+
+    /** Rows per band of a wide input's product: 512 (fewer only where {@link #MAX_PRODUCT_FLOATS} asks). */
+    public static final int BAND_ROWS = 512;
 
     private final int maxProductFloats;
 
@@ -36,7 +42,7 @@ public class EngineHessians extends ModuleObservers<HessianObserver> implements 
         int rows = Math.toIntExact(x.getShape().get(0));
         int cols = Math.toIntExact(x.getShape().get(1));
         HessianObserver h = observerFor(module, cols);
-        int band = Math.max(1, maxProductFloats / cols);
+        int band = Math.max(1, Math.min(BAND_ROWS, maxProductFloats / cols));
         if (band >= cols) {
             try (NDArray xtx = x.transpose().matMul(x)) {
                 h.addGramRows(segment(xtx), 0, cols);
@@ -44,8 +50,10 @@ public class EngineHessians extends ModuleObservers<HessianObserver> implements 
         } else {
             for (int from = 0; from < cols; from += band) {
                 int to = Math.min(cols, from + band);
-                try (NDArray part = x.get(new NDIndex(":, {}:{}", from, to)); NDArray xtx = part.transpose().matMul(x)) {
-                    h.addGramRows(segment(xtx), from, to - from);
+                try (NDArray block = x.get(new NDIndex(":, {}:{}", from, to));
+                     NDArray right = from == 0 ? null : x.get(new NDIndex(":, {}:", from));
+                     NDArray xtx = block.transpose().matMul(right == null ? x : right)) {
+                    h.addGramUpper(segment(xtx), from, to - from);
                 }
             }
         }

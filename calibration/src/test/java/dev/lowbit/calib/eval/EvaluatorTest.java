@@ -75,6 +75,34 @@ class EvaluatorTest {
         assertEquals(r.perplexity(), r.baselinePerplexity(), 0.0); // same model, same positions, same arithmetic
     }
 
+    /**
+     * Batches scored side by side (--threads 2: two workers, one intra-op thread each) must give what one batch after
+     * the other gives (--threads 1): 7 windows of 64 in batches of 2 (an odd last batch), every token counted once,
+     * the same perplexity. The sums are added in batch order either way, so only the GEMMs' rounding under another
+     * intra-op thread count may differ: logits agree to ~1e-6 (GoldenLogitsTest's 1e-5 is against another
+     * implementation), moving a mean NLL of ~2.5 by ~1e-6; 1e-6 relative on the perplexity is ~100× that margin
+     * below a batch lost, scored twice or paired with another batch's targets (which moves it by percent).
+     */
+    @Test
+    void batchesSideBySideScoreWhatSequentialBatchesScore() throws Exception {
+        Path data = SharedData.data("eval_code.txt");
+        EvalResult one = Evaluator.evaluate(new EvalRequest(SharedData.tinyLlama(), data, 64, 7, Protocol.REFERENCE, null, 1, 2),
+                Evaluator.Progress.NONE);
+        int[] advanced = new int[1];
+        EvalResult two = Evaluator.evaluate(new EvalRequest(SharedData.tinyLlama(), data, 64, 7, Protocol.REFERENCE, null, 2, 2),
+                new Evaluator.Progress() {
+                    @Override
+                    public void advance(int windows) {
+                        advanced[0] += windows;
+                    }
+                });
+        assertEquals(7, two.windows());
+        assertEquals(7 * 63, two.scored());
+        assertEquals(one.scored(), two.scored());
+        assertEquals(7, advanced[0], "progress told of every window once");
+        assertEquals(one.perplexity(), two.perplexity(), 1e-6 * one.perplexity());
+    }
+
     @Test
     void textShorterThanOneWindowIsBadInput() throws Exception {
         Path f = dir.resolve("short.txt");

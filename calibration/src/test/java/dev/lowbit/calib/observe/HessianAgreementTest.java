@@ -76,6 +76,40 @@ class HessianAgreementTest {
     }
 
     /**
+     * An input wider than {@link EngineHessians#BAND_ROWS} (1100 features: bands of 512, 512 and 76 rows, each from its
+     * diagonal on) over two batches must agree with the Java SYRK within the same 1e-4 of the Cauchy–Schwarz scale,
+     * and be exactly symmetric (the entries below the diagonal are copies of those above).
+     */
+    @Test
+    void triangularBandsAgreeWithJavaSyrk() {
+        int cols = 1100;
+        SplittableRandom rnd = new SplittableRandom(17);
+        EngineHessians engine = new EngineHessians();
+        dev.lowbit.ptq.observe.HessianObserver java = new dev.lowbit.ptq.observe.HessianObserver(cols);
+        try (NDManager m = DjlEngine.newManager(2)) {
+            for (int rows : new int[] {600, 77}) {
+                float[] x = new float[rows * cols];
+                for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (1 + (i % cols) / 200.0));
+                try (NDArray a = m.create(x, new Shape(rows, cols))) {
+                    engine.observe("m", a);
+                }
+                java.add(x, rows, cols);
+            }
+        }
+        assertTrue(engine.get("m").tokens() == 677, "tokens " + engine.get("m").tokens());
+        double[] he = engine.get("m").sum(), hj = java.sum();
+        double worst = 0;
+        for (int i = 0; i < cols; i++) {
+            for (int j = 0; j < cols; j++) {
+                assertTrue(he[i * cols + j] == he[j * cols + i], "asymmetric at " + i + "," + j);
+                double scale = Math.sqrt(hj[i * cols + i] * hj[j * cols + j]);
+                worst = Math.max(worst, Math.abs(he[i * cols + j] - hj[i * cols + j]) / scale);
+            }
+        }
+        assertTrue(worst < 1e-4, "worst relative difference " + worst);
+    }
+
+    /**
      * AWQ's mean |x| from engine column sums (f32 per batch, f64 across batches) against the heap observer's f64 sums,
      * over two batches of awkward widths (207 columns) with a dead channel and a sign-flipped heavy one: the two may
      * differ by f32 summation of ≤ 1000 terms (relative ~1e-5); 1e-4 leaves room, a wrong axis or missing abs does not fit.

@@ -4,7 +4,8 @@ import java.lang.System.Logger.Level;
 
 /**
  * Picks the {@link LegacyQuants} implementation once per JVM: the Vector API one when {@code jdk.incubator.vector} is
- * present and loads, else the scalar reference ({@code -Dlowbit.vectorization=scalar} forces the reference). The choice
+ * present and loads — behind {@link WarmingLegacyQuants}, which keeps callers on the scalar loop until the vector one
+ * runs compiled — else the scalar reference ({@code -Dlowbit.vectorization=scalar} forces the reference). The choice
  * is logged once at DEBUG on {@code dev.lowbit.kernels}.
  */
 public final class LegacyKernels {
@@ -47,8 +48,8 @@ public final class LegacyKernels {
             why = "forced by -Dlowbit.vectorization=scalar";
         } else {
             try {
-                k = vector();
-                why = "jdk.incubator.vector present";
+                k = new WarmingLegacyQuants(vector(), scalar());
+                why = "jdk.incubator.vector present; scalar until the vector path runs compiled";
             } catch (UnsupportedOperationException e) {
                 why = e.getMessage();
             }

@@ -6,7 +6,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -27,6 +26,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class PanamaLegacyQuants implements LegacyQuants {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
     private static final int L = F.length();
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -37,6 +37,8 @@ final class PanamaLegacyQuants implements LegacyQuants {
     @Override
     public void quantizeQ8_0(float[] x, int xo, int n, MemorySegment dst, long off) {
         int nb = LegacyQuants.blocks(n);
+        // Every vector stays in this method: a vector passed to a call that C2 does not inline is boxed on the heap,
+        // which costs more than the arithmetic (seen as a 3× slower Q8_0 in a real run than in a microbenchmark).
         for (int i = 0; i < nb; i++) {
             int base = xo + i * QK;
             long at = off + (long) Q8_0_BYTES * i;
@@ -46,20 +48,16 @@ final class PanamaLegacyQuants implements LegacyQuants {
             float d = amax / 127;
             float id = d != 0f ? 1.0f / d : 0f;
             dst.set(F16, at, Float.floatToFloat16(d));
-            roundfToBytes(v0.mul(id), dst, at + 2);
-            roundfToBytes(v1.mul(id), dst, at + 2 + L);
-            roundfToBytes(v2.mul(id), dst, at + 2 + 2 * L);
-            roundfToBytes(v3.mul(id), dst, at + 2 + 3 * L);
+            for (int k = 0; k < 4; k++) {
+                FloatVector p = (k == 0 ? v0 : k == 1 ? v1 : k == 2 ? v2 : v3).mul(id);
+                FloatVector a = p.abs();
+                IntVector t = (IntVector) a.convert(VectorOperators.F2I, 0);
+                FloatVector frac = a.sub((FloatVector) t.convert(VectorOperators.I2F, 0));
+                t = t.add(1, frac.compare(VectorOperators.GE, 0.5f).cast(I));
+                t = t.lanewise(VectorOperators.NEG, p.compare(VectorOperators.LT, 0f).cast(I));
+                ((ByteVector) t.convertShape(VectorOperators.I2B, B, 0)).intoMemorySegment(dst, at + 2 + k * L, ByteOrder.LITTLE_ENDIAN);
+            }
         }
-    }
-
-    private static void roundfToBytes(FloatVector p, MemorySegment dst, long at) {
-        FloatVector a = p.abs();
-        IntVector t = (IntVector) a.convert(VectorOperators.F2I, 0);
-        FloatVector frac = a.sub((FloatVector) t.convert(VectorOperators.I2F, 0));
-        t = t.add(1, frac.compare(VectorOperators.GE, 0.5f).cast(t.species()));
-        t = t.lanewise(VectorOperators.NEG, p.compare(VectorOperators.LT, 0f).cast(t.species()));
-        ((ByteVector) t.convertShape(VectorOperators.I2B, B, 0)).intoMemorySegment(dst, at, ByteOrder.LITTLE_ENDIAN);
     }
 
     @Override
@@ -78,29 +76,24 @@ final class PanamaLegacyQuants implements LegacyQuants {
             m = m.blend(a3, m.compare(VectorOperators.LT, a3));
             float amax = m.reduceLanes(VectorOperators.MAX);
             float max = 0f;
-            if (amax > 0f) max = x[base + firstEqual(amax, a0, a1, a2, a3)];
+            if (amax > 0f) {
+                // the first element in index order whose magnitude is amax (one exists: amax is a lane of theirs)
+                long eq = a0.compare(VectorOperators.EQ, amax).toLong() | a1.compare(VectorOperators.EQ, amax).toLong() << L
+                        | a2.compare(VectorOperators.EQ, amax).toLong() << 2 * L | a3.compare(VectorOperators.EQ, amax).toLong() << 3 * L;
+                max = x[base + Long.numberOfTrailingZeros(eq)];
+            }
             float d = max / -8;
             float id = d != 0f ? 1.0f / d : 0f;
             dst.set(F16, at, Float.floatToFloat16(d));
-            IntVector q0 = nibbles(v0, id), q1 = nibbles(v1, id), q2 = nibbles(v2, id), q3 = nibbles(v3, id);
+            IntVector q0 = ((IntVector) v0.mul(id).add(8.5f).convert(VectorOperators.F2I, 0)).min(15);
+            IntVector q1 = ((IntVector) v1.mul(id).add(8.5f).convert(VectorOperators.F2I, 0)).min(15);
+            IntVector q2 = ((IntVector) v2.mul(id).add(8.5f).convert(VectorOperators.F2I, 0)).min(15);
+            IntVector q3 = ((IntVector) v3.mul(id).add(8.5f).convert(VectorOperators.F2I, 0)).min(15);
             // byte j = element j | element j+16 << 4: lanes of vectors 0, 1 (elements 0..15) with those of 2, 3 (16..31)
-            store(q0.or(q2.lanewise(VectorOperators.LSHL, 4)), dst, at + 2);
-            store(q1.or(q3.lanewise(VectorOperators.LSHL, 4)), dst, at + 2 + L);
+            ((ByteVector) q0.or(q2.lanewise(VectorOperators.LSHL, 4)).convertShape(VectorOperators.I2B, B, 0))
+                    .intoMemorySegment(dst, at + 2, ByteOrder.LITTLE_ENDIAN);
+            ((ByteVector) q1.or(q3.lanewise(VectorOperators.LSHL, 4)).convertShape(VectorOperators.I2B, B, 0))
+                    .intoMemorySegment(dst, at + 2 + L, ByteOrder.LITTLE_ENDIAN);
         }
-    }
-
-    /** Index in the block of the first element whose magnitude is {@code amax} (one exists: amax is a lane of theirs). */
-    private static int firstEqual(float amax, FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
-        long bits = a0.compare(VectorOperators.EQ, amax).toLong() | a1.compare(VectorOperators.EQ, amax).toLong() << L
-                | a2.compare(VectorOperators.EQ, amax).toLong() << 2 * L | a3.compare(VectorOperators.EQ, amax).toLong() << 3 * L;
-        return Long.numberOfTrailingZeros(bits);
-    }
-
-    private static IntVector nibbles(FloatVector v, float id) {
-        return ((IntVector) v.mul(id).add(8.5f).convert(VectorOperators.F2I, 0)).min(15);
-    }
-
-    private static void store(IntVector b, MemorySegment dst, long at) {
-        ((ByteVector) b.convertShape(VectorOperators.I2B, B, 0)).intoMemorySegment(dst, at, ByteOrder.LITTLE_ENDIAN);
     }
 }

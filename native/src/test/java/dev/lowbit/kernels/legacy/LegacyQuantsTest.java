@@ -82,6 +82,28 @@ class LegacyQuantsTest {
         assertThrows(IllegalArgumentException.class, () -> VECTOR.quantizeQ8_0(x, 0, 31, MemorySegment.ofArray(new byte[34]), 0));
     }
 
+    /** The start-up choice gives the reference's bytes before and after it switches to the vector path. */
+    @Test
+    void chosenGivesTheSameBytesBeforeAndAfterItWarmsUp() throws InterruptedException {
+        float[] x = new float[32 * 40];
+        Random r = new Random(5);
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        byte[] want8 = bytes(SCALAR, true, x, x.length), want4 = bytes(SCALAR, false, x, x.length);
+        LegacyQuants chosen = LegacyKernels.chosen();
+        // past the scalar-first budget (2^26 elements), so that the warm-up starts
+        float[] big = new float[1 << 20];
+        MemorySegment sink = MemorySegment.ofArray(new byte[(1 << 20) / 32 * LegacyQuants.Q8_0_BYTES]);
+        for (int i = 0; i < 64; i++) chosen.quantizeQ8_0(big, 0, big.length, sink, 0);
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        do {
+            assertArrayEquals(want8, bytes(chosen, true, x, x.length));
+            assertArrayEquals(want4, bytes(chosen, false, x, x.length));
+            Thread.sleep(20);
+        } while (chosen instanceof WarmingLegacyQuants w && !w.warm() && System.nanoTime() < deadline);
+        assertArrayEquals(want8, bytes(chosen, true, x, x.length));
+        assertArrayEquals(want4, bytes(chosen, false, x, x.length));
+    }
+
     private static void same(float[] x, int xo, int n) {
         for (boolean q8 : new boolean[] {true, false}) {
             int blockBytes = q8 ? LegacyQuants.Q8_0_BYTES : LegacyQuants.Q4_0_BYTES;

@@ -132,19 +132,16 @@ public final class AwqTransform implements WeightTransform {
                 float[] xMean = toFloat(ctx.statistics(b.to().getFirst()).meanAbs());
                 LayerLoss.Block block = block(b);
                 AwqScaleSearch.Result r = AwqScaleSearch.search(xMean, linears,
-                        new AwqScaleSearch.Config(config.grid(), config.duo(), config.clipScheme().groupSize()), s -> {
-                            Map<TensorRole, float[]> candidate = new EnumMap<>(TensorRole.class);
-                            for (int i = 0; i < linears.size(); i++) {
-                                AwqScaleSearch.Balanced l = linears.get(i);
-                                TensorRole role = b.to().get(i);
-                                float[] w = l.weight().clone();
-                                ScaleFold.multiplyColumns(w, l.rows(), l.cols(), s);
-                                float[] q = ctx.loss().fakeQuantize(role, w); // a new array, or w itself
-                                ScaleFold.divideColumns(q, l.rows(), l.cols(), s);
-                                candidate.put(role, q);
-                            }
-                            return ctx.loss().blockLoss(block, candidate);
-                        });
+                        new AwqScaleSearch.Config(config.grid(), config.duo(), config.clipScheme().groupSize()),
+                        // one candidate Linear at a time on the heap: each is made when the loss takes it
+                        s -> ctx.loss().blockLoss(block, b.to(), role -> {
+                            AwqScaleSearch.Balanced l = linears.get(b.to().indexOf(role));
+                            float[] w = l.weight().clone();
+                            ScaleFold.multiplyColumns(w, l.rows(), l.cols(), s);
+                            float[] q = ctx.loss().fakeQuantizeInPlace(role, w); // w itself, or a new array
+                            ScaleFold.divideColumns(q, l.rows(), l.cols(), s);
+                            return q;
+                        }));
                 alphas.put(Balances.label(ctx, b), r.alpha());
                 report.add(String.join(",", b.to().stream().map(x -> x.name().toLowerCase(java.util.Locale.ROOT)).toList())
                         + (Double.isNaN(r.alpha()) ? " identity" : String.format(java.util.Locale.ROOT, " α=%.2f", r.alpha()))

@@ -22,6 +22,8 @@ public final class HessianObserver implements ActivationObserver {
     private double[] sum;
     private final LinalgKernels kernels;
     private long tokens;
+    /** Whether entries below the diagonal still wait to be copied from above it ({@link #addGramUpper}). */
+    private boolean lowerPending;
 
     /** An observer for a Linear with {@code columns} = in_features. */
     public HessianObserver(int columns) {
@@ -42,7 +44,7 @@ public final class HessianObserver implements ActivationObserver {
         for (int i = 0; i < x.length; i++) {
             if (!Float.isFinite(x[i])) throw new IllegalArgumentException("HessianObserver: input [" + i / cols + ", " + i % cols + "] is " + x[i]);
         }
-        kernels.syrkAccumulate(rows, cols, x, 0, cols, live());
+        kernels.syrkAccumulate(rows, cols, x, 0, cols, full());
         tokens += rows;
     }
 
@@ -51,7 +53,7 @@ public final class HessianObserver implements ActivationObserver {
      * was formed elsewhere: each entry is added into the f64 sum as is.
      */
     public synchronized void addGram(float[] xtx, int rows) {
-        double[] sum = live();
+        double[] sum = full();
         if (xtx.length != sum.length) {
             throw new IllegalArgumentException("HessianObserver: a Gram matrix of " + xtx.length + " values for " + columns + " features");
         }
@@ -66,7 +68,7 @@ public final class HessianObserver implements ActivationObserver {
      * f64 sum as {@link #addGram} does; the batch's tokens are counted once, with {@link #addTokens}.
      */
     public synchronized void addGramRows(MemorySegment xtxRows, int from, int count) {
-        double[] sum = live();
+        double[] sum = full();
         if (from < 0 || count < 0 || from > columns - count) {
             throw new IllegalArgumentException("HessianObserver: rows [" + from + ", " + (from + (long) count) + ") of a " + columns + "-feature Gram matrix");
         }
@@ -76,6 +78,32 @@ public final class HessianObserver implements ActivationObserver {
         }
         int at = from * columns;
         for (long i = 0; i < n; i++) sum[at + (int) i] += xtxRows.getAtIndex(NATIVE_FLOAT, i);
+    }
+
+    /**
+     * Adds the part on and above the diagonal of rows [{@code from}, {@code from + count}) of a batch's f32 Xᵀ·X, given
+     * as those rows' columns [{@code from}, columns) ({@code count × (columns − from)} f32 values in native byte order,
+     * e.g. the engine's product of the rows' inputs with the inputs from column {@code from} on), into the f64 sum; the
+     * entries below the diagonal are copied from their mirror images when the sum is read. Xᵀ·X is symmetric, so bands
+     * of rows formed this way cover it with about half the products of the whole; the batch's tokens are counted once,
+     * with {@link #addTokens}.
+     */
+    public synchronized void addGramUpper(MemorySegment band, int from, int count) {
+        double[] sum = live();
+        if (from < 0 || count < 0 || from > columns - count) {
+            throw new IllegalArgumentException("HessianObserver: rows [" + from + ", " + (from + (long) count) + ") of a " + columns + "-feature Gram matrix");
+        }
+        int width = columns - from;
+        if (band.byteSize() != (long) count * width * Float.BYTES) {
+            throw new IllegalArgumentException("HessianObserver: " + band.byteSize() + " bytes for " + count + " Gram rows of " + width + " columns");
+        }
+        for (int r = 0; r < count; r++) {
+            int row = from + r;
+            int at = row * columns + row; // from the diagonal on
+            long src = (long) r * width + r;
+            for (int c = row; c < columns; c++) sum[at++] += band.getAtIndex(NATIVE_FLOAT, src++);
+        }
+        lowerPending = true;
     }
 
     /** Counts {@code rows} tokens whose Gram rows went in through {@link #addGramRows}. */
@@ -98,7 +126,7 @@ public final class HessianObserver implements ActivationObserver {
 
     /** S = Σ x·xᵀ (columns × columns, row-major, symmetric; a fresh copy); all zeros before any token. */
     public synchronized double[] sum() {
-        return live().clone();
+        return full().clone();
     }
 
     /**
@@ -106,7 +134,7 @@ public final class HessianObserver implements ActivationObserver {
      * a 7B model's down_proj input has 11008² entries, 0.97 GB in f64. The observer is spent afterwards.
      */
     public synchronized double[] takeSum() {
-        double[] s = live();
+        double[] s = full();
         sum = null;
         return s;
     }
@@ -116,9 +144,19 @@ public final class HessianObserver implements ActivationObserver {
         return sum;
     }
 
+    /** The sum with every entry in place: those below the diagonal copied from above it after {@link #addGramUpper}. */
+    private double[] full() {
+        double[] s = live();
+        if (lowerPending) {
+            for (int r = 0; r < columns; r++) for (int c = r + 1; c < columns; c++) s[c * columns + r] = s[r * columns + c];
+            lowerPending = false;
+        }
+        return s;
+    }
+
     /** H = 2/N · Σ x·xᵀ, N the tokens seen (a fresh copy); all zeros before any token. */
     public synchronized double[] hessian() {
-        double[] h = live().clone();
+        double[] h = full().clone();
         if (tokens == 0) return h;
         double f = 2.0 / tokens;
         for (int i = 0; i < h.length; i++) h[i] *= f;

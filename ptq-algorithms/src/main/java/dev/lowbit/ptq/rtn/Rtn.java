@@ -48,4 +48,41 @@ public final class Rtn {
         }
         return new QuantizedTensor(name, rows, cols, s, codes, scales, zeros, QuantizedTensor.sequentialGroups(cols, s));
     }
+
+    /**
+     * Whether {@link #fakeQuantizeInPlace} handles {@code s}: integer codes on a uniform grid (the form whose
+     * dequantization is scale·(q − zero)).
+     */
+    public static boolean fakeQuantizesInPlace(QuantScheme s) {
+        return s.element() == QuantScheme.ElementType.INT && !s.nonUniform();
+    }
+
+    /**
+     * {@code rtn(name, w, rows, cols, s).dequantize()} written over {@code w}, without the codes: each group's (scale,
+     * zero) comes from the group's values as they are (a group's columns are read before any of them is written, and
+     * no other group reads them), then each value becomes scale·(q − zero) with q as {@link #rtn} rounds it and zero
+     * as it stores it (an int), in the same f32 operations as {@link QuantizedTensor#dequantize()}: bit-identical.
+     * What AWQ's scale search runs per candidate (at a 7B gate_proj no 45 MB of codes nor second 180 MB array).
+     *
+     * @throws IllegalArgumentException for a scheme {@link #fakeQuantizesInPlace} refuses
+     */
+    public static void fakeQuantizeInPlace(String name, float[] w, int rows, int cols, QuantScheme s) {
+        if (!fakeQuantizesInPlace(s)) throw new IllegalArgumentException(name + ": no in-place fake quantization for " + s);
+        GroupQuantizer.checkWeights(name, w, rows, cols, s);
+        int gs = s.effectiveGroupSize(cols);
+        int groups = s.groupCount(cols);
+        int maxq = s.maxq();
+        float[] scale = new float[rows], zero = new float[rows];
+        for (int g = 0; g < groups; g++) {
+            int from = g * gs, to = Math.min(cols, from + gs);
+            GroupQuantizer.findParams(w, cols, rows, from, to, s, null, null, scale, zero);
+            for (int r = 0; r < rows; r++) {
+                int z = (int) zero[r];
+                for (int c = from; c < to; c++) {
+                    int q = ((byte) GroupQuantizer.quantize(w[r * cols + c], scale[r], zero[r], maxq)) & 0xFF;
+                    w[r * cols + c] = scale[r] * (q - z);
+                }
+            }
+        }
+    }
 }

@@ -15,6 +15,9 @@ import dev.lowbit.pipeline.artifact.ArtifactPlan;
 import dev.lowbit.ptq.rtn.Rtn;
 import dev.lowbit.ptq.transform.LayerLoss;
 import dev.lowbit.ptq.transform.TensorSet;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -112,24 +115,36 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
 
     @Override
     public double blockLoss(LayerLoss.Block block, Map<TensorRole, float[]> weights, InputQuantization input) {
+        return blockLoss(block, List.copyOf(weights.keySet()), weights::get, input);
+    }
+
+    /** Each candidate weight is copied into the runner's native memory before the next is made (see the interface). */
+    @Override
+    public double blockLoss(LayerLoss.Block block, List<TensorRole> linears, java.util.function.Function<TensorRole, float[]> weights) {
+        return blockLoss(block, linears, weights, null);
+    }
+
+    private double blockLoss(LayerLoss.Block block, List<TensorRole> linears, java.util.function.Function<TensorRole, float[]> weights,
+                             InputQuantization input) {
         Ref ref = reference(block);
-        for (TensorRole r : weights.keySet()) {
+        for (TensorRole r : linears) {
             if (!BLOCK_ROLES.get(block).contains(r) || r.kind() != TensorRole.Kind.LINEAR) {
                 throw new IllegalArgumentException(r + " is not a Linear of the " + block + " block");
             }
         }
         float[] out;
         if (block == LayerLoss.Block.DOWN) {
-            float[] w = weights.get(TensorRole.DOWN);
+            float[] w = linears.contains(TensorRole.DOWN) ? weights.apply(TensorRole.DOWN) : null;
             if (input != null) return downLoss(ref, w == null ? current.read(name(TensorRole.DOWN)) : w, input);
             return w == null ? 0 : downLoss(ref, w);
         } else {
-            // the block's current tensors are in the overlay (reference); only the candidate Linears are swapped
+            // the block's current tensors are in the overlay (reference); only the candidate Linears are swapped, each
+            // copied off the heap (setLinearWeight) before the next candidate is made
             List<Linear> swapped = new ArrayList<>();
             try {
-                for (Map.Entry<TensorRole, float[]> e : weights.entrySet()) {
-                    Linear l = linearOf(e.getKey());
-                    runner.setLinearWeight(layer, l, e.getValue());
+                for (TensorRole role : linears) {
+                    Linear l = linearOf(role);
+                    runner.setLinearWeight(layer, l, weights.apply(role));
                     swapped.add(l);
                 }
                 ActivationQuantizer before = runner.activations();
@@ -150,6 +165,13 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
     public float[] fakeQuantize(TensorRole linear, float[] w) {
         String n = name(linear);
         return fakeQuantized(n, current.shape(n), w);
+    }
+
+    /** Integer schemes: {@link Rtn#fakeQuantizeInPlace}; GGUF types: each row re-encoded and decoded over itself. */
+    @Override
+    public float[] fakeQuantizeInPlace(TensorRole linear, float[] w) {
+        String n = name(linear);
+        return fakeQuantized(n, current.shape(n), w, true);
     }
 
     private String name(TensorRole role) {
@@ -178,13 +200,23 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
         for (Map.Entry<String, float[]> e : cur.entrySet()) fp = fp * 31 + e.getKey().hashCode() * 1_000_003L + java.util.Arrays.hashCode(e.getValue());
         Ref ref = refs.get(block);
         if (ref != null && ref.fingerprint() == fp) return ref;
-        if (ref != null) ref.close();
+        // a block's candidates are scored one block after the other (AWQ, SmoothQuant: attention, MLP, down): the other
+        // blocks' references go (at the 7B shape the MLP's input, 64 MiB, while down_proj's 180 MB input is formed),
+        // recomputed, the same, should a block come back
+        for (Ref r : refs.values()) r.close();
+        refs.clear();
         for (Map.Entry<String, float[]> e : cur.entrySet()) {
             String n = e.getKey();
             if (!saved.containsKey(n)) saved.put(n, model.isReplaced(n) ? model.readAll(n) : null);
             model.put(n, model.shape(n), e.getValue());
         }
         runner.releaseLayer(layer);
+        if (block != LayerLoss.Block.ATTENTION) {
+            residual();
+            // only the attention block runs on the sampled inputs themselves (rebuilt, the same, if it comes back)
+            if (sample != null) sample.close();
+            sample = null;
+        }
         Ref fresh = switch (block) {
             case ATTENTION -> new Ref(fp, null, run(block, null));
             case MLP -> {
@@ -196,7 +228,13 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
                     NDArray act = runner.downInput(layer, m);
                     // the Gram matrix only where it is the cheaper product (fewer inputs K than sampled tokens N)
                     long tokens = act.getShape().get(0), inputs = act.getShape().get(1);
-                    yield new Ref(fp, act, null, inputs < tokens ? act.transpose().matMul(act) : null);
+                    NDArray gram = null;
+                    if (inputs < tokens) {
+                        try (NDArray at = act.transpose()) { // the view closed: it would hold A's memory to the end of the run
+                            gram = at.matMul(act);
+                        }
+                    }
+                    yield new Ref(fp, act, null, gram);
                 }
             }
         };
@@ -223,8 +261,10 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
     private NDArray residual() {
         if (residual != null) return residual;
         NDArray s = sample();
-        try (NDArray a = runner.attention(layer, s)) {
-            residual = a.add(s.reshape(a.getShape()));
+        // the reshaped view is closed too: left open, it held the sampled inputs' memory (64 MiB at the 7B shape) in the
+        // runner's manager until the run ended, one more copy per layer
+        try (NDArray a = runner.attention(layer, s); NDArray flat = s.reshape(a.getShape())) {
+            residual = a.add(flat);
         }
         return residual;
     }
@@ -298,16 +338,21 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
     static double directDownLoss(ai.djl.ndarray.NDManager manager, NDArray a, float[] w, float[] cur, int rows, int cols, int maxValues) {
         int block = Math.max(1, maxValues / cols);
         double total = 0;
-        for (int from = 0; from < rows; from += block) {
-            int to = Math.min(rows, from + block);
-            float[] delta = new float[(to - from) * cols];
-            for (int i = 0, j = from * cols; i < delta.length; i++, j++) delta[i] = w[j] - cur[j];
-            try (NDArray d = manager.create(delta, new ai.djl.ndarray.types.Shape(to - from, cols));
-                 NDArray dt = d.transpose();
-                 NDArray out = a.matMul(dt);
-                 NDArray sq = out.mul(out);
-                 NDArray sum = sq.sum()) {
-                total += sum.getFloat();
+        // one block of ΔW in native memory freed on return, reused by every block: manager.create(float[]) would leave
+        // a direct buffer per block (16 MiB, 11 per candidate at the 7B shape) until the garbage collector ran
+        float[] delta = new float[Math.min(rows, block) * cols];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate((long) delta.length * Float.BYTES, 64);
+            for (int from = 0; from < rows; from += block) {
+                int to = Math.min(rows, from + block), n = (to - from) * cols;
+                for (int i = 0, j = from * cols; i < n; i++, j++) delta[i] = w[j] - cur[j];
+                try (NDArray d = native32(manager, seg, delta, n, new ai.djl.ndarray.types.Shape(to - from, cols));
+                     NDArray dt = d.transpose();
+                     NDArray out = a.matMul(dt);
+                     NDArray sq = out.mul(out);
+                     NDArray sum = sq.sum()) {
+                    total += sum.getFloat();
+                }
             }
         }
         return total / ((double) a.getShape().get(0) * rows);
@@ -317,13 +362,29 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
     static double gramDownLoss(ai.djl.ndarray.NDManager manager, NDArray gram, long tokens, float[] w, float[] cur, int rows, int cols) {
         float[] delta = new float[w.length];
         for (int i = 0; i < w.length; i++) delta[i] = w[i] - cur[i];
-        try (NDArray d = manager.create(delta, new ai.djl.ndarray.types.Shape(rows, cols));
-             NDArray dg = d.matMul(gram);
-             NDArray prod = dg.mul(d);
-             NDArray sum = prod.sum()) {
-            return sum.getFloat() / ((double) tokens * rows);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate((long) delta.length * Float.BYTES, 64);
+            try (NDArray d = native32(manager, seg, delta, delta.length, new ai.djl.ndarray.types.Shape(rows, cols));
+                 NDArray dg = d.matMul(gram);
+                 NDArray prod = dg.mul(d);
+                 NDArray sum = prod.sum()) {
+                return sum.getFloat() / ((double) tokens * rows);
+            }
         }
     }
+
+    /**
+     * The first {@code n} values of {@code values} copied into {@code seg} and an f32 array of {@code shape} over it
+     * (PyTorch's from_blob: no copy); close the array before the segment's arena.
+     */
+    private static NDArray native32(ai.djl.ndarray.NDManager manager, MemorySegment seg, float[] values, int n, ai.djl.ndarray.types.Shape shape) {
+        MemorySegment.copy(values, 0, seg, NATIVE_FLOAT, 0, n);
+        return manager.create(seg.asSlice(0, (long) n * Float.BYTES).asByteBuffer().order(ByteOrder.nativeOrder()), shape,
+                ai.djl.ndarray.types.DataType.FLOAT32);
+    }
+
+    private static final java.lang.foreign.ValueLayout.OfFloat NATIVE_FLOAT =
+            java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.nativeOrder());
 
     private static double mse(float[] a, float[] b) {
         double sum = 0;
@@ -360,6 +421,11 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
      * quantize stay as they are.
      */
     private float[] fakeQuantized(String name, long[] shape, float[] v) {
+        return fakeQuantized(name, shape, v, false);
+    }
+
+    /** ... over {@code v} itself when {@code inPlace} allows (the result is the same either way). */
+    private float[] fakeQuantized(String name, long[] shape, float[] v, boolean inPlace) {
         for (ArtifactPlan.Entry e : plan.quantized()) {
             if (!e.name().equals(name)) continue;
             int rows = Math.toIntExact(shape[0]), cols = Math.toIntExact(shape[1]);
@@ -371,11 +437,18 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
                         dev.lowbit.ptq.ternary.Ptqtp.DEFAULT_ITERATIONS, dev.lowbit.ptq.ternary.TritPlaneFit.Start.PROGRESSIVE,
                         null).tensor().dequantize();
             }
-            if (e.scheme() != null) return Rtn.rtn(e.module(), v, rows, cols, e.scheme()).dequantize();
+            if (e.scheme() != null) {
+                if (inPlace && Rtn.fakeQuantizesInPlace(e.scheme())) {
+                    Rtn.fakeQuantizeInPlace(e.module(), v, rows, cols, e.scheme());
+                    return v;
+                }
+                return Rtn.rtn(e.module(), v, rows, cols, e.scheme()).dequantize();
+            }
             var codec = dev.lowbit.io.ggml.BlockCodecs.forType(e.ggml());
             long rowBytes = codec.rowBytes(cols);
             var seg = java.lang.foreign.MemorySegment.ofArray(new byte[Math.toIntExact(rowBytes)]);
-            float[] out = new float[v.length];
+            // a row is encoded whole before its decoded values are written, and rows are independent
+            float[] out = inPlace ? v : new float[v.length];
             for (int r = 0; r < rows; r++) {
                 dev.lowbit.ptq.search.GgmlSearches.forType(e.ggml()).quantizeRow(v, r * cols, cols, null, seg, 0);
                 codec.dequantizeRow(seg, 0, out, r * cols, cols);

@@ -97,9 +97,14 @@ public final class QuantizePipeline {
      * @param inputs  the run's inputs, which the output may not touch
      * @param threads PyTorch / encoding threads (outputs do not depend on it)
      */
-    public record Options(Path output, boolean force, SafeOutput.Inputs inputs, int threads, StepRegistry registry, boolean resume) {
+    public record Options(Path output, boolean force, SafeOutput.Inputs inputs, int threads, StepRegistry registry, boolean resume,
+                          Manifest.Digests modelDigests) {
+        public Options(Path output, boolean force, SafeOutput.Inputs inputs, int threads, StepRegistry registry, boolean resume) {
+            this(output, force, inputs, threads, registry, resume, null);
+        }
+
         public Options(Path output, boolean force, SafeOutput.Inputs inputs, int threads, StepRegistry registry) {
-            this(output, force, inputs, threads, registry, false);
+            this(output, force, inputs, threads, registry, false, null);
         }
     }
 
@@ -179,13 +184,20 @@ public final class QuantizePipeline {
         GgufArtifactWriter.Target target = GgufRecipes.target(recipe);
         SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--imatrix", imatrixFile)
                 .add("--recipe", recipeFile).add("--calib", cal == null ? null : Path.of(cal.data()));
+        // the model's SHA-256 for the manifest from the start, beside the NaN/Inf scan and the plan (a 7B F16 GGUF is 13.5 GB)
+        Manifest.Digests modelDigests;
+        try {
+            modelDigests = Manifest.digestInBackground(modelFiles(model));
+        } catch (IOException e) {
+            modelDigests = null;  // ModelSource.open below says what is wrong with the model
+        }
         try (ModelSource source = ModelSource.open(model)) {
             Imatrix imatrix = imatrixFile != null ? Imatrix.read(imatrixFile)
                     : cal != null && gptq == null ? ImatrixCalibration.compute(source, Path.of(cal.data()), cal.seqlen(), cal.samples(), threads)
                     : null;
             String imatrixName = imatrix == null ? null : imatrixFile != null ? imatrixFile.toString() : "calibration " + cal.data();
             try (GgufArtifactWriter writer = new GgufArtifactWriter(target, imatrix, imatrixName, threads)) {
-                Result r = run(source, recipe, writer, new Options(output, force, inputs, threads, StepRegistry.DEFAULT), listener);
+                Result r = run(source, recipe, writer, new Options(output, force, inputs, threads, StepRegistry.DEFAULT, false, modelDigests), listener);
                 return writer.report(r.committed(), (System.nanoTime() - t0) / 1e9);
             }
         } catch (IOException e) {
@@ -243,7 +255,7 @@ public final class QuantizePipeline {
                 writer.open(o.output(), o.force(), o.inputs());
             }
             SafeOutput out = writer instanceof GgufArtifactWriter g ? g.output() : ((SafetensorsArtifactWriter) writer).output();
-            Manifest.Digests modelDigests = Manifest.digestInBackground(modelFiles(source.path()));
+            Manifest.Digests modelDigests = o.modelDigests() != null ? o.modelDigests() : Manifest.digestInBackground(modelFiles(source.path()));
             try {
                 Run run = new Run(plan, raw, writer, quantizer, gguf ? GgufRecipes.gptq(recipe) : null, transforms, time, listener);
                 run.inputScales = recipe.staticInputActivations();
@@ -541,7 +553,7 @@ public final class QuantizePipeline {
 
         /** Embeddings, final norm, lm_head: the transforms' versions where they changed them. */
         void globals() throws IOException {
-            TensorSet g = transforms.isEmpty() ? null : transforms.globals();
+            TensorSet g = transforms.loadedGlobals(); // null: no transform read them, so none changed
             for (ArtifactPlan.Entry e : layer(-1)) writer.put(keptOrChanged(e.name(), g));
             if (g != null) {
                 // a tensor a transform added (an untied lm_head)

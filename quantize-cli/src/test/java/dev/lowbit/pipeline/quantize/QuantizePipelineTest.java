@@ -103,6 +103,33 @@ class QuantizePipelineTest {
         }
     }
 
+    /**
+     * The capture's two schedules give the same bytes: GPTQ (true-sequential) with the state kept between stages (the
+     * default) and with {@code lowbit.capture.kept-bytes=0} (each stage runs the layer again from its input, the
+     * schedule before the kept state). 4 windows of 64: every file of the output directories must be equal.
+     */
+    @Test
+    void keptStagesGiveTheBytesOfRecomputedStages() throws IOException {
+        Path calib = tmp.resolve("calib.txt");
+        Files.writeString(calib, Files.readString(SHARED.resolve("data/calib_code.txt")).substring(0, 20_000));
+        Path kept = tmp.resolve("kept"), again = tmp.resolve("again");
+        for (Path out : List.of(kept, again)) {
+            if (out == again) System.setProperty("lowbit.capture.kept-bytes", "0");
+            try {
+                assertEquals(0, Main.execute("quantize", MODEL.toString(), "-o", out.toString(), "--method", "gptq",
+                        "--bits", "4", "--group-size", "128", "--calib", calib.toString(), "--calib-samples", "4",
+                        "--calib-seqlen", "64", "--threads", "2", "-q"));
+            } finally {
+                System.clearProperty("lowbit.capture.kept-bytes");
+            }
+        }
+        List<Path> files = list(kept);
+        assertEquals(files.stream().map(Path::getFileName).toList(), list(again).stream().map(Path::getFileName).toList());
+        for (Path f : files) {
+            assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(again.resolve(f.getFileName())), f.getFileName().toString());
+        }
+    }
+
     /** Bad input: one line, exit code 2, nothing written. */
     @Test
     void badInputExitsWithTwoAndWritesNothing() throws IOException {
