@@ -88,6 +88,17 @@ public final class GgufArtifactWriter implements ArtifactWriter {
     private final Set<String> prewritten = new HashSet<>();
     /** SHA-256 of the bytes written so far, while they arrive in file order (from 0 to {@link #hashedTo}). */
     private final MessageDigest sha = sha256();
+    /**
+     * Hashes copies of the written bytes in order on its own thread, so that SHA-256 (about 1 s per GB here) leaves the
+     * thread that encodes or writes; at most {@link #HASH_IN_FLIGHT} copies wait (bounded memory).
+     */
+    private final java.util.concurrent.ExecutorService hasher = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "lowbit-sha256-output");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final int HASH_IN_FLIGHT = 4;
+    private final java.util.concurrent.Semaphore hashSlots = new java.util.concurrent.Semaphore(HASH_IN_FLIGHT);
     private long hashedTo;
     private boolean inOrder = true;
 
@@ -383,7 +394,11 @@ public final class GgufArtifactWriter implements ArtifactWriter {
         channel.force(true);
         long bytes = channel.size();
         channel.close();
-        String digest = inOrder && hashedTo == bytes ? HexFormat.of().formatHex(sha.digest()) : null;
+        String digest = null;
+        if (inOrder && hashedTo == bytes) {
+            hashSlots.acquireUninterruptibly(HASH_IN_FLIGHT);  // every copy hashed (the executor runs them in order)
+            digest = HexFormat.of().formatHex(sha.digest());
+        }
         Map<String, Object> figures = new LinkedHashMap<>();
         figures.put("gguf_tensors_by_type", new TreeMap<>(counts));
         figures.put("gptq_tensors", gptq);
@@ -403,6 +418,7 @@ public final class GgufArtifactWriter implements ArtifactWriter {
     @Override
     public void close() {
         encoder.close();
+        hasher.shutdownNow();
         try {
             if (channel != null && channel.isOpen()) channel.close();
         } catch (IOException ignored) {
@@ -420,7 +436,16 @@ public final class GgufArtifactWriter implements ArtifactWriter {
         public int write(ByteBuffer b) throws IOException {
             int n = b.remaining();
             if (inOrder && channel.position() == hashedTo) {
-                sha.update(b.duplicate());
+                byte[] copy = new byte[n];
+                b.duplicate().get(copy);
+                hashSlots.acquireUninterruptibly();
+                hasher.execute(() -> {
+                    try {
+                        sha.update(copy);
+                    } finally {
+                        hashSlots.release();
+                    }
+                });
                 hashedTo += n;
             } else {
                 inOrder = false;
