@@ -13,8 +13,10 @@ import java.nio.ByteOrder;
  * rows at a time, each band only from its diagonal on (the rows' inputs times the inputs from the band's first column
  * on, {@link HessianObserver#addGramUpper}): about half the products of the whole (tiny-llama-code's down_proj, 1536
  * features: 3 bands, 2/3 of the products; a 7B model's 4096: 8 bands, 56 %), and at most {@link #MAX_PRODUCT_FLOATS}
- * values of native memory per band (a 7B down_proj's whole product would be 0.48 GB per batch). Each entry is the same
- * f32 dot product of two columns as in the whole product, so the sum does not change. Heap inputs
+ * values of native memory per band (a 7B down_proj's whole product would be 0.48 GB per batch). Each entry is the f32
+ * dot product of the same two columns as in the whole product, summed in the order MKL picks for the band's shape:
+ * bit-identical at the shapes measured (4096 × 512 and × 1536 inputs; tiny-llama-code's GPTQ output, job seq-ident2),
+ * one rounding step apart on a 5-row tail band (GroupGramAgreementTest). Heap inputs
  * ({@link #observe(String, float[], int, int)}) go through the observer's own SYRK.
  */
 public class EngineHessians extends ModuleObservers<HessianObserver> implements NDArrayObserver {

@@ -14,9 +14,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The group-diagonal Gram blocks (what AWQ's clip search reads of Σ x·xᵀ) against the full Hessian they are cut from:
- * the whole-product path must hold exactly the full Hessian's entries (tiny-llama-code's clip search is bit-identical
- * only then), the per-group path (wide inputs) the same values up to f32 summation order, the heap path an f64 sum
- * written out here. Widths are awkward (517 in groups of 128: a short last group of 5).
+ * the whole-product path must hold exactly the full Hessian's entries where the Hessian is one product too (≤ 512
+ * features: tiny-llama-code's clip search is bit-identical only then), and the same values up to f32 summation order
+ * where the Hessian is formed in bands (> 512 features: MKL may block a band's product differently from the whole one);
+ * the per-group path (wide inputs) the same values up to f32 summation order, the heap path an f64 sum written out here.
+ * Widths are awkward (453 and 517 in groups of 128: short last groups of 69 and 5).
  */
 class GroupGramAgreementTest {
     private static float[] batch(SplittableRandom rnd, int rows, int cols) {
@@ -32,7 +34,7 @@ class GroupGramAgreementTest {
 
     @Test
     void wholeProductBlocksAreTheHessiansEntries() {
-        int cols = 517, g = 128;
+        int cols = 453, g = 128; // ≤ EngineHessians.BAND_ROWS: the Hessian is one product, as the blocks are
         SplittableRandom rnd = new SplittableRandom(5);
         EngineHessians hessian = new EngineHessians();
         EngineGroupGrams blocks = new EngineGroupGrams(g);
@@ -48,7 +50,7 @@ class GroupGramAgreementTest {
         GroupGramObserver o = blocks.get("m");
         assertEquals(511, o.tokens());
         double[] s = o.sum();
-        assertEquals(4L * g * g + 5 * 5, s.length);
+        assertEquals(3L * g * g + 69 * 69, s.length);
         for (int b = 0; b * g < cols; b++) {
             int len = Math.min(g, cols - b * g);
             for (int i = 0; i < len; i++) {
@@ -57,6 +59,42 @@ class GroupGramAgreementTest {
                 }
             }
         }
+    }
+
+    /**
+     * Over 512 features the Hessian is formed in bands of 512 rows (EngineHessians.BAND_ROWS) while the blocks still come
+     * from one product: the same f32 dot products, summed in an order MKL picks per shape (a 5-row tail band differed in
+     * the last bit here). Tolerance 1e-4 of the Cauchy–Schwarz scale √(H_ii·H_jj), as in HessianAgreementTest for sums
+     * of ≤ 4096 f32 products (~4e-6 expected); a block at a wrong offset or a missed short last group is off by O(1).
+     */
+    @Test
+    void bandedHessianHoldsTheBlocksUpToSummationOrder() {
+        int cols = 517, g = 128;
+        SplittableRandom rnd = new SplittableRandom(5);
+        EngineHessians hessian = new EngineHessians();
+        EngineGroupGrams blocks = new EngineGroupGrams(g);
+        try (NDManager m = DjlEngine.newManager(2)) {
+            for (int rows : new int[] {300, 211}) {
+                try (NDArray a = m.create(batch(rnd, rows, cols), new Shape(rows, cols))) {
+                    hessian.observe("m", a);
+                    blocks.observe("m", a);
+                }
+            }
+        }
+        double[] h = hessian.get("m").sum();
+        double[] s = blocks.get("m").sum();
+        assertEquals(4L * g * g + 5 * 5, s.length);
+        double worst = 0;
+        for (int b = 0; b * g < cols; b++) {
+            int len = Math.min(g, cols - b * g), at = GroupGramObserver.offset(g, b);
+            for (int i = 0; i < len; i++) {
+                for (int j = 0; j < len; j++) {
+                    double scale = Math.sqrt(full(h, cols, g, b, i, i) * full(h, cols, g, b, j, j));
+                    worst = Math.max(worst, Math.abs(full(h, cols, g, b, i, j) - s[at + i * len + j]) / scale);
+                }
+            }
+        }
+        assertTrue(worst < 1e-4, "worst relative difference " + worst);
     }
 
     /**
