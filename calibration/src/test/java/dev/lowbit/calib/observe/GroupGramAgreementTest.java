@@ -32,12 +32,9 @@ class GroupGramAgreementTest {
         return h[(b * g + i) * cols + b * g + j];
     }
 
-    @Test
-    void wholeProductBlocksAreTheHessiansEntries() {
-        int cols = 453, g = 128; // ≤ EngineHessians.BAND_ROWS: the Hessian is one product, as the blocks are
+    /** Two batches (300 and 211 rows, seed 5) of {@code cols} features, each seen by both observers. */
+    private static void observeBoth(int cols, EngineHessians hessian, EngineGroupGrams blocks) {
         SplittableRandom rnd = new SplittableRandom(5);
-        EngineHessians hessian = new EngineHessians();
-        EngineGroupGrams blocks = new EngineGroupGrams(g);
         try (NDManager m = DjlEngine.newManager(2)) {
             for (int rows : new int[] {300, 211}) {
                 try (NDArray a = m.create(batch(rnd, rows, cols), new Shape(rows, cols))) {
@@ -46,6 +43,14 @@ class GroupGramAgreementTest {
                 }
             }
         }
+    }
+
+    @Test
+    void wholeProductBlocksAreTheHessiansEntries() {
+        int cols = 453, g = 128; // ≤ EngineHessians.BAND_ROWS: the Hessian is one product, as the blocks are
+        EngineHessians hessian = new EngineHessians();
+        EngineGroupGrams blocks = new EngineGroupGrams(g);
+        observeBoth(cols, hessian, blocks);
         double[] h = hessian.get("m").sum();
         GroupGramObserver o = blocks.get("m");
         assertEquals(511, o.tokens());
@@ -70,17 +75,9 @@ class GroupGramAgreementTest {
     @Test
     void bandedHessianHoldsTheBlocksUpToSummationOrder() {
         int cols = 517, g = 128;
-        SplittableRandom rnd = new SplittableRandom(5);
         EngineHessians hessian = new EngineHessians();
         EngineGroupGrams blocks = new EngineGroupGrams(g);
-        try (NDManager m = DjlEngine.newManager(2)) {
-            for (int rows : new int[] {300, 211}) {
-                try (NDArray a = m.create(batch(rnd, rows, cols), new Shape(rows, cols))) {
-                    hessian.observe("m", a);
-                    blocks.observe("m", a);
-                }
-            }
-        }
+        observeBoth(cols, hessian, blocks);
         double[] h = hessian.get("m").sum();
         double[] s = blocks.get("m").sum();
         assertEquals(4L * g * g + 5 * 5, s.length);
