@@ -32,20 +32,11 @@ final class Blocks {
 
     /** C {@code roundf}: nearest integer, halfway cases away from zero (exact in double for every float). */
     static float roundf(float v) {
-        double a = Math.floor(Math.abs((double) v) + 0.5);
-        return (float) Math.copySign(a, v);
+        return dev.lowbit.kernels.legacy.LegacyQuants.roundf(v);
     }
 
     /** Largest-magnitude element of {@code x[from..from+len)} with its sign; the first one wins ties. */
     static float signedAbsMax(float[] x, int from, int len) {
-        float amax = 0f, max = 0f;
-        for (int j = 0; j < len; j++) {
-            float v = x[from + j];
-            if (amax < Math.abs(v)) {
-                amax = Math.abs(v);
-                max = v;
-            }
-        }
-        return max;
+        return dev.lowbit.kernels.legacy.LegacyQuants.signedAbsMax(x, from, len);
     }
 }

@@ -26,6 +26,25 @@ public interface LegacyQuants {
 
     void quantizeQ4_0(float[] x, int xo, int n, MemorySegment dst, long off);
 
+    /** C {@code roundf}: nearest integer, halfway cases away from zero (exact in double for every float). */
+    static float roundf(float v) {
+        double a = Math.floor(Math.abs((double) v) + 0.5);
+        return (float) Math.copySign(a, v);
+    }
+
+    /** Largest-magnitude element of {@code x[from..from+len)} with its sign; the first one wins ties (0 when all are ±0). */
+    static float signedAbsMax(float[] x, int from, int len) {
+        float amax = 0f, max = 0f;
+        for (int j = 0; j < len; j++) {
+            float v = x[from + j];
+            if (amax < Math.abs(v)) {
+                amax = Math.abs(v);
+                max = v;
+            }
+        }
+        return max;
+    }
+
     /** Blocks in a row of {@code n}, refusing a partial block. */
     static int blocks(int n) {
         if (n % QK != 0) throw new IllegalArgumentException("row length " + n + " is not a multiple of " + QK);

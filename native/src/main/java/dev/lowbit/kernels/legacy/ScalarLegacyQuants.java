@@ -20,7 +20,7 @@ final class ScalarLegacyQuants implements LegacyQuants {
             float d = amax / 127;
             float id = d != 0f ? 1.0f / d : 0f;
             putF16(row, at, d);
-            for (int j = 0; j < QK; j++) row[at + 2 + j] = (byte) roundf(x[base + j] * id);
+            for (int j = 0; j < QK; j++) row[at + 2 + j] = (byte) LegacyQuants.roundf(x[base + j] * id);
         }
         MemorySegment.copy(row, 0, dst, ValueLayout.JAVA_BYTE, off, row.length);
     }
@@ -31,15 +31,7 @@ final class ScalarLegacyQuants implements LegacyQuants {
         byte[] row = new byte[Q4_0_BYTES * nb];
         for (int i = 0; i < nb; i++) {
             int base = xo + i * QK, at = Q4_0_BYTES * i;
-            float amax = 0f, max = 0f;
-            for (int j = 0; j < QK; j++) {
-                float v = x[base + j];
-                if (amax < Math.abs(v)) {
-                    amax = Math.abs(v);
-                    max = v;
-                }
-            }
-            float d = max / -8;
+            float d = LegacyQuants.signedAbsMax(x, base, QK) / -8;
             float id = d != 0f ? 1.0f / d : 0f;
             putF16(row, at, d);
             for (int j = 0; j < QK / 2; j++) {
@@ -57,9 +49,4 @@ final class ScalarLegacyQuants implements LegacyQuants {
         row[at + 1] = (byte) (h >> 8);
     }
 
-    /** C {@code roundf}: nearest integer, halfway cases away from zero (exact in double for every float). */
-    static float roundf(float v) {
-        double a = Math.floor(Math.abs((double) v) + 0.5);
-        return (float) Math.copySign(a, v);
-    }
 }
