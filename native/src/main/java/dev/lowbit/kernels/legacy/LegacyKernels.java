@@ -20,6 +20,15 @@ public final class LegacyKernels {
         return CHOSEN;
     }
 
+    /**
+     * Tells the chosen implementation that {@code elements} weights are about to be quantized to Q8_0 / Q4_0 (a GGUF
+     * writer's plan): a model big enough to repay compiling the vector path starts its warm-up at once, instead of after
+     * its first 2²⁶ weights on the scalar loop. The bytes do not depend on it.
+     */
+    public static void expect(long elements) {
+        if (CHOSEN instanceof WarmingLegacyQuants w) w.expect(elements);
+    }
+
     /** The scalar reference, always available. */
     public static LegacyQuants scalar() {
         return ScalarLegacyQuants.INSTANCE;

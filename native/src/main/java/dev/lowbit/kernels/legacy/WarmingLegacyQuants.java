@@ -31,10 +31,19 @@ final class WarmingLegacyQuants implements LegacyQuants {
     private LegacyQuants current(int n) {
         if (warm) return vector;
         scalarElements += n;
-        if (scalarElements >= SCALAR_FIRST && !started.get() && started.compareAndSet(false, true)) {
+        if (scalarElements >= SCALAR_FIRST) startWarmUp();
+        return scalar;
+    }
+
+    /** A caller's plan: {@code elements} to quantize; at least 2²⁶ of them start the warm-up now, not 2²⁶ elements in. */
+    void expect(long elements) {
+        if (elements >= SCALAR_FIRST) startWarmUp();
+    }
+
+    private void startWarmUp() {
+        if (!started.get() && started.compareAndSet(false, true)) {
             Thread.ofPlatform().daemon().name("lowbit-vector-warmup").start(this::warmUp);
         }
-        return scalar;
     }
 
     /** Whether calls go to the vector implementation now. */
