@@ -74,7 +74,7 @@ public final class GgufArtifactWriter implements ArtifactWriter {
     private long dataStart;
     private final Set<String> written = new HashSet<>();
     private final Map<String, Integer> counts = new TreeMap<>();
-    private long parameters, tensorBytes, legacyElements;
+    private long parameters, tensorBytes, q8Elements, q4Elements;
     private int weighted, gptq;
     private final List<String> fallbacks = new ArrayList<>();
     /** Whether the pipeline passes every global tensor as it is in the source (no transform step changes one). */
@@ -170,11 +170,12 @@ public final class GgufArtifactWriter implements ArtifactWriter {
             if (from != t.type() && (t.type() == GgmlType.Q8_0 || t.type() == GgmlType.Q4_0)) {
                 long n = 1;
                 for (long d : t.dims()) n *= d;
-                legacyElements += n;
+                if (t.type() == GgmlType.Q8_0) q8Elements += n;
+                else q4Elements += n;
             }
         }
         // a big Q8_0 / Q4_0 plan compiles the Vector API quantizers now, not after its first 2^26 weights on the scalar loop
-        dev.lowbit.kernels.legacy.LegacyKernels.expect(legacyElements);
+        dev.lowbit.kernels.legacy.LegacyKernels.expect(q8Elements, q4Elements);
     }
 
     /** The tensor's type in the source: its GGUF type, or F32 for anything decoded from a Hugging Face checkpoint. */
