@@ -274,6 +274,8 @@ class TritPlanesCliTest {
                 {"\"hessian_weighted\": true, \"error_feedback\": true,", "hessian_weighted"},
                 {"\"error_feedback\": true, \"refit_rounds\": 3,", "refit_rounds"},
                 {"\"error_feedback\": true, \"refit_scales\": true, \"refit_rounds\": 0,", "refit_rounds"},
+                {"\"error_feedback\": true, \"descent_passes\": 2,", "descent_passes"},
+                {"\"error_feedback\": true, \"refit_scales\": true, \"descent_passes\": -1,", "descent_passes"},
                 {"\"act_order\": true,", "act_order"}};
         for (String[] c : cases) {
             Path out = tmp.resolve("bad-flag");

@@ -4,13 +4,9 @@ package dev.lowbit.ptq.observe;
  * Per input channel c: mean over tokens of x[c]², summed in f64. llama.cpp's importance matrix is exactly this per
  * Linear (llama-imatrix stores Σ x² and the count); the k-quant searches weigh each column's error by it.
  */
-public final class MeanSquareObserver implements ActivationObserver {
-    private final double[] sums;
-    private long tokens;
-
+public final class MeanSquareObserver extends ChannelMeanObserver {
     public MeanSquareObserver(int columns) {
-        if (columns <= 0) throw new IllegalArgumentException("MeanSquareObserver: columns must be positive, got " + columns);
-        this.sums = new double[columns];
+        super("MeanSquareObserver", columns);
     }
 
     @Override
@@ -22,24 +18,11 @@ public final class MeanSquareObserver implements ActivationObserver {
                 sums[c] += v * v;
             }
         }
-        tokens += rows;
-    }
-
-    @Override
-    public synchronized long tokens() {
-        return tokens;
-    }
-
-    @Override
-    public int columns() {
-        return sums.length;
+        count(rows);
     }
 
     /** Σ x[c]² / N per channel (a fresh array); zeros before any token. */
-    public synchronized double[] meanSquare() {
-        double[] out = sums.clone();
-        if (tokens == 0) return out;
-        for (int i = 0; i < out.length; i++) out[i] /= tokens;
-        return out;
+    public double[] meanSquare() {
+        return means();
     }
 }

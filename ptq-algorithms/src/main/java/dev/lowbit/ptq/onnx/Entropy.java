@@ -1,31 +1,18 @@
 package dev.lowbit.ptq.onnx;
 
 /** ORT's Entropy (KL) calibrator: see {@link RangeCalibrator}; the candidate loop is ORT's get_entropy_threshold. */
-public final class Entropy implements RangeCalibrator {
-    private final int bins;
+public final class Entropy extends HistogramCalibrator {
     private final int quantizedBins;
-    private final Values values = new Values();
 
     public Entropy(int bins, int quantizedBins) {
+        super(bins);
         if (bins < 1 || quantizedBins < 1) throw new IllegalArgumentException("bins and quantized bins must be ≥ 1");
-        this.bins = bins;
         this.quantizedBins = quantizedBins;
     }
 
     @Override
-    public void add(float[] x, int rows, int cols) {
-        RangeCalibrator.checkFinite(x);
-        values.add(x, rows);
-    }
-
-    @Override
-    public long tokens() {
-        return values.rows();
-    }
-
-    @Override
     public double[] range() {
-        float[] a = values.all();
+        float[] a = all();
         if (a.length == 0) return new double[]{0, 0};
         double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
         for (float v : a) {

@@ -1,31 +1,18 @@
 package dev.lowbit.ptq.onnx;
 
 /** ORT's Percentile calibrator, symmetric (its default): see {@link RangeCalibrator}. */
-public final class Percentile implements RangeCalibrator {
-    private final int bins;
+public final class Percentile extends HistogramCalibrator {
     private final double percentile;
-    private final Values values = new Values();
 
     public Percentile(int bins, double percentile) {
+        super(bins);
         if (bins < 1 || !(percentile >= 0 && percentile <= 100)) throw new IllegalArgumentException("bins ≥ 1, 0 ≤ percentile ≤ 100");
-        this.bins = bins;
         this.percentile = percentile;
     }
 
     @Override
-    public void add(float[] x, int rows, int cols) {
-        RangeCalibrator.checkFinite(x);
-        values.add(x, rows);
-    }
-
-    @Override
-    public long tokens() {
-        return values.rows();
-    }
-
-    @Override
     public double[] range() {
-        float[] a = values.all();
+        float[] a = all();
         int n = a.length;
         if (n == 0) return new double[]{0, 0};
         double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY, amin = Double.POSITIVE_INFINITY, amax = 0;

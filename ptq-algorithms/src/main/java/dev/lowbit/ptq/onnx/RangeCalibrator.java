@@ -18,7 +18,7 @@ import dev.lowbit.ptq.observe.ActivationObserver;
  * As in ORT, the histogram calibrators see all values at once (ORT concatenates the batches before its histogram).
  * The range is then made to contain 0 by {@link QdqParams}.
  */
-public sealed interface RangeCalibrator extends ActivationObserver permits MinMax, Percentile, Entropy {
+public sealed interface RangeCalibrator extends ActivationObserver permits MinMax, HistogramCalibrator {
     /** The chosen range {rmin, rmax}; NaN never enters (NaN activations are refused when added). */
     double[] range();
 

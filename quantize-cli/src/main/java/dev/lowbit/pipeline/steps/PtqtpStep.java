@@ -30,6 +30,7 @@ final class PtqtpStep extends TritStep {
             BLOCK,
             Param.ofBool("refit_scales", false, "error_feedback: after the sweep, refit each row's scales to the output error tr(ΔW H ΔWᵀ)"),
             Param.ofInt("refit_rounds", 1, "refit_scales: rounds of sweep → refit; each further round re-sweeps the trits with the refitted scales held, the round of least output error kept"),
+            Param.ofInt("descent_passes", 0, "refit_scales: after each refit, at most this many passes of coordinate descent over the trits on the output error tr(ΔW H ΔWᵀ) with the scales held, then the scales refitted again (0: none)"),
             Param.ofBool("act_order", false, "error_feedback: sweep groups by decreasing Σ diag(H), columns within a group by decreasing diag(H) (groups stay whole)"));
 
     PtqtpStep() {
@@ -51,6 +52,11 @@ final class PtqtpStep extends TritStep {
         if (rounds < 1 || rounds > 100) throw new BadInputException(source, where + ": refit_rounds must be 1..100, got " + rounds);
         if (rounds > 1 && !p.get("refit_scales").booleanValue()) {
             throw new BadInputException(source, where + ": refit_rounds applies to refit_scales: true only");
+        }
+        int passes = p.get("descent_passes").intValue();
+        if (passes < 0 || passes > 1000) throw new BadInputException(source, where + ": descent_passes must be 0..1000, got " + passes);
+        if (passes > 0 && !p.get("refit_scales").booleanValue()) {
+            throw new BadInputException(source, where + ": descent_passes applies to refit_scales: true only");
         }
         if (p.get("act_order").booleanValue() && !p.get("error_feedback").booleanValue()) {
             throw new BadInputException(source, where + ": act_order applies to error_feedback: true only");
@@ -91,7 +97,8 @@ final class PtqtpStep extends TritStep {
                 Gptq.sweep(module, w, rows, cols, h, sweepOptions(), grid, Linalg.kernels());
                 if (flag("refit_scales")) {
                     double[] damped = TritSteps.damped(h, cols, dampPercent());
-                    grid.refitScales(w, damped);
+                    int passes = step.params().get("descent_passes").intValue();
+                    refit(grid, w, damped, passes);
                     int rounds = step.params().get("refit_rounds").intValue();
                     if (rounds > 1) {
                         double best = grid.outputLoss(w, damped);
@@ -99,7 +106,7 @@ final class PtqtpStep extends TritStep {
                         grid.holdScales();
                         for (int round = 1; round < rounds; round++) {
                             Gptq.sweep(module, w, rows, cols, h, sweepOptions(), grid, Linalg.kernels());
-                            grid.refitScales(w, damped);
+                            refit(grid, w, damped, passes);
                             double loss = grid.outputLoss(w, damped);
                             if (loss < best) {
                                 best = loss;
@@ -113,6 +120,14 @@ final class PtqtpStep extends TritStep {
             }
             double[] importance = flag("hessian_weighted") ? TritSteps.dampedDiagonal(hessian, cols, dampPercent()) : null;
             return Ptqtp.quantize(module, weight, rows, cols, s, iterations, start, importance).tensor();
+        }
+
+        /** Scales refitted to the output error; with descent passes, the trits descended on it, then the scales again. */
+        private static void refit(TritPlaneGrid grid, float[] w, double[] damped, int passes) {
+            grid.refitScales(w, damped);
+            if (passes == 0) return;
+            grid.descend(w, damped, passes);
+            grid.refitScales(w, damped);
         }
     }
 }
