@@ -195,7 +195,7 @@ public final class Gptq {
                     .sorted(Comparator.comparingDouble((Integer i) -> diag[i]).reversed())
                     .mapToInt(Integer::intValue).toArray();
             w = permuteColumns(w, rows, cols, perm);
-            h = permuteSymmetric(h, perm);
+            permuteSymmetricInPlace(h, perm);
         }
 
         double[] hu = h.upper();
@@ -342,13 +342,35 @@ public final class Gptq {
         return out;
     }
 
-    /** H[perm][:, perm], a new triangle (entry (i, j) is H's (perm[i], perm[j])). */
-    private static PackedSymmetric permuteSymmetric(PackedSymmetric h, int[] perm) {
+    /**
+     * H ← H[perm][:, perm] in the triangle itself: entry (i, j) takes H's (perm[i], perm[j]), read from the triangle
+     * at (min, max). That map sends the triangle's entries onto themselves one to one, so it is followed cycle by cycle
+     * with one value in hand and a bit per entry for those already placed (n(n+1)/2 bits, 7.6 MB at n = 11008, instead
+     * of a second triangle of 0.48 GB).
+     */
+    static void permuteSymmetricInPlace(PackedSymmetric h, int[] perm) {
         int n = h.n();
-        double[] out = new double[h.upper().length];
+        double[] a = h.upper();
+        java.util.BitSet placed = new java.util.BitSet(a.length);
         for (int i = 0, at = 0; i < n; i++) {
-            for (int j = i; j < n; j++) out[at++] = h.get(perm[i], perm[j]);
+            for (int j = i; j < n; j++, at++) {
+                if (placed.get(at)) continue;
+                double first = a[at];
+                int ci = i, cj = j, cur = at;
+                while (true) {
+                    int si = Math.min(perm[ci], perm[cj]), sj = Math.max(perm[ci], perm[cj]);
+                    int src = h.rowStart(si) + sj - si;
+                    placed.set(cur);
+                    if (src == at) {
+                        a[cur] = first;
+                        break;
+                    }
+                    a[cur] = a[src];
+                    cur = src;
+                    ci = si;
+                    cj = sj;
+                }
+            }
         }
-        return new PackedSymmetric(n, out);
     }
 }
