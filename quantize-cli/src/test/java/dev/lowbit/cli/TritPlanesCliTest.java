@@ -276,6 +276,7 @@ class TritPlanesCliTest {
                 {"\"error_feedback\": true, \"refit_scales\": true, \"refit_rounds\": 0,", "refit_rounds"},
                 {"\"error_feedback\": true, \"descent_passes\": 2,", "descent_passes"},
                 {"\"error_feedback\": true, \"refit_scales\": true, \"descent_passes\": -1,", "descent_passes"},
+                {"\"error_feedback\": true, \"refit_scales\": true, \"descent_cycles\": 3,", "descent_cycles"},
                 {"\"act_order\": true,", "act_order"}};
         for (String[] c : cases) {
             Path out = tmp.resolve("bad-flag");

@@ -10,7 +10,9 @@ import dev.lowbit.io.tensor.TensorSource;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Refuses NaN and ±Inf in a checkpoint before anything is computed from it or written: a NaN weight turns into a NaN
@@ -54,14 +56,20 @@ public final class FiniteScan {
         MemorySegment s = t.data();
         long n = t.elementCount();
         return switch (t.dtype()) {
-            case F32 -> firstAllOnes(s, n, 4, 0x7f80_0000L);
-            case BF16 -> firstAllOnes(s, n, 2, 0x7f80L);
-            case F16 -> firstAllOnes(s, n, 2, 0x7c00L);
+            case F32 -> scan(s, n, 4, 0x7f80_0000L);
+            case BF16 -> scan(s, n, 2, 0x7f80L);
+            case F16 -> scan(s, n, 2, 0x7c00L);
             case F64 -> firstAllOnes(s, n, 8, 0x7ff0_0000_0000_0000L);
             case F8_E4M3 -> firstAllOnes(s, n, 1, 0x7fL);
             case F8_E5M2 -> firstAllOnes(s, n, 1, 0x7cL);
             default -> -1;
         };
+    }
+
+    /** {@link #firstAllOnes}, on the vector kernel for 2- and 4-byte elements (SHA-256 pace instead of half of it). */
+    private static long scan(MemorySegment s, long n, int width, long field) {
+        if (width == 2 || width == 4) return dev.lowbit.kernels.Kernels.conversions().firstAllOnes(s, 0, n, width, (int) field);
+        return firstAllOnes(s, n, width, field);
     }
 
     /**
@@ -112,23 +120,93 @@ public final class FiniteScan {
                     release(t.data());
                 }
                 default -> {
-                    if (!info.type().isQuantized() || !BlockCodecs.supports(info.type())) continue;
-                    BlockCodec c = BlockCodecs.forType(info.type());
-                    int row = Math.toIntExact(info.dims()[0]);
-                    long rows = info.elementCount() / row;
-                    long rowBytes = c.rowBytes(row);
-                    MemorySegment data = file.data(info);
-                    float[] x = new float[row];
-                    for (long r = 0; r < rows; r++) {
-                        c.dequantizeRow(data, r * rowBytes, x, 0, row);
-                        for (int j = 0; j < row; j++) {
-                            if (!Float.isFinite(x[j])) {
-                                throw nonFinite(file.path().toString(), info.name(), info.torchShape(), r * row + j, x[j]);
-                            }
-                        }
-                    }
-                    release(data);
+                    if (info.type().isQuantized() && BlockCodecs.supports(info.type())) requireBlocks(file, info);
                 }
+            }
+        }
+    }
+
+    /** One ggml block-typed tensor, decoded a row at a time; its pages leave the resident set after. */
+    private static void requireBlocks(GgufFile file, GgufTensorInfo info) {
+        BlockCodec c = BlockCodecs.forType(info.type());
+        int row = Math.toIntExact(info.dims()[0]);
+        long rows = info.elementCount() / row;
+        long rowBytes = c.rowBytes(row);
+        MemorySegment data = file.data(info);
+        float[] x = new float[row];
+        for (long r = 0; r < rows; r++) {
+            c.dequantizeRow(data, r * rowBytes, x, 0, row);
+            for (int j = 0; j < row; j++) {
+                if (!Float.isFinite(x[j])) {
+                    throw nonFinite(file.path().toString(), info.name(), info.torchShape(), r * row + j, x[j]);
+                }
+            }
+        }
+        release(data);
+    }
+
+    /**
+     * The same check as {@link #require(GgufFile)}, fed the file's bytes in order by a thread that reads them anyway
+     * (the manifest's SHA-256 of the model): one pass over a multi-gigabyte input instead of two. {@link #check} takes
+     * each range of the file as it is read; {@link #finish} checks the ggml block-typed tensors, which decode a row at a
+     * time. Dense float tensors are checked on the bytes handed in, so the file need not be mapped by the caller.
+     */
+    public static Stream stream(GgufFile file) {
+        return new Stream(file);
+    }
+
+    /** A {@link #stream} over one GGUF file: not thread-safe, one reader feeds it in file order. */
+    public static final class Stream {
+        private record Dense(GgufTensorInfo info, long start, long end, int width, long field) {}
+
+        private final GgufFile file;
+        private final List<Dense> dense = new ArrayList<>();
+        private int next;
+
+        private Stream(GgufFile file) {
+            this.file = file;
+            for (GgufTensorInfo t : file.tensorInfos()) {
+                int width;
+                long field;
+                switch (t.type()) {
+                    case F32 -> { width = 4; field = 0x7f80_0000L; }
+                    case F16 -> { width = 2; field = 0x7c00L; }
+                    case BF16 -> { width = 2; field = 0x7f80L; }
+                    case F64 -> { width = 8; field = 0x7ff0_0000_0000_0000L; }
+                    default -> { continue; }
+                }
+                long start = file.dataStart() + t.offset();
+                dense.add(new Dense(t, start, start + t.byteSize(), width, field));
+            }
+            dense.sort(java.util.Comparator.comparingLong(Dense::start));
+        }
+
+        /**
+         * Checks every element of a dense float tensor that begins in the file range {@code [from, to)}; {@code bytes}
+         * holds the file's bytes from offset {@code base} on, at least up to {@code to} plus the rest of an element
+         * that begins before {@code to}. Ranges come in increasing order.
+         */
+        public void check(MemorySegment bytes, long base, long from, long to) {
+            while (next < dense.size() && dense.get(next).end() <= from) next++;
+            for (int i = next; i < dense.size(); i++) {
+                Dense d = dense.get(i);
+                if (d.start() >= to) break;
+                long first = Math.ceilDiv(Math.max(from, d.start()) - d.start(), d.width());
+                long last = Math.min(Math.ceilDiv(to - d.start(), d.width()), (d.end() - d.start()) / d.width());
+                if (last <= first) continue;
+                MemorySegment s = bytes.asSlice(d.start() + first * d.width() - base, (last - first) * d.width());
+                long at = scan(s, last - first, d.width(), d.field());
+                if (at >= 0) {
+                    Tensor t = file.tensor(d.info().name());
+                    throw nonFinite(file.path().toString(), t.name(), t.shape().dims(), first + at, t.getFloat(first + at));
+                }
+            }
+        }
+
+        /** The block-typed tensors (decoded row by row, from the file's own mapping); call after the last range. */
+        public void finish() {
+            for (GgufTensorInfo info : file.tensorInfos()) {
+                if (info.type().isQuantized() && BlockCodecs.supports(info.type())) requireBlocks(file, info);
             }
         }
     }

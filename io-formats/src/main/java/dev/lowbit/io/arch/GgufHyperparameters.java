@@ -93,6 +93,14 @@ public record GgufHyperparameters(ModelArchitecture architecture, ModelDims dims
      * expects with the implied shapes (any float or block type; integer types refused), and no NaN/Inf anywhere.
      */
     public static GgufHyperparameters requireValidModel(GgufFile f) {
+        return requireValidModel(f, true);
+    }
+
+    /**
+     * As {@link #requireValidModel(GgufFile)}; with {@code scanValues} false the NaN/Inf scan is left to the caller,
+     * who runs {@link FiniteScan#stream} over the whole file before anything computed from it is kept.
+     */
+    public static GgufHyperparameters requireValidModel(GgufFile f, boolean scanValues) {
         GgufHyperparameters hp = read(f);
         java.util.List<ModelCheck.TensorFacts> facts = new java.util.ArrayList<>();
         for (GgufTensorInfo t : f.tensorInfos()) {
@@ -103,7 +111,7 @@ public record GgufHyperparameters(ModelArchitecture architecture, ModelDims dims
             facts.add(new ModelCheck.TensorFacts(t.name(), t.torchShape(), t.type().name(), floating));
         }
         ModelCheck.require(hp.architecture(), hp.dims(), facts, ModelCheck.Naming.GGUF, f.path().toString(), SOURCE_NAME);
-        FiniteScan.require(f);
+        if (scanValues) FiniteScan.require(f);
         return hp;
     }
 }

@@ -41,11 +41,11 @@ public final class GgufModelSource implements ModelSource {
     private final Map<String, Entry> byHfName = new LinkedHashMap<>();
     private final HfConfig config;
 
-    private GgufModelSource(GgufFile file) {
+    private GgufModelSource(GgufFile file, boolean scanValues) {
         this.file = file;
         // a model, not just a file: hyperparameters typed and in range, tensors exactly the architecture's with the
         // shapes they imply, no NaN/Inf
-        this.arch = GgufHyperparameters.requireValidModel(file).architecture().ggufName();
+        this.arch = GgufHyperparameters.requireValidModel(file, scanValues).architecture().ggufName();
         TensorNames names;
         try {
             names = TensorNames.forArchitecture(arch);
@@ -84,9 +84,22 @@ public final class GgufModelSource implements ModelSource {
     }
 
     public static GgufModelSource open(Path gguf) {
+        return open(gguf, true);
+    }
+
+    /**
+     * As {@link #open(Path)} but without the NaN/Inf scan of every tensor: for a caller that reads the whole file once
+     * anyway (the manifest's SHA-256) and runs {@link dev.lowbit.io.arch.FiniteScan#stream} over {@link #file()} in
+     * that pass, refusing the model before anything computed from it is kept.
+     */
+    public static GgufModelSource openUnscanned(Path gguf) {
+        return open(gguf, false);
+    }
+
+    private static GgufModelSource open(Path gguf, boolean scanValues) {
         GgufFile f = GgufFile.open(gguf);
         try {
-            return new GgufModelSource(f);
+            return new GgufModelSource(f, scanValues);
         } catch (RuntimeException e) {
             f.close();
             throw e;

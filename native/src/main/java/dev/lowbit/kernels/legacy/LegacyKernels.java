@@ -20,6 +20,15 @@ public final class LegacyKernels {
         return CHOSEN;
     }
 
+    /**
+     * Tells the chosen implementation how many weights are about to be quantized to Q8_0 and to Q4_0 (a GGUF writer's
+     * plan): a type with enough of them to repay compiling its vector loop starts the warm-up at once, instead of after
+     * its first 2²⁶ weights on the scalar loop. The bytes do not depend on it.
+     */
+    public static void expect(long q8_0, long q4_0) {
+        if (CHOSEN instanceof WarmingLegacyQuants w) w.expect(q8_0, q4_0);
+    }
+
     /** The scalar reference, always available. */
     public static LegacyQuants scalar() {
         return ScalarLegacyQuants.INSTANCE;

@@ -22,18 +22,13 @@ import dev.lowbit.pipeline.recipe.Recipe;
 import dev.lowbit.pipeline.steps.QuantizerStep;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.WritableByteChannel;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,28 +74,20 @@ public final class GgufArtifactWriter implements ArtifactWriter {
     private long dataStart;
     private final Set<String> written = new HashSet<>();
     private final Map<String, Integer> counts = new TreeMap<>();
-    private long parameters, tensorBytes;
+    private long parameters, tensorBytes, q8Elements, q4Elements;
     private int weighted, gptq;
     private final List<String> fallbacks = new ArrayList<>();
     /** Whether the pipeline passes every global tensor as it is in the source (no transform step changes one). */
     private boolean globalsKept;
     /** Globals written by {@link #open} ahead of the layers, in file order; their later {@link #put} is a no-op. */
     private final Set<String> prewritten = new HashSet<>();
-    /** SHA-256 of the bytes written so far, while they arrive in file order (from 0 to {@link #hashedTo}). */
-    private final MessageDigest sha = sha256();
     /**
-     * Hashes copies of the written bytes in order on its own thread, so that SHA-256 (about 1 s per GB here) leaves the
-     * thread that encodes or writes; at most {@link #HASH_IN_FLIGHT} copies wait (bounded memory).
+     * The file's bytes go through here: copied into off-heap buffers that a thread of their own hashes (SHA-256 for the
+     * manifest, while the file is written front to back) and writes, O_DIRECT where the file system allows.
      */
-    private final java.util.concurrent.ExecutorService hasher = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "lowbit-sha256-output");
-        t.setDaemon(true);
-        return t;
-    });
-    private static final int HASH_IN_FLIGHT = 4;
-    private final java.util.concurrent.Semaphore hashSlots = new java.util.concurrent.Semaphore(HASH_IN_FLIGHT);
-    private long hashedTo;
-    private boolean inOrder = true;
+    private BackgroundFileWriter sink;
+    /** {@code -Dlowbit.gguf.direct=false}: every write through the page cache (to compare; the bytes are the same). */
+    private static final boolean DIRECT = !"false".equals(System.getProperty("lowbit.gguf.direct"));
 
     /**
      * @param imatrix     importance matrix (read, or computed from calibration text), or null
@@ -180,7 +167,15 @@ public final class GgufArtifactWriter implements ArtifactWriter {
                     weighted++;
                 }
             }
+            if (from != t.type() && (t.type() == GgmlType.Q8_0 || t.type() == GgmlType.Q4_0)) {
+                long n = 1;
+                for (long d : t.dims()) n *= d;
+                if (t.type() == GgmlType.Q8_0) q8Elements += n;
+                else q4Elements += n;
+            }
         }
+        // a big Q8_0 / Q4_0 plan compiles the Vector API quantizers now, not after its first 2^26 weights on the scalar loop
+        dev.lowbit.kernels.legacy.LegacyKernels.expect(q8Elements, q4Elements);
     }
 
     /** The tensor's type in the source: its GGUF type, or F32 for anything decoded from a Hugging Face checkpoint. */
@@ -239,7 +234,8 @@ public final class GgufArtifactWriter implements ArtifactWriter {
             if (imatrix != null) putImatrixKeys(header);
             for (PlannedTensor t : layout.plan().tensors()) header.declareTensor(t.name(), t.dims(), t.type());
             channel = FileChannel.open(out.path(), StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-            dataStart = header.writeHeader(hashing);
+            sink = new BackgroundFileWriter(channel, out.path(), DIRECT);
+            dataStart = header.writeHeader(sink);
             // tensors without a Hugging Face name: rope_freqs (computed, or as the source GGUF has it)
             for (PlannedTensor t : layout.plan().tensors()) {
                 if (layout.origins().get(t.name()).hfName() != null) continue;
@@ -341,29 +337,26 @@ public final class GgufArtifactWriter implements ArtifactWriter {
 
     private void encode(PlannedTensor t, RowEncoder.RowReader rows) throws IOException {
         float[] w = importance.get(t.name());
-        channel.position(dataStart + header.dataOffset(t.name()));
-        encoder.encode(rows, t.dims(), t.type(), w).writeTo(hashing);
+        sink.position(dataStart + header.dataOffset(t.name()));
+        encoder.encode(rows, t.dims(), t.type(), w).writeTo(sink);
         finish(t);
     }
 
     private void write(PlannedTensor t, MemorySegment bytes) throws IOException {
         if (bytes.byteSize() != t.byteSize()) throw new IllegalArgumentException(t.name() + ": " + bytes.byteSize() + " bytes, planned " + t.byteSize());
-        channel.position(dataStart + header.dataOffset(t.name()));
-        for (long at = 0; at < bytes.byteSize(); at += 1 << 24) {
-            int n = (int) Math.min(1 << 24, bytes.byteSize() - at);
-            hashing.write(ByteBuffer.wrap(bytes.asSlice(at, n).toArray(ValueLayout.JAVA_BYTE)));
-        }
+        sink.position(dataStart + header.dataOffset(t.name()));
+        sink.write(bytes);
         finish(t);
     }
 
     private void finish(PlannedTensor t) throws IOException {
-        if (channel.position() != dataStart + header.dataOffset(t.name()) + t.byteSize()) {
-            throw new IllegalStateException("tensor '" + t.name() + "': wrote " + (channel.position() - dataStart - header.dataOffset(t.name()))
+        if (sink.position() != dataStart + header.dataOffset(t.name()) + t.byteSize()) {
+            throw new IllegalStateException("tensor '" + t.name() + "': wrote " + (sink.position() - dataStart - header.dataOffset(t.name()))
                     + " bytes, planned " + t.byteSize());
         }
         long pad = header.padding(t.name());
         if (pad > 0) {
-            hashing.write(ByteBuffer.allocate((int) pad));
+            sink.write(ByteBuffer.allocate((int) pad));
         }
         if (!written.add(t.name())) throw new IllegalStateException("tensor '" + t.name() + "' written twice");
         counts.merge(t.type().name(), 1, Integer::sum);
@@ -391,14 +384,11 @@ public final class GgufArtifactWriter implements ArtifactWriter {
         for (PlannedTensor t : layout.plan().tensors()) {
             if (!written.contains(t.name())) throw new IllegalStateException("tensor '" + t.name() + "' was never written");
         }
-        channel.force(true);
+        sink.finish();
+        channel.force(true);  // durability before the rename: what O_DIRECT sent sits at most in the disk's cache
         long bytes = channel.size();
         channel.close();
-        String digest = null;
-        if (inOrder && hashedTo == bytes) {
-            hashSlots.acquireUninterruptibly(HASH_IN_FLIGHT);  // every copy hashed (the executor runs them in order)
-            digest = HexFormat.of().formatHex(sha.digest());
-        }
+        String digest = sink.sha256();  // null when the file was not written front to back: SafeOutput hashes it
         Map<String, Object> figures = new LinkedHashMap<>();
         figures.put("gguf_tensors_by_type", new TreeMap<>(counts));
         figures.put("gptq_tensors", gptq);
@@ -418,57 +408,13 @@ public final class GgufArtifactWriter implements ArtifactWriter {
     @Override
     public void close() {
         encoder.close();
-        hasher.shutdownNow();
+        if (sink != null) sink.close();
         try {
             if (channel != null && channel.isOpen()) channel.close();
         } catch (IOException ignored) {
             // the temp file goes with the output below
         }
         if (out != null) out.close();
-    }
-
-    /**
-     * Writes whole buffers at the channel's position, feeding them to {@link #sha} while the writes continue the hashed
-     * prefix; one write elsewhere (a tensor finished out of file order) leaves the hash to {@link SafeOutput#commit}.
-     */
-    private final WritableByteChannel hashing = new WritableByteChannel() {
-        @Override
-        public int write(ByteBuffer b) throws IOException {
-            int n = b.remaining();
-            if (inOrder && channel.position() == hashedTo) {
-                byte[] copy = new byte[n];
-                b.duplicate().get(copy);
-                hashSlots.acquireUninterruptibly();
-                hasher.execute(() -> {
-                    try {
-                        sha.update(copy);
-                    } finally {
-                        hashSlots.release();
-                    }
-                });
-                hashedTo += n;
-            } else {
-                inOrder = false;
-            }
-            while (b.hasRemaining()) channel.write(b);
-            return n;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return channel.isOpen();
-        }
-
-        @Override
-        public void close() {}
-    };
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** The keys llama-quantize adds when it uses an importance matrix. */

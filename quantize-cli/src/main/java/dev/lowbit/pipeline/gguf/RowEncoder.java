@@ -20,11 +20,13 @@ import java.util.concurrent.Future;
  * chunk at a time, the chunk split into {@code threads} contiguous row ranges that workers encode into disjoint parts
  * of one output buffer. Rows are independent in every ggml quantizer, so the bytes do not depend on the thread count.
  * With workers, the calling thread writes (and the writer hashes) one chunk while the workers encode the next.
- * Memory: one chunk of f32 rows per worker plus two chunks of output, whatever the tensor size.
+ * Memory: a few f32 rows per worker plus two chunks of output, whatever the tensor size.
  */
 final class RowEncoder implements AutoCloseable {
     /** f32 elements a worker decodes per chunk (4 MiB). */
     private static final int ELEMENTS_PER_WORKER = 1 << 20;
+    /** f32 elements decoded at once before they are quantized (32 KiB: they stay in the core's cache in between). */
+    private static final int ROW_GROUP_ELEMENTS = 1 << 13;
 
     private final int threads, elementsPerWorker;
     private final ExecutorService pool;
@@ -84,11 +86,14 @@ final class RowEncoder implements AutoCloseable {
                     int worker = w;
                     long base = first;
                     parts.add(() -> {
+                        // a few rows at a time (≤ 32 KiB of f32): decoded rows are still in the core's cache when quantized
+                        int g = Math.max(1, Math.min(hi - lo, ROW_GROUP_ELEMENTS / row));
                         float[] x = scratch[worker];
-                        if (x == null || x.length < (hi - lo) * row) x = scratch[worker] = new float[per * row];
-                        source.read(base + lo, hi - lo, x);
-                        for (int i = 0; i < hi - lo; i++) {
-                            search.quantizeRow(x, i * row, row, weights, seg, (lo + i) * rowBytes);
+                        if (x == null || x.length < g * row) x = scratch[worker] = new float[g * row];
+                        for (int r = lo; r < hi; r += g) {
+                            int m = Math.min(g, hi - r);
+                            source.read(base + r, m, x);
+                            for (int i = 0; i < m; i++) search.quantizeRow(x, i * row, row, weights, seg, (r + i) * rowBytes);
                         }
                     });
                 }

@@ -6,6 +6,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -79,6 +83,27 @@ public final class Manifest {
                 throw e;
             }
         }
+
+        /** Rethrows what stopped the hashing thread (a read failure, or what its {@link RangeCheck} refused), if it stopped. */
+        public void rethrowIfFailed() {
+            if (result.isCompletedExceptionally()) join();
+        }
+    }
+
+    /**
+     * A check that rides on the hashing pass, so that a multi-gigabyte input is read once: it sees each file's bytes in
+     * order, a range at a time, while they are in cache; an exception it throws fails the digests with it.
+     */
+    public interface RangeCheck {
+        /**
+         * File {@code index}'s bytes {@code [from, to)}: {@code bytes} holds the file from offset {@code base} on, up to
+         * {@code to} and up to 7 bytes past it (the rest of an element that begins before {@code to}) where the file
+         * has them.
+         */
+        void check(int index, MemorySegment bytes, long base, long from, long to);
+
+        /** After the last range of the last file. */
+        default void finish() {}
     }
 
     /**
@@ -87,15 +112,63 @@ public final class Manifest {
      * SHA-256 at the end of every run otherwise).
      */
     public static Digests digestInBackground(List<Path> files) {
+        return digestInBackground(files, null);
+    }
+
+    /** As {@link #digestInBackground(List)}, running {@code check} (if not null) over the bytes as they are hashed. */
+    public static Digests digestInBackground(List<Path> files, RangeCheck check) {
         Digests d = new Digests(files);
         Thread.ofPlatform().daemon().name("lowbit-sha256").start(() -> {
             try {
-                d.result.complete(d.files.stream().map(Manifest::sha256).toList());
+                List<String> hex = new java.util.ArrayList<>();
+                for (int i = 0; i < d.files.size(); i++) hex.add(sha256Mapped(d.files.get(i), i, check));
+                if (check != null) check.finish();
+                d.result.complete(hex);
             } catch (Throwable e) {
                 d.result.completeExceptionally(e);
             }
         });
         return d;
+    }
+
+    /** Bytes hashed per step of {@link #sha256Mapped}: small enough that a {@link RangeCheck} finds them in cache. */
+    private static final long HASH_STEP = 256 << 10;
+    /** Hashed pages leave the resident set every this many bytes (a 13.5 GB model never becomes 13.5 GB of RSS). */
+    private static final long RELEASE_STEP = 64L << 20;
+
+    /**
+     * sha256 of a file read through a mapping of its own (no read() system calls; SHA-256 itself runs on the CPU's SHA
+     * extensions where HotSpot has them), a step at a time through one small heap buffer that the hash and the check
+     * both read while it is in cache, the mapping's pages released behind the hash.
+     */
+    static String sha256Mapped(Path f, int index, RangeCheck check) {
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            long size = ch.size();
+            if (size > 0) {
+                MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+                byte[] buf = new byte[(int) HASH_STEP + 7];
+                MemorySegment heap = MemorySegment.ofArray(buf);
+                long released = 0;
+                for (long at = 0; at < size; ) {
+                    long end = Math.min(size, at + HASH_STEP);
+                    int n = (int) (end - at), tail = (int) Math.min(7, size - end);
+                    MemorySegment.copy(m, at, heap, 0, n + tail);
+                    md.update(buf, 0, n);
+                    if (check != null) check.check(index, heap.asSlice(0, n + tail), at, at, end);
+                    at = end;
+                    if (at - released >= RELEASE_STEP || at == size) {
+                        m.asSlice(released, at - released).unload();
+                        released = at;
+                    }
+                }
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot hash " + f, e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** For a single-file output: the file this manifest describes (by name, never a path), its size and sha256. */

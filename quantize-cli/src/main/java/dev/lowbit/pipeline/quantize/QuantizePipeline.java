@@ -15,9 +15,11 @@ import dev.lowbit.calib.observe.EngineHessians;
 import dev.lowbit.calib.observe.LinearObserver;
 import dev.lowbit.calib.observe.ObservingHook;
 import dev.lowbit.io.BadInputException;
+import dev.lowbit.io.arch.FiniteScan;
 import dev.lowbit.io.arch.ModelArchitecture;
 import dev.lowbit.io.arch.TensorRole;
 import dev.lowbit.io.hf.HfModelCheck;
+import dev.lowbit.io.model.GgufModelSource;
 import dev.lowbit.io.model.ModelSource;
 import dev.lowbit.io.model.OverlayModelSource;
 import dev.lowbit.io.quant.QuantScheme;
@@ -185,14 +187,35 @@ public final class QuantizePipeline {
         GgufArtifactWriter.Target target = GgufRecipes.target(recipe);
         SafeOutput.Inputs inputs = new SafeOutput.Inputs().add("MODEL", model).add("--imatrix", imatrixFile)
                 .add("--recipe", recipeFile).add("--calib", cal == null ? null : Path.of(cal.data()));
-        // the model's SHA-256 for the manifest from the start, beside the NaN/Inf scan and the plan (a 7B F16 GGUF is 13.5 GB)
-        Manifest.Digests modelDigests;
-        try {
-            modelDigests = Manifest.digestInBackground(modelFiles(model));
-        } catch (IOException e) {
-            modelDigests = null;  // ModelSource.open below says what is wrong with the model
+        // A .gguf quantized data-free (no calibration, no transform: nothing is computed from the weights but the
+        // written blocks) is read twice, not three times: its NaN/Inf scan rides on the pass that hashes it for the
+        // manifest, on that thread, and the run stops at the next layer once it fails (or at the latest before the
+        // output is committed). Otherwise the model's SHA-256 starts first, beside the scan at open and the plan.
+        boolean scanWhileHashing = ModelSource.isGguf(model) && cal == null && gptq == null
+                && recipe.transforms(StepRegistry.DEFAULT).isEmpty();
+        Manifest.Digests modelDigests = null;
+        if (!scanWhileHashing) {
+            try {
+                modelDigests = Manifest.digestInBackground(modelFiles(model));
+            } catch (IOException e) {
+                modelDigests = null;  // ModelSource.open below says what is wrong with the model
+            }
         }
-        try (ModelSource source = ModelSource.open(model)) {
+        try (ModelSource source = scanWhileHashing ? GgufModelSource.openUnscanned(model) : ModelSource.open(model)) {
+            if (scanWhileHashing) {
+                FiniteScan.Stream scan = FiniteScan.stream(((GgufModelSource) source).file());
+                modelDigests = Manifest.digestInBackground(List.of(model), new Manifest.RangeCheck() {
+                    @Override
+                    public void check(int index, MemorySegment bytes, long base, long from, long to) {
+                        scan.check(bytes, base, from, to);
+                    }
+
+                    @Override
+                    public void finish() {
+                        scan.finish();
+                    }
+                });
+            }
             Imatrix imatrix = imatrixFile != null ? Imatrix.read(imatrixFile)
                     : cal != null && gptq == null ? ImatrixCalibration.compute(source, Path.of(cal.data()), cal.seqlen(), cal.samples(), threads)
                     : null;
@@ -259,6 +282,7 @@ public final class QuantizePipeline {
             Manifest.Digests modelDigests = o.modelDigests() != null ? o.modelDigests() : Manifest.digestInBackground(modelFiles(source.path()));
             try {
                 Run run = new Run(plan, raw, writer, quantizer, gguf ? GgufRecipes.gptq(recipe) : null, transforms, time, listener);
+                run.digests = modelDigests;
                 run.inputScales = recipe.staticInputActivations();
                 if (o.resume()) {
                     int layers = source.config().numHiddenLayers();
@@ -325,6 +349,8 @@ public final class QuantizePipeline {
         private final ArtifactWriter writer;
         private final QuantizerStep quantizer;
         private final GgufGptq.GptqOptions ggufGptq;
+        /** The model's digests, when a check rides on their pass (polled after each layer), else null. */
+        Manifest.Digests digests;
         private final LayerTransforms transforms;
         private final Timings time;
         private final Listener listener;
@@ -549,6 +575,8 @@ public final class QuantizePipeline {
             plan.source().releasePages();
             if (raw != null) raw.releasePages();
             time.add("pack_write", System.nanoTime() - t);
+            // a check riding on the model's hashing pass (NaN/Inf) failed: stop here rather than after the last layer
+            if (digests != null) digests.rethrowIfFailed();
         }
 
         private ArtifactWriter.Payload keptOrChanged(String name, TensorSet tensors) {
