@@ -11,15 +11,17 @@ import dev.lowbit.ptq.gptq.Gptq;
 import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.gptq.GptqResult;
 import dev.lowbit.ptq.observe.HessianObserver;
+import dev.lowbit.ptq.observe.PackedSymmetric;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@link Gptq#quantizeConsuming} works in the caller's Hessian and weights instead of copies (the pipeline's memory
- * bound at 7B): it must give the same bits as {@link Gptq#quantize}, which leaves its inputs alone, and it must really
- * have used the arrays it was given (else the saving is not there). Width 320 in groups of 64, three sweep blocks (128, 128, 64), act-order
+ * {@link Gptq#quantizeConsuming} works in the caller's Hessian triangle ({@link PackedSymmetric}) and weights instead
+ * of copies (the pipeline's memory bound at 7B): it must give the same bits as {@link Gptq#quantize} on the whole
+ * matrix, which leaves its inputs alone, and it must really have used the arrays it was given (else the saving is not
+ * there); given a whole matrix, it works in the weights only. Width 320 in groups of 64, three sweep blocks (128, 128, 64), act-order
  * on and off, a dead input column.
  */
 class GptqConsumingTest {
@@ -42,7 +44,7 @@ class GptqConsumingTest {
         assertArrayEquals(wCopy, w, "quantize leaves the weights alone");
         assertArrayEquals(obs.sum(), h, "quantize leaves the Hessian alone");
 
-        double[] mine = obs.sum();
+        PackedSymmetric mine = obs.packedSum();
         GptqResult consuming = Gptq.quantizeConsuming("t", w, rows, cols, mine, config);
         QuantizedTensor a = copying.quantized(), b = consuming.quantized();
         assertArrayEquals(a.codes(), b.codes());
@@ -50,6 +52,13 @@ class GptqConsumingTest {
         assertArrayEquals(a.zeros(), b.zeros());
         assertEquals(copying.loss(), consuming.loss());
         assertFalse(Arrays.equals(wCopy, w), "the weights were worked in");
-        assertFalse(Arrays.equals(obs.sum(), mine), "the Hessian was worked in");
+        assertFalse(Arrays.equals(obs.packedSum().upper(), mine.upper()), "the Hessian was worked in");
+
+        float[] w2 = wCopy.clone();
+        double[] whole = obs.sum();
+        GptqResult fromWhole = Gptq.quantizeConsuming("t", w2, rows, cols, whole, config);
+        assertArrayEquals(a.codes(), fromWhole.quantized().codes());
+        assertEquals(copying.loss(), fromWhole.loss());
+        assertArrayEquals(obs.sum(), whole, "a whole matrix is read, not worked in");
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.lowbit.ptq.observe.HessianObserver;
+import dev.lowbit.ptq.observe.PackedSymmetric;
 import org.junit.jupiter.api.Test;
 
 class HessianObserverTest {
@@ -95,6 +96,49 @@ class HessianObserverTest {
             }
             obs.addGramUpper(band, from, count);
         }
+    }
+
+    /**
+     * GPTQ's hand-over: the triangle ({@link HessianObserver#packedSum}, {@link HessianObserver#takePacked}) holds the
+     * whole sum's entries from the diagonal on, row by row (laid out here independently: row i's entries at
+     * i·n − i(i−1)/2), as a copy and then as the observer's own, after which the observer is spent. Gram rows given
+     * whole ({@link HessianObserver#addGramRows}) land in the same places as bands.
+     */
+    @Test
+    void theTriangleIsTheSumFromItsDiagonalOnAndIsHandedOverOnce() {
+        int n = 7;
+        float[] gram = new float[n * n];
+        float[][] rows = {{1, -2, 0, 3, 1, 0, 2}, {2, 1, -1, 0, 4, 1, -3}};
+        for (float[] x : rows) for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) gram[i * n + j] += x[i] * x[j];
+        HessianObserver obs = new HessianObserver(n);
+        java.lang.foreign.MemorySegment whole = java.lang.foreign.Arena.ofAuto().allocate((long) n * n * Float.BYTES);
+        for (int i = 0; i < n * n; i++) {
+            whole.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.nativeOrder()), i, gram[i]);
+        }
+        obs.addGramRows(whole.asSlice(0, 3L * n * Float.BYTES), 0, 3);
+        obs.addGramRows(whole.asSlice(3L * n * Float.BYTES), 3, n - 3);
+        obs.addTokens(2);
+        addUpper(obs, gram, n, new int[] {0, 4, 7});
+        obs.addTokens(2);
+        double[] want = new double[n * (n + 1) / 2];
+        for (int i = 0; i < n; i++) for (int j = i; j < n; j++) want[i * n - i * (i - 1) / 2 + j - i] = 2.0 * gram[i * n + j];
+        PackedSymmetric copy = obs.packedSum();
+        assertArrayEquals(want, copy.upper(), 0);
+        copy.upper()[0] = -1;
+        PackedSymmetric own = obs.takePacked();
+        assertArrayEquals(want, own.upper(), 0);
+        assertThrows(IllegalStateException.class, obs::sum);
+        assertThrows(IllegalStateException.class, obs::takePacked);
+        // and the whole matrix read back from the triangle is symmetric, entry for entry the sum
+        double[] full = own.toFull();
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                assertEquals(2.0 * gram[Math.min(i, j) * n + Math.max(i, j)], full[i * n + j], 0);
+                assertEquals(full[i * n + j], own.get(i, j), 0);
+            }
+        }
+        assertArrayEquals(own.upper(), PackedSymmetric.ofUpper(full, n).upper(), 0);
+        assertThrows(IllegalArgumentException.class, () -> new PackedSymmetric(n, new double[n * n]));
     }
 
     @Test

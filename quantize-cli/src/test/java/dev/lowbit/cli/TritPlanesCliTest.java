@@ -266,6 +266,31 @@ class TritPlanesCliTest {
         keep.clear();
     }
 
+    /**
+     * The calibrated setting of README's best whole-file row (rotate, then ptqtp with feedback, refit and descent) parses,
+     * runs, writes a trit-plane checkpoint and is recorded for replay. Small: 4 × 64 calibration tokens, layer 0's q_proj
+     * only, the progressive start with 10 alternations (the row uses the multi start, the default, ~5× slower here);
+     * that the descent lowers the output error is PtqtpTest's.
+     */
+    @Test
+    void theRotatedDescentSettingRunsAndIsRecorded() throws Exception {
+        String cal = "\"calibration\": {\"data\": \"" + SharedData.data("calib_code.txt") + "\", \"samples\": 4, \"seqlen\": 64}, ";
+        Path out = tmp.resolve("rot-descent");
+        String body = """
+                {"version": 2, "steps": [{"type": "rotate"}, {"type": "ptqtp", "start": "progressive", "iterations": 10,
+                  "error_feedback": true, "refit_scales": true, "descent_passes": 10, "descent_cycles": 4,
+                  "targets": ["layers\\\\.0\\\\.self_attn\\\\.q_proj"]}], %s
+                 "output": {"format": "trit-planes"}}""".formatted(cal);
+        CliRun run = CliRun.run("quantize", MODEL.toString(), "-o", out.toString(), "--recipe", recipe(body).toString(), "-q");
+        assertEquals(0, run.code(), run.err());
+        JsonNode step = new ObjectMapper().readTree(Files.readString(out.resolve("recipe.json"))).path("steps").path(1);
+        assertEquals(10, step.path("descent_passes").asInt(-1), step.toString());
+        assertEquals(4, step.path("descent_cycles").asInt(-1), step.toString());
+        try (TensorSource src = DequantizingSource.openDirectory(out)) {
+            assertEquals(1, ((DequantizingSource) src).quantizedModules().size());
+        }
+    }
+
     @Test
     void aPtqtpFlagThatDoesNotApplyIsExit2NamingItAndWritesNothing() throws Exception {
         String cal = "\"calibration\": {\"data\": \"" + SharedData.data("calib_code.txt") + "\", \"samples\": 4, \"seqlen\": 64}, ";
@@ -276,6 +301,7 @@ class TritPlanesCliTest {
                 {"\"error_feedback\": true, \"refit_scales\": true, \"refit_rounds\": 0,", "refit_rounds"},
                 {"\"error_feedback\": true, \"descent_passes\": 2,", "descent_passes"},
                 {"\"error_feedback\": true, \"refit_scales\": true, \"descent_passes\": -1,", "descent_passes"},
+                {"\"error_feedback\": true, \"refit_scales\": true, \"descent_cycles\": 3,", "descent_cycles"},
                 {"\"act_order\": true,", "act_order"}};
         for (String[] c : cases) {
             Path out = tmp.resolve("bad-flag");

@@ -46,6 +46,16 @@ public interface LinalgKernels {
     /** In-place inverse of a lower-triangular n×n matrix L (strict upper triangle must be zero, stays zero). */
     void invertLower(int n, double[] l);
 
+    /**
+     * {@link #cholesky} of a matrix given by its lower triangle alone, packed row by row (row i's entries [0, i] start
+     * at i(i+1)/2: n(n+1)/2 values, half the full array): the same operations in the same order, so L is bit for bit
+     * the full factorization's lower triangle.
+     */
+    void choleskyPacked(int n, double[] a);
+
+    /** {@link #invertLower} of a packed lower triangle (see {@link #choleskyPacked}), bit for bit the same. */
+    void invertLowerPacked(int n, double[] l);
+
     /** Solves L·X = B in place for lower-triangular L (n×n) and B (n×nrhs, overwritten by X). */
     void solveLower(int n, int nrhs, double[] l, double[] b);
 

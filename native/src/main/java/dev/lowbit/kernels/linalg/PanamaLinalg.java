@@ -195,6 +195,22 @@ final class PanamaLinalg implements LinalgKernels {
 
     @Override
     public void cholesky(int n, double[] a) {
+        cholesky(n, a, Linalg.fullRows(n));
+        for (int i = 0; i < n; i++) {
+            for (int j = i + 1; j < n; j++) a[i * n + j] = 0;
+        }
+    }
+
+    @Override
+    public void choleskyPacked(int n, double[] a) {
+        cholesky(n, a, Linalg.packedRows(n));
+    }
+
+    /**
+     * The blocked Cholesky on a lower triangle whose row i starts at {@code rs[i]} (a full row-major array or a packed
+     * one): only entries on or below the diagonal are read or written, in the same order whatever the layout.
+     */
+    private static void cholesky(int n, double[] a, int[] rs) {
         // the current panel transposed, pt[k − kb][i] = L[i][k], rows padded by 8 doubles: with a row stride of n·8
         // bytes (a multiple of 4 KiB for n = 512, 1536, 4096) the 64 rows a trailing update reads would all map to the
         // same L1 set and evict each other
@@ -205,14 +221,16 @@ final class PanamaLinalg implements LinalgKernels {
             int e = Math.min(n, kb + NB);
             // 1. factor the diagonal block (earlier block columns are already subtracted from it)
             for (int i = kb; i < e; i++) {
+                int ri = rs[i];
                 for (int j = kb; j <= i; j++) {
-                    double s = a[i * n + j];
-                    for (int k = kb; k < j; k++) s = Math.fma(-a[i * n + k], a[j * n + k], s);
+                    int rj = rs[j];
+                    double s = a[ri + j];
+                    for (int k = kb; k < j; k++) s = Math.fma(-a[ri + k], a[rj + k], s);
                     if (i == j) {
                         if (!(s > 0)) throw ScalarLinalg.notPositiveDefinite(i, s);
-                        a[i * n + i] = Math.sqrt(s);
+                        a[ri + i] = Math.sqrt(s);
                     } else {
-                        a[i * n + j] = s / a[j * n + j];
+                        a[ri + j] = s / a[rj + j];
                     }
                 }
             }
@@ -224,11 +242,13 @@ final class PanamaLinalg implements LinalgKernels {
             Parallel.run(parts, p -> {
                 int from = fe + Parallel.split(rowsBelow, parts, p), to = fe + Parallel.split(rowsBelow, parts, p + 1);
                 for (int i = from; i < to; i++) {
+                    int ri = rs[i];
                     for (int j = kb; j < fe; j++) {
-                        double s = a[i * n + j];
-                        for (int k = kb; k < j; k++) s = Math.fma(-a[i * n + k], a[j * n + k], s);
-                        double l = s / a[j * n + j];
-                        a[i * n + j] = l;
+                        int rj = rs[j];
+                        double s = a[ri + j];
+                        for (int k = kb; k < j; k++) s = Math.fma(-a[ri + k], a[rj + k], s);
+                        double l = s / a[rj + j];
+                        a[ri + j] = l;
                         pt[(j - kb) * ldp + i] = l;
                     }
                 }
@@ -241,21 +261,18 @@ final class PanamaLinalg implements LinalgKernels {
                 // column chunks outermost: a 64 × 32 slice of pt (16 KiB) stays in L1 across all rows of this part
                 int from = fe + bounds[p], to = fe + bounds[p + 1];
                 for (int jc = fe; jc < to; jc += CHUNK) {
-                    for (int i = Math.max(from, jc); i < to; i++) trailingSpan(a, pt, n, ldp, i, kb, w, jc, Math.min(jc + CHUNK, i + 1));
+                    for (int i = Math.max(from, jc); i < to; i++) trailingSpan(a, pt, rs[i], ldp, kb, w, jc, Math.min(jc + CHUNK, i + 1));
                 }
             });
-        }
-        for (int i = 0; i < n; i++) {
-            for (int j = i + 1; j < n; j++) a[i * n + j] = 0;
         }
     }
 
     /**
-     * Row i, columns [jFrom, jEnd) of the trailing update: A[i][j] −= Σ_k L[i][kb + k]·pt[k][j]. A method of its own
-     * so that it is compiled normally rather than on-stack-replaced inside a long-running loop.
+     * Row i (starting at {@code row} in {@code a}), columns [jFrom, jEnd) of the trailing update: A[i][j] −= Σ_k
+     * L[i][kb + k]·pt[k][j]. A method of its own so that it is compiled normally rather than on-stack-replaced inside a
+     * long-running loop.
      */
-    private static void trailingSpan(double[] a, double[] pt, int n, int ldp, int i, int kb, int w, int jFrom, int jEnd) {
-        int row = i * n;
+    private static void trailingSpan(double[] a, double[] pt, int row, int ldp, int kb, int w, int jFrom, int jEnd) {
         int j = jFrom;
         for (; j + 4 * DL <= jEnd; j += 4 * DL) {
             DoubleVector s0 = DoubleVector.fromArray(D, a, row + j), s1 = DoubleVector.fromArray(D, a, row + j + DL);
@@ -300,6 +317,16 @@ final class PanamaLinalg implements LinalgKernels {
 
     @Override
     public void invertLower(int n, double[] l) {
+        invertLower(n, l, Linalg.fullRows(n));
+    }
+
+    @Override
+    public void invertLowerPacked(int n, double[] l) {
+        invertLower(n, l, Linalg.packedRows(n));
+    }
+
+    /** The in-place triangular inverse on a lower triangle whose row i starts at {@code rs[i]}: see {@link #cholesky(int, double[], int[])}. */
+    private static void invertLower(int n, double[] l, int[] rs) {
         if (n == 0) return;
         // Row blocks top to bottom, in place. With rows < i0 already holding X11 = L11⁻¹, the block's rows [i0, i1) are
         // X21 = −X22·(L21·X11) and X22 = L22⁻¹. Only the block's own rows of L are kept aside (INV_NB × n doubles), so
@@ -309,7 +336,7 @@ final class PanamaLinalg implements LinalgKernels {
         double[] x22 = new double[INV_NB * INV_NB];
         for (int i0 = 0; i0 < n; i0 += INV_NB) {
             int i1 = Math.min(n, i0 + INV_NB), b = i1 - i0, fi0 = i0;
-            for (int r = 0; r < b; r++) System.arraycopy(l, (i0 + r) * n, buf, r * n, i1);
+            for (int r = 0; r < b; r++) System.arraycopy(l, rs[i0 + r], buf, r * n, i0 + r + 1);
             // X22 = L22⁻¹ (b × b), from the block's copy
             for (int r = 0; r < b; r++) {
                 double d = buf[r * n + i0 + r];
@@ -321,14 +348,14 @@ final class PanamaLinalg implements LinalgKernels {
                 x22[r * INV_NB + r] = 1 / d;
             }
             if (i0 > 0) {
-                for (int r = i0; r < i1; r++) java.util.Arrays.fill(l, r * n, r * n + i0, 0);
+                for (int r = i0; r < i1; r++) java.util.Arrays.fill(l, rs[r], rs[r] + i0, 0);
                 int parts = Math.min(Parallel.partsFor((double) b * i0 * i0 / 2), Math.max(1, i0 / INV_TILE));
                 // column j of T costs ~(i0 − j): X11 is lower-triangular
                 int[] bounds = Parallel.splitByCost(i0, parts, j -> (double) (fi0 - j));
-                Parallel.run(parts, p -> blockTimesInverse(n, l, buf, x22, fi0, b, bounds[p], bounds[p + 1]));
+                Parallel.run(parts, p -> blockTimesInverse(n, l, rs, buf, x22, fi0, b, bounds[p], bounds[p + 1]));
             }
             for (int r = 0; r < b; r++) {
-                System.arraycopy(x22, r * INV_NB, l, (i0 + r) * n + i0, r + 1);
+                System.arraycopy(x22, r * INV_NB, l, rs[i0 + r] + i0, r + 1);
             }
         }
     }
@@ -337,19 +364,20 @@ final class PanamaLinalg implements LinalgKernels {
      * Columns [j0, j1) of the block rows [i0, i0 + b): first T = L21·X11 (L21 from {@code buf}, X11 the rows above,
      * already inverted, zero right of its diagonal), then X21 = −X22·T bottom-up in place (row r needs T's rows ≤ r).
      */
-    private static void blockTimesInverse(int n, double[] l, double[] buf, double[] x22, int i0, int b, int j0, int j1) {
+    private static void blockTimesInverse(int n, double[] l, int[] rs, double[] buf, double[] x22, int i0, int b, int j0, int j1) {
         double[] acc = new double[INV_TILE];
         for (int jc = j0; jc < j1; jc += INV_TILE) {
             int je = Math.min(j1, jc + INV_TILE);
             for (int k = jc; k < i0; k++) {
                 int len = Math.min(je, k + 1) - jc;
-                for (int r = 0; r < b; r++) axpy(len, buf[r * n + k], l, k * n + jc, l, (i0 + r) * n + jc);
+                for (int r = 0; r < b; r++) axpy(len, buf[r * n + k], l, rs[k] + jc, l, rs[i0 + r] + jc);
             }
             int len = je - jc;
             for (int r = b - 1; r >= 0; r--) {
                 java.util.Arrays.fill(acc, 0, len, 0);
-                for (int m = 0; m <= r; m++) axpy(len, x22[r * INV_NB + m], l, (i0 + m) * n + jc, acc, 0);
-                for (int j = 0; j < len; j++) l[(i0 + r) * n + jc + j] = -acc[j];
+                for (int m = 0; m <= r; m++) axpy(len, x22[r * INV_NB + m], l, rs[i0 + m] + jc, acc, 0);
+                int row = rs[i0 + r] + jc;
+                for (int j = 0; j < len; j++) l[row + j] = -acc[j];
             }
         }
     }

@@ -44,18 +44,32 @@ public final class ScalarLinalg implements LinalgKernels {
 
     @Override
     public void cholesky(int n, double[] a) {
+        cholesky(n, a, Linalg.fullRows(n));
         for (int i = 0; i < n; i++) {
+            for (int j = i + 1; j < n; j++) a[i * n + j] = 0;
+        }
+    }
+
+    @Override
+    public void choleskyPacked(int n, double[] a) {
+        cholesky(n, a, Linalg.packedRows(n));
+    }
+
+    /** Cholesky on a lower triangle whose row i starts at {@code rs[i]}; nothing above the diagonal is touched. */
+    private static void cholesky(int n, double[] a, int[] rs) {
+        for (int i = 0; i < n; i++) {
+            int ri = rs[i];
             for (int j = 0; j <= i; j++) {
-                double s = a[i * n + j];
-                for (int k = 0; k < j; k++) s -= a[i * n + k] * a[j * n + k];
+                int rj = rs[j];
+                double s = a[ri + j];
+                for (int k = 0; k < j; k++) s -= a[ri + k] * a[rj + k];
                 if (i == j) {
                     if (!(s > 0)) throw notPositiveDefinite(i, s);
-                    a[i * n + i] = Math.sqrt(s);
+                    a[ri + i] = Math.sqrt(s);
                 } else {
-                    a[i * n + j] = s / a[j * n + j];
+                    a[ri + j] = s / a[rj + j];
                 }
             }
-            for (int j = i + 1; j < n; j++) a[i * n + j] = 0;
         }
     }
 
@@ -65,16 +79,26 @@ public final class ScalarLinalg implements LinalgKernels {
 
     @Override
     public void invertLower(int n, double[] l) {
+        invertLower(n, l, Linalg.fullRows(n));
+    }
+
+    @Override
+    public void invertLowerPacked(int n, double[] l) {
+        invertLower(n, l, Linalg.packedRows(n));
+    }
+
+    private static void invertLower(int n, double[] l, int[] rs) {
         // row i of X = L⁻¹: X[i][j] = −(Σ_{k=j}^{i−1} L[i][k]·X[k][j]) / L[i][i]; computed left to right, in place,
         // since X[i][j] only needs L[i][k] for k ≥ j, not yet overwritten.
         for (int i = 0; i < n; i++) {
-            double d = l[i * n + i];
+            int ri = rs[i];
+            double d = l[ri + i];
             for (int j = 0; j < i; j++) {
                 double s = 0;
-                for (int k = j; k < i; k++) s += l[i * n + k] * l[k * n + j];
-                l[i * n + j] = -s / d;
+                for (int k = j; k < i; k++) s += l[ri + k] * l[rs[k] + j];
+                l[ri + j] = -s / d;
             }
-            l[i * n + i] = 1 / d;
+            l[ri + i] = 1 / d;
         }
     }
 

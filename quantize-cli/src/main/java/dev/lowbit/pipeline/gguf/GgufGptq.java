@@ -12,6 +12,7 @@ import dev.lowbit.ptq.gptq.GptqConfig;
 import dev.lowbit.ptq.gptq.NotPositiveDefiniteException;
 import dev.lowbit.ptq.grid.FpGrid;
 import dev.lowbit.ptq.grid.GgmlGrid;
+import dev.lowbit.ptq.observe.PackedSymmetric;
 import dev.lowbit.ptq.search.GgmlSearch;
 import dev.lowbit.ptq.search.GgmlSearches;
 import dev.lowbit.io.ggml.Mxfp4;
@@ -63,18 +64,21 @@ public final class GgufGptq {
      * scans what transforms change.
      *
      * @param w         row-major {@code rows × cols} (Hugging Face {@code [out, in]})
-     * @param h         Σxxᵀ of the Linear's inputs, {@code cols × cols}
+     * @param h         Σxxᵀ of the Linear's inputs, {@code cols × cols}, as its upper triangle: solved in place
      * @param fallbacks receives {@code name} when the Linear fell back to the weighted search
      */
-    public static Quantized quantize(String name, GgmlType type, float[] w, int rows, int cols, double[] h,
+    public static Quantized quantize(String name, GgmlType type, float[] w, int rows, int cols, PackedSymmetric h,
                                      GptqOptions options, List<String> fallbacks) {
         GptqConfig.Options sweep = options.sweep();
+        // the weighted search's importance if the sweep cannot run: diag H as given (the sweep works in h itself)
+        float[] importance = new float[cols];
+        for (int c = 0; c < cols; c++) importance[c] = (float) h.diagonal(c);
         if (type == GgmlType.MXFP4) {
             // E2M1 under a power-of-two scale per 32 is not a·k + b per element: GPTQ sweeps onto the OCP MXFP4 grid
             // (ggml's own exponent rule), whose codes and scales are ggml's block bytes as they stand
             FpGrid grid = new FpGrid(FloatSchemes.MXFP4, FpGrid.MxExponent.OCP, FpGrid.FourOverSix.OFF, rows, cols);
             try {
-                Gptq.sweep(name, w, rows, cols, h, sweep, grid, Linalg.kernels());
+                Gptq.sweep(name, w, rows, cols, h, sweep, grid, Linalg.kernels(), true);
                 QuantizedTensor q = grid.result(name);
                 return new Quantized(Mxfp4.fromQuantized(q), q.dequantize());
             } catch (NotPositiveDefiniteException e) {
@@ -87,7 +91,7 @@ public final class GgufGptq {
         } else if (BlockGrid.of(type) != null) {
             GgmlGrid grid = new GgmlGrid(type, options.weightedSearch(), rows, cols);
             try {
-                Gptq.sweep(name, w, rows, cols, h, sweep, grid, Linalg.kernels());
+                Gptq.sweep(name, w, rows, cols, h, sweep, grid, Linalg.kernels(), true);
                 return new Quantized(grid.packed(), grid.values());
             } catch (NotPositiveDefiniteException e) {
                 if (!options.allowRtnFallback()) {
@@ -97,8 +101,6 @@ public final class GgufGptq {
                 fallbacks.add(name);
             }
         }
-        float[] importance = new float[cols];
-        for (int c = 0; c < cols; c++) importance[c] = (float) h[c * cols + c];
         BlockCodec codec = BlockCodecs.forType(type);
         GgmlSearch search = GgmlSearches.forType(type);
         long rowBytes = codec.rowBytes(cols);

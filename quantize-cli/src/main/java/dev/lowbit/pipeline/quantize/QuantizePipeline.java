@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import dev.lowbit.calib.capture.LayerwiseCapture;
 import dev.lowbit.calib.observe.ModuleObservers;
 import dev.lowbit.ptq.observe.HessianObserver;
+import dev.lowbit.ptq.observe.PackedSymmetric;
 import dev.lowbit.ptq.observe.MeanSquareObserver;
 import dev.lowbit.calib.data.CalibrationSet;
 import dev.lowbit.calib.model.Architecture;
@@ -502,12 +503,16 @@ public final class QuantizePipeline {
                                 long[] s = e.shape();
                                 int rows = (int) s[0], cols = (int) s[1];
                                 // Σ xxᵀ without GPTQ's 2/n factor: GPTQ is invariant to scaling H (damping is relative).
-                                // The input's last reader takes the sum itself (no n² copy: 0.97 GB at a 7B down_proj).
+                                // Its upper triangle (0.48 GB at a 7B down_proj, half the n × n array); the input's
+                                // last reader takes the observer's own, and the solve works in it.
                                 HessianObserver ho = hessian ? hessians.get(ObservingHook.key(arch, layer, l)) : null;
-                                double[] h = ho == null ? null : ri == readers.size() - 1 ? ho.takeSum() : ho.sum();
+                                PackedSymmetric h = ho == null ? null : ri == readers.size() - 1 ? ho.takePacked() : ho.packedSum();
                                 float[] w = r.linearWeight(layer, l);
                                 if (e.scheme() != null) {
-                                    QuantizedTensor q = quantizer.quantize(e.module(), e.scheme(), w, rows, cols, h, writer.zeroFloor());
+                                    QuantizedTensor q = quantizer.quantizePacked(e.module(), e.scheme(), w, rows, cols, h, writer.zeroFloor());
+                                    // H and W are spent: let them go before the dequantized copy is made
+                                    h = null;
+                                    w = null;
                                     r.setLinearWeight(layer, l, q.dequantize());
                                     done.put(e.name(), new ArtifactWriter.Payload.Quantized(e.name(), q));
                                     if (inputScales) {
@@ -519,6 +524,8 @@ public final class QuantizePipeline {
                                     GgufArtifactWriter g = (GgufArtifactWriter) writer;
                                     List<String> fell = new ArrayList<>();
                                     GgufGptq.Quantized q = GgufGptq.quantize(g.ggufName(e.name()), e.ggml(), w, rows, cols, h, ggufGptq, fell);
+                                    h = null;
+                                    w = null;
                                     if (!fell.isEmpty()) g.fallback(e.name());
                                     r.setLinearWeight(layer, l, q.values());
                                     done.put(e.name(), new ArtifactWriter.Payload.Ggml(e.name(), e.ggml(), MemorySegment.ofArray(q.packed())));

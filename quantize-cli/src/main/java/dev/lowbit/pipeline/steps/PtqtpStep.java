@@ -31,6 +31,7 @@ final class PtqtpStep extends TritStep {
             Param.ofBool("refit_scales", false, "error_feedback: after the sweep, refit each row's scales to the output error tr(ΔW H ΔWᵀ)"),
             Param.ofInt("refit_rounds", 1, "refit_scales: rounds of sweep → refit; each further round re-sweeps the trits with the refitted scales held, the round of least output error kept"),
             Param.ofInt("descent_passes", 0, "refit_scales: after each refit, at most this many passes of coordinate descent over the trits on the output error tr(ΔW H ΔWᵀ) with the scales held, then the scales refitted again (0: none)"),
+            Param.ofInt("descent_cycles", 1, "descent_passes: cycles of descent → refit, stopping early once a cycle lowers the output error by less than 1e-4 relative"),
             Param.ofBool("act_order", false, "error_feedback: sweep groups by decreasing Σ diag(H), columns within a group by decreasing diag(H) (groups stay whole)"));
 
     PtqtpStep() {
@@ -58,6 +59,9 @@ final class PtqtpStep extends TritStep {
         if (passes > 0 && !p.get("refit_scales").booleanValue()) {
             throw new BadInputException(source, where + ": descent_passes applies to refit_scales: true only");
         }
+        int cycles = p.get("descent_cycles").intValue();
+        if (cycles < 1 || cycles > 100) throw new BadInputException(source, where + ": descent_cycles must be 1..100, got " + cycles);
+        if (cycles > 1 && passes == 0) throw new BadInputException(source, where + ": descent_cycles applies to descent_passes > 0 only");
         if (p.get("act_order").booleanValue() && !p.get("error_feedback").booleanValue()) {
             throw new BadInputException(source, where + ": act_order applies to error_feedback: true only");
         }
@@ -98,7 +102,8 @@ final class PtqtpStep extends TritStep {
                 if (flag("refit_scales")) {
                     double[] damped = TritSteps.damped(h, cols, dampPercent());
                     int passes = step.params().get("descent_passes").intValue();
-                    refit(grid, w, damped, passes);
+                    int cycles = step.params().get("descent_cycles").intValue();
+                    refit(grid, w, damped, passes, cycles);
                     int rounds = step.params().get("refit_rounds").intValue();
                     if (rounds > 1) {
                         double best = grid.outputLoss(w, damped);
@@ -106,7 +111,7 @@ final class PtqtpStep extends TritStep {
                         grid.holdScales();
                         for (int round = 1; round < rounds; round++) {
                             Gptq.sweep(module, w, rows, cols, h, sweepOptions(), grid, Linalg.kernels());
-                            refit(grid, w, damped, passes);
+                            refit(grid, w, damped, passes, cycles);
                             double loss = grid.outputLoss(w, damped);
                             if (loss < best) {
                                 best = loss;
@@ -122,12 +127,22 @@ final class PtqtpStep extends TritStep {
             return Ptqtp.quantize(module, weight, rows, cols, s, iterations, start, importance).tensor();
         }
 
-        /** Scales refitted to the output error; with descent passes, the trits descended on it, then the scales again. */
-        private static void refit(TritPlaneGrid grid, float[] w, double[] damped, int passes) {
+        /**
+         * Scales refitted to the output error; with descent passes, up to {@code cycles} times: the trits descended on it,
+         * then the scales refitted again (a cycle that lowers the output error by less than 1e-4 relative is the last).
+         */
+        private static void refit(TritPlaneGrid grid, float[] w, double[] damped, int passes, int cycles) {
             grid.refitScales(w, damped);
             if (passes == 0) return;
-            grid.descend(w, damped, passes);
-            grid.refitScales(w, damped);
+            double loss = cycles > 1 ? grid.outputLoss(w, damped) : 0;
+            for (int cycle = 0; cycle < cycles; cycle++) {
+                grid.descend(w, damped, passes);
+                grid.refitScales(w, damped);
+                if (cycle + 1 == cycles) break;
+                double now = grid.outputLoss(w, damped);
+                if (now > loss * (1 - 1e-4)) break;
+                loss = now;
+            }
         }
     }
 }

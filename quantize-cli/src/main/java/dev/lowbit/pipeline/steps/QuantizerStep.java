@@ -2,6 +2,7 @@ package dev.lowbit.pipeline.steps;
 
 import dev.lowbit.io.quant.QuantScheme;
 import dev.lowbit.io.quant.QuantizedTensor;
+import dev.lowbit.ptq.observe.PackedSymmetric;
 import dev.lowbit.ptq.scheme.ZeroFloor;
 
 /**
@@ -61,5 +62,15 @@ public interface QuantizerStep extends StepType.Configured {
                                      ZeroFloor floor) {
         if (floor == null) return quantize(module, scheme, weight, rows, cols, hessian);
         throw new UnsupportedOperationException("step '" + name() + "' cannot keep zero points at or above " + floor.min());
+    }
+
+    /**
+     * {@link #quantize(String, QuantScheme, float[], int, int, double[], ZeroFloor)} with the Hessian as its upper
+     * triangle (half the memory of the whole matrix; the step may overwrite it), {@code null} for data-free steps. A
+     * step that reads only that triangle (GPTQ) takes it as it is; the others get the whole matrix.
+     */
+    default QuantizedTensor quantizePacked(String module, QuantScheme scheme, float[] weight, int rows, int cols, PackedSymmetric hessian,
+                                           ZeroFloor floor) {
+        return quantize(module, scheme, weight, rows, cols, hessian == null ? null : hessian.toFull(), floor);
     }
 }

@@ -1,5 +1,6 @@
 package dev.lowbit.pipeline.gguf;
 
+import dev.lowbit.ptq.observe.PackedSymmetric;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -46,7 +47,7 @@ class GgufGptqFallbackTest {
     void notPositiveDefiniteStopsNamingTheTensor() {
         var options = new GgufGptq.GptqOptions(0.01, 128, false, true, false);
         BadInputException e = assertThrows(BadInputException.class, () -> GgufGptq.quantize("blk.3.attn_v.weight",
-                GgmlType.Q4_K, weights(), ROWS, COLS, indefinite(), options, new ArrayList<>()));
+                GgmlType.Q4_K, weights(), ROWS, COLS, PackedSymmetric.ofUpper(indefinite(), COLS), options, new ArrayList<>()));
         assertEquals("blk.3.attn_v.weight", e.source());
         assertTrue(e.getMessage().contains("not positive definite"), e.getMessage());
         assertTrue(e.getMessage().contains("--allow-rtn-fallback"), e.getMessage());
@@ -58,7 +59,7 @@ class GgufGptqFallbackTest {
         List<String> fallbacks = new ArrayList<>();
         double[] h = indefinite();
         float[] w = weights();
-        GgufGptq.Quantized q = GgufGptq.quantize("blk.3.attn_v.weight", GgmlType.Q4_K, w, ROWS, COLS, h, options, fallbacks);
+        GgufGptq.Quantized q = GgufGptq.quantize("blk.3.attn_v.weight", GgmlType.Q4_K, w, ROWS, COLS, PackedSymmetric.ofUpper(h, COLS), options, fallbacks);
         assertEquals(List.of("blk.3.attn_v.weight"), fallbacks);
         BlockCodec codec = BlockCodecs.forType(GgmlType.Q4_K);
         float[] importance = new float[COLS];
