@@ -23,13 +23,6 @@ public interface ConversionKernels {
     /** Encodes {@code count} floats from {@code src[srcOffset..]} as IEEE binary16 at {@code dst[dstByteOffset..]}. */
     void f32ToF16(float[] src, int srcOffset, MemorySegment dst, long dstByteOffset, int count);
 
-    /**
-     * Index of the first of {@code count} little-endian {@code width}-byte elements (2 or 4) at {@code src[byteOffset..]}
-     * whose bits under {@code exponent} are all set — NaN or ±Inf when {@code exponent} is the format's exponent field
-     * ({@code 0x7c00} binary16, {@code 0x7f80} bfloat16, {@code 0x7f800000} binary32) — or −1 when there is none.
-     */
-    long firstAllOnes(MemorySegment src, long byteOffset, long count, int width, int exponent);
-
     /** A short name for logs and benchmark reports, e.g. {@code scalar} or {@code panama(256-bit)}. */
     String name();
 }

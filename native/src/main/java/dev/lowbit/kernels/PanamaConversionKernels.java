@@ -46,32 +46,6 @@ final class PanamaConversionKernels implements ConversionKernels {
         ((ShortVector) v.convertShape(I2S, SHORT, 0)).intoMemorySegment(dst, byteOffset, LE);
     }
 
-    private static final VectorSpecies<Short> SHORT_FULL = ShortVector.SPECIES_PREFERRED;
-
-    @Override
-    public long firstAllOnes(MemorySegment src, long byteOffset, long count, int width, int exponent) {
-        if (width != 2 && width != 4) throw new IllegalArgumentException("element width " + width + " (2 or 4)");
-        java.util.Objects.checkFromIndexSize(byteOffset, count * width, src.byteSize());
-        long i = 0;
-        if (width == 2) {
-            short e = (short) exponent;
-            long bound = count - count % SHORT_FULL.length();
-            for (; i < bound; i += SHORT_FULL.length()) {
-                VectorMask<Short> m = ShortVector.fromMemorySegment(SHORT_FULL, src, byteOffset + 2 * i, LE)
-                        .lanewise(AND, e).compare(VectorOperators.EQ, e);
-                if (m.anyTrue()) return i + m.firstTrue();
-            }
-        } else {
-            long bound = count - count % INT.length();
-            for (; i < bound; i += INT.length()) {
-                VectorMask<Integer> m = IntVector.fromMemorySegment(INT, src, byteOffset + 4 * i, LE)
-                        .lanewise(AND, exponent).compare(VectorOperators.EQ, exponent);
-                if (m.anyTrue()) return i + m.firstTrue();
-            }
-        }
-        return ScalarConversionKernels.firstAllOnesFrom(src, byteOffset, i, count, width, exponent);
-    }
-
     @Override
     public void bf16ToF32(MemorySegment src, long srcByteOffset, float[] dst, int dstOffset, int count) {
         ScalarConversionKernels.checkBounds(src, srcByteOffset, dst.length, dstOffset, count);

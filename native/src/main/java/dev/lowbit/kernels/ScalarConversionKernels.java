@@ -13,24 +13,6 @@ final class ScalarConversionKernels implements ConversionKernels {
 
     private ScalarConversionKernels() {}
 
-    static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
-    @Override
-    public long firstAllOnes(MemorySegment src, long byteOffset, long count, int width, int exponent) {
-        return firstAllOnesFrom(src, byteOffset, 0, count, width, exponent);
-    }
-
-    /** The element loop from index {@code from} on: the reference, and the vector kernel's tail. */
-    static long firstAllOnesFrom(MemorySegment src, long byteOffset, long from, long count, int width, int exponent) {
-        if (width != 2 && width != 4) throw new IllegalArgumentException("element width " + width + " (2 or 4)");
-        Objects.checkFromIndexSize(byteOffset, count * width, src.byteSize());
-        for (long i = from; i < count; i++) {
-            int v = width == 2 ? src.get(SHORT_LE, byteOffset + 2 * i) : src.get(INT_LE, byteOffset + 4 * i);
-            if ((v & exponent) == exponent) return i;
-        }
-        return -1;
-    }
-
     @Override
     public void bf16ToF32(MemorySegment src, long srcByteOffset, float[] dst, int dstOffset, int count) {
         checkBounds(src, srcByteOffset, dst.length, dstOffset, count);

@@ -33,51 +33,6 @@ class ConversionKernelsTest {
         return seg;
     }
 
-    /**
-     * The NaN/Inf finder against a loop written here from the formats' definitions (exponent field all ones), for
-     * binary16, bfloat16 and binary32: odd lengths around the vector widths, unaligned offsets, no hit, one or several
-     * hits at every lane position, and finite values one exponent step below (which must not be found).
-     */
-    @Test
-    void firstAllOnesFindsTheFirstNonFiniteElement() {
-        SplittableRandom r = new SplittableRandom(16);
-        int[][] formats = {{2, 0x7c00}, {2, 0x7f80}, {4, 0x7f80_0000}};
-        try (Arena arena = Arena.ofConfined()) {
-            for (int[] f : formats) {
-                int width = f[0], exponent = f[1];
-                for (int n : new int[] {0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 207, 702}) {
-                    for (int trial = 0; trial < 12; trial++) {
-                        MemorySegment seg = arena.allocate((long) width * n + 3, 8).asSlice(3);
-                        for (int i = 0; i < n; i++) {
-                            // finite: the exponent field one below all ones (largest finite binade), random sign/mantissa
-                            int v = (r.nextInt() & ~exponent) | (exponent & ~(exponent & -exponent));
-                            put(seg, width, i, v);
-                        }
-                        int hits = n == 0 ? 0 : r.nextInt(3);
-                        for (int h = 0; h < hits; h++) put(seg, width, r.nextInt(n), r.nextInt() | exponent);
-                        long expect = -1;
-                        for (int i = 0; i < n && expect < 0; i++) {
-                            int v = width == 2 ? seg.get(SHORT_LE, 2L * i) & 0xffff : seg.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4L * i);
-                            boolean nonFinite = width == 2
-                                    ? (exponent == 0x7c00 ? !Float.isFinite(Float.float16ToFloat((short) v)) : !Float.isFinite(Float.intBitsToFloat(v << 16)))
-                                    : !Float.isFinite(Float.intBitsToFloat(v));
-                            if (nonFinite) expect = i;
-                        }
-                        for (ConversionKernels k : BOTH) {
-                            assertEquals(expect, k.firstAllOnes(seg, 0, n, width, exponent), k.name() + " width " + width + " n " + n);
-                        }
-                    }
-                }
-            }
-        }
-        assertThrows(IllegalArgumentException.class, () -> VECTOR.firstAllOnes(MemorySegment.ofArray(new byte[8]), 0, 1, 8, 1));
-    }
-
-    private static void put(MemorySegment seg, int width, int i, int v) {
-        if (width == 2) seg.set(SHORT_LE, 2L * i, (short) v);
-        else seg.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4L * i, v);
-    }
-
     @Test
     void vectorPathIsChosenUnderSurefireFlags() {
         // surefire passes --add-modules jdk.incubator.vector, so on any 128-bit+ machine the SIMD path must be live
