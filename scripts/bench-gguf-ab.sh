@@ -10,8 +10,26 @@
 #   N                       rounds per type and thread count (default 2)
 # env: LLAMA_QUANTIZE (default /work/llama.cpp/build/bin/llama-quantize), THREADS (default "1 2"),
 #      TYPES (default "Q8_0 Q4_0"), SPLIT (default 1: the per-thread CPU runs; 0 skips them)
+#        scripts/bench-gguf-ab.sh --summarize LOG   the table of a finished run's output (best wall of N per row, the
+#                                                   CPU of that run, ratios llama-quantize / lowbit), as markdown
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "${1:-}" = --summarize ]; then
+  echo "| type, threads | before: wall (CPU) | after: wall (CPU) | llama-quantize: wall (CPU) | ratio before | ratio after |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  awk '/^(old|new|llama\.cpp) Q/ && / rc=0 / {
+         k = $2 " " $3; w = $6 + 0; c = $9 + $12
+         if (!((k, $1) in best) || w < best[k, $1]) { best[k, $1] = w; cpu[k, $1] = c }
+         keys[k] = 1
+       }
+       END {
+         for (k in keys)
+           printf "| %s | %.2f s (%.1f s) | %.2f s (%.1f s) | %.2f s (%.1f s) | %.2f× | %.2f× |\n", k, best[k, "old"], cpu[k, "old"],
+             best[k, "new"], cpu[k, "new"], best[k, "llama.cpp"], cpu[k, "llama.cpp"],
+             best[k, "llama.cpp"] / best[k, "old"], best[k, "llama.cpp"] / best[k, "new"]
+       }' "$2" | sort -t'|' -k2,2
+  exit 0
+fi
 old=$1 new=$2 src=$3 n=${4:-2}
 lq=${LLAMA_QUANTIZE:-/work/llama.cpp/build/bin/llama-quantize}
 export LOWBIT_NO_BUILD=1
