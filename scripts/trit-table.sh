@@ -3,9 +3,10 @@
 # then evaluates the written checkpoint on eval_code.txt (reference protocol; WINDOWS=0, the default, is the whole
 # file, WINDOWS=16 a quick look). One JSON line per row in $OUT/results.jsonl, quantize wall time included.
 # Usage: scripts/trit-table.sh [OUT_DIR] [ROW...]
-#   rows: ptqtp ptqtp-multi ptqtp-hw ptqtp-gptq ptqtp-gptq-refit ptqtp-multi-hw ptqtp-multi-gptq ptqtp-multi-gptq-refit ternary-rtn binarize pb-llm binary-rtn gptq-w2g64 gptq-w4g128 (default: the first three, in that order)
+#   rows: ptqtp ptqtp-multi ptqtp-hw ptqtp-gptq ptqtp-gptq-refit ptqtp-multi-hw ptqtp-multi-gptq ptqtp-multi-gptq-refit ptqtp-multi-gptq-refit-descent ternary-rtn binarize pb-llm binary-rtn gptq-w2g64 gptq-w4g128 (default: the first three, in that order)
 #   CALIB_SAMPLES (default 128) calibration windows of 512 for the calibrated rows; LUT=1 evaluates with the LUT kernel.
 #   A row named rot-ROW is ROW after the rotate step (R1 + R2 randomised Hadamard, seed 0) in the same recipe.
+#   The best calibrated two-plane row: CALIB_SAMPLES=256 ... rot-ptqtp-multi-gptq-refit-descent (README, trit table).
 #   EXTRA='key: value, ...' adds parameters to the quantizer step of every row (e.g. EXTRA='damp_percent: 0.05').
 #   THREADS=1 passes --threads to quantize and evaluate (two 1-thread jobs side by side on the shared queue).
 #   STAGE=quantize only writes $OUT/ROW; STAGE=evaluate only evaluates an $OUT/ROW written before (a long calibrated row
@@ -43,6 +44,8 @@ for r in "${rows[@]}"; do
                       cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     ptqtp-multi-gptq-refit) step='{type: ptqtp, group_size: 128, iterations: 50, start: multi, error_feedback: true, refit_scales: true}'
                             cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
+    ptqtp-multi-gptq-refit-descent) step='{type: ptqtp, group_size: 128, iterations: 50, start: multi, error_feedback: true, refit_scales: true, descent_passes: 10}'
+                                    cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;
     ternary-rtn) step='{type: ternary-rtn, group_size: 256}'; cal='' ;;
     binarize) step='{type: binarize, group_size: 512, salient_fraction: 0.1}'
               cal="calibration: {data: $calib, samples: $samples, seqlen: 512}" ;;

@@ -185,7 +185,8 @@ public final class TritPlaneGrid implements Grid {
      * nine evaluations plus, when a pair changes, one update of He (a column of H). A pair changes only if the loss
      * falls, so the loss never rises; a row stops after a pass with no change or after {@code passes} passes.
      * This is the exact-loss clean-up of the greedy sweep (GPTQ chooses each column once, before the later columns
-     * are known), as CDQuant (Nair &amp; Suggala, 2024) does for integer grids.
+     * are known); CDQuant (Nair &amp; Suggala, arXiv 2406.17542) minimises the same layer loss by coordinate descent on
+     * integer grids, in greedy order (the best coordinate first), where this is cyclic (column order).
      *
      * @param weight the original weights (rows × cols)
      * @param h the (damped) calibration Hessian, cols × cols, symmetric
