@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
  * in a fixed order, bit-identical whichever path (4-row block, single row, vector body, scalar tail), thread or JIT
  * tier computes it.
  */
-final class PanamaLinalg implements LinalgKernels {
+final class PanamaLinalg extends RowLayoutLinalg {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
     private static final int FL = F.length();
@@ -193,24 +193,12 @@ final class PanamaLinalg implements LinalgKernels {
 
     // ---------------------------------------------------------------- f64 Cholesky and friends
 
-    @Override
-    public void cholesky(int n, double[] a) {
-        cholesky(n, a, Linalg.fullRows(n));
-        for (int i = 0; i < n; i++) {
-            for (int j = i + 1; j < n; j++) a[i * n + j] = 0;
-        }
-    }
-
-    @Override
-    public void choleskyPacked(int n, double[] a) {
-        cholesky(n, a, Linalg.packedRows(n));
-    }
-
     /**
      * The blocked Cholesky on a lower triangle whose row i starts at {@code rs[i]} (a full row-major array or a packed
      * one): only entries on or below the diagonal are read or written, in the same order whatever the layout.
      */
-    private static void cholesky(int n, double[] a, int[] rs) {
+    @Override
+    void cholesky(int n, double[] a, int[] rs) {
         // the current panel transposed, pt[k − kb][i] = L[i][k], rows padded by 8 doubles: with a row stride of n·8
         // bytes (a multiple of 4 KiB for n = 512, 1536, 4096) the 64 rows a trailing update reads would all map to the
         // same L1 set and evict each other
@@ -315,18 +303,9 @@ final class PanamaLinalg implements LinalgKernels {
     /** Rows per block of the in-place triangular inverse; columns per tile of its products. */
     private static final int INV_NB = 64, INV_TILE = 256;
 
-    @Override
-    public void invertLower(int n, double[] l) {
-        invertLower(n, l, Linalg.fullRows(n));
-    }
-
-    @Override
-    public void invertLowerPacked(int n, double[] l) {
-        invertLower(n, l, Linalg.packedRows(n));
-    }
-
     /** The in-place triangular inverse on a lower triangle whose row i starts at {@code rs[i]}: see {@link #cholesky(int, double[], int[])}. */
-    private static void invertLower(int n, double[] l, int[] rs) {
+    @Override
+    void invertLower(int n, double[] l, int[] rs) {
         if (n == 0) return;
         // Row blocks top to bottom, in place. With rows < i0 already holding X11 = L11⁻¹, the block's rows [i0, i1) are
         // X21 = −X22·(L21·X11) and X22 = L22⁻¹. Only the block's own rows of L are kept aside (INV_NB × n doubles), so

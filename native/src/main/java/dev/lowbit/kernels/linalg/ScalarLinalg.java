@@ -4,7 +4,7 @@ package dev.lowbit.kernels.linalg;
  * The reference implementation: textbook loops, one thread, sums accumulated in the natural index order. Fast paths
  * are checked against it; it is also the fallback where the Vector API is absent.
  */
-public final class ScalarLinalg implements LinalgKernels {
+public final class ScalarLinalg extends RowLayoutLinalg {
 
     @Override
     public void gemm(int m, int n, int k, float alpha,
@@ -42,21 +42,9 @@ public final class ScalarLinalg implements LinalgKernels {
         }
     }
 
-    @Override
-    public void cholesky(int n, double[] a) {
-        cholesky(n, a, Linalg.fullRows(n));
-        for (int i = 0; i < n; i++) {
-            for (int j = i + 1; j < n; j++) a[i * n + j] = 0;
-        }
-    }
-
-    @Override
-    public void choleskyPacked(int n, double[] a) {
-        cholesky(n, a, Linalg.packedRows(n));
-    }
-
     /** Cholesky on a lower triangle whose row i starts at {@code rs[i]}; nothing above the diagonal is touched. */
-    private static void cholesky(int n, double[] a, int[] rs) {
+    @Override
+    void cholesky(int n, double[] a, int[] rs) {
         for (int i = 0; i < n; i++) {
             int ri = rs[i];
             for (int j = 0; j <= i; j++) {
@@ -78,16 +66,7 @@ public final class ScalarLinalg implements LinalgKernels {
     }
 
     @Override
-    public void invertLower(int n, double[] l) {
-        invertLower(n, l, Linalg.fullRows(n));
-    }
-
-    @Override
-    public void invertLowerPacked(int n, double[] l) {
-        invertLower(n, l, Linalg.packedRows(n));
-    }
-
-    private static void invertLower(int n, double[] l, int[] rs) {
+    void invertLower(int n, double[] l, int[] rs) {
         // row i of X = L⁻¹: X[i][j] = −(Σ_{k=j}^{i−1} L[i][k]·X[k][j]) / L[i][i]; computed left to right, in place,
         // since X[i][j] only needs L[i][k] for k ≥ j, not yet overwritten.
         for (int i = 0; i < n; i++) {
