@@ -22,6 +22,20 @@ public final class TokenWindows {
         return out;
     }
 
+    /**
+     * Exactly {@code count} non-overlapping windows of {@code length} tokens from token 0, as calibration asks for them:
+     * a text too short for {@code count} is refused with what it holds (the artifact records the count asked for, so
+     * taking fewer in silence would misstate how it was calibrated).
+     */
+    public static int[][] exactly(int[] tokens, int length, int count, String source) {
+        int available = tokens.length / length;
+        if (available < count) {
+            throw new BadInputException(source, tokens.length + " tokens make " + available + " window(s) of " + length
+                    + ", fewer than the " + count + " asked for (ask for fewer or shorter windows, or give more text)");
+        }
+        return first(tokens, length, count, source);
+    }
+
     /** {@code n} windows of {@code length} tokens starting at uniformly random offsets (may overlap), seeded. */
     public static int[][] random(int[] tokens, int length, int n, long seed, String source) {
         if (tokens.length < length) {

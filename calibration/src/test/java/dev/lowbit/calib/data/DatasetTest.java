@@ -42,6 +42,17 @@ class DatasetTest {
     }
 
     @Test
+    void calibrationWindowsAreExactlyTheCountAskedFor() {
+        int[] tokens = new int[10];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = i;
+        assertEquals(3, TokenWindows.exactly(tokens, 3, 3, "t").length);
+        BadInputException e = assertThrows(BadInputException.class, () -> TokenWindows.exactly(tokens, 3, 4, "calib.txt"));
+        // one line naming the file, what it holds and what was asked
+        assertTrue(e.userMessage().contains("calib.txt") && e.getMessage().contains("3 window(s) of 3")
+                && e.getMessage().contains("the 4 asked for"), e.userMessage());
+    }
+
+    @Test
     void randomWindowsAreSeededAndInRange() {
         int[] tokens = new int[100];
         for (int i = 0; i < tokens.length; i++) tokens[i] = i;

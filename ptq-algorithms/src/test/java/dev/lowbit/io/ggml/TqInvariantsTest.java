@@ -7,10 +7,8 @@ import dev.lowbit.io.ggml.KQuantRefData.Codec;
 import java.lang.foreign.MemorySegment;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.MethodSource;
 
-/** Invariants of the ternary codecs TQ1_0 and TQ2_0. */
+/** Invariants particular to the ternary codecs TQ1_0 and TQ2_0 (those of every codec: CodecInvariantsTest). */
 class TqInvariantsTest {
     static Stream<Codec> codecs() {
         return KQuantGgmlRefTest.codecs().filter(c -> c.name().startsWith("tq"));
@@ -19,52 +17,6 @@ class TqInvariantsTest {
     static Codec codec(String name) {
         return codecs().filter(c -> c.name().equals(name)).findFirst().orElseThrow();
     }
-
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("codecs")
-    void rejectsNonFinite(Codec c) {
-        KQuantInvariants.rejectsNonFinite(c);
-    }
-
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("codecs")
-    void rejectsBadGeometry(Codec c) {
-        KQuantInvariants.rejectsBadGeometry(c);
-    }
-
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("codecs")
-    void allZeroRow(Codec c) {
-        KQuantInvariants.allZeroRow(c);
-    }
-
-    /** A constant row is exactly ±fp16(|c|): d = absmax, every trit the same extreme. */
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("codecs")
-    void constantRowIsExactUpToFp16(Codec c) {
-        for (float v : new float[] {0.37f, -1.5f, 3e-3f}) {
-            float fp16 = Float.float16ToFloat(Float.floatToFloat16(v));
-            KQuantInvariants.constantRow(c, v, Math.abs(fp16 - v) / Math.abs(v));
-        }
-    }
-
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("codecs")
-    void blocksAreIndependent(Codec c) {
-        KQuantInvariants.blocksAreIndependent(c);
-    }
-
-    /** ggml's ternary quantizers have no search: importance changes nothing. */
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("codecs")
-    void importanceIsIgnored(Codec c) {
-        float[] x = KQuantInvariants.weights(512, 21);
-        float[] imp = new float[512];
-        java.util.Arrays.fill(imp, 3f);
-        imp[7] = 1000f;
-        assertEquals(-1, KQuantInvariants.quantize(c, x, null).mismatch(KQuantInvariants.quantize(c, x, imp)));
-    }
-
 
     /** Every TQ1_0 byte decodes to trits that re-encode (ceil(v·256/243)) to the same byte; TQ2_0 never uses code 3. */
     @Test

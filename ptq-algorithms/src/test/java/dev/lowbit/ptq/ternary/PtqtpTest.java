@@ -200,13 +200,22 @@ class PtqtpTest {
         assertTrue(weighted < 0.9 * plain, "weighted fit " + weighted + " vs data-free " + plain);
     }
 
+    /** GPTQ's damping and group of 128, no act-order: the sweep of the calibrated-refinement tests below. */
+    private static final GptqConfig.Options SWEEP = new GptqConfig.Options(0.01, 128, false);
+
+    /** W swept by GPTQ onto two trit planes (30 alternations per group) under H: where those tests start. */
+    private static TritPlaneGrid swept(float[] w, double[] h) {
+        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
+        Gptq.sweep("q", w, ROWS, COLS, h, SWEEP, grid, Linalg.kernels());
+        return grid;
+    }
+
     @Test
     void errorFeedbackLowersTheOutputError() {
         float[] w = TernaryFixture.qProj();
         float[] x = TernaryFixture.inputs();
         double[] h = TernaryFixture.hessian(x);
-        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
-        Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
+        TritPlaneGrid grid = swept(w, h);
         double fed = TernaryFixture.outputError(w, grid.result().dequantize(), x);
         double free = TernaryFixture.outputError(w, Ptqtp.quantize("q", w, ROWS, COLS, TWO_PLANES, 30, null).tensor().dequantize(), x);
         assertTrue(fed < 0.8 * free, "GPTQ-fed " + fed + " vs data-free " + free);
@@ -217,8 +226,7 @@ class PtqtpTest {
         float[] w = TernaryFixture.qProj();
         float[] x = TernaryFixture.inputs();
         double[] h = TernaryFixture.hessian(x);
-        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
-        Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
+        TritPlaneGrid grid = swept(w, h);
         QuantizedTensor swept = grid.result();
         double before = TernaryFixture.outputError(w, swept.dequantize(), x);
         grid.refitScales(w, h);
@@ -234,14 +242,12 @@ class PtqtpTest {
         }
     }
 
-
     @Test
     void theGridsOutputLossIsTheLinearsOutputError() {
         float[] w = TernaryFixture.qProj();
         float[] x = TernaryFixture.inputs();
         double[] h = TernaryFixture.hessian(x);
-        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
-        Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
+        TritPlaneGrid grid = swept(w, h);
         grid.refitScales(w, h);
         // Σᵣ eᵣ H eᵣᵀ against ‖(W − Ŵ)Xᵀ‖² summed token by token; the only difference is Ŵ decoded in f32 here
         // (α·t sums rounded to ~6e-8 of |w|, with |e| ≈ 0.1|w|: ~1e-6 of the loss), so 1e-5 relative
@@ -254,14 +260,12 @@ class PtqtpTest {
         float[] w = TernaryFixture.qProj();
         float[] x = TernaryFixture.inputs();
         double[] h = TernaryFixture.hessian(x);
-        GptqConfig.Options o = new GptqConfig.Options(0.01, 128, false);
-        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
-        Gptq.sweep("q", w, ROWS, COLS, h, o, grid, Linalg.kernels());
+        TritPlaneGrid grid = swept(w, h);
         grid.refitScales(w, h);
         QuantizedTensor once = grid.result();
         double first = TernaryFixture.outputError(w, once.dequantize(), x);
         grid.holdScales();
-        Gptq.sweep("q", w, ROWS, COLS, h, o, grid, Linalg.kernels());
+        Gptq.sweep("q", w, ROWS, COLS, h, SWEEP, grid, Linalg.kernels());
         QuantizedTensor resw = grid.result();
         // held: the re-sweep changes trits only
         for (int p = 0; p < 2; p++) {
@@ -276,7 +280,7 @@ class PtqtpTest {
         // error should fit better than trits chosen for the scales fitted to the compensated weights
         assertTrue(second < first, "round 2 " + second + " vs round 1 " + first);
         TritPlaneGrid.State s = grid.snapshot();
-        Gptq.sweep("q", w, ROWS, COLS, h, o, grid, Linalg.kernels());
+        Gptq.sweep("q", w, ROWS, COLS, h, SWEEP, grid, Linalg.kernels());
         grid.restore(s);
         assertEquals(second, TernaryFixture.outputError(w, grid.result().dequantize(), x), 0.0);
     }
@@ -286,8 +290,7 @@ class PtqtpTest {
         float[] w = TernaryFixture.qProj();
         float[] x = TernaryFixture.inputs();
         double[] h = TernaryFixture.hessian(x);
-        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
-        Gptq.sweep("q", w, ROWS, COLS, h, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
+        TritPlaneGrid grid = swept(w, h);
         grid.refitScales(w, h);
         QuantizedTensor swept = grid.result();
         double before = TernaryFixture.outputError(w, swept.dequantize(), x);
@@ -371,8 +374,7 @@ class PtqtpTest {
         // the sweep on W[:, perm] under H[perm][:, perm]: its loss there is the physical output error of result(perm)
         double[] hp = TritPlaneGrid.permuteSymmetric(h, COLS, perm);
         float[] wp = TritPlaneGrid.permuteColumns(w, ROWS, COLS, perm);
-        TritPlaneGrid grid = new TritPlaneGrid("q", TWO_PLANES, ROWS, COLS, 30);
-        Gptq.sweep("q", wp, ROWS, COLS, hp, new GptqConfig.Options(0.01, 128, false), grid, Linalg.kernels());
+        TritPlaneGrid grid = swept(wp, hp);
         grid.refitScales(wp, hp);
         double expected = TernaryFixture.outputError(w, grid.result(perm).dequantize(), x);
         assertEquals(expected, grid.outputLoss(wp, hp), 1e-5 * expected); // as in theGridsOutputLossIsTheLinearsOutputError
