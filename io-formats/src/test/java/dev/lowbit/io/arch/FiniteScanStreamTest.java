@@ -47,25 +47,39 @@ class FiniteScanStreamTest {
                     }
                     assertEquals(which == 4, expected == null, "trial " + trial);
                     for (int maxStep : new int[] {1, 7, 64, 1 << 18}) {
-                        String got = null;
-                        try {
-                            streamed(f, r, maxStep);
-                        } catch (BadInputException e) {
-                            got = e.getMessage();
+                        for (boolean heap : new boolean[] {false, true}) {
+                            String got = null;
+                            try {
+                                streamed(f, r, maxStep, heap);
+                            } catch (BadInputException e) {
+                                got = e.getMessage();
+                            }
+                            assertEquals(expected, got, "alignment " + alignment + ", trial " + trial + ", ranges up to " + maxStep
+                                    + (heap ? ", heap copies" : ", the mapping"));
                         }
-                        assertEquals(expected, got, "alignment " + alignment + ", trial " + trial + ", ranges up to " + maxStep);
                     }
                 }
             }
         }
     }
 
-    private static void streamed(GgufFile f, Random r, int maxStep) {
+    /**
+     * The file's ranges in order: slices of its mapping, or (as the model digest feeds them) each range with up to 7
+     * bytes past it copied into a heap array, at a random offset into that array (the scan's own loop over arrays).
+     */
+    private static void streamed(GgufFile f, Random r, int maxStep, boolean heap) {
         FiniteScan.Stream s = FiniteScan.stream(f);
         MemorySegment all = f.segment();
         for (long at = 0; at < all.byteSize(); ) {
             long end = Math.min(all.byteSize(), at + 1 + r.nextInt(maxStep));
-            s.check(all, 0, at, end);
+            if (heap) {
+                int lead = r.nextInt(9), tail = (int) Math.min(7, all.byteSize() - end);
+                MemorySegment copy = MemorySegment.ofArray(new byte[lead + (int) (end - at) + tail]).asSlice(lead);
+                MemorySegment.copy(all, at, copy, 0, end - at + tail);
+                s.check(copy, at, at, end);
+            } else {
+                s.check(all, 0, at, end);
+            }
             at = end;
         }
         s.finish();
