@@ -29,8 +29,9 @@ import java.util.stream.Stream;
  *
  * <p>The budget: {@code -Dlowbit.capture.resident-bytes}, default {@value #DEFAULT_BUDGET_MIB} MiB — tiny-llama-code's
  * 128 × 512 calibration (a boundary of 16 batches of 8 MiB; each batch's output takes its input's place) stays in
- * memory, as its main job always did; a 7B shape over 128 × 512 (16 batches of 64 MiB) keeps two batches and spills the
- * other 896 MiB, which keeps its GPTQ peak within ~130 MiB of the 8 × 512 run's; 0 spills every array.
+ * memory, as its main job always did; a 7B shape over 128 × 512 (16 batches of 64 MiB, 1 GiB) spills every batch
+ * (a boundary over the budget spills whole: {@link Boundary}), one batch at a time in memory as over 8 × 512; 0 spills
+ * every array.
  * A write or read that fails (no space left, an unwritable directory) is a {@link BadInputException} naming the path
  * and the cause: one line, exit code 2.
  */

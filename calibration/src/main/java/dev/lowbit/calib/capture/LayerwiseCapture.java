@@ -43,7 +43,7 @@ import java.util.Set;
  *
  * <p>Memory: the layer boundary is a {@link Boundary}: batches stay in native memory while they fit the
  * {@link ActivationSpill}'s budget ({@code -Dlowbit.capture.resident-bytes}, 128 MiB: tiny-llama-code's 128 × 512 stays
- * in memory, a 7B shape's keeps 2 of 16 batches) and go to spill files past it, one line on stderr saying where and by how much. A spilled batch is read back
+ * in memory; a boundary over it, as a 7B shape's 1 GiB, spills whole) and go to spill files past it, one line on stderr saying where and by how much. A spilled batch is read back
  * when it runs; the outputs of batch i replace its inputs before batch i+1 runs, so the boundary in and the boundary
  * out share the budget. Steps read the boundary one batch at a time ({@link Boundary#open}). Spilling changes no bits.
  */

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A boundary keeps batches in memory up to its spill's budget and writes the rest to files that come back with the
+ * A boundary keeps batches in memory up to its spill's budget (all of them, when it is known to be bigger than the
+ * budget) and writes the rest to files that come back with the
  * same bits (compared as raw int bits, with values a lossy path would change: NaN payloads, −0, subnormals, ±∞); files
  * go when their batch is freed and the directory when the spill closes; an unusable directory is one bad-input line.
  */
@@ -38,7 +39,7 @@ class BoundaryTest {
         try (NDManager m = NDManager.newBaseManager();
              ActivationSpill spill = new ActivationSpill(2 * BYTES, tmp, notices::add)) {
             float[][] values = new float[4][];
-            try (Boundary b = new Boundary(spill, m, 4 * BYTES)) {
+            try (Boundary b = new Boundary(spill, m, 0)) { // size not known in advance: batches kept while they fit
                 for (int i = 0; i < 4; i++) {
                     values[i] = values(i);
                     b.add(m.create(values[i], SHAPE));
@@ -78,6 +79,21 @@ class BoundaryTest {
             spill.close();
             assertFalse(Files.exists(dir), "the spill directory goes on close");
             assertNull(spill.directory());
+        }
+    }
+
+    @Test
+    void aBoundaryKnownToBeOverTheBudgetSpillsWhole() throws IOException {
+        try (NDManager m = NDManager.newBaseManager();
+             ActivationSpill spill = new ActivationSpill(3 * BYTES, tmp, msg -> {});
+             Boundary b = new Boundary(spill, m, 4 * BYTES)) {
+            for (int i = 0; i < 4; i++) b.add(m.create(values(i), SHAPE));
+            assertEquals(0, spill.resident(), "nothing kept, though three batches would fit");
+            assertEquals(4, files(spill.directory()));
+            try (Boundary fits = new Boundary(spill, m, 3 * BYTES)) { // a boundary within the budget stays in memory
+                for (int i = 0; i < 3; i++) fits.add(m.create(values(i), SHAPE));
+                assertFalse(fits.spilled());
+            }
         }
     }
 
