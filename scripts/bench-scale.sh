@@ -4,7 +4,10 @@
 #   scripts/bench-scale.sh MODEL_DIR [COMMAND...]        COMMAND: inspect convert gguf rtn gptq awq evaluate (default: all)
 #
 # MODEL_DIR: e.g. one written by scripts/make-synthetic-checkpoint.sh (--preset 1b / 7b). Environment:
-#   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq and awq; THREADS (unset: all cores) for
+#   GPTQ_SAMPLES (default 8) × GPTQ_SEQLEN (512) calibration windows for gptq and awq (the issue's figure is 128 × 512:
+#   at the 7B shape a layer boundary is then 1 GiB of f32, of which 128 MiB stay in memory and the rest spills to
+#   java.io.tmpdir, -Dlowbit.capture.resident-bytes / spill-dir in LOWBIT_JAVA_OPTS; the run's "spilling layer
+#   activations to DIR: N MiB over budget M MiB" line is printed under its row); THREADS (unset: all cores) for
 #   the commands that take --threads (gguf, rtn, gptq, awq, evaluate); EVAL_WINDOWS (2) windows of EVAL_CTX
 #   (512) tokens for evaluate; OUT (a temp dir, removed) for the outputs; LOWBIT (./lowbit) the launcher; LOWBIT_JAVA_OPTS as usual.
 #   AWQ_GRID (unset: --method awq, its 20 α points): awq runs the recipe [awq with grid AWQ_GRID, rtn w4 g128] instead, the
@@ -21,7 +24,7 @@
 # resident at the peak and which progress line was the latest then, and (2 layers or more) the peak sample per layer.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-[ $# -ge 1 ] || { sed -n 2,21p "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,24p "$0" >&2; exit 2; }
 model=$(cd "$1" && pwd); shift
 cmds=("$@"); [ ${#cmds[@]} -gt 0 ] || cmds=(inspect convert gguf rtn gptq awq evaluate)
 thr=(); [ -n "${THREADS:-}" ] && thr=(--threads "$THREADS")
@@ -58,6 +61,7 @@ run() { # name, then the lowbit arguments
   local extra=""
   [ "$rc" = 0 ] || extra=" (exit $rc: $(tail -1 "$log" | cut -d' ' -f2- | cut -c1-80))"
   printf '| %-9s | %7.0f | %8.1f | %8s | %s%s |\n' "$name" "$(echo "$rss / 1024" | bc -l)" "$wall" "$per" "lowbit ${*/#$out\//OUT/}" "$extra"
+  grep -m1 -o 'spilling layer activations to .*' "$log" | sed 's/^/  /' || true
   [ "${PROFILE:-0}" = 1 ] && peak "$out/$name.rss" "$log"
   return 0
 }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
+import dev.lowbit.calib.capture.ActivationSpill;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -29,12 +30,18 @@ import java.util.List;
  * residual exists), in the runner's native memory; {@link #close} frees it. A pass made with {@code keepHidden} false
  * keeps down_proj's input only until the stage that computed it returns ({@link #keptBytes(LlamaConfig, long, boolean)}:
  * the D-wide states alone), and the output computes it again from the residual: gate/up run twice, the rest once.
- * The caller keeps {@code x} open meanwhile.
+ * The caller keeps {@code x} open meanwhile, or hands it in again before each call ({@link #input}: a spilled layer input
+ * read back for the call).
+ *
+ * <p>{@link #park} writes the kept state to spill files and frees its memory between calls (the capture does so when
+ * the state of all batches is over its budget): the next call reads it back, the same bits, so parking changes no
+ * output. A state is written once: it never changes after it is computed, so a state read back and parked again only
+ * frees its memory.
  */
 public final class StagedLayer implements AutoCloseable {
     private final LlamaRunner runner;
     private final int layer;
-    private final NDArray x;
+    private NDArray x;
     private final long windows;
     private final long tokens;
     private State context;
@@ -42,10 +49,67 @@ public final class StagedLayer implements AutoCloseable {
     private State hidden;
     private final boolean keepHidden;
 
-    /** Arrays kept after a stage, the edit count when they were computed and whether that pass could be chunked. */
-    private record State(List<NDArray> parts, long computedAt, boolean chunkable) {
-        void close() {
+    /**
+     * Arrays kept after a stage, the edit count when they were computed and whether that pass could be chunked; in
+     * memory ({@code parts}), in spill files ({@code files}), or both (read back, the files still valid).
+     */
+    private static final class State {
+        private List<NDArray> parts;
+        private List<ActivationSpill.Spilled> files;
+        private final long computedAt;
+        private final boolean chunkable;
+
+        State(List<NDArray> parts, long computedAt, boolean chunkable) {
+            this.parts = parts;
+            this.computedAt = computedAt;
+            this.chunkable = chunkable;
+        }
+
+        List<NDArray> parts() {
+            return parts;
+        }
+
+        long computedAt() {
+            return computedAt;
+        }
+
+        boolean chunkable() {
+            return chunkable;
+        }
+
+        void park(ActivationSpill spill, long overBy) {
+            if (parts == null) return;
+            if (files == null) {
+                List<ActivationSpill.Spilled> written = new ArrayList<>();
+                try {
+                    for (NDArray p : parts) written.add(spill.write(p, overBy));
+                } catch (RuntimeException e) {
+                    written.forEach(ActivationSpill.Spilled::free);
+                    throw e;
+                }
+                files = written;
+            }
             parts.forEach(NDArray::close);
+            parts = null;
+        }
+
+        void unpark(ai.djl.ndarray.NDManager manager) {
+            if (parts != null || files == null) return;
+            List<NDArray> read = new ArrayList<>();
+            try {
+                for (ActivationSpill.Spilled f : files) read.add(f.read(manager));
+            } catch (RuntimeException e) {
+                read.forEach(NDArray::close);
+                throw e;
+            }
+            parts = read;
+        }
+
+        void close() {
+            if (parts != null) parts.forEach(NDArray::close);
+            if (files != null) files.forEach(ActivationSpill.Spilled::free);
+            parts = null;
+            files = null;
         }
     }
 
@@ -56,12 +120,39 @@ public final class StagedLayer implements AutoCloseable {
 
     /** As {@link #StagedLayer(LlamaRunner, int, NDArray)}; {@code keepHidden} false: down_proj's input is not kept. */
     public StagedLayer(LlamaRunner runner, int layer, NDArray x, boolean keepHidden) {
+        this(runner, layer, x.getShape(), keepHidden);
+        this.x = x;
+    }
+
+    /** A staged pass over an input of {@code shape} {@code [B, T, D]} handed in before each call ({@link #input}). */
+    public StagedLayer(LlamaRunner runner, int layer, ai.djl.ndarray.types.Shape shape, boolean keepHidden) {
         this.keepHidden = keepHidden;
         this.runner = runner;
         this.layer = layer;
+        this.windows = shape.get(0);
+        this.tokens = shape.get(1);
+    }
+
+    /**
+     * The layer input for the next call (the same values every time, e.g. read back from a spill file; the caller
+     * keeps it open during the call).
+     */
+    public StagedLayer input(NDArray x) {
         this.x = x;
-        this.windows = x.getShape().get(0);
-        this.tokens = x.getShape().get(1);
+        return this;
+    }
+
+    /**
+     * Writes the kept state to {@code spill}'s files and frees its memory; the next call reads it back.
+     * {@code overBy}: the bytes over budget the spill notice reports if this is the first spill.
+     */
+    public void park(ActivationSpill spill, long overBy) {
+        for (State s : new State[] {context, residual, hidden}) if (s != null) s.park(spill, overBy);
+    }
+
+    /** Reads a parked state back (after stale states were dropped: they are not read). */
+    private void unpark() {
+        for (State s : new State[] {context, residual, hidden}) if (s != null) s.unpark(runner.manager());
     }
 
     /**
@@ -87,6 +178,7 @@ public final class StagedLayer implements AutoCloseable {
     public void advance(LinearInput until, LinearHook hook) {
         boolean chunkable = runner.chunkable(hook);
         dropStale(chunkable);
+        unpark();
         try (NDScope scope = new NDScope()) {
             switch (until) {
                 case QKV -> { // only the input norm: nothing worth keeping
@@ -128,6 +220,7 @@ public final class StagedLayer implements AutoCloseable {
         LinearHook none = LinearHook.NONE;
         boolean chunkable = runner.chunkable(none);
         dropStale(chunkable);
+        unpark();
         try (NDScope scope = new NDScope()) {
             if (hidden == null) {
                 NDArray m = mlpInput(none, chunkable);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
+import dev.lowbit.calib.capture.ActivationSpill;
 import dev.lowbit.io.SharedData;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,9 @@ import org.junit.jupiter.api.Test;
  * every Linear input the hooks see and the layer's output must have the same bits. Two batch shapes: 4 windows of 64
  * (every pass whole, as the pipeline's batches of 8 × 512) and 48 windows of 128 (attention in passes of 32 + 16
  * windows, the MLP's 6,144 rows in chunks of 5,461 + 683: the kept state is split the same way); and a pass that does
- * not keep down_proj's input (the output computes it again). A kept state used
+ * not keep down_proj's input (the output computes it again). Parked: the kept state is written to spill files after
+ * every stage (budget 0) and read back by the next, and the layer input is handed in again each time as a fresh copy (a
+ * spilled input read back). A kept state used
  * after the weights it came from changed, a chunk kept at the wrong offset, or a stage that skipped part of its
  * computation would change bits.
  */
@@ -30,10 +33,12 @@ class StagedLayerTest {
     private static final int LAYER = 2;
 
     @ParameterizedTest
-    @CsvSource({"4, 64, true", "48, 128, true", "4, 64, false"})
-    void sequentialStagesEqualRunningTheLayerAgain(int windows, int tokens, boolean keepHidden) {
+    @CsvSource({"4, 64, true, false", "48, 128, true, false", "4, 64, false, false", "4, 64, true, true"})
+    void sequentialStagesEqualRunningTheLayerAgain(int windows, int tokens, boolean keepHidden, boolean parked) throws java.io.IOException {
         float[] x = input(windows, tokens, 41);
-        try (LlamaRunner again = LlamaRunner.open(SharedData.tinyLlama(), 2);
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("staged-spill");
+        try (ActivationSpill spill = new ActivationSpill(0, dir, m -> {});
+             LlamaRunner again = LlamaRunner.open(SharedData.tinyLlama(), 2);
              LlamaRunner staged = LlamaRunner.open(SharedData.tinyLlama(), 2);
              NDArray in1 = again.manager().create(x, new Shape(windows, tokens, 512));
              NDArray in2 = staged.manager().create(x, new Shape(windows, tokens, 512))) {
@@ -42,21 +47,37 @@ class StagedLayerTest {
             try (StagedLayer pass = new StagedLayer(staged, LAYER, in2, keepHidden)) {
                 for (LinearInput stage : LinearInput.values()) {
                     assertEquals(null, again.runLayer(LAYER, in1, recorder(stage, seenAgain), stage));
-                    pass.advance(stage, recorder(stage, seenStaged));
+                    if (parked) {
+                        try (NDArray copy = staged.manager().create(x, new Shape(windows, tokens, 512))) {
+                            pass.input(copy).advance(stage, recorder(stage, seenStaged));
+                        }
+                        pass.park(spill, 0);
+                    } else {
+                        pass.advance(stage, recorder(stage, seenStaged));
+                    }
                     for (Linear l : stage.readers()) {
                         again.setLinearWeight(LAYER, l, rounded(again.linearWeight(LAYER, l)));
                         staged.setLinearWeight(LAYER, l, rounded(staged.linearWeight(LAYER, l)));
                     }
                 }
-                try (NDArray a = again.runLayer(LAYER, in1, LinearHook.NONE); NDArray b = pass.output()) {
+                try (NDArray a = again.runLayer(LAYER, in1, LinearHook.NONE); NDArray b = pass.input(in2).output()) {
                     outAgain = a.toFloatArray();
                     outStaged = b.toFloatArray();
+                }
+            }
+            if (parked) {
+                assertTrue(spill.spilledBytes() > 0, "the state was written");
+                try (java.util.stream.Stream<java.nio.file.Path> left = java.nio.file.Files.list(spill.directory())) {
+                    assertEquals(0, left.count(), "the output frees the parked files");
                 }
             }
             assertEquals(seenAgain.size(), seenStaged.size(), "inputs seen");
             assertTrue(seenAgain.size() >= 4);
             for (int i = 0; i < seenAgain.size(); i++) assertArrayEquals(seenAgain.get(i), seenStaged.get(i), 0f, "input " + i);
             assertBits(outAgain, outStaged);
+        } finally {
+            assertFalse(java.nio.file.Files.exists(dir) && java.nio.file.Files.list(dir).findAny().isPresent(), "spill directory removed");
+            java.nio.file.Files.deleteIfExists(dir);
         }
     }
 

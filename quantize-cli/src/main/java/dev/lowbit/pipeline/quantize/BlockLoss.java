@@ -1,6 +1,7 @@
 package dev.lowbit.pipeline.quantize;
 
 import ai.djl.ndarray.NDArray;
+import dev.lowbit.calib.capture.Boundary;
 import ai.djl.ndarray.NDScope;
 import dev.lowbit.calib.model.ActivationQuantizer;
 import dev.lowbit.calib.model.Architecture;
@@ -42,10 +43,10 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
 
     private final int layer;
     private final LlamaRunner runner;
-    private final List<NDArray> inputs;
+    private final Boundary inputs;
     private final TensorSet current;
     private final int sampleTokens;
-    private List<NDArray> reference;
+    private Boundary reference; // the layer's fp outputs for the whole-layer loss, on the inputs' spill
     private NDArray sample;   // [W, T, D] sampled layer inputs
     private NDArray residual; // [W·T, D] sample + attention(sample)
     /** Per block: the fingerprint of its current tensors, its input (MLP: m; DOWN: down's input) and fp output. */
@@ -71,7 +72,7 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
      * @param model the overlay the runner reads (the block's current tensors go into it while this loss is open)
      * @param plan  the quantizer's grid per Linear ({@link #fakeQuantize})
      */
-    BlockLoss(int layer, LlamaRunner runner, List<NDArray> inputs, TensorSet current, int sampleTokens, OverlayModelSource model,
+    BlockLoss(int layer, LlamaRunner runner, Boundary inputs, TensorSet current, int sampleTokens, OverlayModelSource model,
               ArtifactPlan plan) {
         this.model = model;
         this.plan = plan;
@@ -85,8 +86,12 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
     @Override
     public double loss(TensorSet candidate, boolean fakeQuantize) {
         if (reference == null) {
-            reference = new ArrayList<>();
-            for (NDArray h : inputs) reference.add(runner.runLayer(layer, h, (l, in, x) -> {}));
+            reference = inputs.sibling();
+            for (int i = 0; i < inputs.size(); i++) {
+                try (Boundary.Batch h = inputs.open(i)) {
+                    reference.add(runner.runLayer(layer, h.array(), (l, in, x) -> {}));
+                }
+            }
         }
         Map<String, float[]> swap = new LinkedHashMap<>();
         for (String n : candidate.names()) {
@@ -97,8 +102,9 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
             double sum = 0;
             long count = 0;
             for (int i = 0; i < inputs.size(); i++) {
-                try (NDArray out = runner.runLayer(layer, inputs.get(i), (l, in, x) -> {});
-                     NDArray diff = out.sub(reference.get(i))) {
+                try (Boundary.Batch h = inputs.open(i); Boundary.Batch ref = reference.open(i);
+                     NDArray out = runner.runLayer(layer, h.array(), (l, in, x) -> {});
+                     NDArray diff = out.sub(ref.array())) {
                     float[] d = diff.toFloatArray();
                     for (float x : d) sum += (double) x * x;
                     count += d.length;
@@ -245,15 +251,39 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
     /** The sampled windows of the layer input, {@code [W, T, D]}: W = ⌈tokens / T⌉ evenly spaced (all when 0). */
     private NDArray sample() {
         if (sample != null) return sample;
-        List<NDArray> windows = new ArrayList<>();
-        for (NDArray b : inputs) for (long i = 0; i < b.getShape().get(0); i++) windows.add(b.get(i));
-        int n = windows.size();
-        long t = inputs.getFirst().getShape().get(1);
+        // window k of the boundary is window k - first[b] of batch b; each batch is read once, only its picked windows
+        // copied out (a spilled boundary never comes back whole)
+        int batches = inputs.size();
+        long[] first = new long[batches + 1];
+        for (int b = 0; b < batches; b++) first[b + 1] = first[b] + inputs.shape(b).get(0);
+        int n = (int) first[batches];
+        long t = inputs.shape(0).get(1);
         int w = sampleTokens <= 0 ? n : (int) Math.min(n, Math.ceilDiv(sampleTokens, t));
         ai.djl.ndarray.NDList picked = new ai.djl.ndarray.NDList();
-        for (int i = 0; i < w; i++) picked.add(windows.get((int) ((long) i * n / w)));
-        sample = ai.djl.ndarray.NDArrays.stack(picked);
-        windows.forEach(NDArray::close);
+        try {
+            int b = 0;
+            Boundary.Batch open = null;
+            int openIndex = -1;
+            try {
+                for (int i = 0; i < w; i++) {
+                    long k = (long) i * n / w;
+                    while (k >= first[b + 1]) b++;
+                    if (open == null || openIndex != b) {
+                        if (open != null) open.close();
+                        open = inputs.open(b);
+                        openIndex = b;
+                    }
+                    try (NDArray view = open.array().get(k - first[b])) {
+                        picked.add(view.duplicate());
+                    }
+                }
+            } finally {
+                if (open != null) open.close();
+            }
+            sample = ai.djl.ndarray.NDArrays.stack(picked);
+        } finally {
+            picked.close();
+        }
         return sample;
     }
 
@@ -470,7 +500,7 @@ final class BlockLoss implements LayerLoss, AutoCloseable {
             else model.put(e.getKey(), model.shape(e.getKey()), e.getValue());
         }
         if (!saved.isEmpty()) runner.releaseLayer(layer);
-        if (reference != null) reference.forEach(NDArray::close);
+        if (reference != null) reference.close();
         for (Ref r : refs.values()) r.close();
         if (residual != null) residual.close();
         if (sample != null) sample.close();

@@ -1,22 +1,20 @@
 package dev.lowbit.pipeline.quantize;
 
-import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lowbit.calib.capture.ActivationSpill;
+import dev.lowbit.calib.capture.Boundary;
 import dev.lowbit.calib.model.LlamaRunner;
 import dev.lowbit.io.BadInputException;
 import dev.lowbit.pipeline.artifact.SafetensorsArtifactWriter;
 import dev.lowbit.pipeline.output.SafeOutput;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 
 /**
@@ -77,16 +75,16 @@ final class LayerJournal {
     }
 
     /** Layer {@code layer} is written: its outputs (calibrated runs, else null) and the writer's state, in that order. */
-    void finished(int layer, SafetensorsArtifactWriter.State state, List<NDArray> outputs) throws IOException {
+    void finished(int layer, SafetensorsArtifactWriter.State state, Boundary outputs) throws IOException {
         if (outputs != null) {
             Path tmp = dir.resolve("." + hidden(layer) + ".tmp");
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE)) {
-                for (NDArray a : outputs) {
-                    float[] v = a.toFloatArray();
-                    ByteBuffer b = ByteBuffer.allocate(v.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                    b.asFloatBuffer().put(v);
-                    while (b.hasRemaining()) ch.write(b);
+                // batch after batch from the arrays' memory (a spilled batch read back one at a time)
+                for (int i = 0; i < outputs.size(); i++) {
+                    try (Boundary.Batch b = outputs.open(i)) {
+                        ActivationSpill.write(ch, b.array());
+                    }
                 }
             }
             Files.move(tmp, dir.resolve(hidden(layer)), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -95,8 +93,11 @@ final class LayerJournal {
         if (layer > 0) Files.deleteIfExists(dir.resolve(hidden(layer - 1)));
     }
 
-    /** Layer {@code layer}'s outputs as the capture held them: one {@code [b, T, D]} array per batch of windows. */
-    List<NDArray> hidden(int layer, LlamaRunner runner, int[][] windows, int batch) throws IOException {
+    /**
+     * Layer {@code layer}'s outputs as the capture held them: one {@code [b, T, D]} array per batch of windows, kept in
+     * memory or spilled as {@code spill}'s budget decides.
+     */
+    Boundary hidden(int layer, LlamaRunner runner, int[][] windows, int batch, ActivationSpill spill) throws IOException {
         Path f = dir.resolve(hidden(layer));
         int d = runner.config().hiddenSize();
         int t = windows[0].length;
@@ -105,17 +106,15 @@ final class LayerJournal {
             throw new BadInputException("--resume", "the interrupted run's activations after layer " + (layer + 1)
                     + " are missing or incomplete; run without --resume to start over");
         }
-        List<NDArray> out = new ArrayList<>();
+        Boundary out = new Boundary(spill, runner.manager(), expected);
         try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
             for (int from = 0; from < windows.length; from += batch) {
                 int b = Math.min(batch, windows.length - from);
-                ByteBuffer buf = ByteBuffer.allocate(b * t * d * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                while (buf.hasRemaining()) if (ch.read(buf) < 0) throw new IOException("short read of " + f);
-                buf.flip();
-                float[] v = new float[b * t * d];
-                buf.asFloatBuffer().get(v);
-                out.add(runner.hidden(v, b, t));
+                out.add(ActivationSpill.read(ch, runner.manager(), new Shape(b, t, d)));
             }
+        } catch (IOException | RuntimeException e) {
+            out.close();
+            throw e;
         }
         return out;
     }

@@ -1,6 +1,7 @@
 package dev.lowbit.pipeline.quantize;
 
 import ai.djl.ndarray.NDArray;
+import dev.lowbit.calib.capture.Boundary;
 import dev.lowbit.calib.model.Architecture;
 import dev.lowbit.calib.model.Linear;
 import dev.lowbit.calib.model.LinearInput;
@@ -162,9 +163,9 @@ final class LayerTransforms {
     }
 
     /** Runs every transform's layer part on {@code tensors} and publishes the changes to the overlay. */
-    void transformLayer(int layer, TensorSet tensors, LlamaRunner runner, List<NDArray> inputs) {
-        List<NDArray> out = transformLayer(layer, tensors, runner, inputs, false);
-        if (out != null) out.forEach(NDArray::close);
+    void transformLayer(int layer, TensorSet tensors, LlamaRunner runner, Boundary inputs) {
+        Boundary out = transformLayer(layer, tensors, runner, inputs, false);
+        if (out != null) out.close();
     }
 
     /**
@@ -173,19 +174,19 @@ final class LayerTransforms {
      * @param runner    the calibration runner, or null for a data-free run
      * @param inputs    the layer's captured inputs (one array per batch), or null for a data-free run
      * @param fpOutputs run the statistics pass through the whole layer and return its outputs (the layer in fp, as
-     *                  loaded: the next layer's inputs when {@link #fullPrecisionInputs()}), one per batch, owned by the
-     *                  caller; false: null
+     *                  loaded: the next layer's inputs when {@link #fullPrecisionInputs()}), one per batch, on the
+     *                  inputs' spill, owned by the caller; false: null
      */
-    List<NDArray> transformLayer(int layer, TensorSet tensors, LlamaRunner runner, List<NDArray> inputs, boolean fpOutputs) {
+    Boundary transformLayer(int layer, TensorSet tensors, LlamaRunner runner, Boundary inputs, boolean fpOutputs) {
         if (transforms.isEmpty()) return null;
-        List<NDArray> outputs = fpOutputs ? new ArrayList<>() : null;
+        Boundary outputs = fpOutputs && inputs != null ? inputs.sibling() : null;
         Map<LinearInput, ChannelStatistics> stats = runner == null || statistics().isEmpty() ? Map.of()
                 : observe(layer, runner, inputs, outputs);
         BlockLoss loss = runner != null && usesLoss() ? new BlockLoss(layer, runner, inputs, tensors, lossTokens(), model, plan) : null;
         try {
             for (Entry e : transforms) e.transform.transformLayer(context(layer, tensors, stats, loss, e.step));
         } catch (RuntimeException | Error ex) {
-            if (outputs != null) outputs.forEach(NDArray::close);
+            if (outputs != null) outputs.close();
             throw ex;
         } finally {
             if (loss != null) loss.close();
@@ -268,7 +269,7 @@ final class LayerTransforms {
      * over the batches {@link #hessianBatches} picks). With {@code outputs} non-null the layer runs to its end and its
      * output per batch is added there; else it stops at down_proj's input.
      */
-    private Map<LinearInput, ChannelStatistics> observe(int layer, LlamaRunner runner, List<NDArray> inputs, List<NDArray> outputs) {
+    private Map<LinearInput, ChannelStatistics> observe(int layer, LlamaRunner runner, Boundary inputs, Boundary outputs) {
         Set<Statistic> want = statistics();
         EngineHessians hessian = want.contains(Statistic.HESSIAN) ? new EngineHessians() : null;
         EngineGroupGrams groupGram = want.contains(Statistic.GROUP_GRAM) ? new EngineGroupGrams(gramGroup()) : null;
@@ -286,7 +287,10 @@ final class LayerTransforms {
         ObservingHook gramHook = new ObservingHook(a, EnumSet.allOf(LinearInput.class), withGram);
         boolean[] gram = hessianBatches(inputs, hessianTokens());
         for (int i = 0; i < inputs.size(); i++) {
-            NDArray out = runner.runLayer(layer, inputs.get(i), gram[i] ? gramHook : hook, outputs == null ? LinearInput.DOWN : null);
+            NDArray out;
+            try (Boundary.Batch x = inputs.open(i)) {
+                out = runner.runLayer(layer, x.array(), gram[i] ? gramHook : hook, outputs == null ? LinearInput.DOWN : null);
+            }
             if (outputs != null) outputs.add(out);
         }
         Map<LinearInput, ChannelStatistics> out = new LinkedHashMap<>();
@@ -339,8 +343,8 @@ final class LayerTransforms {
      * Which capture batches feed the Hessian: all when {@code tokens} is 0 or covers them, else ⌈tokens / batch
      * tokens⌉ evenly spaced ones (i·n/k, i = 0..k−1), so the sample spans the calibration text.
      */
-    static boolean[] hessianBatches(List<NDArray> inputs, int tokens) {
-        long perBatch = inputs.isEmpty() ? 1 : inputs.getFirst().getShape().get(0) * inputs.getFirst().getShape().get(1);
+    static boolean[] hessianBatches(Boundary inputs, int tokens) {
+        long perBatch = inputs.size() == 0 ? 1 : inputs.tokens(0);
         return hessianBatches(inputs.size(), perBatch, tokens);
     }
 

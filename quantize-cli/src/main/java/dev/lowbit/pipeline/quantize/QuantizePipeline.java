@@ -1,6 +1,8 @@
 package dev.lowbit.pipeline.quantize;
 
 import ai.djl.ndarray.NDArray;
+import dev.lowbit.calib.capture.ActivationSpill;
+import dev.lowbit.calib.capture.Boundary;
 import dev.lowbit.calib.capture.LayerwiseCapture;
 import dev.lowbit.calib.observe.ModuleObservers;
 import dev.lowbit.ptq.observe.HessianObserver;
@@ -425,7 +427,8 @@ public final class QuantizePipeline {
             long captureStart = System.nanoTime();
             long tokens = (long) windows.length * windows[0].length;
             long[] solveAndWrite = new long[1];
-            try (LlamaRunner runner = LlamaRunner.open(overlay, threads)) {
+            try (LlamaRunner runner = LlamaRunner.open(overlay, threads);
+                 ActivationSpill spill = ActivationSpill.fromProperties(listener::status)) {
                 Architecture arch = runner.config().architecture();
                 boolean sequential = hessian && quantizer.trueSequential();
                 // GGUF with an importance matrix computed from calibration: after transform steps it is measured again on
@@ -434,20 +437,20 @@ public final class QuantizePipeline {
                 // AWQ before RTN (or into GGUF): the statistics pass runs the fp layer to its end and the next layer is
                 // calibrated on those outputs (llm-awq, AutoAWQ), instead of running the quantized layer once more
                 boolean fpOutputs = !hessian && transforms.fullPrecisionInputs();
-                List<NDArray> resumed;
+                Boundary resumed;
                 try {
-                    resumed = first > 0 ? journal.hidden(first - 1, runner, windows, 8) : null;
+                    resumed = first > 0 ? journal.hidden(first - 1, runner, windows, 8, spill) : null;
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
-                LayerwiseCapture.run(runner, windows, 8, sequential, first, resumed, new LayerwiseCapture.Step() {
+                LayerwiseCapture.run(runner, windows, 8, sequential, first, resumed, spill, new LayerwiseCapture.Step() {
                     EngineHessians hessians;
                     TensorSet tensors;
-                    List<NDArray> fp;
+                    Boundary fp;
                     final Map<String, ArtifactWriter.Payload> done = new LinkedHashMap<>();
 
                     @Override
-                    public void beforeLayer(int layer, List<NDArray> inputs, LlamaRunner r) {
+                    public void beforeLayer(int layer, Boundary inputs, LlamaRunner r) {
                         if (transforms.isEmpty()) return;
                         long t = System.nanoTime();
                         tensors = transforms.load(layer);
@@ -457,8 +460,8 @@ public final class QuantizePipeline {
                     }
 
                     @Override
-                    public List<NDArray> outputs(int layer) {
-                        List<NDArray> out = fp;
+                    public Boundary outputs(int layer) {
+                        Boundary out = fp;
                         fp = null;
                         return out;
                     }
@@ -538,7 +541,7 @@ public final class QuantizePipeline {
                     }
 
                     @Override
-                    public void afterLayer(int layer, LlamaRunner r, List<NDArray> outputs) {
+                    public void afterLayer(int layer, LlamaRunner r, Boundary outputs) {
                         long t = System.nanoTime();
                         try {
                             write(layer, tensors, done);

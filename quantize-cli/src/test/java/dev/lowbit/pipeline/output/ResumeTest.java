@@ -19,7 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code quantize --resume} on real processes: a GPTQ run of tiny-llama-code killed with {@code kill -9} after its
  * 2nd layer, resumed and killed again after its 5th, then resumed to the end, gives byte for byte the files of an
- * uninterrupted run; between the kills no output exists (only the temp directory with its journal).
+ * uninterrupted run; between the kills no output exists (only the temp directory with its journal). The last resume
+ * runs with every activation spilled ({@code -Dlowbit.capture.resident-bytes=0}, the staged state parked with
+ * {@code kept-bytes=1}): the journal's boundary is read into spill files and each layer's outputs are journaled from
+ * them, and the bytes are still those of the uninterrupted run kept in memory.
  */
 class ResumeTest {
     @TempDir
@@ -42,9 +45,15 @@ class ResumeTest {
         assertTrue(second.contains("resuming: layers 1-2 of 6"), second);
         assertFalse(Files.exists(out));
 
-        CliRun done = CliRun.run(with(args, "-o", out.toString(), "--resume").toArray(String[]::new));
+        Path spill = tmp.resolve("spill");
+        CliRun done = SpillTest.withProperties(java.util.Map.of("lowbit.capture.resident-bytes", "0", "lowbit.capture.kept-bytes", "1",
+                "lowbit.capture.spill-dir", spill.toString()), () -> CliRun.run(with(args, "-o", out.toString(), "--resume").toArray(String[]::new)));
         assertEquals(0, done.code(), done.err());
         assertTrue(done.err().contains("resuming: layers 1-"), done.err());
+        assertTrue(done.err().contains("spilling layer activations to " + spill), done.err());
+        try (Stream<Path> s = Files.list(spill)) {
+            assertEquals(0, s.count(), "no spill file left behind");
+        }
         List<Path> files = files(ref);
         assertEquals(files.stream().map(Path::getFileName).toList(), files(out).stream().map(Path::getFileName).toList());
         for (Path f : files) assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(out.resolve(f.getFileName())), f.getFileName().toString());

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
+import dev.lowbit.calib.capture.ActivationSpill;
+import dev.lowbit.calib.capture.Boundary;
 import dev.lowbit.calib.eval.Evaluator;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -150,17 +152,22 @@ class TransformEquivalenceTest {
                     }
                     LayerTransforms lt = new LayerTransforms(List.of(step), arch, overlay, new ArtifactPlan(base, null, null, entries), 0);
                     lt.transformModel();
-                    NDArray h = runner.embed(windows);
                     int replaced = 0;
-                    for (int layer = 0; layer < LAYERS; layer++) {
-                        TensorSet t = lt.load(layer);
-                        lt.transformLayer(layer, t, runner, List.of(h));
-                        replaced += t.changed().size();
-                        NDArray next = runner.runLayer(layer, h, LinearHook.NONE);
-                        h.close();
-                        h = next;
+                    // one batch, kept in memory (a budget nothing reaches: no spill directory is ever made)
+                    try (ActivationSpill spill = new ActivationSpill(Long.MAX_VALUE, Path.of(System.getProperty("java.io.tmpdir")), m -> {});
+                         Boundary h = new Boundary(spill, runner.manager(), 0)) {
+                        h.add(runner.embed(windows));
+                        for (int layer = 0; layer < LAYERS; layer++) {
+                            TensorSet t = lt.load(layer);
+                            lt.transformLayer(layer, t, runner, h);
+                            replaced += t.changed().size();
+                            NDArray next;
+                            try (Boundary.Batch x = h.open(0)) {
+                                next = runner.runLayer(layer, x.array(), LinearHook.NONE);
+                            }
+                            h.set(0, next);
+                        }
                     }
-                    h.close();
                     // the transform really moved scale (else this test could not fail)
                     assertTrue(replaced > 0, step.step().type() + " changed nothing");
                 }
