@@ -3,6 +3,7 @@ package dev.lowbit.ptq.awq;
 import dev.lowbit.io.arch.ModelArchitecture;
 import dev.lowbit.io.arch.TensorRole;
 import dev.lowbit.io.quant.QuantScheme;
+import dev.lowbit.kernels.NativeHeap;
 import dev.lowbit.ptq.observe.GroupGramObserver;
 import dev.lowbit.ptq.scheme.GroupQuantizer;
 import dev.lowbit.ptq.smooth.Balances;
@@ -146,6 +147,7 @@ public final class AwqTransform implements WeightTransform {
                 report.add(String.join(",", b.to().stream().map(x -> x.name().toLowerCase(java.util.Locale.ROOT)).toList())
                         + (Double.isNaN(r.alpha()) ? " identity" : String.format(java.util.Locale.ROOT, " α=%.2f", r.alpha()))
                         + String.format(java.util.Locale.ROOT, " %.1f s", (System.nanoTime() - start) / 1e9));
+                NativeHeap.trim(); // the candidates' runs freed their activations in the C heap
                 start = System.nanoTime();
                 if (Double.isNaN(r.alpha())) continue;
                 Balances.fold(ctx, t, b, r.scales());
