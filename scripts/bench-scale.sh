@@ -95,9 +95,13 @@ peak() {
             printf "  latest output line then: %s\n", substr(last, 1, 160) }' "$rssf"
   # flatness: the largest sample while each layer ran (layer k = from the (k-1)-th "layer i/N" progress line to the k-th)
   awk 'NR == FNR { if ($0 ~ / layer [0-9]+\/[0-9]+/) ends[++n] = $1 + 0; next }
-       !/^#/ { k = 1; while (k <= n && $1 + 0 > ends[k]) k++; if ($2 > m[k]) m[k] = $2; if (k > top) top = k }
-       END { if (n < 2) exit; s = ""; for (k = 1; k <= top && k <= n; k++) s = s (k > 1 ? " / " : "") (m[k] == "" ? "-" : m[k])
-             printf "  peak sample per layer (MiB): %s\n", s }' "$log" "$rssf"
+       !/^#/ { k = 1; while (k <= n && $1 + 0 > ends[k]) k++
+               if ($2 > m[k]) { m[k] = $2; nat[k] = ($5 == "-" ? "?" : $3 - $5); hc[k] = $5 } if (k > top) top = k }
+       END { if (n < 2) exit; s = ""; t = ""; u = ""
+             for (k = 1; k <= top && k <= n; k++) {
+               s = s (k > 1 ? " / " : "") (m[k] == "" ? "-" : m[k]); t = t (k > 1 ? " / " : "") (m[k] == "" ? "-" : nat[k])
+               u = u (k > 1 ? " / " : "") (m[k] == "" ? "-" : hc[k]) }
+             printf "  peak sample per layer (MiB): %s\n  at those samples, native (anon - heap committed): %s; heap committed: %s\n", s, t, u }' "$log" "$rssf"
 }
 echo "model: $model ($layers layers); $(date -u +%FT%TZ); LOWBIT_JAVA_OPTS=${LOWBIT_JAVA_OPTS:-}; lock: ${lock:-none}"
 echo "| command   | peak RSS MiB | wall s | s/layer | run |"
