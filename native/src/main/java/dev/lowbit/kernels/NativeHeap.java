@@ -18,7 +18,7 @@ import java.nio.file.Path;
  * until a later allocation happens to fit them. At the 7B shape that was 0.4–0.6 GiB of the resident set at each
  * layer's end (AWQ grid 2 and GPTQ over 128 × 512: RssAnon 2,356 → 1,827 MiB and 2,275 → 1,678 MiB across one call,
  * issue 16). {@code malloc_trim(0)} returns every whole free page of every arena ({@code MADV_DONTNEED}); it walks the
- * arenas' free lists, 0.1–0.2 s at that shape, milliseconds on a small model.
+ * arenas' free lists: 0.1–0.2 s a call at that shape (not measured on small models).
  *
  * <p>{@code -Dlowbit.native.trim=false} turns it off; where the C library has no {@code malloc_trim} (not glibc)
  * {@link #trim()} does nothing.
