@@ -77,14 +77,8 @@ public final class FiniteScan {
      * iff some lane is zero — no false positives (the scalar check then names the element).
      */
     static long firstAllOnes(MemorySegment s, long n, int width, long field) {
-        int bits = 8 * width;
-        long lane = bits == 64 ? -1L : (1L << bits) - 1;
-        long fields = 0, ones = 0, tops = 0;
-        for (int k = 0; k < 64; k += bits) {
-            fields |= field << k;
-            ones |= 1L << k;
-            tops |= 1L << (k + bits - 1);
-        }
+        Lanes m = Lanes.of(width, field);
+        long lane = m.lane(), fields = m.fields(), ones = m.ones(), tops = m.tops(); // locals for the hot loop
         long perWord = 8 / width;
         long words = n / perWord;
         for (long w = 0; w < words; w++) {
@@ -97,16 +91,27 @@ public final class FiniteScan {
         return -1;
     }
 
+    /**
+     * The masks of {@link #firstAllOnes}: one element's bits ({@code lane}), and per 8-byte word {@code field} in every
+     * lane, each lane's lowest bit ({@code ones}) and its top bit ({@code tops}).
+     */
+    private record Lanes(long lane, long fields, long ones, long tops) {
+        static Lanes of(int width, long field) {
+            int bits = 8 * width;
+            long fields = 0, ones = 0, tops = 0;
+            for (int k = 0; k < 64; k += bits) {
+                fields |= field << k;
+                ones |= 1L << k;
+                tops |= 1L << (k + bits - 1);
+            }
+            return new Lanes(bits == 64 ? -1L : (1L << bits) - 1, fields, ones, tops);
+        }
+    }
+
     /** {@link #firstAllOnes(MemorySegment, long, int, long)} over the elements that begin at {@code a[off]}. */
     static long firstAllOnes(byte[] a, int off, long n, int width, long field) {
-        int bits = 8 * width;
-        long lane = bits == 64 ? -1L : (1L << bits) - 1;
-        long fields = 0, ones = 0, tops = 0;
-        for (int k = 0; k < 64; k += bits) {
-            fields |= field << k;
-            ones |= 1L << k;
-            tops |= 1L << (k + bits - 1);
-        }
+        Lanes m = Lanes.of(width, field);
+        long lane = m.lane(), fields = m.fields(), ones = m.ones(), tops = m.tops(); // locals for the hot loop
         int perWord = 8 / width;
         int words = Math.toIntExact(n / perWord);
         for (int w = 0; w < words; w++) {

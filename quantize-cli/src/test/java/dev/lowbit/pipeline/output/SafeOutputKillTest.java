@@ -51,11 +51,14 @@ class SafeOutputKillTest {
         return LowbitProcess.command(a.toArray(String[]::new));
     }
 
+    /** 8 calibration windows of 128 tokens, quiet: the calibration of the GPTQ runs here. */
+    private static final List<String> SHORT_CALIBRATION = List.of("--calib",
+            CliRun.SHARED.resolve("data/calib_code.txt").toString(), "--calib-samples", "8", "--calib-seqlen", "128", "-q");
+
     /** A short GPTQ run (8 calibration windows of 128 tokens): calibration forward, Hessians and solves, then the commit. */
     private static List<String> gptq(Path out, String... extra) {
-        List<String> a = new ArrayList<>(List.of("quantize", model.toString(), "-o", out.toString(), "--method", "gptq",
-                "--calib", CliRun.SHARED.resolve("data/calib_code.txt").toString(), "--calib-samples", "8",
-                "--calib-seqlen", "128", "-q"));
+        List<String> a = new ArrayList<>(List.of("quantize", model.toString(), "-o", out.toString(), "--method", "gptq"));
+        a.addAll(SHORT_CALIBRATION);
         a.addAll(List.of(extra));
         return LowbitProcess.command(a.toArray(String[]::new));
     }
@@ -63,8 +66,8 @@ class SafeOutputKillTest {
     /** GPTQ onto Q4_0 into a GGUF file (8 calibration windows of 128 tokens): the file is written layer by layer. */
     private static List<String> gptqGguf(Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of("quantize", model.toString(), "-o", out.toString(), "--format", "gguf",
-                "--type", "Q4_0", "--method", "gptq", "--calib", CliRun.SHARED.resolve("data/calib_code.txt").toString(),
-                "--calib-samples", "8", "--calib-seqlen", "128", "-q"));
+                "--type", "Q4_0", "--method", "gptq"));
+        a.addAll(SHORT_CALIBRATION);
         a.addAll(List.of(extra));
         return LowbitProcess.command(a.toArray(String[]::new));
     }
